@@ -1,0 +1,43 @@
+"""The `radiolatent` command. Each command group lives in its own module with a
+`register(subparsers)` function; handlers are thin wrappers over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from radiolatent import __version__
+from radiolatent.errors import InputError
+
+#: command-group modules, in the order their commands appear in --help.
+COMMAND_MODULES = (
+    "radiolatent.cli.data",
+    "radiolatent.cli.models",
+    "radiolatent.cli.classify",
+    "radiolatent.cli.downstream",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="radiolatent",
+        description="Learn latent representations of radio galaxy images and put them to work.",
+    )
+    parser.add_argument("--version", action="version", version=f"radiolatent {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

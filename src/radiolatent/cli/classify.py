@@ -1,0 +1,106 @@
+"""`radiolatent classify` and `radiolatent knn`: FRI/FRII classification from codes tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pandas as pd
+
+from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY
+from radiolatent.errors import InputError
+from radiolatent.fileio import atomic_path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("classify", help="the six classifiers of [A] Table 2 on a codes table")
+    p.add_argument("--codes", action="append", required=True, metavar="PATH",
+                   help="codes table (parquet); repeat for several encoders to compare them")
+    p.add_argument("--train", required=True, help="train spec, e.g. mbc:train")
+    p.add_argument("--test", required=True, help="test spec, e.g. mbc:test")
+    p.add_argument("--seeds", type=int, default=len(DEFAULT_CLASSIFY.seeds),
+                   help=f"number of seeds 0..N-1 (default {len(DEFAULT_CLASSIFY.seeds)})")
+    p.add_argument("--classifiers", default=",".join(CLASSIFIER_NAMES),
+                   help=f"comma-separated subset of {','.join(CLASSIFIER_NAMES)}")
+    p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=DEFAULT_CLASSIFY.standardize,
+                   help="StandardScaler fitted on train (default off, as in [A]; on for tiny-magnitude features)")
+    p.add_argument("--block", default="z", help="code block to use (default z; e.g. l3 for l3_000..)")
+    p.add_argument("--binary-only", action="store_true",
+                   help="drop rows labelled other than FRI/FRII instead of failing")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--out", metavar="CSV", help="also write the table(s) as CSV")
+    p.set_defaults(handler=cmd_classify)
+
+    p = subparsers.add_parser("knn", help="kNN protocols: [B] (k=20, train->test) or [C] (k=5, 50 splits)")
+    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
+    p.add_argument("--protocol", choices=("b", "c"), default="b")
+    p.add_argument("--train", default="mbc:train", help="protocol b: train spec (default mbc:train)")
+    p.add_argument("--test", default="mbc:test", help="protocol b: test spec (default mbc:test)")
+    p.add_argument("--set", dest="set_spec", default="mbc", help="protocol c: the rows to split (default mbc)")
+    p.add_argument("-k", type=int, help="neighbours (default 20 for b, 5 for c)")
+    p.add_argument("--splits", type=int, default=DEFAULT_CLASSIFY.knn_c_splits, help="protocol c: splits")
+    p.add_argument("--seed", type=int, default=0, help="protocol c: split seed")
+    p.add_argument("--block", default="z", help="code block to use (default z)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_knn)
+
+
+def _classifier_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CLASSIFIER_NAMES]
+    if unknown or not names:
+        raise InputError("--classifiers", f"unknown {unknown} (choose from {','.join(CLASSIFIER_NAMES)})")
+    return names
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from radiolatent.codes import read_codes
+    from radiolatent.downstream.classify import classify_codes, compare
+
+    if args.seeds < 1:
+        raise InputError("--seeds", "need at least one seed")
+    names = _classifier_list(args.classifiers)
+    results = [
+        classify_codes(read_codes(path), args.train, args.test, seeds=list(range(args.seeds)),
+                       classifiers=names, standardize=args.standardize, block=args.block,
+                       binary_only=args.binary_only)
+        for path in args.codes
+    ]
+    if args.json:
+        docs = [json.loads(r.to_json()) for r in results]
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    else:
+        for r in results:
+            print(r.to_markdown())
+        if len(results) > 1:
+            print(compare(results))
+    if args.out:
+        table = pd.concat([r.to_frame() for r in results], ignore_index=True)
+        with atomic_path(args.out) as tmp:
+            table.to_csv(tmp, index=False)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_knn(args: argparse.Namespace) -> int:
+    from radiolatent.codes import code_matrix, read_codes, select
+    from radiolatent.downstream.classify import knn_protocol_b, knn_protocol_c
+
+    table = read_codes(args.codes)
+    if args.protocol == "b":
+        k = args.k or DEFAULT_CLASSIFY.knn_b_neighbors
+        train, test = select(table, args.train), select(table, args.test)
+        acc = knn_protocol_b(code_matrix(train, args.block), train["label"].to_numpy(),
+                             code_matrix(test, args.block), test["label"].to_numpy(), k=k)
+        doc = {"protocol": "b", "k": k, "train": args.train, "test": args.test, "accuracy": acc}
+        text = f"kNN [B] k={k}: train {args.train} ({len(train)}), test {args.test} ({len(test)}): accuracy {acc:.4f}"
+    else:
+        k = args.k or DEFAULT_CLASSIFY.knn_c_neighbors
+        rows = select(table, args.set_spec)
+        res = knn_protocol_c(code_matrix(rows, args.block), rows["label"].to_numpy(), k=k,
+                             n_splits=args.splits, seed=args.seed)
+        doc = {"protocol": "c", "set": args.set_spec, **res}
+        text = (f"kNN [C] k={k}: {args.set_spec} ({len(rows)}), {res['n_splits']} stratified 75/25 splits: "
+                f"accuracy {res['mean']:.4f} ± {res['sd']:.4f}")
+    print(json.dumps(doc, indent=2) if args.json else text)
+    return 0

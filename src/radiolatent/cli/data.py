@@ -1,0 +1,114 @@
+"""`radiolatent data ...`: list the shipped datasets, look at them, build the pool."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from radiolatent.config import DEFAULT_POOL, PreprocessConfig
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    data = subparsers.add_parser("data", help="list, show and pool the radio datasets")
+    sub = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+
+    p = sub.add_parser("list", help="every dataset and subset with its split counts")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_list)
+
+    p = sub.add_parser("show", help="an image grid of a dataset, as the model will see it")
+    p.add_argument("spec", help="DATASET[:SUBSET[:SPLIT]], e.g. mbc:test or first-galaxy:all:train")
+    p.add_argument("--path", help="folder for rgz-dr1 and folder datasets")
+    p.add_argument("-n", type=int, default=16, help="number of images (default 16)")
+    p.add_argument("-o", "--out", default="grid.png", help="PNG to write (default grid.png)")
+    p.add_argument("--seed", type=int, default=0, help="which random images (default 0)")
+    p.add_argument("--raw", action="store_true", help="show the stored cutouts, not the 64x64 model input")
+    p.set_defaults(handler=cmd_show)
+
+    p = sub.add_parser("pool", help="build the leak-free pre-training pool and print its composition")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--add", action="append", default=[], metavar="SOURCE",
+                   help="another source, e.g. rgz-dr1@/data/rgz or folder@/data/cutouts (repeatable)")
+    p.add_argument("--min-las", type=float, default=DEFAULT_POOL.min_las_arcsec,
+                   help="drop sources below this angular size in arcsec (default: keep all)")
+    p.add_argument("--rebuild", action="store_true", help="ignore the cached pool")
+    p.set_defaults(handler=cmd_pool)
+
+    p = sub.add_parser("las", help="validate the angular-size estimator against MiraBest's catalogue")
+    p.add_argument("-o", "--out", default="las_validation.png", help="scatter plot to write")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=cmd_las)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from radiolatent.data.registry import list_datasets
+    from radiolatent.tables import markdown_table
+
+    table = list_datasets()
+    if args.json:
+        print(json.dumps(table.to_dict(orient="records"), indent=2))
+    else:
+        print(markdown_table(table))
+    return 0
+
+
+def pick(n_total: int, n: int, seed: int) -> np.ndarray:
+    """n distinct random rows in a stable order."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from radiolatent.data.grid import caption_for, image_grid
+    from radiolatent.data.preprocess import preprocess
+    from radiolatent.data.registry import load_dataset
+
+    ds = load_dataset(args.spec, path=args.path)
+    rows = ds.take(pick(len(ds), args.n, args.seed))
+    images = rows.images
+    if not args.raw:
+        images = preprocess(images, rows.meta["pixel_scale_arcsec"].to_numpy(float), PreprocessConfig())
+    captions = [caption_for(r) for _, r in rows.meta.iterrows()]
+    title = f"{args.spec}: {len(rows)} of {len(ds)} ({'stored cutouts' if args.raw else 'model input, 64x64'})"
+    path = image_grid(images, captions, args.out, title=title)
+    print(f"wrote {path}")
+    return 0
+
+
+def pool_config(args: argparse.Namespace):
+    return dataclasses.replace(
+        DEFAULT_POOL, sources=DEFAULT_POOL.sources + tuple(args.add), min_las_arcsec=args.min_las
+    )
+
+
+def cmd_pool(args: argparse.Namespace) -> int:
+    from radiolatent.data.pools import build_pool
+
+    pool = build_pool(pool_config(args), cache=not args.rebuild, progress=not args.json)
+    if args.json:
+        print(json.dumps(pool.summary(), indent=2, default=str))
+        return 0
+    print(f"pool: {len(pool)} images of {pool.images.shape[1]}x{pool.images.shape[2]}, cached at {pool.path}")
+    print("excluded evaluation sets: " + ", ".join(pool.config.exclude))
+    print(pool.report.to_string(index=False))
+    print(pool.meta.groupby(["dataset", "label_name"]).size().rename("images").to_string())
+    return 0
+
+
+def cmd_las(args: argparse.Namespace) -> int:
+    from radiolatent.config import LASConfig
+    from radiolatent.data.las import plot_las_validation, validate_las
+    from radiolatent.data.registry import load_dataset
+
+    result = validate_las(load_dataset("mirabest"), LASConfig())
+    if args.json:
+        print(json.dumps(result, indent=2, default=float))
+    else:
+        print(f"LAS estimator vs MiraBest catalogue: Spearman {result['spearman']:.3f} over {result['n']} sources")
+    if args.out:
+        print(f"wrote {plot_las_validation(result, Path(args.out))}")
+    return 0

@@ -1,0 +1,97 @@
+"""Image grids: `data show`, similarity-search results, galleries.
+
+Panels are square and the figure is laid out in inches from GridConfig with no tight
+bounding box, so a grid's PNG size is exactly (ncols * panel) x (nrows * (panel + caption)
++ title) inches times the dpi.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from radiolatent.config import GridConfig
+from radiolatent.data.las import check_images
+from radiolatent.errors import InputError
+
+
+def caption_for(meta_row) -> str:
+    """Short caption from a metadata row: 'FRII · 34″', 'unlabelled', 'unlabelled · 12″'."""
+    name = str(meta_row.get("label_name", "") or "")
+    label = meta_row.get("label", -1)
+    if not name or _missing(label) or int(label) < 0:
+        name = "unlabelled"
+    las = meta_row.get("las_arcsec", float("nan"))
+    if _missing(las) or float(las) <= 0:
+        return name
+    return f"{name} · {float(las):.0f}″"
+
+
+def _missing(value) -> bool:
+    try:
+        return value is None or bool(np.isnan(float(value)))
+    except (TypeError, ValueError):
+        return True
+
+
+def grid_shape(n: int, ncols: int | None) -> tuple[int, int]:
+    """(rows, cols): near-square by default."""
+    cols = ncols if ncols is not None else math.ceil(math.sqrt(n))
+    if cols < 1:
+        raise InputError("image grid", f"ncols must be positive, got {cols}")
+    cols = min(cols, n)
+    return math.ceil(n / cols), cols
+
+
+def image_grid(
+    images: np.ndarray,
+    captions: list[str] | None,
+    path: str | Path,
+    ncols: int | None = None,
+    title: str | None = None,
+    cmap: str = "inferno",
+    config: GridConfig | None = None,
+) -> Path:
+    """Write (N, H, W) uint8 images as a PNG grid (captions under each panel); return the path.
+
+    Pixel values are shown on the fixed 0..255 range, so faint images look faint.
+    The file is written to a temporary name and renamed, never left half-written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from radiolatent.fileio import atomic_path
+
+    config = config or GridConfig()
+    check_images(images, "image grid")
+    if len(images) == 0:
+        raise InputError("image grid", "no images to show")
+    if captions is not None and len(captions) != len(images):
+        raise InputError("image grid", f"{len(images)} images but {len(captions)} captions")
+    rows, cols = grid_shape(len(images), ncols)
+    cell_h = config.panel_inches + (config.caption_inches if captions is not None else 0.0)
+    top = config.title_inches if title else 0.0
+    width, height = cols * config.panel_inches, rows * cell_h + top
+    fig = plt.figure(figsize=(width, height), dpi=config.dpi)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        # axes placed in figure fractions: panel at the top of its cell, caption below it
+        bottom = height - top - r * cell_h - config.panel_inches
+        ax = fig.add_axes((c * config.panel_inches / width, bottom / height,
+                           config.panel_inches / width, config.panel_inches / height))
+        ax.imshow(np.asarray(image), cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
+        ax.set_axis_off()
+        if captions is not None:
+            fig.text((c + 0.5) * config.panel_inches / width, (bottom - config.caption_inches / 2) / height,
+                     captions[i], ha="center", va="center", fontsize=config.caption_fontsize)
+    if title:
+        fig.text(0.5, 1 - top / 2 / height, title, ha="center", va="center", fontsize=config.title_fontsize)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=config.dpi, facecolor="white")
+    plt.close(fig)
+    return path

@@ -1,0 +1,106 @@
+"""MiraBest F (Porter & Scaife 2023): 1,256 FIRST cutouts, 150x150, FRI / FRII / hybrid.
+
+Every filename carries the source's position, redshift and largest angular size:
+`<code>_<RA><Dec>_<redshift>_<LAS>.png`, e.g. `100_123.251+043.797_0.1281_0034.09.png`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from radiolatent.config import (
+    BATCH_IMAGE_SIDE,
+    BATCH_TEST_NAME,
+    MIRABEST_ARCHIVE,
+    MIRABEST_CLASSES,
+    MIRABEST_CODES,
+    MIRABEST_CONFIDENCE,
+    MIRABEST_MORPHOLOGY,
+    MIRABEST_SUBSETS,
+    MIRABEST_TRAIN_BATCHES,
+    PIXEL_SCALE_ARCSEC,
+)
+from radiolatent.data.archives import cached_dataset, read_batches, resolve_archive
+from radiolatent.data.dataset import RadioDataset, check_unique_ids, empty_meta
+from radiolatent.errors import InputError
+
+NAME = "mirabest"
+SUBSETS = (*MIRABEST_SUBSETS, "all")
+_FOLDER = "F_batches"
+_NUMBER = r"\d+(?:\.\d+)?"
+_FILENAME = re.compile(rf"^(\d{{3}})_({_NUMBER})([+-]{_NUMBER})_({_NUMBER})_({_NUMBER})$")
+_SUBSET_OF_CODE = {code: subset for subset, codes in MIRABEST_SUBSETS.items() for code in codes}
+
+
+def parse_filename(filename: str, source: str | Path) -> dict:
+    """Code, position, redshift and LAS from a MiraBest filename (any folder prefix, .png optional)."""
+    stem = PurePosixPath(filename).name.removesuffix(".png")
+    match = _FILENAME.match(stem)
+    if not match:
+        raise InputError(source, f"MiraBest filename '{filename}' is not <code>_<RA><Dec>_<z>_<LAS>")
+    code, ra, dec, redshift, las = match.groups()
+    if code not in _SUBSET_OF_CODE:
+        raise InputError(source, f"MiraBest filename '{filename}' has unknown code {code}")
+    return {
+        "stem": stem,
+        "mb_code": code,
+        "ra": float(ra),
+        "dec": float(dec),
+        "redshift": float(redshift),
+        "las_arcsec": float(las),
+    }
+
+
+def load_mirabest(subset: str = "all", archive: str | Path | None = None, *, verify: bool = True) -> RadioDataset:
+    """MiraBest F, one subset (confident / uncertain / hybrid) or all, train and test.
+
+    `archive` defaults to the shipped one; `verify` checks its published MD5.
+    """
+    if subset not in SUBSETS:
+        raise InputError(f"{NAME}:{subset}", f"unknown MiraBest subset (choose from {', '.join(SUBSETS)})")
+    path, md5 = resolve_archive(archive, MIRABEST_ARCHIVE, verify)
+    full = cached_dataset(NAME, md5, lambda: _decode(path))
+    if subset == "all":
+        return RadioDataset(f"{NAME}:all", full.images, full.meta)
+    return full.take(full.meta["dataset"].to_numpy() == f"{NAME}:{subset}", f"{NAME}:{subset}")
+
+
+def _decode(path: Path) -> RadioDataset:
+    names = (*MIRABEST_TRAIN_BATCHES, BATCH_TEST_NAME)
+    batches = read_batches(path, _FOLDER, names, BATCH_IMAGE_SIDE)
+    images, metas = [], []
+    for name in names:
+        batch = batches[name]
+        split = "test" if name == BATCH_TEST_NAME else "train"
+        images.append(batch["images"])
+        metas.append(_batch_meta(batch, split, f"{path}:{_FOLDER}/{name}"))
+    meta = pd.concat(metas, ignore_index=True)
+    check_unique_ids(meta, path)
+    return RadioDataset(NAME, np.concatenate(images), meta)
+
+
+def _batch_meta(batch: dict, split: str, source: str) -> pd.DataFrame:
+    rows = [parse_filename(f, source) for f in batch["filenames"]]
+    for row, label_index, filename in zip(rows, batch["labels"], batch["filenames"]):
+        if not 0 <= label_index < len(MIRABEST_CODES) or MIRABEST_CODES[label_index] != row["mb_code"]:
+            raise InputError(source, f"label {label_index} disagrees with the code in '{filename}'")
+    codes = [r["mb_code"] for r in rows]
+    meta = empty_meta(len(rows))
+    meta["id"] = [f"{NAME}:{r['stem']}" for r in rows]
+    meta["dataset"] = [f"{NAME}:{_SUBSET_OF_CODE[c]}" for c in codes]
+    meta["split"] = split
+    meta["label"] = np.array([MIRABEST_CLASSES[c[0]][0] for c in codes], dtype=np.int64)
+    meta["label_name"] = [MIRABEST_CLASSES[c[0]][1] for c in codes]
+    for column in ("ra", "dec", "las_arcsec", "redshift"):
+        meta[column] = np.array([r[column] for r in rows], dtype=np.float64)
+    meta["survey"] = "FIRST"
+    meta["pixel_scale_arcsec"] = PIXEL_SCALE_ARCSEC["FIRST"]
+    meta["mb_code"] = codes
+    meta["confidence"] = [MIRABEST_CONFIDENCE[c[1]] for c in codes]
+    meta["morphology"] = [MIRABEST_MORPHOLOGY[c[2]] for c in codes]
+    meta["filename"] = [PurePosixPath(f).name for f in batch["filenames"]]
+    return meta

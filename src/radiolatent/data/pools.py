@@ -1,0 +1,300 @@
+"""Leak-free pre-training pools.
+
+A pool is a union of dataset subsets minus every source that is also in an
+evaluation set. Exclusion is by sky position where both sides have one, and by
+near-duplicate image (pixel correlation of the preprocessed cutouts) between
+images of the same survey, which is what catches FR-DEEP (no positions) and
+pipeline copies. Sources seen twice inside the pool (Griese re-uses MiraBest
+objects) are kept once. The preprocessed pool is cached as a memory-mapped
+uint8 array, so a 100k-image pool costs its uint8 size and no more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from tqdm.auto import tqdm
+
+from radiolatent.config import DEFAULT_POOL, PoolConfig, config_hash
+from radiolatent.data.archives import cache_dir
+from radiolatent.data.dataset import RadioDataset
+from radiolatent.data.las import estimate_las
+from radiolatent.data.preprocess import preprocess
+from radiolatent.errors import InputError
+from radiolatent.fileio import atomic_path, write_text
+
+
+#: the columns of a pool's report, in order: why candidates were dropped.
+DROP_REASONS = ("candidates", "dropped_position", "dropped_image", "dropped_blank", "dropped_small")
+
+
+@dataclass
+class Pool:
+    """A preprocessed pool: `images` (N, size, size) uint8 memory map, `meta`, `report`."""
+
+    images: np.ndarray
+    meta: pd.DataFrame
+    report: pd.DataFrame
+    config: PoolConfig
+    path: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def as_dataset(self) -> RadioDataset:
+        return RadioDataset("pool", self.images, self.meta)
+
+    def summary(self) -> dict:
+        """Composition and provenance, JSON-ready."""
+        return {
+            "size": int(len(self)),
+            "image_shape": list(self.images.shape[1:]),
+            "path": str(self.path) if self.path else None,
+            "config": asdict(self.config),
+            "sources": self.report.to_dict(orient="records"),
+        }
+
+
+# ---------------------------------------------------------------------------
+# Reading sources
+# ---------------------------------------------------------------------------
+
+
+def parse_source(source: str) -> tuple[str, Path | None]:
+    """'rgz-dr1@/data/rgz' -> ('rgz-dr1', Path('/data/rgz')); plain specs have no path."""
+    spec, _, path = source.partition("@")
+    return spec, (Path(path) if path else None)
+
+
+def iter_source(source: str) -> Iterator[RadioDataset]:
+    """Yield a source in chunks: RGZ DR1 batch by batch, everything else whole."""
+    from radiolatent.data.registry import load_dataset
+
+    spec, path = parse_source(source)
+    if spec.split(":")[0] == "rgz-dr1":
+        from radiolatent.data.rgz import iter_rgz_batches
+
+        if path is None:
+            raise InputError(source, "rgz-dr1 needs a folder: write it as rgz-dr1@/path/to/batches")
+        for images, meta in iter_rgz_batches(path, drop_duplicates=True, drop_mirabest=True):
+            yield RadioDataset(spec, images, meta)
+        return
+    yield load_dataset(spec, path=path)
+
+
+# ---------------------------------------------------------------------------
+# Matching
+# ---------------------------------------------------------------------------
+
+
+def _coords(meta: pd.DataFrame) -> tuple[np.ndarray, SkyCoord | None]:
+    """Rows with a position, and their coordinates."""
+    has = np.isfinite(meta["ra"].to_numpy(float)) & np.isfinite(meta["dec"].to_numpy(float))
+    if not has.any():
+        return has, None
+    return has, SkyCoord(meta["ra"].to_numpy(float)[has] * u.deg, meta["dec"].to_numpy(float)[has] * u.deg)
+
+
+def position_matches(meta: pd.DataFrame, reference: pd.DataFrame, radius_arcsec: float) -> np.ndarray:
+    """Boolean per row of `meta`: within `radius_arcsec` of any positioned row of `reference`."""
+    hit = np.zeros(len(meta), dtype=bool)
+    has, coords = _coords(meta)
+    ref_has, ref_coords = _coords(reference)
+    if coords is None or ref_coords is None:
+        return hit
+    _, sep, _ = coords.match_to_catalog_sky(ref_coords)
+    hit[np.flatnonzero(has)] = sep.arcsec <= radius_arcsec
+    return hit
+
+
+def _standardise_rows(images: np.ndarray) -> np.ndarray:
+    """Zero-mean unit-norm rows, so a dot product is the Pearson correlation."""
+    x = images.reshape(len(images), -1).astype(np.float32)
+    x -= x.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+
+
+def max_image_correlation(images: np.ndarray, reference: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """Per image, its highest pixel correlation with any reference image (same shape)."""
+    if len(reference) == 0 or len(images) == 0:
+        return np.full(len(images), -1.0, dtype=np.float32)
+    ref = _standardise_rows(reference)
+    out = np.empty(len(images), dtype=np.float32)
+    for start in range(0, len(images), chunk):
+        block = _standardise_rows(images[start : start + chunk])
+        out[start : start + chunk] = (block @ ref.T).max(axis=1)
+    return out
+
+
+def duplicates_by_position(meta: pd.DataFrame, radius_arcsec: float) -> np.ndarray:
+    """Boolean per row: an earlier row lies within `radius_arcsec` (keep the first of each group)."""
+    dup = np.zeros(len(meta), dtype=bool)
+    has, coords = _coords(meta)
+    if coords is None or len(coords) < 2:
+        return dup
+    rows = np.flatnonzero(has)
+    i, j, _, _ = coords.search_around_sky(coords, radius_arcsec * u.arcsec)
+    later = j > i
+    dup[rows[j[later]]] = True
+    return dup
+
+
+# ---------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Exclusions:
+    meta: pd.DataFrame
+    images: dict[str, np.ndarray]  # survey -> preprocessed images
+
+
+def _load_exclusions(config: PoolConfig) -> _Exclusions:
+    metas, by_survey = [], {}
+    for spec in config.exclude:
+        for ds in iter_source(spec):
+            metas.append(ds.meta)
+            pre = preprocess(ds.images, ds.meta["pixel_scale_arcsec"].to_numpy(float), config.preprocess)
+            for survey in ds.meta["survey"].unique():
+                rows = ds.meta["survey"].to_numpy() == survey
+                by_survey.setdefault(survey, []).append(pre[rows])
+    meta = pd.concat(metas, ignore_index=True) if metas else pd.DataFrame(columns=["ra", "dec"])
+    return _Exclusions(meta, {s: np.concatenate(v) for s, v in by_survey.items()})
+
+
+def _image_matches(ds: RadioDataset, pre: np.ndarray, excl: _Exclusions, threshold: float) -> np.ndarray:
+    hit = np.zeros(len(ds), dtype=bool)
+    for survey, ref in excl.images.items():
+        rows = ds.meta["survey"].to_numpy() == survey
+        if rows.any():
+            hit[rows] = max_image_correlation(pre[rows], ref) > threshold
+    return hit
+
+
+def _angular_sizes(ds: RadioDataset, config: PoolConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Catalogue LAS where known, the estimator's elsewhere, and which was used."""
+    las = ds.meta["las_arcsec"].to_numpy(float).copy()
+    missing = ~np.isfinite(las)
+    source = np.where(missing, "estimator", "catalogue").astype(object)
+    if missing.any():
+        scales = ds.meta["pixel_scale_arcsec"].to_numpy(float)[missing]
+        las[missing] = estimate_las(np.asarray(ds.images[missing]), scales, config.las)
+    return las, source
+
+
+def _filter_chunk(ds: RadioDataset, excl: _Exclusions, config: PoolConfig) -> tuple[np.ndarray, pd.DataFrame, dict]:
+    """Preprocess a chunk and drop what matches an evaluation source or is too small."""
+    pre = preprocess(ds.images, ds.meta["pixel_scale_arcsec"].to_numpy(float), config.preprocess)
+    by_pos = position_matches(ds.meta, excl.meta, config.match_radius_arcsec)
+    by_img = _image_matches(ds, pre, excl, config.image_match_threshold) & ~by_pos
+    flat = pre.reshape(len(pre), -1)
+    blank = (flat.max(axis=1) == flat.min(axis=1)) & config.drop_blank & ~by_pos & ~by_img
+    las, las_source = _angular_sizes(ds, config)
+    small = (las < config.min_las_arcsec) & ~by_pos & ~by_img & ~blank
+    keep = ~(by_pos | by_img | blank | small)
+    meta = ds.meta.assign(las_arcsec=las, las_source=las_source)[keep].reset_index(drop=True)
+    counts = {
+        "candidates": int(len(ds)),
+        "dropped_position": int(by_pos.sum()),
+        "dropped_image": int(by_img.sum()),
+        "dropped_blank": int(blank.sum()),
+        "dropped_small": int(small.sum()),
+    }
+    return pre[keep], meta, counts
+
+
+def _report_row(source: str, counts: dict, dropped_dup: int, kept: int) -> dict:
+    return {"source": source, **counts, "dropped_duplicate": dropped_dup, "kept": kept}
+
+
+def build_pool(config: PoolConfig = DEFAULT_POOL, *, cache: bool = True, progress: bool = True) -> Pool:
+    """Build (or load from cache) the preprocessed, leak-free pool described by `config`."""
+    folder = pool_dir(config)
+    if cache and (folder / "images.npy").exists():
+        return load_pool(folder, config)
+    excl = _load_exclusions(config)
+    raw_path = folder / "images.raw.part"
+    folder.mkdir(parents=True, exist_ok=True)
+    metas, rows = [], []
+    with open(raw_path, "wb") as raw:
+        for source in tqdm(config.sources, desc="pool sources", disable=not progress):
+            counts = dict.fromkeys(DROP_REASONS, 0)
+            kept_images, kept_meta = [], []
+            for chunk in iter_source(source):
+                pre, meta, c = _filter_chunk(chunk, excl, config)
+                counts = {k: counts[k] + c[k] for k in counts}
+                kept_images.append(pre)
+                kept_meta.append(meta.assign(pool_source=source))
+            images = np.concatenate(kept_images) if kept_images else np.zeros((0,) + (config.preprocess.size,) * 2, np.uint8)
+            meta = pd.concat(kept_meta, ignore_index=True)
+            dup = _duplicates_against(meta, metas, config.match_radius_arcsec)
+            raw.write(np.ascontiguousarray(images[~dup]).tobytes())
+            metas.append(meta[~dup].reset_index(drop=True))
+            rows.append(_report_row(source, counts, int(dup.sum()), int((~dup).sum())))
+    return _finish(folder, raw_path, metas, pd.DataFrame(rows), config)
+
+
+def _duplicates_against(meta: pd.DataFrame, earlier: list[pd.DataFrame], radius: float) -> np.ndarray:
+    """Rows of `meta` already in the pool (earlier sources) or repeated within `meta`."""
+    dup = duplicates_by_position(meta, radius)
+    if earlier:
+        dup |= position_matches(meta, pd.concat(earlier, ignore_index=True), radius)
+    return dup
+
+
+def _finish(folder: Path, raw_path: Path, metas: list[pd.DataFrame], report: pd.DataFrame, config: PoolConfig) -> Pool:
+    meta = pd.concat(metas, ignore_index=True)
+    size = config.preprocess.size
+    flat = np.memmap(raw_path, dtype=np.uint8, mode="r", shape=(len(meta), size, size)) if len(meta) else None
+    with atomic_path(folder / "images.npy") as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(meta), size, size))
+        if flat is not None:
+            out[:] = flat
+        out.flush()
+        del out
+    del flat
+    os.unlink(raw_path)
+    with atomic_path(folder / "meta.parquet") as tmp:
+        meta.to_parquet(tmp, index=False)
+    write_text(folder / "report.json", json.dumps(report.to_dict(orient="records"), indent=2))
+    write_text(folder / "config.json", json.dumps(asdict(config), indent=2, default=str))
+    return load_pool(folder, config)
+
+
+def pool_dir(config: PoolConfig) -> Path:
+    return cache_dir() / "pools" / config_hash(config)
+
+
+def load_pool(folder: str | Path, config: PoolConfig | None = None) -> Pool:
+    """Open a cached pool; images stay on disk as a memory map."""
+    folder = Path(folder)
+    try:
+        images = np.load(folder / "images.npy", mmap_mode="r", allow_pickle=False)
+        meta = pd.read_parquet(folder / "meta.parquet")
+        report = pd.DataFrame(json.loads((folder / "report.json").read_text()))
+    except (OSError, ValueError) as exc:
+        raise InputError(folder, f"not a readable pool cache ({exc}); delete it to rebuild") from exc
+    if len(images) != len(meta):
+        raise InputError(folder, f"pool cache holds {len(images)} images but {len(meta)} rows; delete it to rebuild")
+    if config is None:
+        config = _config_from_json(folder / "config.json")
+    return Pool(images, meta, report, config, folder)
+
+
+def _config_from_json(path: Path) -> PoolConfig:
+    from radiolatent.config import LASConfig, PreprocessConfig
+
+    raw = json.loads(path.read_text())
+    raw["preprocess"] = PreprocessConfig(**raw["preprocess"])
+    raw["las"] = LASConfig(**raw["las"])
+    return PoolConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})

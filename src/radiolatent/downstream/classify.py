@@ -1,0 +1,386 @@
+"""FRI/FRII classification from latent codes: the six classifiers of [A] Table 2.
+
+Train on the train-split codes, score on the test split; accuracy, ROC-AUC,
+specificity and recall with FRII (label 1) positive, mean and sd over seeds.
+Also the kNN protocols of [B] (k=20, train -> test) and [C] (k=5, 50 random splits).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
+from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from radiolatent import codes as codes_mod
+from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, FRI_LABEL, FRII_LABEL, ClassifyConfig
+from radiolatent.errors import InputError
+from radiolatent.reference import METRICS, reference_row
+
+#: classifiers whose fit does not depend on a seed: fitted once, their sd is 0.
+DETERMINISTIC = ("knn", "svc", "lr")
+#: model-id prefixes -> encoder names used by the reference lookup.
+ENCODER_PREFIXES = ("vdvae", "simclr", "byol", "simsiam", "pixels-pca", "random-conv")
+#: canonical train-set names -> [A]'s dataset keys.
+PAPER_DATASETS = {"mirabest:confident": "mbc", "frdeep-n": "nvss"}
+METRIC_LABELS = {"accuracy": "acc", "roc_auc": "ROC-AUC", "specificity": "spec", "recall": "rec"}
+
+
+def make_classifier(name: str, seed: int, config: ClassifyConfig = DEFAULT_CLASSIFY):
+    """A fresh scikit-learn estimator for one of knn/rf/svc/lr/grad/ext."""
+    c = config
+    builders = {
+        "knn": lambda: KNeighborsClassifier(n_neighbors=c.knn_neighbors),
+        "rf": lambda: RandomForestClassifier(n_estimators=c.rf_estimators, random_state=seed),
+        # ROC-AUC needs only a ranking score, so decision_function replaces the
+        # deprecated probability=True
+        "svc": lambda: SVC(kernel=c.svc_kernel, gamma=c.svc_gamma, C=c.svc_c),
+        "lr": lambda: LogisticRegression(max_iter=c.lr_max_iter),
+        "grad": lambda: GradientBoostingClassifier(n_estimators=c.grad_estimators, random_state=seed),
+        "ext": lambda: ExtraTreesClassifier(n_estimators=c.ext_estimators, random_state=seed),
+    }
+    if name not in builders:
+        raise InputError("classifiers", f"unknown classifier '{name}' (choose from {', '.join(CLASSIFIER_NAMES)})")
+    return builders[name]()
+
+
+def positive_score(model, X: np.ndarray) -> np.ndarray:
+    """A score that grows with the FRII probability, for ROC-AUC."""
+    if hasattr(model, "decision_function"):
+        return model.decision_function(X)
+    column = list(model.classes_).index(FRII_LABEL)
+    return model.predict_proba(X)[:, column]
+
+
+def binary_metrics(y_true: np.ndarray, y_pred: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """Accuracy, ROC-AUC, specificity and recall with FRII positive."""
+    tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[FRI_LABEL, FRII_LABEL]).ravel()
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "roc_auc": float(roc_auc_score(y_true == FRII_LABEL, score)),
+        "specificity": float(tn / (tn + fp)),
+        "recall": float(tp / (tp + fn)),
+    }
+
+
+def _check_xy(X: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y).astype(int)
+    if X.ndim != 2 or len(X) != len(y):
+        raise InputError(what, f"features shape {X.shape} does not match {len(y)} labels")
+    if not np.isfinite(X).all():
+        raise InputError(what, "features contain NaN/inf")
+    other = sorted(set(np.unique(y)) - {FRI_LABEL, FRII_LABEL})
+    if other:
+        n = int(np.isin(y, other).sum())
+        raise InputError(what, f"{n} rows have labels {other}; only FRI ({FRI_LABEL}) / FRII ({FRII_LABEL}) allowed")
+    present = set(np.unique(y))
+    if present != {FRI_LABEL, FRII_LABEL}:
+        raise InputError(what, f"needs both FRI and FRII rows, has only labels {sorted(present)}")
+    return X, y
+
+
+def _scaled(train_X: np.ndarray, test_X: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
+    if not standardize:
+        return train_X, test_X
+    scaler = StandardScaler().fit(train_X)
+    return scaler.transform(train_X), scaler.transform(test_X)
+
+
+def _fit_score(name, seed, config, train_X, train_y, test_X, test_y) -> dict[str, float]:
+    model = make_classifier(name, seed, config).fit(train_X, train_y)
+    return binary_metrics(test_y, model.predict(test_X), positive_score(model, test_X))
+
+
+def _summarise(name: str, runs: list[dict[str, float]]) -> list[dict]:
+    rows = []
+    for metric in METRICS:
+        values = np.array([r[metric] for r in runs])
+        sd = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+        rows.append({"classifier": name, "metric": metric, "mean": float(values.mean()), "sd": sd,
+                     "n_seeds": len(values)})
+    return rows
+
+
+def classify(
+    train_X: np.ndarray,
+    train_y: np.ndarray,
+    test_X: np.ndarray,
+    test_y: np.ndarray,
+    seeds=DEFAULT_CLASSIFY.seeds,
+    classifiers=None,
+    standardize: bool = DEFAULT_CLASSIFY.standardize,
+    config: ClassifyConfig = DEFAULT_CLASSIFY,
+) -> pd.DataFrame:
+    """Fit each classifier on train, score on test, over seeds.
+
+    Returns a tidy table: classifier, metric, mean, sd (sample sd; NaN for one seed),
+    n_seeds. knn/svc/lr do not use a seed: they are fitted once and that score
+    counts for every seed (sd 0). Labels must be 0 (FRI) / 1 (FRII) only.
+    `table.attrs['standardize']` records whether a StandardScaler (fitted on train) was used.
+    """
+    train_X, train_y = _check_xy(train_X, train_y, "train set")
+    test_X, test_y = _check_xy(test_X, test_y, "test set")
+    if train_X.shape[1] != test_X.shape[1]:
+        raise InputError("test set", f"{test_X.shape[1]} features but train has {train_X.shape[1]}")
+    seeds = list(seeds)
+    if not seeds:
+        raise InputError("seeds", "need at least one seed")
+    names = list(classifiers or config.classifiers)
+    train_X, test_X = _scaled(train_X, test_X, standardize)
+    rows = []
+    for name in names:
+        if name in DETERMINISTIC:
+            runs = [_fit_score(name, seeds[0], config, train_X, train_y, test_X, test_y)] * len(seeds)
+        else:
+            runs = [_fit_score(name, s, config, train_X, train_y, test_X, test_y) for s in seeds]
+        rows.extend(_summarise(name, runs))
+    table = pd.DataFrame(rows, columns=["classifier", "metric", "mean", "sd", "n_seeds"])
+    table.attrs["standardize"] = bool(standardize)
+    return table
+
+
+def encoder_name(model_id: str) -> str:
+    """The encoder a model id belongs to ('vdvae-w64' -> 'vdvae'); unknown ids pass through."""
+    for prefix in ENCODER_PREFIXES:
+        if str(model_id).startswith(prefix):
+            return prefix
+    return str(model_id)
+
+
+def paper_dataset(spec: str) -> str | None:
+    """[A]'s dataset key ('mbc' / 'nvss') for a train spec, or None."""
+    name, _ = codes_mod.resolve_spec(spec)
+    return PAPER_DATASETS.get(name)
+
+
+def _fmt(mean: float, sd: float) -> str:
+    return f"{mean:.3f}" if np.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
+
+
+@dataclass
+class ClassificationResult:
+    """One encoder's classification table with what it was run on."""
+
+    table: pd.DataFrame
+    encoder: str
+    model: str
+    train_spec: str
+    test_spec: str
+    dataset: str | None
+    standardize: bool
+    seeds: list[int]
+    n_train: int
+    n_test: int
+    source: str = ""
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def value(self, classifier: str, metric: str) -> tuple[float, float]:
+        """(mean, sd) of one cell."""
+        row = self.table[(self.table["classifier"] == classifier) & (self.table["metric"] == metric)]
+        return float(row["mean"].iloc[0]), float(row["sd"].iloc[0])
+
+    def best(self) -> str:
+        """The classifier with the highest mean accuracy (ties: ROC-AUC)."""
+        names = list(dict.fromkeys(self.table["classifier"]))
+        return max(names, key=lambda n: (self.value(n, "accuracy")[0], self.value(n, "roc_auc")[0]))
+
+    def reference(self, classifier: str) -> dict | None:
+        """The published (or measured-floor) row for this encoder, dataset and classifier."""
+        if self.dataset is None:
+            return None
+        return reference_row(self.encoder, self.dataset, classifier)
+
+    def header(self) -> str:
+        scaling = "standardised (StandardScaler fitted on train)" if self.standardize else "unscaled"
+        return (f"{self.encoder} ({self.model}): train {self.train_spec} ({self.n_train}), "
+                f"test {self.test_spec} ({self.n_test}); features {scaling}; seeds {self.seeds}")
+
+    def to_markdown(self) -> str:
+        """A row per classifier: ours as 'mean ± sd', the reference value beside each metric."""
+        lines = [self.header(), ""]
+        cols = [h for m in METRICS for h in (METRIC_LABELS[m], "ref")]
+        lines.append("| clf | " + " | ".join(cols) + " |")
+        lines.append("|" + " --- |" * (len(cols) + 1))
+        for name in dict.fromkeys(self.table["classifier"]):
+            ref = self.reference(name) or {}
+            cells = []
+            for m in METRICS:
+                cells.append(_fmt(*self.value(name, m)))
+                cells.append(f"{ref[m]:.2f}" if m in ref else "–")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.extend(self._reference_notes())
+        return "\n".join(lines) + "\n"
+
+    def _reference_notes(self) -> list[str]:
+        notes = []
+        sources = {(r["source"], r["note"]) for n in dict.fromkeys(self.table["classifier"])
+                   if (r := self.reference(n))}
+        for source, note in sorted(sources):
+            notes.append(f"ref: {source}" + (f" ({note})" if note else ""))
+        best = self.reference("best")
+        if best and best["classifier"] == "best":
+            values = ", ".join(f"{METRIC_LABELS[m]} {best[m]:.2f}" for m in METRICS if m in best)
+            notes.append(f"{best['source']} best row for {self.encoder} on {self.dataset}: {values} ({best['note']})")
+        return [""] + notes if notes else []
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table with run details and reference values as columns (for CSV)."""
+        out = self.table.copy()
+        refs = [(self.reference(c) or {}).get(m, np.nan) for c, m in zip(out["classifier"], out["metric"])]
+        return out.assign(reference=refs, encoder=self.encoder, model=self.model, train=self.train_spec,
+                          test=self.test_spec, standardize=self.standardize, codes=self.source)
+
+    def to_json(self) -> str:
+        """The result and its settings as a JSON document."""
+        doc = {
+            "encoder": self.encoder, "model": self.model, "codes": self.source,
+            "train": self.train_spec, "test": self.test_spec, "dataset": self.dataset,
+            "standardize": self.standardize, "seeds": self.seeds,
+            "n_train": self.n_train, "n_test": self.n_test, "dropped": self.dropped,
+            "results": [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+                        for row in self.to_frame()[["classifier", "metric", "mean", "sd", "n_seeds",
+                                                    "reference"]].to_dict("records")],
+        }
+        return json.dumps(doc, indent=2)
+
+
+def _single_model(rows: pd.DataFrame, spec: str, source: str) -> str:
+    models = sorted(rows["model"].astype(str).unique())
+    if len(models) != 1:
+        raise InputError(source, f"rows for '{spec}' come from several models {models}")
+    return models[0]
+
+
+def _binary_rows(rows: pd.DataFrame, spec: str, source: str, binary_only: bool) -> tuple[pd.DataFrame, int]:
+    keep = rows["label"].isin([FRI_LABEL, FRII_LABEL]).to_numpy()
+    n_other = int((~keep).sum())
+    if n_other and not binary_only:
+        other = sorted(rows.loc[~keep, "label"].unique().tolist())
+        raise InputError(source, f"'{spec}' has {n_other} rows with labels {other} (not FRI/FRII); "
+                                 "filter them (binary_only=True, --binary-only)")
+    return rows[keep], n_other
+
+
+def classify_codes(
+    table: pd.DataFrame,
+    train_spec: str,
+    test_spec: str,
+    seeds=DEFAULT_CLASSIFY.seeds,
+    classifiers=None,
+    standardize: bool = DEFAULT_CLASSIFY.standardize,
+    block: str = "z",
+    binary_only: bool = False,
+    config: ClassifyConfig = DEFAULT_CLASSIFY,
+) -> ClassificationResult:
+    """Classify from a codes table: rows selected by spec, labels from the `label` column.
+
+    Rows labelled other than FRI/FRII are an error unless `binary_only`, which drops
+    them (the counts are kept in `result.dropped`). Train and test must share no id.
+    """
+    source = codes_mod.table_source(table)
+    train = codes_mod.select(table, train_spec)
+    test = codes_mod.select(table, test_spec)
+    shared = set(train["id"]) & set(test["id"])
+    if shared:
+        raise InputError(source, f"train '{train_spec}' and test '{test_spec}' share {len(shared)} ids")
+    model = _single_model(pd.concat([train, test]), f"{train_spec} + {test_spec}", source)
+    train, n_train_other = _binary_rows(train, train_spec, source, binary_only)
+    test, n_test_other = _binary_rows(test, test_spec, source, binary_only)
+    result = classify(
+        codes_mod.code_matrix(train, block), _labels(train, train_spec, source),
+        codes_mod.code_matrix(test, block), _labels(test, test_spec, source),
+        seeds=seeds, classifiers=classifiers, standardize=standardize, config=config,
+    )
+    return ClassificationResult(
+        table=result, encoder=encoder_name(model), model=model, train_spec=train_spec, test_spec=test_spec,
+        dataset=paper_dataset(train_spec), standardize=standardize, seeds=list(seeds),
+        n_train=len(train), n_test=len(test), source=source,
+        dropped={"train": n_train_other, "test": n_test_other},
+    )
+
+
+def _labels(rows: pd.DataFrame, spec: str, source: str) -> np.ndarray:
+    labels = rows["label"].to_numpy()
+    if len(rows) == 0 or len(set(labels.tolist())) < 2:
+        raise InputError(source, f"'{spec}' needs both FRI and FRII rows, has labels {sorted(set(labels.tolist()))}")
+    return labels.astype(int)
+
+
+def compare(results: list[ClassificationResult]) -> str:
+    """Several encoders side by side: each one's best classifier by accuracy, with ROC-AUC."""
+    lines = [
+        "| encoder | model | train | test | scaling | best clf | acc | ROC-AUC | ref best acc / ROC-AUC | ref source |",
+        "|" + " --- |" * 10,
+    ]
+    for r in results:
+        name = r.best()
+        ref = r.reference("best")
+        ref_text = f"{ref['accuracy']:.2f} / {ref['roc_auc']:.2f} ({ref['classifier']})" if ref else "–"
+        lines.append(
+            f"| {r.encoder} | {r.model} | {r.train_spec} | {r.test_spec} | "
+            f"{'std' if r.standardize else 'raw'} | {name} | {_fmt(*r.value(name, 'accuracy'))} | "
+            f"{_fmt(*r.value(name, 'roc_auc'))} | {ref_text} | {ref['source'] if ref else '–'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def knn_protocol_b(
+    train_X: np.ndarray, train_y: np.ndarray, test_X: np.ndarray, test_y: np.ndarray,
+    k: int = DEFAULT_CLASSIFY.knn_b_neighbors,
+) -> float:
+    """[B]'s evaluation: kNN (k=20) fitted on the train codes, accuracy on the test codes."""
+    train_X, train_y = _check_any_labels(train_X, train_y, "train set")
+    test_X, test_y = _check_any_labels(test_X, test_y, "test set", min_classes=1)
+    model = KNeighborsClassifier(n_neighbors=k, metric=DEFAULT_CLASSIFY.knn_metric).fit(train_X, train_y)
+    return float(accuracy_score(test_y, model.predict(test_X)))
+
+
+def knn_protocol_c(
+    X: np.ndarray, y: np.ndarray,
+    k: int = DEFAULT_CLASSIFY.knn_c_neighbors,
+    n_splits: int = DEFAULT_CLASSIFY.knn_c_splits,
+    test_size: float = DEFAULT_CLASSIFY.knn_c_test_size,
+    seed: int = 0,
+) -> dict:
+    """[C]'s evaluation: kNN (k=5, Minkowski) on stratified random 75/25 splits.
+
+    Returns {'mean', 'sd', 'n_splits', 'k', 'accuracies'}.
+    """
+    X, y = _check_any_labels(X, y, "codes")
+    splitter = StratifiedShuffleSplit(n_splits=n_splits, test_size=test_size, random_state=seed)
+    try:
+        folds = list(splitter.split(X, y))
+    except ValueError as exc:  # e.g. a class too small to stratify
+        raise InputError("codes", f"cannot make stratified splits: {exc}") from exc
+    accuracies = []
+    for train_idx, test_idx in folds:
+        model = KNeighborsClassifier(n_neighbors=k, metric=DEFAULT_CLASSIFY.knn_metric)
+        model.fit(X[train_idx], y[train_idx])
+        accuracies.append(float(accuracy_score(y[test_idx], model.predict(X[test_idx]))))
+    acc = np.array(accuracies)
+    return {"mean": float(acc.mean()), "sd": float(acc.std(ddof=1)) if len(acc) > 1 else float("nan"),
+            "n_splits": len(acc), "k": k, "accuracies": accuracies}
+
+
+def _check_any_labels(X, y, what: str, min_classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """kNN protocols take any class labels, but not the 'unlabelled' -1."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y).astype(int)
+    if X.ndim != 2 or len(X) != len(y) or len(y) == 0:
+        raise InputError(what, f"features shape {X.shape} does not match {len(y)} labels")
+    if not np.isfinite(X).all():
+        raise InputError(what, "features contain NaN/inf")
+    if (y < 0).any():
+        raise InputError(what, f"{int((y < 0).sum())} rows are unlabelled (label -1)")
+    if len(np.unique(y)) < min_classes:
+        raise InputError(what, f"needs at least {min_classes} classes, has {sorted(np.unique(y).tolist())}")
+    return X, y

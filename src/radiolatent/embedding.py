@@ -1,0 +1,156 @@
+"""Turn images into codes tables with any encoder: a trained model or a no-learning floor.
+
+Floors (measurements.md): `pixels-pca` (the 64x64 model input, PCA to 256 fitted
+on the pool) and `random-conv` (an untrained conv encoder with a fixed seed).
+Every later table prints them beside the learned encoders, so a result that
+does not beat them is visible as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.decomposition import PCA
+from tqdm.auto import tqdm
+
+from radiolatent.config import DEFAULT_POOL, EmbedConfig, PoolConfig
+from radiolatent.data.dataset import RadioDataset
+from radiolatent.errors import InputError
+
+FLOORS = ("pixels-pca", "random-conv")
+
+
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """(N, 64, 64) uint8 -> (N, d) float32."""
+
+
+# ---------------------------------------------------------------------------
+# Data: what each spec means as model input
+# ---------------------------------------------------------------------------
+
+
+def model_input(spec: str, pool_config: PoolConfig = DEFAULT_POOL, path: str | None = None) -> RadioDataset:
+    """Preprocessed 64x64 images and metadata for a spec ('pool', 'mbc', 'frdeep-n:test', ...)."""
+    if spec == "pool":
+        from radiolatent.data.pools import build_pool
+
+        return build_pool(pool_config).as_dataset()
+    from radiolatent.data.preprocess import preprocess
+    from radiolatent.data.registry import load_dataset
+
+    ds = load_dataset(spec, path=path)
+    images = preprocess(ds.images, ds.meta["pixel_scale_arcsec"].to_numpy(float), pool_config.preprocess)
+    return RadioDataset(ds.name, images, ds.meta)
+
+
+def set_name(spec: str) -> str:
+    """The canonical name stored in a codes table's `set` column."""
+    if spec == "pool":
+        return "pool"
+    from radiolatent.data.registry import canonical_spec
+
+    name, split = canonical_spec(spec)
+    return f"{name}:{split}" if split else name
+
+
+# ---------------------------------------------------------------------------
+# Floors
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class PixelsPCA:
+    """Raw model-input pixels projected on the pool's first principal components."""
+
+    pca: PCA
+    name: str = "pixels-pca"
+
+    @classmethod
+    def fit(cls, pool_images: np.ndarray, config: EmbedConfig) -> PixelsPCA:
+        x = _flat(pool_images)
+        n = min(config.pca_components, *x.shape)
+        return cls(PCA(n_components=n, svd_solver="full").fit(x))
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        return self.pca.transform(_flat(images)).astype(np.float32)
+
+
+def _flat(images: np.ndarray) -> np.ndarray:
+    return np.asarray(images, dtype=np.float32).reshape(len(images), -1) / 255.0
+
+
+class RandomConv(torch.nn.Module):
+    """An untrained conv encoder: stride-2 stages, then global average pooling."""
+
+    name = "random-conv"
+
+    def __init__(self, config: EmbedConfig):
+        super().__init__()
+        torch.manual_seed(config.random_conv_seed)
+        layers, c_in = [], 1
+        for c_out in config.random_conv_channels:
+            layers += [torch.nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), torch.nn.ReLU()]
+            c_in = c_out
+        self.net = torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+        self.batch_size = config.batch_size
+
+    @torch.no_grad()
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        return batched(lambda x: self.net(x), images, self.batch_size)
+
+
+def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False) -> np.ndarray:
+    """Apply a torch function to uint8 images in batches, as float inputs in [0, 1]."""
+    out = []
+    for start in tqdm(range(0, len(images), batch_size), desc="embedding", disable=not progress):
+        x = torch.from_numpy(np.asarray(images[start : start + batch_size], dtype=np.float32) / 255.0)
+        out.append(fn(x[:, None]).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def get_encoder(model: str, config: EmbedConfig, pool_config: PoolConfig = DEFAULT_POOL) -> Encoder:
+    """A floor by name, or a trained model from its run folder."""
+    if model == "pixels-pca":
+        return PixelsPCA.fit(model_input("pool", pool_config).images, config)
+    if model == "random-conv":
+        return RandomConv(config).eval()
+    path = Path(model)
+    if not path.exists():
+        raise InputError(model, f"no such model: give a trained run folder or one of {', '.join(FLOORS)}")
+    from radiolatent.models.checkpoint import load_encoder
+
+    return load_encoder(path, config)
+
+
+# ---------------------------------------------------------------------------
+# Codes tables
+# ---------------------------------------------------------------------------
+
+
+def embed(
+    model: str,
+    specs: list[str],
+    config: EmbedConfig | None = None,
+    pool_config: PoolConfig = DEFAULT_POOL,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """One codes table holding every spec's rows, encoded by `model`."""
+    from radiolatent.codes import make_codes_table
+
+    config = config or EmbedConfig()
+    torch.set_num_threads(config.threads)
+    encoder = get_encoder(model, config, pool_config)
+    tables = []
+    for spec in specs:
+        ds = model_input(spec, pool_config)
+        codes = encoder.encode(ds.images)
+        tables.append(make_codes_table(ds.meta, codes, set_name(spec), encoder.name))
+    return pd.concat(tables, ignore_index=True)

@@ -1,0 +1,117 @@
+"""The papers' published numbers, as data, plus the project's measured no-learning floors.
+
+[A] Andrianomena & Tang 2024 (JCAP 06 034), Table 2: test-set accuracy, ROC-AUC,
+specificity and recall (FRII positive) on MiraBest Confident ('mbc') and FR-DEEP NVSS
+('nvss'). [B] Slijepcevic et al. 2022. The floors were measured in a probe on this
+project's machine (docs/measurements.md); they are not published results.
+"""
+
+from __future__ import annotations
+
+METRICS = ("accuracy", "roc_auc", "specificity", "recall")
+ENCODERS = ("vdvae", "simclr", "byol", "simsiam")
+DATASETS = ("mbc", "nvss")
+TABLE2 = "[A] Table 2"
+
+
+def _row(encoder: str, dataset: str, classifier: str, values: tuple, source: str, note: str = "") -> dict:
+    row = {"encoder": encoder, "dataset": dataset, "classifier": classifier, "source": source, "note": note}
+    row.update(zip(METRICS, values))
+    return row
+
+
+# (classifier, MBC acc/roc/spec/rec, NVSS acc/roc/spec/rec)
+_VDVAE = (
+    ("knn", (0.76, 0.86, 0.73, 0.78), (0.74, 0.83, 0.55, 0.89)),
+    ("rf", (0.80, 0.89, 0.80, 0.80), (0.80, 0.83, 0.73, 0.86)),
+    ("svc", (0.75, 0.88, 0.69, 0.80), (0.72, 0.84, 0.55, 0.86)),
+    ("lr", (0.73, 0.82, 0.63, 0.82), (0.72, 0.85, 0.50, 0.89)),
+    ("grad", (0.80, 0.89, 0.76, 0.84), (0.76, 0.86, 0.64, 0.86)),
+    ("ext", (0.82, 0.90, 0.82, 0.82), (0.80, 0.87, 0.73, 0.86)),
+)
+
+# SSL encoders: [A] reports only the best classifier's row, naming it loosely
+_SSL_BEST = (
+    ("simclr", "svc / lr", (0.72, 0.82, 0.71, 0.73), (0.86, 0.84, 0.77, 0.93)),
+    ("byol", "svc", (0.73, 0.77, 0.73, 0.73), (0.84, 0.88, 0.68, 0.96)),
+    ("simsiam", "ext / lr", (0.73, 0.80, 0.61, 0.84), (0.82, 0.83, 0.73, 0.89)),
+)
+
+
+def _table2() -> list[dict]:
+    rows = []
+    for clf, mbc, nvss in _VDVAE:
+        rows.append(_row("vdvae", "mbc", clf, mbc, TABLE2))
+        rows.append(_row("vdvae", "nvss", clf, nvss, TABLE2))
+    for encoder, named, mbc, nvss in _SSL_BEST:
+        note = f"best of the six classifiers, reported as {named}"
+        rows.append(_row(encoder, "mbc", "best", mbc, TABLE2, note))
+        rows.append(_row(encoder, "nvss", "best", nvss, TABLE2, note))
+    return rows
+
+
+PUBLISHED_TABLE2: list[dict] = _table2()
+
+#: other published reference points (NaN-free: only the metrics each source gives).
+OTHER_REFERENCES: list[dict] = [
+    {"name": "byol-29arcsec-cut", "encoder": "byol", "dataset": "mbc", "classifier": "knn", "accuracy": 0.8525,
+     "source": "[B]", "note": "BYOL on RGZ DR1 with a 29 arcsec angular-size cut; kNN k=20, MBC test"},
+    {"name": "supervised-resnet18", "encoder": "supervised", "dataset": "mirabest", "classifier": "resnet18",
+     "accuracy": 0.9242, "source": "[B]", "note": "supervised ResNet-18 trained on MiraBest labels"},
+    {"name": "transfer-cnn-nvss", "encoder": "transfer-cnn", "dataset": "nvss", "classifier": "cnn",
+     "accuracy": 0.73, "roc_auc": 0.81, "specificity": 0.71, "recall": 0.88, "source": "as quoted by [A]",
+     "note": "transfer-learned CNN on FR-DEEP NVSS; specificity and recall approximate"},
+]
+
+MEASURED = "measured in a probe (docs/measurements.md), not published"
+
+#: no-learning floors: (encoder, dataset, classifier, accuracy, roc_auc, note); mean of 3 seeds.
+_FLOORS = (
+    ("random-conv", "mbc", "ext", 0.78, 0.87, "untrained conv encoder, 256-d, standardised"),
+    ("random-conv", "mbc", "rf", 0.79, 0.87, "untrained conv encoder, 256-d, standardised"),
+    ("random-conv", "nvss", "grad", 0.77, 0.82, "untrained conv encoder, 256-d, standardised"),
+    ("pixels-pca", "mbc", "svc", 0.71, 0.84, "centre crop 64x64, PCA-256 fitted on train, unscaled"),
+    ("pixels-pca", "nvss", "svc", 0.82, 0.89, "centre crop 64x64, PCA-256 fitted on train, unscaled"),
+    ("pixels-pca-resize", "mbc", "svc", 0.75, 0.82, "resize 150->64, PCA-256"),
+    ("pixels-pca-resize", "nvss", "rf", 0.75, 0.82, "resize 150->64, PCA-256"),
+)
+
+MEASURED_FLOORS: list[dict] = [
+    {"encoder": e, "dataset": d, "classifier": c, "accuracy": a, "roc_auc": r,
+     "source": MEASURED, "note": note}
+    for e, d, c, a, r, note in _FLOORS
+]
+
+
+def _best(rows: list[dict]) -> dict | None:
+    """Highest accuracy, ties broken by ROC-AUC."""
+    if not rows:
+        return None
+    return dict(max(rows, key=lambda r: (r["accuracy"], r.get("roc_auc", 0.0))))
+
+
+def _lookup(rows: list[dict], encoder: str, dataset: str, classifier: str) -> dict | None:
+    mine = [r for r in rows if r["encoder"] == encoder and r["dataset"] == dataset]
+    exact = [r for r in mine if r["classifier"] == classifier]
+    if exact:
+        return dict(exact[0])
+    return _best(mine) if classifier == "best" else None
+
+
+def published_row(encoder: str, dataset: str, classifier: str) -> dict | None:
+    """[A] Table 2's row for encoder ('vdvae','simclr','byol','simsiam'), dataset ('mbc','nvss').
+
+    `classifier` is one of knn/rf/svc/lr/grad/ext, or 'best' (for the SSL encoders
+    [A] gives only that row). None where [A] publishes nothing for the combination.
+    """
+    return _lookup(PUBLISHED_TABLE2, encoder, dataset, classifier)
+
+
+def floor_row(encoder: str, dataset: str, classifier: str) -> dict | None:
+    """The measured no-learning floor ('random-conv', 'pixels-pca', ...), or None."""
+    return _lookup(MEASURED_FLOORS, encoder, dataset, classifier)
+
+
+def reference_row(encoder: str, dataset: str, classifier: str) -> dict | None:
+    """The published row where [A] has one, else the measured floor; `source` says which."""
+    return published_row(encoder, dataset, classifier) or floor_row(encoder, dataset, classifier)

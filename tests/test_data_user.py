@@ -1,0 +1,335 @@
+"""User-supplied data: RGZ DR1 batch folders and any folder of cutouts."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from astropy.io import fits
+from PIL import Image
+
+from fixtures_rgz import py2_pickle, write_rgz_fixture
+from radiolatent.config import META_COLUMNS, FolderConfig
+from radiolatent.data.folder import load_folder, skipped_files
+from radiolatent.data.rgz import RGZCounts, iter_rgz_batches, load_rgz, rgz_summary
+from radiolatent.errors import InputError
+
+# ---------------------------------------------------------------------------
+# RGZ DR1 batches
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rgz(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("rgz")
+    return folder, write_rgz_fixture(folder)
+
+
+def test_rgz_round_trip_keeps_every_image_and_its_metadata(rgz):
+    folder, truth = rgz
+    data = load_rgz(folder)
+    assert data.images.shape == (18, 150, 150) and data.images.dtype == np.uint8
+    np.testing.assert_array_equal(data.images, truth["images"])
+    meta = data.meta
+    assert list(meta["id"]) == [f"rgz-dr1:{s}" for s in truth["src_ids"]]
+    assert list(meta["split"]) == truth["split"]
+    assert set(META_COLUMNS) <= set(meta.columns)
+    assert (meta["dataset"] == "rgz-dr1").all() and (meta["label"] == -1).all()
+    assert (meta["survey"] == "FIRST").all() and (meta["pixel_scale_arcsec"] == 1.8).all()
+    assert meta["ra"].isna().all() and meta["dec"].isna().all()
+    np.testing.assert_allclose(meta["las_arcsec"], truth["las"])
+    assert list(meta["mb_flag"]) == list(truth["mb_flag"])
+    assert meta["filename"].iloc[0] == f"{truth['src_ids'][0]}.png"
+    assert rgz_summary(data) == {"read": 18, "mirabest": 0, "below_las": 0, "duplicate": 0, "kept": 18}
+
+
+def test_rgz_drop_duplicates_keeps_first_copy(rgz):
+    folder, truth = rgz
+    data = load_rgz(folder, drop_duplicates=True)
+    copy_id = f"rgz-dr1:{truth['src_ids'][truth['duplicate']]}"
+    assert len(data) == 17 and copy_id not in set(data.meta["id"])
+    assert data.meta["id"].iloc[0] == f"rgz-dr1:{truth['src_ids'][0]}"
+    assert rgz_summary(data)["duplicate"] == 1
+
+
+def test_rgz_las_cut_drops_small_sources(rgz):
+    folder, truth = rgz
+    data = load_rgz(folder, min_las_arcsec=30.0)
+    expected = int((truth["las"] < 30.0).sum())
+    assert expected > 0 and len(data) == 18 - expected
+    assert (data.meta["las_arcsec"] >= 30.0).all()
+    assert rgz_summary(data)["below_las"] == expected
+
+
+def test_rgz_drop_mirabest(rgz):
+    folder, truth = rgz
+    data = load_rgz(folder, drop_mirabest=True)
+    assert len(data) == 17 and (data.meta["mb_flag"] == 0).all()
+    assert f"rgz-dr1:{truth['src_ids'][truth['mirabest']]}" not in set(data.meta["id"])
+    assert rgz_summary(data)["mirabest"] == 1
+
+
+def test_rgz_streaming_matches_load_and_counts(rgz):
+    folder, _ = rgz
+    options = dict(drop_duplicates=True, min_las_arcsec=12.0, drop_mirabest=True)
+    counts = RGZCounts()
+    parts = list(iter_rgz_batches(folder, counts=counts, **options))
+    assert len(parts) == 3  # data_batch_1, data_batch_2, test_batch
+    loaded = load_rgz(folder, **options)
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), loaded.images)
+    assert list(pd.concat([p[1] for p in parts])["id"]) == list(loaded.meta["id"])
+    assert counts.as_dict() == rgz_summary(loaded)
+    # LAS 12 drops rows 0 and 1 (5.0, 9.41), so the planted duplicate of row 0 is kept
+    assert counts.as_dict() == {"read": 18, "mirabest": 1, "below_las": 2, "duplicate": 0, "kept": 15}
+
+
+def _rewrite_first_batch(folder, change):
+    truth = write_rgz_fixture(folder, n_batches=1, per_batch=3)
+    batch = {
+        "data": truth["images"][:3].reshape(3, -1),
+        "filenames": ["a.png", "b.png", "c.png"],
+        "src_ids": ["a", "b", "c"],
+        "mb_flag": [0, 0, 0],
+        "LAS": [1.0, 2.0, 3.0],
+    }
+    change(batch)
+    (folder / "data_batch_1").write_bytes(py2_pickle(batch))
+
+
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda b: b.pop("LAS"), "lacks keys ['LAS']"),
+        (lambda b: b.update(data=b["data"][:, :22000]), "expected (n, 22500)"),
+        (lambda b: b.update(src_ids=["a", "b"]), "'src_ids' has 2 entries but 'data' has 3"),
+        (lambda b: b.update(LAS=[1.0, "big", 3.0]), "'LAS' holds values that are not numbers"),
+        (lambda b: b.update(src_ids=["a", "a", "c"]), "duplicate ids"),
+    ],
+)
+def test_rgz_bad_batch_names_the_file(tmp_path, change, problem):
+    _rewrite_first_batch(tmp_path, change)
+    with pytest.raises(InputError, match="data_batch_1") as err:
+        load_rgz(tmp_path)
+    assert problem in str(err.value)
+
+
+def test_rgz_missing_folder_and_no_batches(tmp_path):
+    with pytest.raises(InputError, match="no such folder"):
+        load_rgz(tmp_path / "absent")
+    (tmp_path / "batches.meta").write_bytes(py2_pickle({}))
+    with pytest.raises(InputError, match="no RGZ batches"):
+        load_rgz(tmp_path)
+
+
+def test_rgz_not_a_dict_and_truncated(tmp_path):
+    write_rgz_fixture(tmp_path, n_batches=1, per_batch=2)
+    (tmp_path / "test_batch").write_bytes(py2_pickle([1, 2, 3]))
+    with pytest.raises(InputError, match="test_batch: batch is a list"):
+        load_rgz(tmp_path)
+    (tmp_path / "test_batch").write_bytes(py2_pickle({"data": np.zeros(4)})[:20])
+    with pytest.raises(InputError, match="test_batch: corrupt or truncated"):
+        load_rgz(tmp_path)
+
+
+class _Hostile:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_rgz_hostile_pickle_runs_nothing(tmp_path):
+    folder = tmp_path / "rgz"
+    write_rgz_fixture(folder, n_batches=1, per_batch=2)
+    marker = tmp_path / "pwned"
+    (folder / "data_batch_1").write_bytes(pickle.dumps({"data": _Hostile(marker)}, protocol=2))
+    with pytest.raises(InputError, match="data_batch_1.*not allowed"):
+        load_rgz(folder)
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------------------
+# Folders of cutouts
+# ---------------------------------------------------------------------------
+
+
+def _blob(height=40, width=40, peak=1.0):
+    y, x = np.mgrid[:height, :width]
+    return peak * np.exp(-((y - height / 2) ** 2 + (x - width / 3) ** 2) / 30.0) + 0.01 * x / width
+
+
+def _sky_header(nx, ny, ra=150.0, dec=2.0, cdelt=0.0005):
+    header = fits.Header()
+    header.update(CTYPE1="RA---SIN", CTYPE2="DEC--SIN", CRVAL1=ra, CRVAL2=dec,
+                  CDELT1=-cdelt, CDELT2=cdelt, CRPIX1=(nx + 1) / 2, CRPIX2=(ny + 1) / 2)
+    return header
+
+
+def _scaled(values):
+    finite = np.isfinite(values)
+    low, high = values[finite].min(), values[finite].max()
+    return np.round((np.where(finite, values, low) - low) / (high - low) * 255).astype(np.uint8)
+
+
+def test_fits_float_with_nans_flipped_scaled_and_positioned(tmp_path):
+    data = _blob().astype(np.float32)
+    data[0, :5] = np.nan
+    data[3, 3] = np.inf
+    fits.PrimaryHDU(data, _sky_header(40, 40)).writeto(tmp_path / "src.fits")
+    out = load_folder(tmp_path)
+    image = out.images[0]
+    np.testing.assert_array_equal(image, np.flipud(_scaled(data.astype(np.float64))))
+    assert image[-1, :5].tolist() == [0] * 5 and image.max() == 255
+    row = out.meta.iloc[0]
+    assert row["id"] == "folder:src" and row["dataset"] == "folder" and row["split"] == "all"
+    assert row["pixel_scale_arcsec"] == pytest.approx(1.8)
+    assert row["ra"] == pytest.approx(150.0) and row["dec"] == pytest.approx(2.0)
+
+
+def test_fits_blank_integer_pixels_become_the_minimum(tmp_path):
+    data = np.round(_blob() * 1000).astype(np.int16) + 50
+    data[10:12, 10:12] = -32768
+    hdu = fits.PrimaryHDU(data)
+    hdu.header["BLANK"] = -32768
+    hdu.writeto(tmp_path / "int.fits")
+    image = load_folder(tmp_path).images[0]
+    expected = data.astype(np.float64)
+    expected[10:12, 10:12] = np.nan
+    np.testing.assert_array_equal(image, np.flipud(_scaled(expected)))
+    assert np.isnan(load_folder(tmp_path).meta["ra"].iloc[0])
+
+
+def test_fits_gz_and_degenerate_cube_load(tmp_path):
+    plane = _blob().astype(np.float32)
+    fits.PrimaryHDU(plane, _sky_header(40, 40)).writeto(tmp_path / "a.fits.gz")
+    header = _sky_header(40, 40, ra=200.0, dec=-30.0)
+    header.update(CTYPE3="FREQ", CRVAL3=1.4e9, CDELT3=1e6, CRPIX3=1.0, CTYPE4="STOKES",
+                  CRVAL4=1.0, CDELT4=1.0, CRPIX4=1.0)
+    fits.PrimaryHDU(plane[None, None], header).writeto(tmp_path / "cube.fit")
+    with gzip.open(tmp_path / "a.fits.gz") as fh:
+        assert fh.read(6) == b"SIMPLE"
+    out = load_folder(tmp_path)
+    assert list(out.meta["id"]) == ["folder:a", "folder:cube"]
+    np.testing.assert_array_equal(out.images[0], out.images[1])
+    assert out.meta["ra"].iloc[1] == pytest.approx(200.0) and out.meta["dec"].iloc[1] == pytest.approx(-30.0)
+
+
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        (np.stack([_blob()] * 3).astype(np.float32), "is a 3-D cube with 3 planes; give one 2-D image"),
+        (np.full((20, 20), np.nan, dtype=np.float32), "has no finite pixels"),
+        (np.full((20, 20), 7.0, dtype=np.float32), "is constant"),
+    ],
+)
+def test_bad_fits_names_the_file(tmp_path, data, problem):
+    fits.PrimaryHDU(data).writeto(tmp_path / "bad.fits")
+    with pytest.raises(InputError, match="bad.fits") as err:
+        load_folder(tmp_path)
+    assert problem in str(err.value)
+
+
+def test_png_jpeg_and_npy(tmp_path):
+    grey = _scaled(_blob())
+    rgb = np.stack([grey, grey, grey], axis=-1)
+    Image.fromarray(rgb).save(tmp_path / "p.png")
+    Image.fromarray(grey).save(tmp_path / "j.jpg", quality=95)
+    np.save(tmp_path / "u.npy", grey)
+    np.save(tmp_path / "f.npy", _blob())
+    Image.fromarray(np.round(_blob() * 60000).astype(np.uint16)).save(tmp_path / "deep.png")
+    out = load_folder(tmp_path)
+    by_id = dict(zip(out.meta["id"], out.images))
+    np.testing.assert_array_equal(by_id["folder:p"], grey)
+    np.testing.assert_array_equal(by_id["folder:u"], grey)
+    np.testing.assert_array_equal(by_id["folder:f"], grey)
+    assert np.abs(by_id["folder:j"].astype(int) - grey).max() <= 8  # lossy JPEG
+    # 16-bit PNG is rescaled, not clipped at 255
+    np.testing.assert_array_equal(by_id["folder:deep"], _scaled(np.round(_blob() * 60000)))
+    assert out.meta["pixel_scale_arcsec"].isna().all()
+
+
+def test_mixed_sizes_pad_and_resize(tmp_path):
+    big, small = _scaled(_blob(60, 60)), _scaled(_blob(30, 40))
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(tmp_path / "big.npy", big)
+    np.save(sub / "small.npy", small)
+    padded = load_folder(tmp_path)
+    assert padded.images.shape == (2, 60, 60)
+    np.testing.assert_array_equal(padded.images[1][15:45, 10:50], small)
+    assert padded.images[1][:15].max() == 0
+    assert list(padded.meta["id"]) == ["folder:big", "folder:sub/small"]
+    assert list(padded.meta["orig_height"]) == [60, 30] and list(padded.meta["orig_width"]) == [60, 40]
+    resized = load_folder(tmp_path, config=FolderConfig(mixed_sizes="resize"))
+    assert resized.images.shape == (2, 60, 60)  # tie between 60 and 30: larger wins
+
+
+def test_catalogue_merge_by_filename_and_id(tmp_path):
+    images = tmp_path / "imgs"
+    (images / "b").mkdir(parents=True)
+    for name in ("x.npy", "y.npy", "b/z.npy"):
+        np.save(images / name, _scaled(_blob()))
+    csv = tmp_path / "cat.csv"
+    pd.DataFrame({"filename": ["x.npy", "b/z.npy", "gone.npy"], "ra": [10.5, 20.0, 1.0],
+                  "label": [1, 0, 1], "label_name": ["FRII", "FRI", "FRII"],
+                  "redshift": [0.1, np.nan, 0.3]}).to_csv(csv, index=False)
+    with pytest.warns(UserWarning, match="1 catalogue rows match no file, e.g. 'gone.npy'"):
+        out = load_folder(images, csv)
+    meta = out.meta.set_index("id")
+    assert meta.loc["folder:x", "ra"] == 10.5 and meta.loc["folder:x", "label"] == 1
+    assert meta.loc["folder:b/z", "label_name"] == "FRI" and np.isnan(meta.loc["folder:b/z", "redshift"])
+    assert meta.loc["folder:y", "label"] == -1 and np.isnan(meta.loc["folder:y", "ra"])
+    pd.DataFrame({"id": ["y", "b/z"], "las_arcsec": [33.0, 44.0]}).to_csv(csv, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        meta = load_folder(images, csv).meta.set_index("id")
+    assert meta.loc["folder:y", "las_arcsec"] == 33.0 and meta.loc["folder:b/z", "las_arcsec"] == 44.0
+
+
+@pytest.mark.parametrize(
+    "table, problem",
+    [
+        ({"name": ["x"], "ra": [1.0]}, "has no 'id' or 'filename' column"),
+        ({"id": ["x", "x"], "ra": [1.0, 2.0]}, "duplicate ids, e.g. 'x'"),
+        ({"id": ["x"], "dec": [95.0]}, "column 'dec' has values outside"),
+        ({"id": ["x"], "label": ["FRI"]}, "column 'label' holds values that are not numbers"),
+    ],
+)
+def test_bad_catalogue_names_the_csv(tmp_path, table, problem):
+    np.save(tmp_path / "x.npy", _scaled(_blob()))
+    csv = tmp_path / "cat.csv"  # inside the folder: must not be read as an image
+    pd.DataFrame(table).to_csv(csv, index=False)
+    with pytest.raises(InputError, match="cat.csv") as err:
+        load_folder(tmp_path, csv)
+    assert problem in str(err.value)
+
+
+def test_empty_folder_and_missing_folder(tmp_path):
+    with pytest.raises(InputError, match="no images"):
+        load_folder(tmp_path)
+    with pytest.raises(InputError, match="no such folder"):
+        load_folder(tmp_path / "absent")
+
+
+def test_non_image_files_error_or_are_skipped(tmp_path):
+    np.save(tmp_path / "ok.npy", _scaled(_blob()))
+    (tmp_path / "notes.txt").write_text("observing log\n")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"junk" * 10)
+    np.save(tmp_path / "empty.npy", np.zeros((0, 5)))
+    (tmp_path / "junk.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 50)
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x01")
+    with pytest.raises(InputError, match="broken.png: is not a readable image"):
+        load_folder(tmp_path)
+    with pytest.warns(UserWarning, match="skipped 4 unreadable files"):
+        out = load_folder(tmp_path, skip_bad=True)
+    assert list(out.meta["id"]) == ["folder:ok"]
+    skipped = {s["file"]: s["problem"] for s in skipped_files(out)}
+    assert set(skipped) == {"broken.png", "empty.npy", "junk.fits", "notes.txt"}
+    assert "not a supported image" in skipped["notes.txt"] and "empty image" in skipped["empty.npy"]
+    assert "not a readable FITS file" in skipped["junk.fits"]
