@@ -586,3 +586,44 @@ def dataclass_from_dict(cls: type, data: dict) -> Any:
             value = tuple(value)
         values[name] = value
     return cls(**values)
+
+
+def override(config: Any, assignments: list[str]) -> Any:
+    """Apply "section.field=value" (or "field=value") strings to a frozen config.
+
+    Values are parsed as the field's current type, so `train.epochs=20` or
+    `model.aux_weight=1` work from the command line.
+    """
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r}: expected name=value")
+        config = _set_path(config, key.strip().split("."), raw.strip(), item)
+    return config
+
+
+def _set_path(obj: Any, path: list[str], raw: str, item: str) -> Any:
+    names = {f.name for f in dataclasses.fields(obj)}
+    if path[0] not in names:
+        raise ValueError(f"override {item!r}: no setting {path[0]!r} (choose from {sorted(names)})")
+    current = getattr(obj, path[0])
+    if len(path) > 1:
+        value = _set_path(current, path[1:], raw, item)
+    else:
+        value = _parse_like(current, raw, item)
+    return dataclasses.replace(obj, **{path[0]: value})
+
+
+def _parse_like(current: Any, raw: str, item: str) -> Any:
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(raw)
+            return raw.lower() in ("true", "1")
+        if isinstance(current, tuple):
+            return tuple(type(current[0])(v) for v in raw.split(",")) if current else tuple(raw.split(","))
+        if current is None:
+            return None if raw.lower() == "none" else json.loads(raw)
+        return type(current)(raw)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ValueError(f"override {item!r}: cannot read {raw!r} as {type(current).__name__}") from None

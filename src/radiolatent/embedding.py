@@ -88,29 +88,55 @@ def _flat(images: np.ndarray) -> np.ndarray:
 
 
 class RandomConv(torch.nn.Module):
-    """An untrained conv encoder: stride-2 stages, then global average pooling."""
+    """An untrained conv encoder: stride-2 stages, then global average pooling.
+
+    Its raw outputs are tiny (~1e-4), which collapses svc and lr (measurements.md),
+    so codes are standardised with the pool's mean and spread, as the probe did.
+    """
 
     name = "random-conv"
 
     def __init__(self, config: EmbedConfig):
         super().__init__()
-        torch.manual_seed(config.random_conv_seed)
+        generator = torch.Generator().manual_seed(config.random_conv_seed)
         layers, c_in = [], 1
         for c_out in config.random_conv_channels:
-            layers += [torch.nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), torch.nn.ReLU()]
+            conv = torch.nn.Conv2d(c_in, c_out, 3, stride=2, padding=1)
+            _reset(conv, generator)
+            layers += [conv, torch.nn.ReLU()]
             c_in = c_out
         self.net = torch.nn.Sequential(*layers, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
         self.batch_size = config.batch_size
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+
+    def fit(self, pool_images: np.ndarray) -> RandomConv:
+        raw = self._raw(pool_images)
+        self.mean, self.std = raw.mean(axis=0), raw.std(axis=0) + 1e-12
+        return self
 
     @torch.no_grad()
+    def _raw(self, images: np.ndarray) -> np.ndarray:
+        return batched(self.net, images, self.batch_size)
+
     def encode(self, images: np.ndarray) -> np.ndarray:
-        return batched(lambda x: self.net(x), images, self.batch_size)
+        if self.mean is None:
+            raise RuntimeError("RandomConv.fit(pool_images) must run before encode")
+        return ((self._raw(images) - self.mean) / self.std).astype(np.float32)
+
+
+def _reset(conv: torch.nn.Conv2d, generator: torch.Generator) -> None:
+    """Kaiming-uniform weights drawn from our own generator, so the floor never changes."""
+    bound = 1.0 / np.sqrt(conv.weight[0].numel())
+    with torch.no_grad():
+        conv.weight.uniform_(-bound * np.sqrt(3), bound * np.sqrt(3), generator=generator)
+        conv.bias.uniform_(-bound, bound, generator=generator)
 
 
 def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False) -> np.ndarray:
     """Apply a torch function to uint8 images in batches, as float inputs in [0, 1]."""
     out = []
-    for start in tqdm(range(0, len(images), batch_size), desc="embedding", disable=not progress):
+    for start in tqdm(range(0, len(images), batch_size), desc="embedding", disable=not progress, leave=False):
         x = torch.from_numpy(np.asarray(images[start : start + batch_size], dtype=np.float32) / 255.0)
         out.append(fn(x[:, None]).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
@@ -121,13 +147,30 @@ def get_encoder(model: str, config: EmbedConfig, pool_config: PoolConfig = DEFAU
     if model == "pixels-pca":
         return PixelsPCA.fit(model_input("pool", pool_config).images, config)
     if model == "random-conv":
-        return RandomConv(config).eval()
+        return RandomConv(config).eval().fit(model_input("pool", pool_config).images)
     path = Path(model)
     if not path.exists():
         raise InputError(model, f"no such model: give a trained run folder or one of {', '.join(FLOORS)}")
-    from radiolatent.models.checkpoint import load_encoder
+    return VDVAEEncoder.load(path, config)
 
-    return load_encoder(path, config)
+
+@dataclass
+class VDVAEEncoder:
+    """z0 of a trained VDVAE: the posterior mean of its lowest-resolution latent."""
+
+    model: torch.nn.Module
+    name: str
+    batch_size: int
+
+    @classmethod
+    def load(cls, path: Path, config: EmbedConfig) -> VDVAEEncoder:
+        from radiolatent.models.checkpoint import load_model
+
+        model = load_model(path)
+        return cls(model, f"vdvae-{path.resolve().name}", config.batch_size)
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        return batched(self.model.encode_z0, images, self.batch_size, progress=len(images) > self.batch_size)
 
 
 # ---------------------------------------------------------------------------
@@ -154,3 +197,16 @@ def embed(
         codes = encoder.encode(ds.images)
         tables.append(make_codes_table(ds.meta, codes, set_name(spec), encoder.name))
     return pd.concat(tables, ignore_index=True)
+
+
+def load_images_for(rows: pd.DataFrame, pool_config: PoolConfig = DEFAULT_POOL) -> np.ndarray:
+    """The 64x64 model inputs of codes-table rows, found by their `set` and `id`."""
+    out = np.zeros((len(rows), pool_config.preprocess.size, pool_config.preprocess.size), np.uint8)
+    for set_value in rows["set"].unique():
+        ds = model_input(set_value, pool_config)
+        where = pd.Index(ds.meta["id"]).get_indexer(rows["id"][rows["set"] == set_value])
+        if (where < 0).any():
+            missing = rows["id"][rows["set"] == set_value].iloc[int(np.flatnonzero(where < 0)[0])]
+            raise InputError(set_value, f"no image with id {missing!r}: the codes table is out of date")
+        out[np.flatnonzero((rows["set"] == set_value).to_numpy())] = np.asarray(ds.images)[where]
+    return out

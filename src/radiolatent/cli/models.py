@@ -10,6 +10,7 @@ DEFAULT_SETS = "mbc,frdeep-n,pool"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    register_train(subparsers)
     p = subparsers.add_parser("embed", help="encode datasets into a codes table (parquet)")
     p.add_argument("--model", required=True,
                    help="a trained run folder, or a no-learning floor: pixels-pca, random-conv")
@@ -18,6 +19,103 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="codes table to write (.parquet)")
     p.add_argument("--batch-size", type=int, default=EmbedConfig.batch_size)
     p.set_defaults(handler=cmd_embed)
+
+    p = subparsers.add_parser("reconstruct", help="image grid: inputs beside their VDVAE reconstructions")
+    p.add_argument("--model", required=True, help="a trained VDVAE run folder")
+    p.add_argument("--data", default="mbc:test", help="dataset spec (default mbc:test)")
+    p.add_argument("-n", type=int, default=8, help="number of images (default 8)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", default="reconstructions.png")
+    p.set_defaults(handler=cmd_reconstruct)
+
+    p = subparsers.add_parser("generate", help="image grid of samples from the VDVAE prior")
+    p.add_argument("--model", required=True, help="a trained VDVAE run folder")
+    p.add_argument("-n", type=int, default=8, help="samples per temperature (default 8)")
+    p.add_argument("--temperatures", default="0.6,0.8,1.0", help="comma-separated (default 0.6,0.8,1.0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", default="samples.png")
+    p.set_defaults(handler=cmd_generate)
+
+
+def register_train(subparsers: argparse._SubParsersAction) -> None:
+    train = subparsers.add_parser("train", help="train a model on the pre-training pool")
+    sub = train.add_subparsers(dest="model_kind", metavar="MODEL", required=True)
+    p = sub.add_parser("vdvae", help="the Very Deep VAE")
+    p.add_argument("--config", default="cpu", help="tiny, cpu (default) or paper")
+    p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.csv, model/")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a setting, e.g. train.epochs=20 or model.aux_weight=1 (repeatable)")
+    p.add_argument("--world-size", type=int, default=1, help="data-parallel processes (default 1)")
+    p.add_argument("--add", action="append", default=[], metavar="SOURCE",
+                   help="another pool source, e.g. rgz-dr1@/data/rgz108k (repeatable)")
+    p.add_argument("--min-las", type=float, default=0.0, help="drop pool sources below this LAS (arcsec)")
+    p.set_defaults(handler=cmd_train_vdvae)
+
+
+def cmd_train_vdvae(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from radiolatent.config import DEFAULT_POOL, get_vdvae_config, override
+    from radiolatent.data.pools import build_pool
+    from radiolatent.errors import InputError
+    from radiolatent.training import train_vdvae
+
+    try:
+        run = override(get_vdvae_config(args.config), args.set)
+    except (KeyError, ValueError) as exc:
+        raise InputError("--config/--set", str(exc).strip("'\"")) from None
+    pool_config = dataclasses.replace(
+        DEFAULT_POOL, sources=DEFAULT_POOL.sources + tuple(args.add), min_las_arcsec=args.min_las
+    )
+    pool = build_pool(pool_config)
+    print(f"training VDVAE '{run.name}' on the pool ({len(pool)} images) into {args.out}")
+    result = train_vdvae(pool.images, run, args.out, resume=args.resume, seed=args.seed,
+                         world_size=args.world_size)
+    print(f"done: {result.epochs_completed} epochs, best validation loss {result.best_val_loss:.1f} nats/image, "
+          f"{result.skipped_total} skipped updates; model in {result.model_dir}")
+    return 0
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from radiolatent.cli.data import pick
+    from radiolatent.data.grid import image_grid
+    from radiolatent.embedding import model_input
+    from radiolatent.models.checkpoint import load_model
+
+    model = load_model(args.model)
+    ds = model_input(args.data)
+    images = np.asarray(ds.images)[pick(len(ds), args.n, args.seed)]
+    with torch.no_grad():
+        recon = model.reconstruct(torch.from_numpy(images.astype(np.float32) / 255.0))
+    recon = (recon[:, 0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    pairs = np.stack([images, recon], axis=1).reshape(-1, *images.shape[1:])
+    captions = [c for i in range(len(images)) for c in (f"input {i + 1}", "reconstruction")]
+    path = image_grid(pairs, captions, args.out, ncols=min(8, 2 * len(images)), title=f"{args.data}: reconstructions")
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from radiolatent.data.grid import image_grid
+    from radiolatent.models.checkpoint import load_model
+
+    model = load_model(args.model)
+    temperatures = [float(t) for t in args.temperatures.split(",")]
+    torch.manual_seed(args.seed)
+    rows = [model.sample(args.n, temperature=t)[:, 0] for t in temperatures]
+    images = (torch.cat(rows).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    captions = [f"T={t}" for t in temperatures for _ in range(args.n)]
+    path = image_grid(images, captions, args.out, ncols=args.n, title="samples from the prior")
+    print(f"wrote {path}")
+    return 0
 
 
 def cmd_embed(args: argparse.Namespace) -> int:

@@ -1,0 +1,202 @@
+"""`radiolatent search | duplicates | map | importance | cluster`: the discovery tools on codes tables."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from radiolatent.config import DEFAULT_CLUSTER, DEFAULT_SEARCH, SEARCH_METRICS
+from radiolatent.errors import InputError
+from radiolatent.fileio import atomic_path, write_text
+
+MAP_CHOICES = ("tsne", "umap", "both")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("search", help="the codes most like a query's, with an image grid ([A], [C])")
+    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
+    p.add_argument("--query", required=True, metavar="ID", help="id of the query row (any set in the table)")
+    p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="set to search (default pool)")
+    p.add_argument("-k", type=int, default=DEFAULT_SEARCH.k, help=f"matches to show (default {DEFAULT_SEARCH.k})")
+    p.add_argument("--metric", choices=SEARCH_METRICS, default=DEFAULT_SEARCH.metric,
+                   help="cosine ([A]) or euclidean-pca ([C]); default cosine")
+    p.add_argument("--exclude-self", action="store_true", help="leave the query out if it is in the searched set")
+    p.add_argument("-o", "--out", default="search.png", help="grid PNG; the CSV goes beside it (default search.png)")
+    p.set_defaults(handler=cmd_search)
+
+    p = subparsers.add_parser("duplicates", help="pairs of near-identical codes and their sky separation ([B])")
+    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
+    p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="set to check (default pool)")
+    p.add_argument("--threshold", type=float, default=DEFAULT_SEARCH.duplicate_threshold,
+                   help=f"cosine similarity at or above which a pair is reported (default {DEFAULT_SEARCH.duplicate_threshold})")
+    p.add_argument("--out", default="duplicates.csv", help="CSV to write (default duplicates.csv)")
+    p.set_defaults(handler=cmd_duplicates)
+
+    p = subparsers.add_parser("map", help="t-SNE ([A]) / UMAP ([C]) map of the codes coloured by a column")
+    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
+    p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="rows to map (default pool)")
+    p.add_argument("--method", choices=MAP_CHOICES, default="tsne", help="tsne, umap or both (default tsne)")
+    p.add_argument("--color", default="las_arcsec", metavar="COLUMN", help="column to colour by (default las_arcsec)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", default="map.png", help="PNG (with 'both': _tsne / _umap added to the name)")
+    p.set_defaults(handler=cmd_map)
+
+    p = subparsers.add_parser("importance", help="random-forest importance of each component for angular size ([A] Fig. 7)")
+    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
+    p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="rows to use (default pool)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--out", default="importance.png", help="PNG; a CSV and the PCA curve go beside it")
+    p.set_defaults(handler=cmd_importance)
+
+    p = subparsers.add_parser("cluster", help="PCA + Bayesian Gaussian mixture clusters scored against labels ([C])")
+    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
+    p.add_argument("--in", dest="in_spec", default="mbc", metavar="SPEC", help="rows to cluster (default mbc)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--per-cluster", type=int, default=DEFAULT_CLUSTER.montage_per_cluster,
+                   help="members shown per cluster in the montage")
+    p.add_argument("-o", "--out", default="clusters", help="output folder (default clusters)")
+    p.set_defaults(handler=cmd_cluster)
+
+
+def _rows(args: argparse.Namespace):
+    from radiolatent.codes import read_codes, select
+
+    table = read_codes(args.codes)
+    return table, select(table, args.in_spec)
+
+
+def _index_path(codes_path: str, spec: str, metric: str) -> Path:
+    """The cached FAISS index lives beside the codes, one per searched set and metric."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec)
+    path = Path(codes_path)
+    return path.with_name(f"{path.stem}.{safe}.{metric}.faiss")
+
+
+def _write_csv(frame, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from radiolatent.codes import read_codes
+    from radiolatent.downstream.search import result_captions, search_grid, similar
+
+    if args.k < 1:
+        raise InputError("-k", f"must be at least 1, got {args.k}")
+    table = read_codes(args.codes)
+    result = similar(table, args.query, args.in_spec, k=args.k, metric=args.metric,
+                     exclude_self=args.exclude_self, index_path=_index_path(args.codes, args.in_spec, args.metric))
+    out = Path(args.out)
+    csv_path = _write_csv(result, out.with_suffix(".csv"))
+    print(result.to_string(index=False))
+    print(f"wrote {csv_path}")
+    from radiolatent.embedding import load_images_for
+
+    query_row = table[table["id"].astype(str) == args.query].iloc[:1]
+    result_rows = table.drop_duplicates("id").set_index("id").loc[result["id"]].reset_index()
+    images = np.asarray(load_images_for(query_row)), np.asarray(load_images_for(result_rows))
+    search_grid(images[0][0], images[1], result_captions(result, args.metric), out,
+                query_caption=f"query {args.query}", title=f"{args.metric} search in {args.in_spec}")
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from radiolatent.codes import read_codes
+    from radiolatent.downstream.search import find_duplicates
+
+    pairs = find_duplicates(read_codes(args.codes), args.in_spec, threshold=args.threshold)
+    path = _write_csv(pairs, Path(args.out))
+    located = pairs["separation_arcsec"].notna()
+    print(f"{len(pairs)} pairs with cosine >= {args.threshold} in {args.in_spec} "
+          f"({int(located.sum())} with both positions known)")
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    from radiolatent.codes import code_matrix
+    from radiolatent.downstream.maps import embed_2d, plot_map
+
+    _, rows = _rows(args)
+    if args.color not in rows.columns:
+        raise InputError(args.codes, f"no column '{args.color}' to colour by")
+    methods = ("tsne", "umap") if args.method == "both" else (args.method,)
+    out = Path(args.out)
+    for method in methods:
+        path = out.with_name(f"{out.stem}_{method}{out.suffix or '.png'}") if len(methods) > 1 else out
+        xy = embed_2d(code_matrix(rows), method, seed=args.seed)
+        plot_map(xy, rows[args.color].to_numpy(), path, f"{method} of {args.in_spec} ({len(rows)} rows)", args.color)
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_importance(args: argparse.Namespace) -> int:
+    from radiolatent.codes import code_matrix
+    from radiolatent.downstream.importance import feature_importance, las_source_of, plot_importance
+    from radiolatent.downstream.maps import pca_variance, plot_pca_variance
+
+    _, rows = _rows(args)
+    codes = code_matrix(rows)
+    table = feature_importance(codes, rows["las_arcsec"].to_numpy(dtype=float), seed=args.seed)
+    out = Path(args.out)
+    source = las_source_of(rows)
+    plot_importance(table, out, las_source=source, title=f"Importance for angular size, {args.in_spec}")
+    csv_path = _write_csv(table, out.with_suffix(".csv"))
+    pca = pca_variance(codes)
+    pca_path = plot_pca_variance(pca, out.with_name(f"{out.stem}_pca.png"), title=f"PCA of {args.in_spec} codes")
+    print(table.head(10).to_string(index=False))
+    print(f"{table.attrs['n_rows']} rows, {table.attrs['n_trees']} trees, LAS from {source}; "
+          f"PCA: {pca['n95']} components hold 95 %, {pca['n98']} hold 98 %")
+    for path in (out, csv_path, pca_path):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from radiolatent.codes import code_matrix
+    from radiolatent.downstream.cluster import cluster
+
+    _, rows = _rows(args)
+    codes = code_matrix(rows)
+    labels, probs = cluster(codes, seed=args.seed)
+    out = Path(args.out)
+    doc = {"set": args.in_spec, "rows": len(rows), "clusters": int(len(np.unique(labels))), "seed": args.seed}
+    doc.update(_scores(codes, labels, rows["label"].to_numpy(dtype=int), args.seed))
+    clusters_csv = _write_csv(rows[["id"]].assign(cluster=labels, probability=probs), out / "clusters.csv")
+    json_path = write_text(out / "cluster_accuracy.json", json.dumps(doc, indent=2))
+    print(json.dumps(doc, indent=2))
+    for path in (clusters_csv, json_path):
+        print(f"wrote {path}")
+    _montage(rows, labels, probs, out / "montage.png", args.per_cluster)
+    return 0
+
+
+def _scores(codes: np.ndarray, labels: np.ndarray, y: np.ndarray, seed: int) -> dict:
+    """Cluster accuracy and, beside it, [C]'s kNN accuracy on the same labelled rows."""
+    from radiolatent.downstream.classify import knn_protocol_c
+    from radiolatent.downstream.cluster import cluster_accuracy
+
+    labelled = y >= 0
+    if len(np.unique(y[labelled])) < 2:
+        return {"cluster_accuracy": None, "knn_c": None, "note": "fewer than two labelled classes"}
+    knn = knn_protocol_c(codes[labelled], y[labelled], seed=seed)
+    return {
+        "labelled_rows": int(labelled.sum()),
+        "cluster_accuracy": cluster_accuracy(labels, y),
+        "knn_c": {key: knn[key] for key in ("mean", "sd", "n_splits", "k")},
+    }
+
+
+def _montage(rows, labels, probs, path: Path, per_cluster: int) -> None:
+    from radiolatent.downstream.cluster import cluster_montage
+
+    from radiolatent.embedding import load_images_for
+
+    cluster_montage(np.asarray(load_images_for(rows)), labels, probs, path, per_cluster=per_cluster)
+    print(f"wrote {path}")

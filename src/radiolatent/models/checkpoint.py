@@ -1,0 +1,170 @@
+"""Saving and loading models and training states, atomically.
+
+A saved state is a pair: tensors in a safetensors file whose name carries the first
+characters of its SHA-256, and a JSON file (config, counters, the non-tensor parts of
+optimiser / scheduler states) that names that tensor file and its full hash. The tensor
+file is written first and the JSON last, each to a temporary file renamed into place, so
+at every moment the JSON points at a complete tensor file; a crash mid-save leaves the
+previous pair usable. Loading checks the hash, so a garbled or swapped file is refused
+with an `InputError` naming it instead of being half-read.
+
+A model directory (what `load_model` reads) holds `config.json` + `weights-*.safetensors`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from radiolatent.config import VDVAEConfig, dataclass_from_dict
+from radiolatent.errors import InputError
+from radiolatent.fileio import atomic_path, write_text
+
+#: bump when the layout of saved files changes.
+FORMAT_VERSION = 1
+MODEL_JSON = "config.json"
+MODEL_STEM = "weights"
+#: the model directory inside a training run folder.
+RUN_MODEL_DIR = "model"
+#: model kinds `load_model` can build.
+MODEL_KINDS = ("vdvae",)
+
+
+def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
+    """Move every tensor of a nested state (dicts, lists, scalars) into `tensors` and
+    return a JSON-able skeleton pointing at them. Dict keys keep their type (optimiser
+    states are keyed by int), so `unflatten_state` gives back an equal structure."""
+    if isinstance(obj, torch.Tensor):
+        key = prefix
+        tensors[key] = obj.detach().cpu().contiguous().clone()
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        return {"__dict__": [[k, flatten_state(v, tensors, f"{prefix}.{k}")] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        items = [flatten_state(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]
+        return {"__tuple__": items} if isinstance(obj, tuple) else items
+    return obj
+
+
+def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of `flatten_state`."""
+    if isinstance(skeleton, dict):
+        if "__tensor__" in skeleton:
+            return tensors[skeleton["__tensor__"]]
+        if "__dict__" in skeleton:
+            return {k: unflatten_state(v, tensors) for k, v in skeleton["__dict__"]}
+        if "__tuple__" in skeleton:
+            return tuple(unflatten_state(v, tensors) for v in skeleton["__tuple__"])
+        return {k: unflatten_state(v, tensors) for k, v in skeleton.items()}
+    if isinstance(skeleton, list):
+        return [unflatten_state(v, tensors) for v in skeleton]
+    return skeleton
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_pair(directory: str | Path, json_name: str, stem: str,
+              tensors: dict[str, torch.Tensor], meta: dict) -> Path:
+    """Write tensors then the JSON that names them (see the module docstring).
+
+    Tensor files of the same stem that the new JSON no longer names are removed.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / f".{stem}.staging.safetensors"
+    with atomic_path(staging) as tmp:
+        save_file(tensors, str(tmp))
+    digest = _sha256(staging)
+    tensor_name = f"{stem}-{digest[:16]}.safetensors"
+    staging.replace(directory / tensor_name)
+    body = dict(meta, format_version=FORMAT_VERSION, tensors_file=tensor_name, sha256=digest)
+    write_text(directory / json_name, json.dumps(body, indent=2, allow_nan=True))
+    for old in directory.glob(f"{stem}-*.safetensors"):
+        if old.name != tensor_name:
+            old.unlink(missing_ok=True)
+    return directory / json_name
+
+
+def read_json(path: str | Path) -> dict:
+    """A JSON object from `path`, or InputError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(path, f"not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(path, "expected a JSON object")
+    return data
+
+
+def load_pair(directory: str | Path, json_name: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read a pair written by `save_pair`; InputError names the bad file."""
+    directory = Path(directory)
+    json_path = directory / json_name
+    meta = read_json(json_path)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise InputError(json_path, f"unknown format version {meta.get('format_version')!r}")
+    name = meta.get("tensors_file")
+    if not isinstance(name, str) or "/" in name or "\\" in name or not name.endswith(".safetensors"):
+        raise InputError(json_path, "names no valid tensors file")
+    tensor_path = directory / name
+    if not tensor_path.is_file():
+        raise InputError(tensor_path, "file not found")
+    if _sha256(tensor_path) != meta.get("sha256"):
+        raise InputError(tensor_path, "checksum mismatch (garbled or replaced file)")
+    try:
+        tensors = load_file(str(tensor_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(tensor_path, f"not a readable safetensors file ({exc})") from None
+    return meta, tensors
+
+
+def save_model(directory: str | Path, model: torch.nn.Module, kind: str = "vdvae",
+               extra: dict | None = None) -> Path:
+    """Save a model's config and weights into `directory` (atomically)."""
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    meta = {"kind": kind, "config": dataclasses.asdict(model.cfg), **(extra or {})}
+    save_pair(directory, MODEL_JSON, MODEL_STEM, tensors, meta)
+    return Path(directory)
+
+
+def load_model(path: str | Path):
+    """The model saved in `path` (a model directory, or a training run folder holding
+    one), in eval mode on CPU. Unknown kinds, bad configs and garbled or mismatched
+    weight files raise InputError naming the file."""
+    from radiolatent.models.vdvae import VDVAE  # here: vdvae imports config only
+
+    path = Path(path)
+    if not (path / MODEL_JSON).is_file() and (path / RUN_MODEL_DIR / MODEL_JSON).is_file():
+        path = path / RUN_MODEL_DIR
+    json_path = path / MODEL_JSON
+    kind = read_json(json_path).get("kind")
+    if kind not in MODEL_KINDS:
+        raise InputError(json_path, f"unknown model kind {kind!r}")
+    meta, tensors = load_pair(path, MODEL_JSON)
+    try:
+        cfg = dataclass_from_dict(VDVAEConfig, meta.get("config"))
+        model = VDVAE(cfg)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise InputError(json_path, f"bad model config ({exc})") from None
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise InputError(path / meta["tensors_file"], f"weights do not fit the config ({first})") from None
+    return model.eval()
