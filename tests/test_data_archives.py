@@ -409,3 +409,26 @@ def test_list_datasets(shipped):
     assert table.loc[("frdeep-n", ""), ["train", "test", "survey", "pixel_scale_arcsec"]].tolist() == [550, 50, "NVSS", 15.0]
     assert table.loc[("first-galaxy", "all"), ["train", "valid", "test"]].tolist() == [1758, 200, 200]
     assert len(table) == 7
+
+
+def test_python3_protocol2_batches_load():
+    """Batches re-saved by Python 3 with protocol 2 rebuild bytes through _codecs.encode."""
+    import pickle as std_pickle
+
+    from radiolatent.data.safepickle import load_pickle
+
+    batch = {"data": np.arange(12, dtype=np.uint8).reshape(2, 6), "labels": [0, 1], "filenames": ["a.png", "b.png"]}
+    loaded = load_pickle(std_pickle.dumps(batch, protocol=2), "batch")
+    assert np.array_equal(loaded["data"], batch["data"]) and loaded["filenames"] == ["a.png", "b.png"]
+
+
+def test_codecs_encode_with_another_codec_is_refused():
+    import pickle as std_pickle
+
+    from radiolatent.data.safepickle import load_pickle
+
+    # _codecs.encode("x", "rot13"), hand-assembled: only the latin-1 round trip is allowed
+    evil = b"\x80\x02c_codecs\nencode\nq\x00X\x01\x00\x00\x00xX\x05\x00\x00\x00rot13\x86R."
+    assert std_pickle.loads(evil) == "k"
+    with pytest.raises(InputError, match="rot13"):
+        load_pickle(evil, "evil.pkl")

@@ -111,3 +111,19 @@ def test_angular_size_cut():
     sources = full.meta.groupby("dataset")["las_source"].unique()
     assert list(sources["mirabest:uncertain"]) == ["catalogue"]
     assert list(sources["frdeep-f"]) == ["estimator"]
+
+
+def test_rgz_batches_stream_into_a_pool(tmp_path):
+    """A user's RGZ DR1 folder joins a pool batch by batch, MiraBest-flagged and duplicate images dropped."""
+    from fixtures_rgz import write_rgz_fixture
+
+    facts = write_rgz_fixture(tmp_path / "rgz", n_batches=2, per_batch=6)
+    config = dataclasses.replace(DEFAULT_POOL, sources=(f"rgz-dr1@{tmp_path / 'rgz'}",), exclude=("mirabest:confident",))
+    pool = build_pool(config, progress=False)
+    row = pool.report.iloc[0]
+    assert row["candidates"] == len(facts["images"]) - 2, "one MiraBest-flagged and one duplicate image dropped"
+    ids = set(pool.meta["src_id"].astype(str))
+    assert str(facts["src_ids"][facts["mirabest"]]) not in ids
+    assert str(facts["src_ids"][facts["duplicate"]]) not in ids
+    assert len(pool) == row["kept"] and set(pool.meta["las_source"]) == {"catalogue"}
+    assert isinstance(pool.images, np.memmap) and pool.images.shape[1:] == (64, 64)

@@ -64,7 +64,7 @@ def test_shapes_and_z0_of_default_and_paper(name):
     assert model.encode_z0(x).shape == (2, 256)
     layers = model.encode_layers(x)
     assert list(layers) == model.layer_names
-    assert layers[model.layer_names[0]].shape == (2, 256)
+    assert layers[model.layer_names[0]].shape == (2, model.cfg.z0_channels)  # pooled to 1x1
     assert model.reconstruct(x).shape == (2, 1, 64, 64)
     assert model.sample(2, temperature=0.5).shape == (2, 1, 64, 64)
 
@@ -78,7 +78,7 @@ def test_paper_decoder_runs_from_lowest_resolution():
 def test_z0_posterior_head_is_not_rank_limited():
     # The measured failure: a W/4 bottleneck capped z0's rank at 16. Drive the top
     # block's posterior head with varied inputs and check its means span > W/4 dims.
-    model = build_vdvae(get_config("cpu").model, seed=0)
+    model = build_vdvae(get_config("paper").model, seed=0)
     top = model.decoder[0]
     gen = torch.Generator().manual_seed(1)
     act = torch.randn(400, top.width, 1, 1, generator=gen)
@@ -201,3 +201,29 @@ def test_config_round_trips_through_json():
     assert isinstance(get_config("cpu").model, VDVAEConfig)
     with pytest.raises(KeyError):
         get_config("huge")
+
+
+def test_mse_aux_decoder_scores_squared_error_from_z0_alone():
+    cfg = dataclasses.replace(get_config("tiny").model, aux_weight=1.0, aux_likelihood="mse", aux_sigma=0.5)
+    model = build_vdvae(cfg, seed=0).eval()
+    x = _images(2)
+    with torch.no_grad():
+        z0 = model.encode_z0(x)
+        expected = ((model.aux(z0) - x) ** 2).flatten(1).sum(1) / (2 * 0.5**2)
+        assert torch.allclose(model(x)["aux_recon"], expected.mean())
+    with pytest.raises(ValueError, match="aux_likelihood"):
+        build_vdvae(dataclasses.replace(cfg, aux_likelihood="l1"))
+
+
+def test_z0_may_be_a_4x4_map():
+    """The lowest-resolution latent may be 4x4x16: still a 256-number code."""
+    cfg = dataclasses.replace(
+        get_config("cpu").model,
+        encoder_blocks="64x1,64d2,32x1,32d2,16x1,16d2,8x1,8d2,4x1",
+        decoder_blocks="4x1,8m4,8x1,16m8,16x1,32m16,32x1,64m32,64x1",
+        widths="64:32,32:32,16:64,8:64,4:128", z0_channels=16, top_head_width=128,
+        aux_weight=1.0, aux_likelihood="mse",
+    )
+    model = build_vdvae(cfg, seed=0).eval()
+    assert model.encode_z0(_images(2)).shape == (2, 256)
+    assert torch.isfinite(model(_images(2))["loss"])

@@ -395,6 +395,9 @@ class EmbedConfig:
     #: random-conv floor: an untrained encoder of stride-2 stages (measurements.md).
     random_conv_seed: int = 0
     random_conv_channels: tuple[int, ...] = (32, 64, 128, 256)
+    #: average a trained model's codes over the 8 flips and 90-degree rotations of each
+    #: image: radio sources have no preferred orientation, so the code should not either.
+    dihedral_average: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -441,6 +444,12 @@ class VDVAEConfig:
     #: (pushes information into z0); 0 builds no auxiliary decoder.
     aux_weight: float = 0.0
     aux_width: int = 32
+    #: the auxiliary decoder's loss: "same" (the main likelihood) or "mse" (squared
+    #: error / 2 aux_sigma^2 on [0, 1] pixels). A learned-scale likelihood lets the
+    #: auxiliary decoder settle for each pixel's marginal and leave z0 empty; a fixed
+    #: scale makes z0's posterior mean an autoencoder bottleneck that must hold the source.
+    aux_likelihood: str = "same"
+    aux_sigma: float = 0.1
     #: probability, per training image, that every layer below z0 is sampled from the
     #: prior instead of the posterior (its KL then counts as 0), so the decoder must
     #: rely on z0 ("latent dropout"); 0 = off. Inactive in eval mode.
@@ -534,7 +543,23 @@ def _vdvae_configs() -> dict[str, VDVAERunConfig]:
                     lr_warmup_steps=5, kl_warmup_steps=20, skip_min_history=5,
                     ema_decay=0.99, threads=1),
     )
-    cpu = VDVAERunConfig("cpu", VDVAEConfig(), TrainConfig())
+    # The shipped checkpoint's setup. z0 is the 4x4x16 layer (256 numbers; the issue
+    # allows 1x1x256 or 4x4x16): a 1x1 z0 collapsed in every CPU trial, the 4x4 one
+    # woke up once an auxiliary decoder read it with a fixed-scale (MSE) loss.
+    # One thread, because on two shared cores two threads ran slower than one.
+    cpu = VDVAERunConfig(
+        "cpu",
+        VDVAEConfig(
+            encoder_blocks="64x1,64d2,32x1,32d2,16x1,16d2,8x1,8d2,4x1",
+            decoder_blocks="4x1,8m4,8x1,16m8,16x1,32m16,32x1,64m32,64x1",
+            widths="64:32,32:32,16:64,8:64,4:128",
+            z0_channels=16,
+            top_head_width=128,
+            aux_weight=1.0,
+            aux_likelihood="mse",
+        ),
+        TrainConfig(epochs=20, threads=1),
+    )
     # Child's layout read in execution order: the decoder string starts at 1x1 with
     # 5 blocks, so the published {5,5,4,3,2,1} puts the cheap blocks at low resolution.
     paper = VDVAERunConfig(

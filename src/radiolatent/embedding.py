@@ -24,6 +24,9 @@ from radiolatent.errors import InputError
 
 FLOORS = ("pixels-pca", "random-conv")
 
+#: the VDVAE trained with the `cpu` config on the default pool, seed 0, shipped with the package.
+SHIPPED_MODEL = Path(__file__).resolve().parent / "weights" / "vdvae-cpu"
+
 
 class Encoder(Protocol):
     name: str
@@ -142,8 +145,12 @@ def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False) -> 
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
-def get_encoder(model: str, config: EmbedConfig, pool_config: PoolConfig = DEFAULT_POOL) -> Encoder:
-    """A floor by name, or a trained model from its run folder."""
+def get_encoder(model: str | None, config: EmbedConfig, pool_config: PoolConfig = DEFAULT_POOL) -> Encoder:
+    """A floor by name, a trained model from its run folder, or (None) the shipped VDVAE."""
+    if model is None:
+        if not (SHIPPED_MODEL / "model.json").is_file():
+            raise InputError(SHIPPED_MODEL, "the shipped VDVAE checkpoint is missing from this installation")
+        return VDVAEEncoder.load(SHIPPED_MODEL, config)
     if model == "pixels-pca":
         return PixelsPCA.fit(model_input("pool", pool_config).images, config)
     if model == "random-conv":
@@ -161,16 +168,32 @@ class VDVAEEncoder:
     model: torch.nn.Module
     name: str
     batch_size: int
+    dihedral_average: bool = False
 
     @classmethod
     def load(cls, path: Path, config: EmbedConfig) -> VDVAEEncoder:
         from radiolatent.models.checkpoint import load_model
 
         model = load_model(path)
-        return cls(model, f"vdvae-{path.resolve().name}", config.batch_size)
+        name = path.resolve().name
+        name = name if name.startswith("vdvae") else f"vdvae-{name}"
+        if config.dihedral_average:
+            name += "+d8"
+        return cls(model, name, config.batch_size, config.dihedral_average)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        return batched(self.model.encode_z0, images, self.batch_size, progress=len(images) > self.batch_size)
+        fn = dihedral_mean(self.model.encode_z0) if self.dihedral_average else self.model.encode_z0
+        return batched(fn, images, self.batch_size, progress=len(images) > self.batch_size)
+
+
+def dihedral_mean(fn):
+    """fn averaged over the 8 flips and quarter turns of its (N, 1, H, W) input."""
+
+    def averaged(x: torch.Tensor) -> torch.Tensor:
+        views = [torch.rot90(v, k, dims=(2, 3)) for v in (x, x.flip(3)) for k in range(4)]
+        return torch.stack([fn(v) for v in views]).mean(dim=0)
+
+    return averaged
 
 
 # ---------------------------------------------------------------------------
@@ -178,8 +201,34 @@ class VDVAEEncoder:
 # ---------------------------------------------------------------------------
 
 
+def encoder_for_table(table: pd.DataFrame, model: str | None, config: EmbedConfig | None = None) -> Encoder:
+    """The encoder that made a codes table: `model` if given, else the table's own model
+    when it can be rebuilt here (a floor or the shipped VDVAE)."""
+    config = config or EmbedConfig()
+    if model is not None:
+        return get_encoder(model, config)
+    made_by = str(table["model"].iloc[0])
+    if made_by in FLOORS:
+        return get_encoder(made_by, config)
+    if made_by == SHIPPED_MODEL.name:
+        return get_encoder(None, config)
+    raise InputError(made_by, "to embed a new image, name this table's model with --model PATH")
+
+
+def embed_file(path: str | Path, encoder: Encoder, pixel_scale_arcsec: float,
+               pool_config: PoolConfig = DEFAULT_POOL) -> tuple[np.ndarray, np.ndarray]:
+    """An image file (FITS, PNG, JPEG, .npy) as model input and its code, (64, 64) and (d,)."""
+    from radiolatent.data.folder import read_cutout
+    from radiolatent.data.preprocess import preprocess
+
+    cutout = read_cutout(Path(path))
+    scale = cutout.pixel_scale_arcsec if np.isfinite(cutout.pixel_scale_arcsec) else pixel_scale_arcsec
+    image = preprocess(cutout.image[None], scale, pool_config.preprocess)
+    return image[0], encoder.encode(image)[0]
+
+
 def embed(
-    model: str,
+    model: str | None,
     specs: list[str],
     config: EmbedConfig | None = None,
     pool_config: PoolConfig = DEFAULT_POOL,

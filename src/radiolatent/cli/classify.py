@@ -9,7 +9,7 @@ import pandas as pd
 
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY
 from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path
+from radiolatent.fileio import write_csv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,9 +76,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
             print(compare(results))
     if args.out:
         table = pd.concat([r.to_frame() for r in results], ignore_index=True)
-        with atomic_path(args.out) as tmp:
-            table.to_csv(tmp, index=False)
-        print(f"wrote {args.out}")
+        print(f"wrote {write_csv(table, args.out)}")
     return 0
 
 

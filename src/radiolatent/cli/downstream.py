@@ -11,7 +11,7 @@ import numpy as np
 
 from radiolatent.config import DEFAULT_CLUSTER, DEFAULT_SEARCH, SEARCH_METRICS
 from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path, write_text
+from radiolatent.fileio import write_csv, write_text
 
 MAP_CHOICES = ("tsne", "umap", "both")
 
@@ -19,7 +19,12 @@ MAP_CHOICES = ("tsne", "umap", "both")
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("search", help="the codes most like a query's, with an image grid ([A], [C])")
     p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument("--query", required=True, metavar="ID", help="id of the query row (any set in the table)")
+    p.add_argument("--query", required=True, metavar="ID|IMAGE_FILE",
+                   help="id of a row (any set in the table), or an image file (FITS/PNG/JPEG/.npy) to embed")
+    p.add_argument("--model", default=None, metavar="PATH",
+                   help="model that embeds an image-file query (default: the table's own, if a floor or the shipped VDVAE)")
+    p.add_argument("--pixel-scale", type=float, default=1.8,
+                   help="arcsec/pixel of an image-file query without a FITS WCS (default 1.8, FIRST)")
     p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="set to search (default pool)")
     p.add_argument("-k", type=int, default=DEFAULT_SEARCH.k, help=f"matches to show (default {DEFAULT_SEARCH.k})")
     p.add_argument("--metric", choices=SEARCH_METRICS, default=DEFAULT_SEARCH.metric,
@@ -76,32 +81,34 @@ def _index_path(codes_path: str, spec: str, metric: str) -> Path:
     return path.with_name(f"{path.stem}.{safe}.{metric}.faiss")
 
 
-def _write_csv(frame, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
-    return path
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     from radiolatent.codes import read_codes
     from radiolatent.downstream.search import result_captions, search_grid, similar
 
     if args.k < 1:
         raise InputError("-k", f"must be at least 1, got {args.k}")
+    from radiolatent.data.grid import caption_for
+    from radiolatent.embedding import embed_file, encoder_for_table, load_images_for
+
     table = read_codes(args.codes)
-    result = similar(table, args.query, args.in_spec, k=args.k, metric=args.metric,
+    query, query_image = args.query, None
+    if Path(args.query).is_file():
+        query_image, query = embed_file(args.query, encoder_for_table(table, args.model), args.pixel_scale)
+    result = similar(table, query, args.in_spec, k=args.k, metric=args.metric,
                      exclude_self=args.exclude_self, index_path=_index_path(args.codes, args.in_spec, args.metric))
     out = Path(args.out)
-    csv_path = _write_csv(result, out.with_suffix(".csv"))
+    csv_path = write_csv(result, out.with_suffix(".csv"))
     print(result.to_string(index=False))
     print(f"wrote {csv_path}")
-    from radiolatent.embedding import load_images_for
-
-    query_row = table[table["id"].astype(str) == args.query].iloc[:1]
+    if query_image is None:
+        query_row = table[table["id"].astype(str) == args.query].iloc[:1]
+        query_image = load_images_for(query_row)[0]
+        query_caption = f"query · {caption_for(query_row.iloc[0])}"
+    else:
+        query_caption = f"query · {Path(args.query).name}"
     result_rows = table.drop_duplicates("id").set_index("id").loc[result["id"]].reset_index()
-    images = np.asarray(load_images_for(query_row)), np.asarray(load_images_for(result_rows))
-    search_grid(images[0][0], images[1], result_captions(result, args.metric), out,
-                query_caption=f"query {args.query}", title=f"{args.metric} search in {args.in_spec}")
+    search_grid(query_image, load_images_for(result_rows), result_captions(result, args.metric), out,
+                query_caption=query_caption, title=f"{args.metric} search in {args.in_spec} for {args.query}")
     print(f"wrote {out}")
     return 0
 
@@ -111,7 +118,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     from radiolatent.downstream.search import find_duplicates
 
     pairs = find_duplicates(read_codes(args.codes), args.in_spec, threshold=args.threshold)
-    path = _write_csv(pairs, Path(args.out))
+    path = write_csv(pairs, Path(args.out))
     located = pairs["separation_arcsec"].notna()
     print(f"{len(pairs)} pairs with cosine >= {args.threshold} in {args.in_spec} "
           f"({int(located.sum())} with both positions known)")
@@ -147,7 +154,7 @@ def cmd_importance(args: argparse.Namespace) -> int:
     out = Path(args.out)
     source = las_source_of(rows)
     plot_importance(table, out, las_source=source, title=f"Importance for angular size, {args.in_spec}")
-    csv_path = _write_csv(table, out.with_suffix(".csv"))
+    csv_path = write_csv(table, out.with_suffix(".csv"))
     pca = pca_variance(codes)
     pca_path = plot_pca_variance(pca, out.with_name(f"{out.stem}_pca.png"), title=f"PCA of {args.in_spec} codes")
     print(table.head(10).to_string(index=False))
@@ -168,7 +175,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     out = Path(args.out)
     doc = {"set": args.in_spec, "rows": len(rows), "clusters": int(len(np.unique(labels))), "seed": args.seed}
     doc.update(_scores(codes, labels, rows["label"].to_numpy(dtype=int), args.seed))
-    clusters_csv = _write_csv(rows[["id"]].assign(cluster=labels, probability=probs), out / "clusters.csv")
+    clusters_csv = write_csv(rows[["id"]].assign(cluster=labels, probability=probs), out / "clusters.csv")
     json_path = write_text(out / "cluster_accuracy.json", json.dumps(doc, indent=2))
     print(json.dumps(doc, indent=2))
     for path in (clusters_csv, json_path):

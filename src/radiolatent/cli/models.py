@@ -12,12 +12,15 @@ DEFAULT_SETS = "mbc,frdeep-n,pool"
 def register(subparsers: argparse._SubParsersAction) -> None:
     register_train(subparsers)
     p = subparsers.add_parser("embed", help="encode datasets into a codes table (parquet)")
-    p.add_argument("--model", required=True,
-                   help="a trained run folder, or a no-learning floor: pixels-pca, random-conv")
+    p.add_argument("--model", default=None,
+                   help="a trained run folder, or a no-learning floor: pixels-pca, random-conv "
+                        "(default: the shipped VDVAE)")
     p.add_argument("--data", default=DEFAULT_SETS,
                    help=f"comma-separated dataset specs (default {DEFAULT_SETS})")
     p.add_argument("--out", required=True, help="codes table to write (.parquet)")
     p.add_argument("--batch-size", type=int, default=EmbedConfig.batch_size)
+    p.add_argument("--dihedral-average", action="store_true",
+                   help="average a trained model's codes over the 8 flips/rotations of each image")
     p.set_defaults(handler=cmd_embed)
 
     p = subparsers.add_parser("reconstruct", help="image grid: inputs beside their VDVAE reconstructions")
@@ -123,7 +126,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from radiolatent.embedding import embed
 
     specs = [s.strip() for s in args.data.split(",") if s.strip()]
-    table = embed(args.model, specs, EmbedConfig(batch_size=args.batch_size))
+    config = EmbedConfig(batch_size=args.batch_size, dihedral_average=args.dihedral_average)
+    table = embed(args.model, specs, config)
     path = write_codes(table, args.out)
     print(f"wrote {path}: {len(table)} rows, sets " + ", ".join(table["set"].unique()))
     return 0

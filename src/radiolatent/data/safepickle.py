@@ -23,11 +23,23 @@ except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
 
 
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """What Python 3 protocol-2 pickles call (as _codecs.encode) to rebuild bytes.
+
+    Only the latin-1 round trip is honoured: another codec name is refused, so a pickle
+    cannot reach the codec machinery beyond turning a str into the bytes it stood for.
+    """
+    if encoding.lower().replace("-", "").replace("_", "") not in ("latin1", "iso88591"):
+        raise pickle.UnpicklingError(f"_codecs.encode with codec {encoding!r} is not allowed")
+    return text.encode("latin1")
+
+
 def _allowed() -> dict[tuple[str, str], Any]:
     """(module, name) -> the object it may resolve to; both numpy spellings map the same."""
     table: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_bytes,
     }
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
         table[(module, "_reconstruct")] = _multiarray._reconstruct

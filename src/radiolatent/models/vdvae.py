@@ -301,9 +301,12 @@ class VDVAE(nn.Module):
         self.likelihood = make_likelihood(cfg.likelihood, cfg.n_mixtures, cfg.min_log_scale)
         self._build_decoder(cfg, dec_items, widths)
         self.aux = None
+        if cfg.aux_likelihood not in ("same", "mse"):
+            raise ValueError(f"aux_likelihood must be 'same' or 'mse', got {cfg.aux_likelihood!r}")
         if cfg.aux_weight > 0:
-            self.aux = AuxDecoder(cfg.z0_channels, cfg.aux_width, cfg.image_size,
-                                  self.likelihood.n_params)
+            top_res = dec_items[0].res
+            n_params = self.likelihood.n_params if cfg.aux_likelihood == "same" else 1
+            self.aux = AuxDecoder(cfg.z0_channels * top_res * top_res, cfg.aux_width, cfg.image_size, n_params)
 
     def _build_decoder(self, cfg, items, widths):
         n_blocks = sum(item.count for item in items if item.kind == "block")
@@ -362,7 +365,7 @@ class VDVAE(nn.Module):
         loss = recon + kl_per_image.sum(1)
         aux = torch.zeros((), device=x.device)
         if self.aux is not None:
-            aux = self.likelihood.nll(self.aux(means[0]), x).mean()
+            aux = self._aux_nll(self.aux(means[0]), x).mean()
         dims = x[0].numel()
         return {
             "loss": loss.mean(),
@@ -373,6 +376,12 @@ class VDVAE(nn.Module):
             "bits_per_dim": loss.mean() / (dims * math.log(2.0)),
             "aux_recon": aux,
         }
+
+    def _aux_nll(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Per-image loss of the auxiliary decoder from z0 alone."""
+        if self.cfg.aux_likelihood == "same":
+            return self.likelihood.nll(params, x)
+        return ((params - x) ** 2).flatten(1).sum(1) / (2 * self.cfg.aux_sigma**2)
 
     @torch.no_grad()
     def encode_z0(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,121 @@
+"""Codes from the no-learning floors and from a trained model, and the embed/search commands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from radiolatent.cli import main
+from radiolatent.codes import code_matrix, read_codes, select
+from radiolatent.config import EmbedConfig
+from radiolatent.embedding import (
+    PixelsPCA,
+    RandomConv,
+    embed,
+    embed_file,
+    encoder_for_table,
+    load_images_for,
+    model_input,
+)
+
+
+@pytest.fixture(scope="module")
+def pool_images():
+    return np.asarray(model_input("pool").images)
+
+
+def test_pixels_pca_is_the_pool_pca(pool_images):
+    enc = PixelsPCA.fit(pool_images, EmbedConfig(pca_components=16))
+    codes = enc.encode(pool_images[:50])
+    assert codes.shape == (50, 16) and codes.dtype == np.float32
+    # the pool's own codes are centred: PCA was fitted on it
+    assert np.abs(enc.encode(pool_images).mean(axis=0)).max() < 1e-3
+    x = pool_images[:50].reshape(50, -1) / 255.0
+    back = enc.pca.inverse_transform(codes)
+    assert np.mean((back - x) ** 2) < np.mean((x - x.mean(axis=0)) ** 2)
+
+
+def test_random_conv_is_fixed_and_standardised(pool_images):
+    a = RandomConv(EmbedConfig()).fit(pool_images)
+    b = RandomConv(EmbedConfig()).fit(pool_images)
+    codes = a.encode(pool_images)
+    assert codes.shape == (len(pool_images), 256)
+    assert np.array_equal(codes, b.encode(pool_images)), "same seed, same floor"
+    live = codes.std(axis=0) > 0
+    assert np.allclose(codes.mean(axis=0), 0, atol=1e-3)
+    assert np.allclose(codes.std(axis=0)[live], 1, atol=1e-2)
+    with pytest.raises(RuntimeError):
+        RandomConv(EmbedConfig()).encode(pool_images[:2])
+
+
+def test_embed_writes_one_row_per_image_with_metadata(tmp_path):
+    assert main(["embed", "--model", "pixels-pca", "--data", "mbc,frdeep-n:test", "--out", str(tmp_path / "c.parquet")]) == 0
+    table = read_codes(tmp_path / "c.parquet")
+    assert len(select(table, "mbc:train")) == 729 and len(select(table, "mbc:test")) == 104
+    assert len(select(table, "nvss:test")) == 50
+    assert set(table["model"]) == {"pixels-pca"}
+    assert code_matrix(table).shape[1] == 256
+    assert table["las_arcsec"].notna().sum() == 833, "MiraBest rows keep their catalogue LAS"
+
+
+def test_load_images_for_returns_the_model_input():
+    table = embed("pixels-pca", ["mbc:test"], EmbedConfig(pca_components=8), progress=False)
+    rows = table.iloc[[5, 2]]
+    expected = model_input("mbc:test").images[[5, 2]]
+    assert np.array_equal(load_images_for(rows), expected)
+    stale = rows.assign(id=["not-an-id", rows["id"].iloc[1]])
+    with pytest.raises(Exception, match="not-an-id"):
+        load_images_for(stale)
+
+
+def test_image_file_query_finds_its_own_source(tmp_path):
+    """A PNG of an MBC test image, embedded on the fly, finds that image first."""
+    table = embed("pixels-pca", ["mbc:test"], progress=False)
+    image = model_input("mbc:test").images[7]
+    Image.fromarray(image).save(tmp_path / "query.png")
+    encoder = encoder_for_table(table, None)
+    shown, code = embed_file(tmp_path / "query.png", encoder, pixel_scale_arcsec=1.8)
+    assert np.array_equal(shown, image)
+    assert np.allclose(code, code_matrix(table)[7], atol=1e-4)
+    with pytest.raises(Exception, match="--model"):
+        encoder_for_table(table.assign(model="vdvae-someone-elses"), None)
+
+
+def test_search_command_with_an_image_file(tmp_path):
+    codes = tmp_path / "c.parquet"
+    main(["embed", "--model", "pixels-pca", "--data", "mbc:test", "--out", str(codes)])
+    Image.fromarray(model_input("mbc:test").images[3]).save(tmp_path / "q.png")
+    out = tmp_path / "grid.png"
+    assert main(["search", "--codes", str(codes), "--query", str(tmp_path / "q.png"), "--in", "mbc:test",
+                 "-k", "4", "-o", str(out)]) == 0
+    result = pd.read_csv(out.with_suffix(".csv"))
+    ids = read_codes(codes)["id"]
+    assert result["id"].iloc[0] == ids.iloc[3]
+    assert result["score"].iloc[0] == pytest.approx(1.0, abs=1e-4)
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_embed_with_a_trained_model(tmp_path):
+    """A tiny VDVAE run embeds through the same command, z0 as the code."""
+    from radiolatent.config import get_vdvae_config, override
+    from radiolatent.training import train_vdvae
+
+    run = override(get_vdvae_config("tiny"), ["train.epochs=1"])
+    images = np.asarray(model_input("mbc:test").images)
+    train_vdvae(images, run, tmp_path / "vdvae-tiny-run", progress=False)
+    out = tmp_path / "codes.parquet"
+    assert main(["embed", "--model", str(tmp_path / "vdvae-tiny-run"), "--data", "mbc:test", "--out", str(out)]) == 0
+    table = read_codes(out)
+    assert code_matrix(table).shape == (104, run.model.z0_channels)
+    assert table["model"].iloc[0] == "vdvae-tiny-run"
+    again = embed(str(tmp_path / "vdvae-tiny-run"), ["mbc:test"], progress=False)
+    assert np.array_equal(code_matrix(again), code_matrix(table)), "codes are deterministic"
+
+
+def test_unknown_model_is_a_one_line_error(tmp_path, capsys):
+    assert main(["embed", "--model", str(tmp_path / "nope"), "--data", "mbc:test", "--out", str(tmp_path / "c.parquet")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "nope" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "c.parquet").exists()
