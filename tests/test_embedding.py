@@ -55,7 +55,7 @@ def test_embed_writes_one_row_per_image_with_metadata(tmp_path):
     table = read_codes(tmp_path / "c.parquet")
     assert len(select(table, "mbc:train")) == 729 and len(select(table, "mbc:test")) == 104
     assert len(select(table, "nvss:test")) == 50
-    assert set(table["model"]) == {"pixels-pca"}
+    assert set(table["model"]) == {"pixels-pca+d8"}, "codes are averaged over orientations by default"
     assert code_matrix(table).shape[1] == 256
     assert table["las_arcsec"].notna().sum() == 833, "MiraBest rows keep their catalogue LAS"
 
@@ -76,7 +76,7 @@ def test_image_file_query_finds_its_own_source(tmp_path):
     image = model_input("mbc:test").images[7]
     Image.fromarray(image).save(tmp_path / "query.png")
     encoder = encoder_for_table(table, None)
-    shown, code = embed_file(tmp_path / "query.png", encoder, pixel_scale_arcsec=1.8)
+    shown, code = embed_file(tmp_path / "query.png", encoder, 1.8, EmbedConfig())
     assert np.array_equal(shown, image)
     assert np.allclose(code, code_matrix(table)[7], atol=1e-4)
     with pytest.raises(Exception, match="--model"):
@@ -109,7 +109,7 @@ def test_embed_with_a_trained_model(tmp_path):
     assert main(["embed", "--model", str(tmp_path / "vdvae-tiny-run"), "--data", "mbc:test", "--out", str(out)]) == 0
     table = read_codes(out)
     assert code_matrix(table).shape == (104, run.model.z0_channels)
-    assert table["model"].iloc[0] == "vdvae-tiny-run"
+    assert table["model"].iloc[0] == "vdvae-tiny-run+d8"
     again = embed(str(tmp_path / "vdvae-tiny-run"), ["mbc:test"], progress=False)
     assert np.array_equal(code_matrix(again), code_matrix(table)), "codes are deterministic"
 
@@ -119,3 +119,30 @@ def test_unknown_model_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "nope" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "c.parquet").exists()
+
+
+def test_the_shipped_checkpoint_embeds_without_a_model_argument():
+    """`embed` with no --model uses the VDVAE committed with the package: 256 numbers, deterministic."""
+    from radiolatent.embedding import SHIPPED_MODEL, get_encoder
+
+    assert (SHIPPED_MODEL / "config.json").is_file()
+    assert sum(f.stat().st_size for f in SHIPPED_MODEL.iterdir()) < 20 * 2**20
+    encoder = get_encoder(None, EmbedConfig())
+    images = np.asarray(model_input("mbc:test").images[:6])
+    codes = encoder.encode(images)
+    assert encoder.name == "vdvae-cpu"
+    assert codes.shape == (6, 256) and np.isfinite(codes).all()
+    assert np.array_equal(codes, get_encoder(None, EmbedConfig()).encode(images))
+    assert codes.std(axis=0).max() > 0, "different sources get different codes"
+
+
+def test_orientation_averaged_codes_ignore_rotation_and_flips(pool_images):
+    from radiolatent.embedding import encode_images
+
+    encoder = RandomConv(EmbedConfig()).fit(pool_images)
+    images = pool_images[:5]
+    codes = encode_images(encoder, images, EmbedConfig())
+    turned = np.ascontiguousarray(np.rot90(images, 1, axes=(1, 2))[:, ::-1])
+    assert np.allclose(encode_images(encoder, turned, EmbedConfig()), codes, atol=1e-4)
+    single = encode_images(encoder, images, EmbedConfig(dihedral_average=False))
+    assert not np.allclose(encode_images(encoder, turned, EmbedConfig(dihedral_average=False)), single, atol=1e-3)

@@ -148,7 +148,9 @@ def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False) -> 
 def get_encoder(model: str | None, config: EmbedConfig, pool_config: PoolConfig = DEFAULT_POOL) -> Encoder:
     """A floor by name, a trained model from its run folder, or (None) the shipped VDVAE."""
     if model is None:
-        if not (SHIPPED_MODEL / "model.json").is_file():
+        from radiolatent.models.checkpoint import MODEL_JSON
+
+        if not (SHIPPED_MODEL / MODEL_JSON).is_file():
             raise InputError(SHIPPED_MODEL, "the shipped VDVAE checkpoint is missing from this installation")
         return VDVAEEncoder.load(SHIPPED_MODEL, config)
     if model == "pixels-pca":
@@ -168,7 +170,6 @@ class VDVAEEncoder:
     model: torch.nn.Module
     name: str
     batch_size: int
-    dihedral_average: bool = False
 
     @classmethod
     def load(cls, path: Path, config: EmbedConfig) -> VDVAEEncoder:
@@ -176,24 +177,32 @@ class VDVAEEncoder:
 
         model = load_model(path)
         name = path.resolve().name
-        name = name if name.startswith("vdvae") else f"vdvae-{name}"
-        if config.dihedral_average:
-            name += "+d8"
-        return cls(model, name, config.batch_size, config.dihedral_average)
+        return cls(model, name if name.startswith("vdvae") else f"vdvae-{name}", config.batch_size)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        fn = dihedral_mean(self.model.encode_z0) if self.dihedral_average else self.model.encode_z0
-        return batched(fn, images, self.batch_size, progress=len(images) > self.batch_size)
+        return batched(self.model.encode_z0, images, self.batch_size)
 
 
-def dihedral_mean(fn):
-    """fn averaged over the 8 flips and quarter turns of its (N, 1, H, W) input."""
+#: model ids of codes averaged over the 8 orientations carry this suffix.
+DIHEDRAL_SUFFIX = "+d8"
 
-    def averaged(x: torch.Tensor) -> torch.Tensor:
-        views = [torch.rot90(v, k, dims=(2, 3)) for v in (x, x.flip(3)) for k in range(4)]
-        return torch.stack([fn(v) for v in views]).mean(dim=0)
 
-    return averaged
+def dihedral_views(images: np.ndarray) -> list[np.ndarray]:
+    """The 8 flips and quarter turns of (N, H, W) images."""
+    images = np.asarray(images)
+    return [np.ascontiguousarray(np.rot90(v, k, axes=(1, 2))) for v in (images, images[:, :, ::-1]) for k in range(4)]
+
+
+def encode_images(encoder: Encoder, images: np.ndarray, config: EmbedConfig, progress: bool = False) -> np.ndarray:
+    """Codes of (N, 64, 64) uint8 images, averaged over their 8 orientations if configured."""
+    if not config.dihedral_average:
+        return encoder.encode(images)
+    views = tqdm(dihedral_views(images), desc="orientations", leave=False, disable=not progress)
+    return np.mean([encoder.encode(view) for view in views], axis=0).astype(np.float32)
+
+
+def model_id(encoder: Encoder, config: EmbedConfig) -> str:
+    return encoder.name + (DIHEDRAL_SUFFIX if config.dihedral_average else "")
 
 
 # ---------------------------------------------------------------------------
@@ -207,7 +216,7 @@ def encoder_for_table(table: pd.DataFrame, model: str | None, config: EmbedConfi
     config = config or EmbedConfig()
     if model is not None:
         return get_encoder(model, config)
-    made_by = str(table["model"].iloc[0])
+    made_by = str(table["model"].iloc[0]).removesuffix(DIHEDRAL_SUFFIX)
     if made_by in FLOORS:
         return get_encoder(made_by, config)
     if made_by == SHIPPED_MODEL.name:
@@ -215,7 +224,7 @@ def encoder_for_table(table: pd.DataFrame, model: str | None, config: EmbedConfi
     raise InputError(made_by, "to embed a new image, name this table's model with --model PATH")
 
 
-def embed_file(path: str | Path, encoder: Encoder, pixel_scale_arcsec: float,
+def embed_file(path: str | Path, encoder: Encoder, pixel_scale_arcsec: float, config: EmbedConfig,
                pool_config: PoolConfig = DEFAULT_POOL) -> tuple[np.ndarray, np.ndarray]:
     """An image file (FITS, PNG, JPEG, .npy) as model input and its code, (64, 64) and (d,)."""
     from radiolatent.data.folder import read_cutout
@@ -224,7 +233,7 @@ def embed_file(path: str | Path, encoder: Encoder, pixel_scale_arcsec: float,
     cutout = read_cutout(Path(path))
     scale = cutout.pixel_scale_arcsec if np.isfinite(cutout.pixel_scale_arcsec) else pixel_scale_arcsec
     image = preprocess(cutout.image[None], scale, pool_config.preprocess)
-    return image[0], encoder.encode(image)[0]
+    return image[0], encode_images(encoder, image, config)[0]
 
 
 def embed(
@@ -241,10 +250,10 @@ def embed(
     torch.set_num_threads(config.threads)
     encoder = get_encoder(model, config, pool_config)
     tables = []
-    for spec in specs:
+    for spec in tqdm(specs, desc=f"embedding with {encoder.name}", disable=not progress):
         ds = model_input(spec, pool_config)
-        codes = encoder.encode(ds.images)
-        tables.append(make_codes_table(ds.meta, codes, set_name(spec), encoder.name))
+        codes = encode_images(encoder, ds.images, config, progress)
+        tables.append(make_codes_table(ds.meta, codes, set_name(spec), model_id(encoder, config)))
     return pd.concat(tables, ignore_index=True)
 
 

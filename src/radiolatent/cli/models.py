@@ -19,8 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"comma-separated dataset specs (default {DEFAULT_SETS})")
     p.add_argument("--out", required=True, help="codes table to write (.parquet)")
     p.add_argument("--batch-size", type=int, default=EmbedConfig.batch_size)
-    p.add_argument("--dihedral-average", action="store_true",
-                   help="average a trained model's codes over the 8 flips/rotations of each image")
+    p.add_argument("--single-view", action="store_true",
+                   help="encode each image once, as the paper did (default: average the codes "
+                        "over the 8 flips and quarter turns; the model id gets '+d8')")
     p.set_defaults(handler=cmd_embed)
 
     p = subparsers.add_parser("reconstruct", help="image grid: inputs beside their VDVAE reconstructions")
@@ -126,7 +127,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from radiolatent.embedding import embed
 
     specs = [s.strip() for s in args.data.split(",") if s.strip()]
-    config = EmbedConfig(batch_size=args.batch_size, dihedral_average=args.dihedral_average)
+    config = EmbedConfig(batch_size=args.batch_size, dihedral_average=not args.single_view)
     table = embed(args.model, specs, config)
     path = write_codes(table, args.out)
     print(f"wrote {path}: {len(table)} rows, sets " + ", ".join(table["set"].unique()))
