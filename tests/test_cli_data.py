@@ -51,3 +51,12 @@ def test_every_command_has_help(command, capsys):
         build_parser().parse_args([command, "--help"])
     assert exc.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_data_las_reports_the_spearman_and_plots(tmp_path, capsys):
+    out = tmp_path / "las.png"
+    assert main(["data", "las", "--json", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    summary = json.loads(text[: text.rindex("}") + 1])
+    assert summary["n"] == 1256 and summary["spearman"] >= 0.8
+    assert out.read_bytes()[:4] == b"\x89PNG"

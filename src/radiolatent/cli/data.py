@@ -105,10 +105,12 @@ def cmd_las(args: argparse.Namespace) -> int:
     from radiolatent.data.registry import load_dataset
 
     result = validate_las(load_dataset("mirabest"), LASConfig())
+    summary = {k: result[k] for k in ("spearman", "n", "median_abs_error_arcsec")}
     if args.json:
-        print(json.dumps(result, indent=2, default=float))
+        print(json.dumps(summary, indent=2))
     else:
-        print(f"LAS estimator vs MiraBest catalogue: Spearman {result['spearman']:.3f} over {result['n']} sources")
+        print(f"LAS estimator vs MiraBest catalogue: Spearman {result['spearman']:.3f} over {result['n']} sources, "
+              f"median |error| {result['median_abs_error_arcsec']:.1f} arcsec")
     if args.out:
-        print(f"wrote {plot_las_validation(result, Path(args.out))}")
+        print(f"wrote {plot_las_validation(result['estimate'], result['catalogue'], Path(args.out))}")
     return 0
