@@ -31,10 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("pool", help="build the leak-free pre-training pool and print its composition")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--add", action="append", default=[], metavar="SOURCE",
-                   help="another source, e.g. rgz-dr1@/data/rgz or folder@/data/cutouts (repeatable)")
-    p.add_argument("--min-las", type=float, default=DEFAULT_POOL.min_las_arcsec,
-                   help="drop sources below this angular size in arcsec (default: keep all)")
+    add_pool_arguments(p)
     p.add_argument("--rebuild", action="store_true", help="ignore the cached pool")
     p.set_defaults(handler=cmd_pool)
 
@@ -42,6 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", default="las_validation.png", help="scatter plot to write")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_las)
+
+
+def add_pool_arguments(p: argparse.ArgumentParser) -> None:
+    """The pool options shared by `train` and `embed` (and `data pool`)."""
+    p.add_argument("--add", action="append", default=[], metavar="SOURCE",
+                   help="another pool source, e.g. rgz-dr1@/data/rgz108k (repeatable)")
+    p.add_argument("--min-las", type=float, default=DEFAULT_POOL.min_las_arcsec,
+                   help="drop pool sources below this angular size in arcsec (default: keep all)")
 
 
 def cmd_list(args: argparse.Namespace) -> int:

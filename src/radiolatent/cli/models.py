@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from radiolatent.cli.data import add_pool_arguments, pool_config
 from radiolatent.config import EmbedConfig
 
 DEFAULT_SETS = "mbc,frdeep-n,pool"
@@ -19,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"comma-separated dataset specs (default {DEFAULT_SETS})")
     p.add_argument("--out", required=True, help="codes table to write (.parquet)")
     p.add_argument("--batch-size", type=int, default=EmbedConfig.batch_size)
+    add_pool_arguments(p)
     p.add_argument("--single-view", action="store_true",
                    help="encode each image once, as the paper did (default: average the codes "
                         "over the 8 flips and quarter turns; the model id gets '+d8')")
@@ -52,16 +54,12 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a setting, e.g. train.epochs=20 or model.aux_weight=1 (repeatable)")
     p.add_argument("--world-size", type=int, default=1, help="data-parallel processes (default 1)")
-    p.add_argument("--add", action="append", default=[], metavar="SOURCE",
-                   help="another pool source, e.g. rgz-dr1@/data/rgz108k (repeatable)")
-    p.add_argument("--min-las", type=float, default=0.0, help="drop pool sources below this LAS (arcsec)")
+    add_pool_arguments(p)
     p.set_defaults(handler=cmd_train_vdvae)
 
 
 def cmd_train_vdvae(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from radiolatent.config import DEFAULT_POOL, get_vdvae_config, override
+    from radiolatent.config import get_vdvae_config, override
     from radiolatent.data.pools import build_pool
     from radiolatent.errors import InputError
     from radiolatent.training import train_vdvae
@@ -70,10 +68,7 @@ def cmd_train_vdvae(args: argparse.Namespace) -> int:
         run = override(get_vdvae_config(args.config), args.set)
     except (KeyError, ValueError) as exc:
         raise InputError("--config/--set", str(exc).strip("'\"")) from None
-    pool_config = dataclasses.replace(
-        DEFAULT_POOL, sources=DEFAULT_POOL.sources + tuple(args.add), min_las_arcsec=args.min_las
-    )
-    pool = build_pool(pool_config)
+    pool = build_pool(pool_config(args))
     print(f"training VDVAE '{run.name}' on the pool ({len(pool)} images) into {args.out}")
     result = train_vdvae(pool.images, run, args.out, resume=args.resume, seed=args.seed,
                          world_size=args.world_size)
@@ -128,7 +123,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     specs = [s.strip() for s in args.data.split(",") if s.strip()]
     config = EmbedConfig(batch_size=args.batch_size, dihedral_average=not args.single_view)
-    table = embed(args.model, specs, config)
+    table = embed(args.model, specs, config, pool_config(args))
     path = write_codes(table, args.out)
     print(f"wrote {path}: {len(table)} rows, sets " + ", ".join(table["set"].unique()))
     return 0
