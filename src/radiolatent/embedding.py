@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from radiolatent.config import DEFAULT_POOL, EmbedConfig, PoolConfig
 from radiolatent.data.dataset import RadioDataset
+from radiolatent.data.preprocess import to_unit_float
 from radiolatent.errors import InputError
 
 FLOORS = ("pixels-pca", "random-conv")
@@ -87,7 +88,7 @@ class PixelsPCA:
 
 
 def _flat(images: np.ndarray) -> np.ndarray:
-    return np.asarray(images, dtype=np.float32).reshape(len(images), -1) / 255.0
+    return to_unit_float(np.asarray(images)).reshape(len(images), -1)
 
 
 class RandomConv(torch.nn.Module):
@@ -140,7 +141,7 @@ def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False) -> 
     """Apply a torch function to uint8 images in batches, as float inputs in [0, 1]."""
     out = []
     for start in tqdm(range(0, len(images), batch_size), desc="embedding", disable=not progress, leave=False):
-        x = torch.from_numpy(np.asarray(images[start : start + batch_size], dtype=np.float32) / 255.0)
+        x = torch.from_numpy(to_unit_float(np.asarray(images[start : start + batch_size])))
         out.append(fn(x[:, None]).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 

@@ -77,12 +77,20 @@ def cmd_train_vdvae(args: argparse.Namespace) -> int:
     return 0
 
 
+def as_uint8(images: "torch.Tensor") -> "np.ndarray":
+    """Model outputs (N, 1, H, W) in [0, 1] as (N, H, W) uint8 pictures."""
+    import numpy as np
+
+    return (images[:, 0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+
+
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
     from radiolatent.cli.data import pick
     from radiolatent.data.grid import image_grid
+    from radiolatent.data.preprocess import to_unit_float
     from radiolatent.embedding import model_input
     from radiolatent.models.checkpoint import load_model
 
@@ -90,8 +98,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     ds = model_input(args.data)
     images = np.asarray(ds.images)[pick(len(ds), args.n, args.seed)]
     with torch.no_grad():
-        recon = model.reconstruct(torch.from_numpy(images.astype(np.float32) / 255.0))
-    recon = (recon[:, 0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+        recon = as_uint8(model.reconstruct(torch.from_numpy(to_unit_float(images))))
     pairs = np.stack([images, recon], axis=1).reshape(-1, *images.shape[1:])
     captions = [c for i in range(len(images)) for c in (f"input {i + 1}", "reconstruction")]
     path = image_grid(pairs, captions, args.out, ncols=min(8, 2 * len(images)), title=f"{args.data}: reconstructions")
@@ -100,7 +107,6 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    import numpy as np
     import torch
 
     from radiolatent.data.grid import image_grid
@@ -109,8 +115,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     temperatures = [float(t) for t in args.temperatures.split(",")]
     torch.manual_seed(args.seed)
-    rows = [model.sample(args.n, temperature=t)[:, 0] for t in temperatures]
-    images = (torch.cat(rows).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    images = as_uint8(torch.cat([model.sample(args.n, temperature=t) for t in temperatures]))
     captions = [f"T={t}" for t in temperatures for _ in range(args.n)]
     path = image_grid(images, captions, args.out, ncols=args.n, title="samples from the prior")
     print(f"wrote {path}")
