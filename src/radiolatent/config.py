@@ -653,3 +653,422 @@ def _parse_like(current: Any, raw: str, item: str) -> Any:
         return type(current)(raw)
     except (ValueError, TypeError, json.JSONDecodeError):
         raise ValueError(f"override {item!r}: cannot read {raw!r} as {type(current).__name__}") from None
+
+
+# ---------------------------------------------------------------------------
+# Discovery: density estimation (downstream/density.py) and anomaly search
+# (downstream/anomaly.py)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DensityConfig:
+    """A Masked Autoregressive Flow (zuko) on standardised codes, [A] section 5.
+
+    `transforms` MADE blocks, each an MLP with `hidden` layers whose output gives the
+    shift and log-scale of a Gaussian conditional per component. Training holds out
+    `valid_fraction` of the rows, keeps the weights of the epoch with the best held-out
+    log-likelihood and stops after `patience` epochs without improvement (0 = run all
+    `epochs`, as [A] did).
+    """
+
+    name: str = "cpu"
+    transforms: int = 6
+    hidden: tuple[int, ...] = (256, 256)
+    #: reorder the components randomly between blocks (else alternate ascending/descending).
+    randperm: bool = True
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    epochs: int = 300
+    batch_size: int = 256
+    valid_fraction: float = 0.2
+    patience: int = 20
+    #: gradient-norm clip (a flow's first steps on heavy-tailed codes can be wild).
+    grad_clip: float = 10.0
+    #: the fixed affine map before the flow: "whiten" (PCA whitening) or "scale"
+    #: (each component by its spread). See downstream/density.py for why whitening.
+    standardise: str = "whiten"
+    #: whitening: covariance eigenvalues below this fraction of the largest are raised to
+    #: it; only a guard against a singular covariance (constant components, fewer rows
+    #: than components; use "scale" there). A real floor (1e-6) hurt: the flow then saw
+    #: directions of spread 0.03 in which held-out rows reached ~1, and its conditioners
+    #: extrapolated to log-likelihoods of -1e17 (measured on the pool codes).
+    min_eigen_fraction: float = 1e-12
+    #: scaling: spreads below this fraction of the largest are raised to it, so
+    #: near-constant (inactive) components do not become huge numbers.
+    min_scale_fraction: float = 1e-3
+    #: torch threads: one is fastest for these small matrices, and many times faster than
+    #: two when the cores are shared (measured: 0.4 s vs 2.7-17 s per epoch on a busy 2-core box).
+    threads: int = 1
+
+
+def _density_configs() -> dict[str, DensityConfig]:
+    tiny = DensityConfig("tiny", transforms=2, hidden=(32, 32), epochs=40, batch_size=64,
+                         patience=10, threads=1)
+    # Chosen on the shipped VDVAE's pool codes (2,214 x 256; 10 % test rows held out, one
+    # seed; whitened; test log-likelihood in nats/row, fit time on one thread): 4 x 128 at
+    # lr 5e-4: 1656 (50 s); 4 x 256: 1647 (39 s); 6 x 256 at lr 5e-4: 1659 (76 s);
+    # 6 x 512: 1642; 6 x 512 at 5e-4: 1605; 8 x 256 at 5e-4: 1572 (stopped at epoch 49).
+    # Per-component scaling instead of whitening: 1251-1343 at best. docs/discovery.md.
+    cpu = DensityConfig()
+    # [A]: 48 MADE blocks of 2 x 512 units, Adam lr 5e-4, 600 epochs (denmarf kept the best
+    # epoch on its validation split, which patience=0 reproduces).
+    paper = DensityConfig("paper", transforms=48, hidden=(512, 512), lr=5e-4, epochs=600,
+                          patience=0)
+    return {c.name: c for c in (tiny, cpu, paper)}
+
+
+DENSITY_CONFIGS = _density_configs()
+DEFAULT_DENSITY = DENSITY_CONFIGS["cpu"]
+
+
+def get_density_config(name: str) -> DensityConfig:
+    """The named flow setup: "tiny" (tests), "cpu" (default) or "paper"."""
+    if name not in DENSITY_CONFIGS:
+        raise KeyError(f"unknown density config {name!r}; choose from {sorted(DENSITY_CONFIGS)}")
+    return DENSITY_CONFIGS[name]
+
+
+@dataclass(frozen=True)
+class ActiveLearningConfig:
+    """[C]'s active-learning anomaly search (Astronomaly's "protege").
+
+    Codes are reduced by PCA to `pca_variance` of their variance ([C]); a Gaussian
+    process (Matern + white noise, hyperparameters fitted by maximum likelihood) is fit
+    to the 0..5 interest scores; each round labels the `batch_size` rows of highest
+    expected improvement with trade-off `ei_tradeoff`, up to `budget` labels.
+    """
+
+    n_initial: int = 10
+    batch_size: int = 10
+    budget: int = 200
+    ei_tradeoff: float = 0.5
+    #: Matern smoothness (scikit-learn's and Astronomaly's default 1.5).
+    matern_nu: float = 1.5
+    #: extra random restarts of the kernel-hyperparameter optimiser.
+    n_restarts: int = 2
+    #: scale the scores to zero mean / unit variance inside the GP (Astronomaly: off).
+    normalize_y: bool = False
+    #: multiply the Matern kernel by a fitted constant (its variance); Astronomaly has none.
+    amplitude: bool = False
+    #: None keeps every component.
+    pca_variance: float | None = 0.95
+    #: the score range a person gives (0 = boring, 5 = most interesting).
+    min_score: float = 0.0
+    max_score: float = 5.0
+    #: isolation forest (label-free ranking).
+    iforest_estimators: int = 300
+
+
+DEFAULT_ACTIVE = ActiveLearningConfig()
+
+
+# ---------------------------------------------------------------------------
+# The study: `radiolatent reproduce` (reproduce.py, report.py)
+# ---------------------------------------------------------------------------
+
+#: encoder name -> shipped checkpoint folder under src/radiolatent/weights/ (learned
+#: encoders) or the floor's name (no-learning floors).
+STUDY_ENCODERS = {
+    "vdvae": "vdvae-cpu",
+    "simclr": "simclr-cpu",
+    "byol": "byol-cpu",
+    "simsiam": "simsiam-cpu",
+    "pixels-pca": "pixels-pca",
+    "random-conv": "random-conv",
+}
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """What `radiolatent reproduce` runs; every figure in the report comes from here.
+
+    The VDVAE's codes feed the pictures, search, density and anomaly stages as in [A];
+    every encoder gets Table 2, the kNN protocols and clustering.
+    """
+
+    encoders: tuple[str, ...] = tuple(STUDY_ENCODERS)
+    #: sets every encoder embeds; the VDVAE also embeds `vdvae_extra_sets`.
+    sets: tuple[str, ...] = ("mbc", "frdeep-n")
+    vdvae_extra_sets: tuple[str, ...] = ("pool", "first-galaxy")
+    #: Table 2's (dataset, train spec, test spec).
+    table2: tuple[tuple[str, str, str], ...] = (("mbc", "mbc:train", "mbc:test"),
+                                                 ("nvss", "nvss:train", "nvss:test"))
+    seeds: int = 3
+    classifiers: tuple[str, ...] = CLASSIFIER_NAMES
+    #: False averages every code over the 8 orientations (EmbedConfig.dihedral_average)
+    single_view: bool = False
+    cluster: ClusterConfig = DEFAULT_CLUSTER
+    #: t-SNE / UMAP draw at most this many pool rows (None: all)
+    map_max_rows: int | None = None
+    #: pictures
+    reconstructions: int = 8
+    samples_per_temperature: int = 8
+    temperatures: tuple[float, ...] = (0.6, 0.8, 1.0)
+    map_methods: tuple[str, ...] = ("tsne", "umap")
+    #: similarity search from MBC test sources into the pool ([A] Figs. 8, 9)
+    search_k: int = 8
+    #: density: MAF preset, generated images scored beside the data, MBC gallery size
+    density_preset: str = "cpu"
+    generated: int = 512
+    ood_gallery: int = 16
+    #: anomaly search: (set, interesting label name) as in [C]'s Figure 8
+    anomaly_set: str = "first-galaxy"
+    anomaly_interesting: str = "Bent"
+    anomaly_recall_at: int = 100
+    anomaly_budget: int = 200
+    seed: int = 0
+
+
+#: a quick profile for tests: two floors and the shipped VDVAE, one seed, two classifiers.
+QUICK_REPRODUCE = ReproduceConfig(
+    encoders=("vdvae", "pixels-pca"), vdvae_extra_sets=("pool",), seeds=1, classifiers=("knn", "lr"),
+    single_view=True, cluster=ClusterConfig(n_init=1, max_iter=200), map_max_rows=400,
+    reconstructions=4, samples_per_temperature=4, temperatures=(1.0,), map_methods=("tsne",),
+    density_preset="tiny", generated=32, ood_gallery=4,
+    anomaly_set="mirabest:all", anomaly_interesting="hybrid", anomaly_recall_at=20, anomaly_budget=30,
+)
+
+
+# ---------------------------------------------------------------------------
+# Explorer: the browser tool (explore/)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExploreConfig:
+    """`radiolatent explore`: a local web server over one codes table.
+
+    The map is [C]'s UMAP (its n_neighbors and min_dist), computed once per codes table
+    and cached beside it. Similarity search defaults to [A]'s cosine; [C]'s Euclidean
+    distance after PCA is one click away in the page.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    #: neighbours shown for a clicked or dropped source ([C] shows 8).
+    k: int = 8
+    metric: str = "cosine"
+    #: thumbnails: side in pixels (the 64x64 model input, upscaled without smoothing so
+    #: pixels stay visible), matplotlib colour map, and how many PNGs are kept in memory.
+    thumb_size: int = 128
+    thumb_cmap: str = "inferno"
+    thumb_cache: int = 4096
+    umap_neighbors: int = 15
+    umap_min_dist: float = 0.01
+    seed: int = 0
+    #: rows returned by a ranking list.
+    list_length: int = 200
+    #: arcsec/pixel assumed for a dropped image without a FITS WCS (FIRST).
+    upload_pixel_scale: float = 1.8
+    #: refuse dropped files larger than this.
+    max_upload_bytes: int = 20 * 2**20
+    #: string columns with more distinct values than this cannot colour the map.
+    max_categories: int = 30
+
+
+DEFAULT_EXPLORE = ExploreConfig()
+
+
+# ---------------------------------------------------------------------------
+# Models: the SSL baselines (models/ssl.py, data/augment.py, training.py): SimCLR, BYOL, SimSiam
+# ---------------------------------------------------------------------------
+
+SSL_METHODS = ("simclr", "byol", "simsiam")
+#: torchvision ResNets with BasicBlocks; "resnet10" ([1, 1, 1, 1] blocks) is for tests.
+SSL_BACKBONES = {"resnet10": (1, 1, 1, 1), "resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
+SSL_OPTIMIZERS = ("adam", "adamw", "sgd", "lars")
+SSL_LR_SCHEDULES = ("cosine", "constant", "plateau")
+
+
+@dataclass(frozen=True)
+class SSLModelConfig:
+    """Backbone and heads of one SSL method. The representation is the backbone's
+    global-average-pooled output: 512-d for every backbone here.
+
+    The stem reads one channel. torchvision's 7x7 stride-2 convolution + max-pool would
+    leave a 16x16 map of a 64x64 image before the first block; a 3x3 stride-1 stem and no
+    max-pool keeps all 64x64 (`paper`), stride 2 keeps 32x32 at a quarter of the cost (`cpu`).
+    """
+
+    method: str = "byol"
+    backbone: str = "resnet18"
+    image_size: int = 64
+    stem_kernel: int = 3
+    stem_stride: int = 1
+    stem_max_pool: bool = False
+    #: projection head: one hidden layer (lightly heads), then `projection_dim`.
+    projection_hidden: int = 512
+    projection_dim: int = 128
+    #: prediction head (BYOL, SimSiam): one hidden layer.
+    prediction_hidden: int = 512
+    #: NT-Xent temperature (SimCLR).
+    temperature: float = 0.5
+    #: BYOL target network momentum, cosine from start to end over the run.
+    momentum_start: float = 0.99
+    momentum_end: float = 1.0
+
+
+@dataclass(frozen=True)
+class SSLAugmentConfig:
+    """Views for sparse radio images (data/augment.py): keep the source, blur weakly ([B])."""
+
+    #: horizontal and vertical flips, each with this probability.
+    flip_p: float = 0.5
+    #: rotation by a uniform angle in [0, 360) degrees with this probability.
+    rotate_p: float = 1.0
+    #: crop area fraction, resized back to the image size ([B]: crops must not cut off jets).
+    crop_scale: tuple[float, float] = (0.8, 1.0)
+    crop_ratio: tuple[float, float] = (0.75, 4.0 / 3.0)
+    #: Gaussian blur: [B] found it must be weak for sparse images (3 px kernel, p 0.05).
+    blur_p: float = 0.05
+    blur_kernel: int = 3
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    #: brightness (x [1-b, 1+b]) and contrast jitter, applied together with probability jitter_p.
+    jitter_p: float = 0.8
+    brightness: float = 0.3
+    contrast: float = 0.3
+
+
+@dataclass(frozen=True)
+class SSLTrainConfig:
+    """How an SSL model is trained (the same loop as the VDVAE, training.py).
+
+    Field names match `TrainConfig` where the meaning is the same, so the shared
+    machinery (UpdateGuard, Plateau, EMA, checkpoints) reads either.
+    """
+
+    epochs: int = 10
+    #: global batch (split across DDP processes); each image gives two views.
+    batch_size: int = 128
+    eval_batch_size: int = 256
+    #: "adam", "adamw", "sgd" or "lars" (lightly's LARS; bias and BN parameters get no
+    #: weight decay and no layer-wise scaling, as in SimCLR and BYOL).
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-6
+    momentum: float = 0.9
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    #: "cosine" (to min_lr over the run, after the warm-up), "constant" or "plateau"
+    #: (ReduceLROnPlateau on the validation loss, as the VDVAE).
+    lr_schedule: str = "cosine"
+    lr_warmup_steps: int = 0
+    min_lr: float = 0.0
+    plateau_factor: float = 0.5
+    plateau_patience: int = 10
+    plateau_threshold: float = 1e-4
+    grad_clip: float = 100.0
+    skip_factor: float = 10.0
+    skip_window: int = 200
+    skip_min_history: int = 20
+    #: EMA of the weights for validation and export; 0 = off (the online network is
+    #: exported, as SSL papers evaluate it; BYOL's target network is its own EMA).
+    ema_decay: float = 0.0
+    valid_fraction: float = 0.05
+    valid_max: int = 1000
+    #: store the exported model's conv / linear weights as float16 (half the size; codes
+    #: move by ~1e-3 relative). Norm layers and buffers stay float32.
+    export_half: bool = True
+    backend: str = "gloo"
+    device: str = "cpu"
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class SSLRunConfig:
+    """A named SSL setup: method + backbone + heads, views, and training."""
+
+    name: str
+    model: SSLModelConfig
+    augment: SSLAugmentConfig
+    train: SSLTrainConfig
+
+
+def _ssl_heads(method: str) -> dict:
+    """Head sizes per method. SimSiam's predictor is a bottleneck (its paper: 1/4 width)."""
+    if method == "simclr":
+        return {"projection_hidden": 512, "projection_dim": 128}
+    if method == "byol":
+        return {"projection_hidden": 1024, "projection_dim": 128, "prediction_hidden": 1024}
+    return {"projection_hidden": 512, "projection_dim": 128, "prediction_hidden": 64}
+
+
+def _ssl_configs(method: str) -> dict[str, SSLRunConfig]:
+    heads = _ssl_heads(method)
+    tiny = SSLRunConfig(
+        "tiny",
+        # tests only: max-pool too (16x16 after the stem) keeps them to seconds.
+        SSLModelConfig(method=method, backbone="resnet10", stem_stride=2, stem_max_pool=True,
+                       projection_hidden=64, projection_dim=32,
+                       prediction_hidden=16 if method == "simsiam" else 64),
+        SSLAugmentConfig(),
+        SSLTrainConfig(epochs=1, batch_size=16, eval_batch_size=64, lr=1e-3, skip_min_history=5,
+                       valid_fraction=0.1, threads=1),
+    )
+    # The shipped checkpoints: ResNet-18 with a stride-2 stem (32x32 after it; stride 1
+    # trains ~6x slower on two cores), AdamW with a short warm-up and a cosine decay,
+    # which learns in a few hundred steps where the paper's LARS at lr 5e-4..1e-3 would
+    # barely move. Batch 64 gives twice the updates of 128 for the same compute. Epochs:
+    # ~15 minutes each on two idle cores (benchmarks/ssl_speed.py: BYOL's target network
+    # makes its step ~1.3x dearer, so it gets fewer epochs).
+    cpu = SSLRunConfig(
+        "cpu",
+        SSLModelConfig(method=method, backbone="resnet18", stem_stride=2, **heads),
+        SSLAugmentConfig(),
+        SSLTrainConfig(epochs=8 if method == "byol" else 10, batch_size=64, optimizer="adamw",
+                       lr=1e-3, weight_decay=1e-6, lr_warmup_steps=30),
+    )
+    # [A]: ResNet-34, LARS, batch 1024, 1000 epochs, lr 1e-3 (SimCLR) / 5e-4 (BYOL, SimSiam).
+    # Not published, our choice: momentum 0.9, weight decay 1e-6 (lightly's LARS examples),
+    # cosine decay without warm-up, the heads above, stride-1 stem (full 64x64 grid).
+    paper = SSLRunConfig(
+        "paper",
+        SSLModelConfig(method=method, backbone="resnet34", stem_stride=1, **heads),
+        SSLAugmentConfig(),
+        SSLTrainConfig(epochs=1000, batch_size=1024, eval_batch_size=1024, optimizer="lars",
+                       lr=1e-3 if method == "simclr" else 5e-4, momentum=0.9, weight_decay=1e-6),
+    )
+    return {c.name: c for c in (tiny, cpu, paper)}
+
+
+SSL_CONFIGS = {method: _ssl_configs(method) for method in SSL_METHODS}
+
+
+def get_ssl_config(method: str, name: str) -> SSLRunConfig:
+    """The named setup of an SSL method: "tiny" (tests), "cpu" (default) or "paper"."""
+    if method not in SSL_CONFIGS:
+        raise KeyError(f"unknown SSL method {method!r}; choose from {list(SSL_METHODS)}")
+    if name not in SSL_CONFIGS[method]:
+        raise KeyError(f"unknown {method} config {name!r}; choose from {sorted(SSL_CONFIGS[method])}")
+    return SSL_CONFIGS[method][name]
+
+
+def check_ssl_config(run: SSLRunConfig) -> SSLRunConfig:
+    """Refuse settings that cannot work, with a message naming the setting."""
+    m, a, t = run.model, run.augment, run.train
+    problems = []
+    if m.method not in SSL_METHODS:
+        problems.append(f"model.method {m.method!r} not in {list(SSL_METHODS)}")
+    if m.backbone not in SSL_BACKBONES:
+        problems.append(f"model.backbone {m.backbone!r} not in {sorted(SSL_BACKBONES)}")
+    if m.stem_stride not in (1, 2) or m.stem_kernel < 1 or m.stem_kernel % 2 == 0:
+        problems.append("model.stem_stride must be 1 or 2 and model.stem_kernel odd")
+    if m.temperature <= 0 or not 0 <= m.momentum_start <= m.momentum_end <= 1:
+        problems.append("need model.temperature > 0 and 0 <= momentum_start <= momentum_end <= 1")
+    if not 0 < a.crop_scale[0] <= a.crop_scale[1] <= 1 or not 0 < a.crop_ratio[0] <= a.crop_ratio[1]:
+        problems.append("need 0 < augment.crop_scale[0] <= crop_scale[1] <= 1 and a positive crop_ratio range")
+    if a.blur_kernel < 1 or a.blur_kernel % 2 == 0 or not 0 < a.blur_sigma[0] <= a.blur_sigma[1]:
+        problems.append("augment.blur_kernel must be odd and blur_sigma a positive range")
+    if any(not 0 <= p <= 1 for p in (a.flip_p, a.rotate_p, a.blur_p, a.jitter_p)):
+        problems.append("augment probabilities must lie in [0, 1]")
+    if not (0 <= a.brightness < 1 and 0 <= a.contrast < 1):
+        problems.append("augment.brightness and augment.contrast must lie in [0, 1)")
+    if t.optimizer not in SSL_OPTIMIZERS:
+        problems.append(f"train.optimizer {t.optimizer!r} not in {list(SSL_OPTIMIZERS)}")
+    if t.lr_schedule not in SSL_LR_SCHEDULES:
+        problems.append(f"train.lr_schedule {t.lr_schedule!r} not in {list(SSL_LR_SCHEDULES)}")
+    if t.epochs < 1 or t.batch_size < 2 or t.lr <= 0:
+        problems.append("need train.epochs >= 1, train.batch_size >= 2 (BatchNorm, negatives) and train.lr > 0")
+    if problems:
+        raise ValueError(f"SSL config {run.name!r}: " + "; ".join(problems))
+    return run

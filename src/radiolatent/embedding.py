@@ -25,8 +25,10 @@ from radiolatent.errors import InputError
 
 FLOORS = ("pixels-pca", "random-conv")
 
-#: the VDVAE trained with the `cpu` config on the default pool, seed 0, shipped with the package.
-SHIPPED_MODEL = Path(__file__).resolve().parent / "weights" / "vdvae-cpu"
+#: checkpoints shipped with the package, one folder each (vdvae-cpu, simclr-cpu, byol-cpu, simsiam-cpu).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: the VDVAE trained with the `cpu` config on the default pool, seed 0: the default encoder.
+SHIPPED_MODEL = WEIGHTS_DIR / "vdvae-cpu"
 
 
 class Encoder(Protocol):
@@ -146,8 +148,18 @@ def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False) -> 
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
+def shipped_models() -> dict[str, Path]:
+    """The shipped checkpoints by folder name ('byol-cpu' -> its folder)."""
+    from radiolatent.models.checkpoint import MODEL_JSON
+
+    if not WEIGHTS_DIR.is_dir():
+        return {}
+    return {p.name: p for p in sorted(WEIGHTS_DIR.iterdir()) if (p / MODEL_JSON).is_file()}
+
+
 def get_encoder(model: str | None, config: EmbedConfig, pool_config: PoolConfig = DEFAULT_POOL) -> Encoder:
-    """A floor by name, a trained model from its run folder, or (None) the shipped VDVAE."""
+    """A floor by name, a trained model from its run or model folder (VDVAE or SSL, by the
+    saved kind), a shipped checkpoint by name ('byol-cpu'), or (None) the shipped VDVAE."""
     if model is None:
         from radiolatent.models.checkpoint import MODEL_JSON
 
@@ -159,9 +171,22 @@ def get_encoder(model: str | None, config: EmbedConfig, pool_config: PoolConfig 
     if model == "random-conv":
         return RandomConv(config).eval().fit(model_input("pool", pool_config).images)
     path = Path(model)
+    if not path.exists() and model in shipped_models():
+        path = shipped_models()[model]
     if not path.exists():
-        raise InputError(model, f"no such model: give a trained run folder or one of {', '.join(FLOORS)}")
-    return VDVAEEncoder.load(path, config)
+        names = ", ".join(FLOORS + tuple(shipped_models()))
+        raise InputError(model, f"no such model: give a trained run folder or one of {names}")
+    return load_encoder(path, config)
+
+
+def load_encoder(path: Path, config: EmbedConfig) -> Encoder:
+    """The encoder saved in a run or model folder: the checkpoint's kind picks the class."""
+    from radiolatent.models.checkpoint import model_kind
+
+    kind = model_kind(path)
+    if kind == "vdvae":
+        return VDVAEEncoder.load(path, config)
+    return SSLEncoder.load(path, config, kind)
 
 
 @dataclass
@@ -182,6 +207,28 @@ class VDVAEEncoder:
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         return batched(self.model.encode_z0, images, self.batch_size)
+
+
+@dataclass
+class SSLEncoder:
+    """A SimCLR / BYOL / SimSiam backbone: its 512-d global-average-pooled output."""
+
+    model: torch.nn.Module
+    name: str
+    batch_size: int
+
+    @classmethod
+    def load(cls, path: Path, config: EmbedConfig, kind: str) -> SSLEncoder:
+        from radiolatent.models.checkpoint import load_model
+
+        model = load_model(path)
+        name = path.resolve().name
+        # The kind leads the name, so tables and the reference lookup know the method.
+        return cls(model, name if name.startswith(kind) else f"{kind}-{name}", config.batch_size)
+
+    @torch.no_grad()
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        return batched(self.model, images, self.batch_size)
 
 
 #: model ids of codes averaged over the 8 orientations carry this suffix.
@@ -213,7 +260,7 @@ def model_id(encoder: Encoder, config: EmbedConfig) -> str:
 
 def encoder_for_table(table: pd.DataFrame, model: str | None, config: EmbedConfig | None = None) -> Encoder:
     """The encoder that made a codes table: `model` if given, else the table's own model
-    when it can be rebuilt here (a floor or the shipped VDVAE)."""
+    when it can be rebuilt here (a floor or a shipped checkpoint)."""
     config = config or EmbedConfig()
     if model is not None:
         return get_encoder(model, config)
@@ -222,6 +269,8 @@ def encoder_for_table(table: pd.DataFrame, model: str | None, config: EmbedConfi
         return get_encoder(made_by, config)
     if made_by == SHIPPED_MODEL.name:
         return get_encoder(None, config)
+    if made_by in shipped_models():
+        return get_encoder(made_by, config)
     raise InputError(made_by, "to embed a new image, name this table's model with --model PATH")
 
 

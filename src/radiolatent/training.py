@@ -1,10 +1,14 @@
-"""Training: the VDVAE loop and the reusable machinery around it.
+"""Training: one loop for the VDVAE and the SSL baselines, and the machinery around it.
 
-Reusable pieces (model-agnostic, for the SSL trainer too): `EMA`, `UpdateGuard` (skip
-NaN/Inf or outlying updates with an adaptive threshold), `Plateau` (ReduceLROnPlateau
-as a JSON-able state), `MetricsLog` (per-epoch CSV), `augment` (flips + 90-degree
-rotations), `save_training_state` / `load_training_state` (atomic checkpoints), and the
-DDP helpers.
+Reusable pieces (model-agnostic): `EMA`, `UpdateGuard` (skip NaN/Inf or outlying updates
+with an adaptive threshold), `Plateau` (ReduceLROnPlateau as a JSON-able state),
+`MetricsLog` (per-epoch CSV), `augment` (flips + 90-degree rotations, the VDVAE's),
+`save_training_state` / `load_training_state` (atomic checkpoints), and the DDP helpers.
+
+The loop (`train`) is driven by a recipe that says what is specific to a model:
+`VDVAERecipe` (ELBO, plateau lr, EMA exported) and `SSLRecipe` (SimCLR / BYOL / SimSiam:
+two augmented views, the method's loss, BYOL's target update after each accepted step,
+cosine lr, the backbone exported). `train_vdvae` and `train_ssl` are the entry points.
 
 Reproducibility: every epoch reseeds torch and numpy from (seed, epoch, rank), so a run
 resumed from the checkpoint after epoch k replays epochs k+1.. exactly as an
@@ -37,10 +41,16 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from tqdm import tqdm
 
-from radiolatent.config import TrainConfig, VDVAERunConfig, dataclass_from_dict
+from lightly.utils.lars import LARS
+
+from radiolatent.config import (
+    SSLRunConfig, SSLTrainConfig, TrainConfig, VDVAERunConfig, check_ssl_config, dataclass_from_dict,
+)
+from radiolatent.data.augment import two_views
 from radiolatent.errors import InputError
 from radiolatent.fileio import write_text
 from radiolatent.models.checkpoint import flatten_state, load_pair, save_model, save_pair, unflatten_state
+from radiolatent.models.ssl import SSLModel, build_ssl, feature_spread, target_momentum
 from radiolatent.models.vdvae import VDVAE, build_vdvae
 
 CHECKPOINT_DIR = "checkpoint"
@@ -207,24 +217,26 @@ class MetricsLog:
         write_text(self.path, buffer.getvalue())
 
 
-def save_training_state(directory: Path, model, ema: EMA, optimizer, extra: dict) -> None:
-    """Atomic checkpoint: weights, EMA and optimiser tensors in safetensors, the rest JSON."""
+def save_training_state(directory: Path, model, ema: EMA | None, optimizer, extra: dict) -> None:
+    """Atomic checkpoint: weights, EMA (if any) and optimiser tensors in safetensors, the rest JSON."""
     tensors: dict[str, torch.Tensor] = {}
     flatten_state(model.state_dict(), tensors, "model")
-    flatten_state(ema.model.state_dict(), tensors, "ema")
+    if ema is not None:
+        flatten_state(ema.model.state_dict(), tensors, "ema")
     optim_skeleton = flatten_state(optimizer.state_dict(), tensors, "optim")
     rng_skeleton = flatten_state({"torch": torch.get_rng_state()}, tensors, "rng")
     meta = dict(extra, optimizer=optim_skeleton, rng=rng_skeleton)
     save_pair(directory, CHECKPOINT_JSON, CHECKPOINT_STEM, tensors, meta)
 
 
-def load_training_state(directory: Path, model, ema: EMA, optimizer) -> dict:
+def load_training_state(directory: Path, model, ema: EMA | None, optimizer) -> dict:
     """Restore a checkpoint written by `save_training_state`; returns its JSON part."""
     meta, tensors = load_pair(directory, CHECKPOINT_JSON)
     source = directory / meta["tensors_file"]
     try:
         model.load_state_dict(_prefixed(tensors, "model."))
-        ema.model.load_state_dict(_prefixed(tensors, "ema."))
+        if ema is not None:
+            ema.model.load_state_dict(_prefixed(tensors, "ema."))
         optimizer.load_state_dict(unflatten_state(meta["optimizer"], tensors))
         torch.set_rng_state(unflatten_state(meta["rng"], tensors)["torch"])
     except (RuntimeError, KeyError, ValueError) as exc:
@@ -252,7 +264,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+def make_optimizer(cfg: TrainConfig | SSLTrainConfig, params) -> torch.optim.Optimizer:
+    """The configured optimiser over `params` (parameters or parameter groups)."""
+    if cfg.optimizer == "lars":
+        return LARS(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.adam_betas, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
@@ -316,7 +333,154 @@ def _to_tensor(images: np.ndarray, device) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------
-# train_vdvae
+# Recipes: what the shared loop needs to know about one kind of model
+# ---------------------------------------------------------------------------
+
+
+class VDVAERecipe:
+    """The VDVAE: ELBO objective, dihedral augmentation, plateau lr, the EMA exported."""
+
+    kind = "vdvae"
+    config_class = VDVAERunConfig
+
+    def __init__(self, run: VDVAERunConfig):
+        self.run, self.cfg = run, run.train
+
+    def build(self, seed: int) -> VDVAE:
+        return build_vdvae(self.run.model, seed=seed)
+
+    def optimizer(self, model) -> torch.optim.Optimizer:
+        return make_optimizer(self.cfg, model.parameters())
+
+    def inputs(self, x: torch.Tensor, rng: np.random.Generator):
+        return augment(x, rng) if self.cfg.augment else x
+
+    def objective(self, net, x, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what is minimised, the stats logged: loss, recon, kl, aux, objective, kl per layer)."""
+        out = net(x)
+        objective = vdvae_objective(out, self.run, step)
+        stats = torch.cat([torch.stack([out["loss"], out["recon"], out["kl"], out["aux_recon"],
+                                        objective]), out["kl_per_layer"]])
+        return objective, stats.detach()
+
+    def n_stats(self, model: VDVAE) -> int:
+        return 5 + len(model.layer_names)
+
+    def learning_rate(self, step: int, plateau: Plateau, total_steps: int) -> float:
+        return learning_rate(self.cfg, step, plateau)
+
+    def after_update(self, model, step: int, total_steps: int) -> None:
+        """Nothing beyond the optimiser and EMA steps."""
+
+    def schedule_row(self, step: int, total_steps: int) -> dict:
+        return {"beta": kl_weight(self.cfg, step)}
+
+    def train_row(self, epoch: int, mean: np.ndarray, grad_norm: float, model: VDVAE) -> dict:
+        row = {"epoch": epoch, "loss": mean[0], "recon": mean[1], "kl": mean[2],
+               "aux_recon": mean[3], "objective": mean[4],
+               "bits_per_dim": mean[0] / (self.run.model.image_size ** 2 * math.log(2.0)),
+               "grad_norm": grad_norm}
+        row.update({f"kl_{name}": mean[5 + i] for i, name in enumerate(model.layer_names)})
+        return row
+
+    def columns(self, model: VDVAE) -> list[str]:
+        return _metric_columns(model)
+
+    def evaluate(self, model, images: np.ndarray, seed: int, device) -> dict:
+        return evaluate(model, images, self.cfg, seed, device)
+
+    def val_row(self, val: dict, model: VDVAE) -> dict:
+        return _val_columns(val, model.layer_names)
+
+    def export(self, directory: Path, model, ema: EMA | None, extra: dict) -> None:
+        save_model(directory, ema.model if ema is not None else model, extra=extra)
+
+
+class SSLRecipe:
+    """SimCLR / BYOL / SimSiam: two views per image, the method's loss, the online
+    backbone (or its EMA, if configured) exported for embedding."""
+
+    config_class = SSLRunConfig
+
+    def __init__(self, run: SSLRunConfig):
+        self.run, self.cfg = check_ssl_config(run), run.train
+        self.kind = run.model.method
+
+    def build(self, seed: int) -> SSLModel:
+        return build_ssl(self.run.model, seed=seed)
+
+    def optimizer(self, model: SSLModel) -> torch.optim.Optimizer:
+        # Biases and norm parameters get no weight decay (and so no LARS scaling).
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        groups = [{"params": [p for p in trainable if p.ndim > 1]},
+                  {"params": [p for p in trainable if p.ndim <= 1], "weight_decay": 0.0}]
+        return make_optimizer(self.cfg, groups)
+
+    def inputs(self, x: torch.Tensor, rng: np.random.Generator):
+        return two_views(x, rng, self.run.augment)
+
+    def objective(self, net, views, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        out = net(*views)
+        stats = torch.stack([out["loss"], out["feature_spread"], out["projection_spread"]])
+        return out["loss"], stats.detach()
+
+    def n_stats(self, model: SSLModel) -> int:
+        return 3
+
+    def learning_rate(self, step: int, plateau: Plateau, total_steps: int) -> float:
+        cfg = self.cfg
+        warm = min(1.0, (step + 1) / cfg.lr_warmup_steps) if cfg.lr_warmup_steps > 0 else 1.0
+        if cfg.lr_schedule == "cosine":
+            scale = 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total_steps))))
+        else:
+            scale = plateau.scale if cfg.lr_schedule == "plateau" else 1.0
+        return max(cfg.min_lr, cfg.lr * warm * scale)
+
+    def after_update(self, model: SSLModel, step: int, total_steps: int) -> None:
+        model.update_target(step, total_steps)
+
+    def schedule_row(self, step: int, total_steps: int) -> dict:
+        if self.kind != "byol":
+            return {}
+        return {"momentum": target_momentum(self.run.model, step, total_steps)}
+
+    def train_row(self, epoch: int, mean: np.ndarray, grad_norm: float, model: SSLModel) -> dict:
+        return {"epoch": epoch, "loss": mean[0], "feature_spread": mean[1],
+                "projection_spread": mean[2], "grad_norm": grad_norm}
+
+    def columns(self, model: SSLModel) -> list[str]:
+        return ["epoch", "step", "loss", "feature_spread", "projection_spread", "grad_norm", "skipped",
+                "skipped_total", "lr"] + (["momentum"] if self.kind == "byol" else []) + \
+               ["images_per_s", "val_loss", "val_feature_spread"]
+
+    def evaluate(self, model: SSLModel, images: np.ndarray, seed: int, device) -> dict:
+        return evaluate_ssl(model, images, self.run, seed, device)
+
+    def val_row(self, val: dict, model: SSLModel) -> dict:
+        return {"val_loss": val["loss"], "val_feature_spread": val["feature_spread"]}
+
+    def export(self, directory: Path, model: SSLModel, ema: EMA | None, extra: dict) -> None:
+        source = ema.model if ema is not None else model
+        save_model(directory, source.backbone, kind=self.kind, extra=extra, half=self.cfg.export_half)
+
+
+@torch.no_grad()
+def evaluate_ssl(model: SSLModel, images: np.ndarray, run: SSLRunConfig, seed: int, device) -> dict:
+    """Validation: the loss on two fixed-seed views of each image (the same views every
+    epoch, so epochs compare), and the spread of the clean images' features."""
+    model.eval()
+    rng = np.random.default_rng([seed, 0xE7A1])
+    total, n, features = 0.0, 0, []
+    for start in range(0, len(images), run.train.eval_batch_size):
+        x = _to_tensor(images[start:start + run.train.eval_batch_size], device)
+        total += model(*two_views(x, rng, run.augment))["loss"].item() * len(x)
+        n += len(x)
+        features.append(model.backbone(x).cpu())
+    return {"loss": total / n, "feature_spread": float(feature_spread(torch.cat(features)))}
+
+
+# ---------------------------------------------------------------------------
+# The training loop (any recipe)
 # ---------------------------------------------------------------------------
 
 
@@ -338,26 +502,54 @@ class TrainResult:
 
 def train_vdvae(images: np.ndarray, config: VDVAERunConfig, out_dir: str | Path, *,
                 resume: bool = False, seed: int = 0, world_size: int = 1,
-                progress: bool = True) -> TrainResult:
+                progress: bool = True, stop_after: int | None = None) -> TrainResult:
     """Train a VDVAE on uint8 images (N, 64, 64); checkpoints and metrics go to out_dir.
 
     Returns the run summary; the EMA model is in out_dir/model (`load_model`).
     """
-    images = _check_images(images, config)
+    return train(images, VDVAERecipe(config), out_dir, resume=resume, seed=seed,
+                 world_size=world_size, progress=progress, stop_after=stop_after)
+
+
+def train_ssl(images: np.ndarray, config: SSLRunConfig, out_dir: str | Path, *,
+              resume: bool = False, seed: int = 0, world_size: int = 1,
+              progress: bool = True, stop_after: int | None = None) -> TrainResult:
+    """Train SimCLR, BYOL or SimSiam (config.model.method) on uint8 images (N, 64, 64).
+
+    Same loop, checkpoints, metrics and resume as `train_vdvae`; out_dir/model holds the
+    backbone (`load_model` gives it back; `embedding.get_encoder` embeds with it).
+    """
+    try:
+        recipe = SSLRecipe(config)
+    except ValueError as exc:
+        raise InputError("config", str(exc)) from None
+    return train(images, recipe, out_dir, resume=resume, seed=seed, world_size=world_size,
+                 progress=progress, stop_after=stop_after)
+
+
+def train(images: np.ndarray, recipe, out_dir: str | Path, *, resume: bool = False, seed: int = 0,
+          world_size: int = 1, progress: bool = True, stop_after: int | None = None) -> TrainResult:
+    """The shared loop: train `recipe`'s model on uint8 images (N, side, side).
+
+    `stop_after` ends the run after that epoch, as an interruption would: schedules
+    still run over all `epochs`, and `resume=True` later continues exactly. (Changing
+    `epochs` instead would change a cosine schedule, so it extends a run, not resumes it.)
+    """
+    images = _check_images(images, recipe.run)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _check_resume(out_dir, config, seed, resume)
+    _check_resume(out_dir, recipe, seed, resume)
     if world_size > 1:
         port = free_port()
-        mp.spawn(_worker, args=(world_size, port, images, config, out_dir, resume, seed, progress),
+        mp.spawn(_worker, args=(world_size, port, images, recipe, out_dir, resume, seed, progress, stop_after),
                  nprocs=world_size, join=True)
     else:
-        _worker(0, 1, 0, images, config, out_dir, resume, seed, progress)
+        _worker(0, 1, 0, images, recipe, out_dir, resume, seed, progress, stop_after)
     data = json.loads((out_dir / RESULT_JSON).read_text())
     return TrainResult(**data)
 
 
-def _check_images(images, config: VDVAERunConfig) -> np.ndarray:
+def _check_images(images, config) -> np.ndarray:
     side = config.model.image_size
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 3 \
             or images.shape[1:] != (side, side):
@@ -367,24 +559,28 @@ def _check_images(images, config: VDVAERunConfig) -> np.ndarray:
     return images
 
 
-def _check_resume(out_dir: Path, config: VDVAERunConfig, seed: int, resume: bool) -> None:
-    """Refuse to resume a run with a different config or seed (it would not be exact);
+def _check_resume(out_dir: Path, recipe, seed: int, resume: bool) -> None:
+    """Refuse to resume a run of another kind, config or seed (it would not be exact);
     only the number of epochs may change, to extend a finished run."""
     state_json = out_dir / CHECKPOINT_DIR / CHECKPOINT_JSON
     if not (resume and state_json.is_file()):
         return
     meta, _ = load_pair(out_dir / CHECKPOINT_DIR, CHECKPOINT_JSON)
+    kind = meta.get("kind", "vdvae")  # checkpoints written before SSL existed are VDVAE runs
+    if kind != recipe.kind:
+        raise InputError(state_json, f"checkpoint is a {kind} run, not {recipe.kind}")
     try:
-        saved = dataclass_from_dict(VDVAERunConfig, meta["config"])
+        saved = dataclass_from_dict(recipe.config_class, meta["config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(state_json, f"bad config in checkpoint ({exc})") from None
+    config = recipe.run
     same_epochs = dataclasses.replace(saved, train=dataclasses.replace(saved.train, epochs=config.train.epochs))
     if same_epochs != config or meta.get("seed") != seed:
         raise InputError(state_json, "checkpoint was made with another config or seed")
 
 
-def _worker(rank, world, port, images, run: VDVAERunConfig, out_dir: Path, resume, seed, progress):
-    cfg = run.train
+def _worker(rank, world, port, images, recipe, out_dir: Path, resume, seed, progress, stop_after):
+    cfg = recipe.cfg
     torch.set_num_threads(cfg.threads)
     device = torch.device(f"cuda:{rank}" if cfg.device == "cuda" else "cpu")
     if world > 1:
@@ -392,7 +588,7 @@ def _worker(rank, world, port, images, run: VDVAERunConfig, out_dir: Path, resum
         dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}",
                                 rank=rank, world_size=world)
     try:
-        _train(rank, world, images, run, out_dir, resume, seed, progress, device)
+        _train(rank, world, images, recipe, out_dir, resume, seed, progress, device, stop_after)
     finally:
         if world > 1:
             dist.destroy_process_group()
@@ -405,11 +601,27 @@ class _State:
     history: list = field(default_factory=list)
 
 
-def _train(rank, world, images, run, out_dir, resume, seed, progress, device):
-    cfg = run.train
-    model = build_vdvae(run.model, seed=seed).to(device)
-    ema = EMA(model, cfg.ema_decay)
-    optimizer = make_optimizer(cfg, model.parameters())
+@dataclass
+class _Run:
+    """What every step of a run uses (built once in `_train`)."""
+
+    recipe: object
+    net: torch.nn.Module
+    model: torch.nn.Module
+    ema: EMA | None
+    optimizer: torch.optim.Optimizer
+    guard: UpdateGuard
+    plateau: Plateau
+    state: _State
+    world: int
+    total_steps: int
+
+
+def _train(rank, world, images, recipe, out_dir, resume, seed, progress, device, stop_after):
+    cfg = recipe.cfg
+    model = recipe.build(seed).to(device)
+    ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    optimizer = recipe.optimizer(model)
     guard = UpdateGuard(cfg.skip_factor, cfg.skip_window, cfg.skip_min_history)
     plateau = Plateau(cfg.plateau_factor, cfg.plateau_patience, cfg.plateau_threshold)
     state = _State()
@@ -420,81 +632,97 @@ def _train(rank, world, images, run, out_dir, resume, seed, progress, device):
         plateau.load_state_dict(meta["plateau"])
         state = _State(meta["epoch"], meta["step"], meta["history"])
     train_idx, valid_idx = split_indices(len(images), cfg, seed)
-    columns = _metric_columns(model)
-    log = MetricsLog(out_dir / METRICS_CSV, columns)
+    log = MetricsLog(out_dir / METRICS_CSV, recipe.columns(model))
     if rank == 0:
         log.keep_through(state.epoch)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    for epoch in range(state.epoch + 1, cfg.epochs + 1):
-        row = _train_epoch(rank, world, net, model, ema, optimizer, guard, plateau, state,
-                           images, train_idx, run, seed, epoch, progress, device)
-        val = _validate(rank, world, ema.model, images[valid_idx], cfg, seed, device)
+    total_steps = cfg.epochs * _steps_per_epoch(len(train_idx), cfg.batch_size, world)
+    run = _Run(recipe, net, model, ema, optimizer, guard, plateau, state, world, total_steps)
+    eval_model = ema.model if ema is not None else model
+    last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
+    for epoch in range(state.epoch + 1, last + 1):
+        row = _train_epoch(rank, run, images, train_idx, seed, epoch, progress, device)
+        if world > 1:
+            _sync_buffers(model)
+        val = _validate(rank, world, recipe, eval_model, images[valid_idx], seed, device)
         plateau.step(val["loss"])
-        row.update(_val_columns(val, model.layer_names))
+        row.update(recipe.val_row(val, model))
         state.epoch = epoch
         state.history.append(row)
         if rank == 0:
-            _save_epoch(out_dir, model, ema, optimizer, guard, plateau, state, run, seed)
+            _save_epoch(out_dir, run, seed)
             log.append(row)
         if world > 1:
             dist.barrier()
     _finish(rank, world, out_dir, model, state, guard, valid_idx)
 
 
-def _train_epoch(rank, world, net, model, ema, optimizer, guard, plateau, state, images,
-                 train_idx, run, seed, epoch, progress, device) -> dict:
-    cfg = run.train
+def _sync_buffers(model: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics, which each rank
+    updates from its own part of the batch). DDP does the same before every forward, so
+    this changes no result; it makes the ranks' saved states and checksums agree."""
+    for buffer in model.buffers():
+        dist.broadcast(buffer, src=0)
+
+
+def _steps_per_epoch(n_train: int, batch_size: int, world: int) -> int:
+    per_rank = max(1, batch_size // world)
+    n_steps = n_train // (per_rank * world)
+    if n_steps == 0:
+        raise ValueError(f"{n_train} training images is less than one batch of {per_rank * world}")
+    return n_steps
+
+
+def _train_epoch(rank, run: _Run, images, train_idx, seed, epoch, progress, device) -> dict:
+    recipe, world, state = run.recipe, run.world, run.state
+    cfg = recipe.cfg
     torch.manual_seed(_epoch_seed(seed, epoch, rank))
     order = np.random.default_rng([seed, epoch]).permutation(train_idx)
     aug_rng = np.random.default_rng([seed, epoch, rank, 1])
     per_rank = max(1, cfg.batch_size // world)
-    n_steps = len(order) // (per_rank * world)
-    if n_steps == 0:
-        raise ValueError(f"{len(order)} training images is less than one batch of {per_rank * world}")
-    sums = _Sums(len(model.layer_names))
-    skipped_before = guard.skipped
+    n_steps = _steps_per_epoch(len(order), cfg.batch_size, world)
+    sums = _Sums(recipe.n_stats(run.model))
+    skipped_before = run.guard.skipped
     bar = tqdm(total=n_steps, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress or rank != 0,
                leave=False, dynamic_ncols=True)
     started = time.perf_counter()
-    model.train()
+    run.model.train()
     for i in range(n_steps):
         chunk = order[(i * world + rank) * per_rank:(i * world + rank + 1) * per_rank]
-        x = _to_tensor(images[chunk], device)
-        if cfg.augment:
-            x = augment(x, aug_rng)
-        stats, grad_norm = _step(net, model, ema, optimizer, guard, plateau, state, x, run, world)
+        inputs = recipe.inputs(_to_tensor(images[chunk], device), aug_rng)
+        stats, grad_norm = _step(run, inputs)
         sums.add(stats, grad_norm)
         bar.update(1)
-        bar.set_postfix(loss=f"{stats[0]:.1f}", skipped=guard.skipped)
+        bar.set_postfix(loss=f"{stats[0]:.4g}", skipped=run.guard.skipped)
     bar.close()
     elapsed = time.perf_counter() - started
-    row = sums.row(epoch, model.layer_names, run.model.image_size ** 2)
-    row.update(step=state.step, skipped=guard.skipped - skipped_before, skipped_total=guard.skipped,
-               lr=learning_rate(cfg, state.step, plateau), beta=kl_weight(cfg, state.step),
-               images_per_s=n_steps * per_rank * world / elapsed)
+    row = recipe.train_row(epoch, *sums.means(), run.model)
+    row.update(step=state.step, skipped=run.guard.skipped - skipped_before, skipped_total=run.guard.skipped,
+               lr=recipe.learning_rate(state.step, run.plateau, run.total_steps))
+    row.update(recipe.schedule_row(state.step, run.total_steps))
+    row["images_per_s"] = n_steps * per_rank * world / elapsed
     return row
 
 
-def _step(net, model, ema, optimizer, guard, plateau, state, x, run, world):
+def _step(run: _Run, inputs):
     """One optimisation step; returns (globally averaged stats, grad norm)."""
-    cfg = run.train
-    for group in optimizer.param_groups:
-        group["lr"] = learning_rate(cfg, state.step, plateau)
-    out = net(x)
-    objective = vdvae_objective(out, run, state.step)
-    optimizer.zero_grad(set_to_none=True)
+    recipe, state = run.recipe, run.state
+    for group in run.optimizer.param_groups:
+        group["lr"] = recipe.learning_rate(state.step, run.plateau, run.total_steps)
+    objective, stats = recipe.objective(run.net, inputs, state.step)
+    run.optimizer.zero_grad(set_to_none=True)
     objective.backward()
-    grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip))
-    stats = torch.cat([torch.stack([out["loss"], out["recon"], out["kl"], out["aux_recon"],
-                                    objective]), out["kl_per_layer"]]).detach()
-    if world > 1:
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(run.model.parameters(), recipe.cfg.grad_clip))
+    if run.world > 1:
         # Averaged so every rank sees the same loss and makes the same skip decision.
         dist.all_reduce(stats)
-        stats /= world
+        stats /= run.world
     stats = stats.cpu().numpy()
-    if guard.accept(float(stats[0]), grad_norm):
-        optimizer.step()
-        ema.update(model, state.step)
+    if run.guard.accept(float(stats[0]), grad_norm):
+        run.optimizer.step()
+        if run.ema is not None:
+            run.ema.update(run.model, state.step)
+        recipe.after_update(run.model, state.step, run.total_steps)
     state.step += 1
     return stats, grad_norm
 
@@ -502,8 +730,8 @@ def _step(net, model, ema, optimizer, guard, plateau, state, x, run, world):
 class _Sums:
     """Running means of the per-step stats over the finite steps of an epoch."""
 
-    def __init__(self, n_layers: int):
-        self.total = np.zeros(5 + n_layers)
+    def __init__(self, n_stats: int):
+        self.total = np.zeros(n_stats)
         self.grad = 0.0
         self.count = 0
 
@@ -513,19 +741,13 @@ class _Sums:
             self.grad += grad_norm
             self.count += 1
 
-    def row(self, epoch: int, names: list[str], pixels: int) -> dict:
-        mean = self.total / max(1, self.count)
-        row = {"epoch": epoch, "loss": mean[0], "recon": mean[1], "kl": mean[2],
-               "aux_recon": mean[3], "objective": mean[4],
-               "bits_per_dim": mean[0] / (pixels * math.log(2.0)),
-               "grad_norm": self.grad / max(1, self.count)}
-        row.update({f"kl_{name}": mean[5 + i] for i, name in enumerate(names)})
-        return row
+    def means(self) -> tuple[np.ndarray, float]:
+        return self.total / max(1, self.count), self.grad / max(1, self.count)
 
 
-def _validate(rank, world, ema_model, valid_images, cfg, seed, device) -> dict:
-    """Rank 0 evaluates; the loss is broadcast so every rank's plateau steps alike."""
-    result = evaluate(ema_model, valid_images, cfg, seed, device) if rank == 0 else {}
+def _validate(rank, world, recipe, eval_model, valid_images, seed, device) -> dict:
+    """Rank 0 evaluates; the result is broadcast so every rank's plateau steps alike."""
+    result = recipe.evaluate(eval_model, valid_images, seed, device) if rank == 0 else {}
     if world > 1:
         box = [result]
         dist.broadcast_object_list(box, src=0)
@@ -553,13 +775,15 @@ def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
     return int(np.random.default_rng([seed, epoch, rank]).integers(0, 2**62))
 
 
-def _save_epoch(out_dir, model, ema, optimizer, guard, plateau, state, run, seed) -> None:
-    extra = {"config": dataclasses.asdict(run), "seed": seed, "epoch": state.epoch,
-             "step": state.step, "guard": guard.state_dict(), "plateau": plateau.state_dict(),
-             "skipped_total": guard.skipped, "history": _plain(state.history)}
-    save_training_state(out_dir / CHECKPOINT_DIR, model, ema, optimizer, extra)
-    save_model(out_dir / MODEL_DIR, ema.model, extra={"epoch": state.epoch, "seed": seed,
-                                                       "run_config": run.name})
+def _save_epoch(out_dir: Path, run: _Run, seed: int) -> None:
+    recipe, state, guard = run.recipe, run.state, run.guard
+    extra = {"kind": recipe.kind, "config": dataclasses.asdict(recipe.run), "seed": seed,
+             "epoch": state.epoch, "step": state.step, "guard": guard.state_dict(),
+             "plateau": run.plateau.state_dict(), "skipped_total": guard.skipped,
+             "history": _plain(state.history)}
+    save_training_state(out_dir / CHECKPOINT_DIR, run.model, run.ema, run.optimizer, extra)
+    recipe.export(out_dir / MODEL_DIR, run.model, run.ema,
+                  {"epoch": state.epoch, "seed": seed, "run_config": recipe.run.name})
 
 
 def _finish(rank, world, out_dir, model, state, guard, valid_idx) -> None:

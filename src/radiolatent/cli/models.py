@@ -14,8 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     register_train(subparsers)
     p = subparsers.add_parser("embed", help="encode datasets into a codes table (parquet)")
     p.add_argument("--model", default=None,
-                   help="a trained run folder, or a no-learning floor: pixels-pca, random-conv "
-                        "(default: the shipped VDVAE)")
+                   help="a trained run folder (VDVAE, SimCLR, BYOL or SimSiam: told apart by the "
+                        "checkpoint), a shipped checkpoint (vdvae-cpu, simclr-cpu, byol-cpu, simsiam-cpu), "
+                        "or a no-learning floor: pixels-pca, random-conv (default: the shipped VDVAE)")
     p.add_argument("--data", default=DEFAULT_SETS,
                    help=f"comma-separated dataset specs (default {DEFAULT_SETS})")
     p.add_argument("--out", required=True, help="codes table to write (.parquet)")
@@ -44,18 +45,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def register_train(subparsers: argparse._SubParsersAction) -> None:
+    from radiolatent.config import SSL_METHODS
+
     train = subparsers.add_parser("train", help="train a model on the pre-training pool")
     sub = train.add_subparsers(dest="model_kind", metavar="MODEL", required=True)
     p = sub.add_parser("vdvae", help="the Very Deep VAE")
+    _add_train_arguments(p, "e.g. train.epochs=20 or model.aux_weight=1")
+    p.set_defaults(handler=cmd_train_vdvae)
+    names = {"simclr": "SimCLR (NT-Xent)", "byol": "BYOL (online/target networks)",
+             "simsiam": "SimSiam (stop-gradient)"}
+    for method in SSL_METHODS:
+        p = sub.add_parser(method, help=f"{names[method]} on a one-channel ResNet (docs/ssl.md)")
+        _add_train_arguments(p, "e.g. train.epochs=5, model.backbone=resnet34 or augment.blur_p=0")
+        p.set_defaults(handler=cmd_train_ssl, method=method)
+
+
+def _add_train_arguments(p: argparse.ArgumentParser, set_example: str) -> None:
     p.add_argument("--config", default="cpu", help="tiny, cpu (default) or paper")
     p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.csv, model/")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a setting, e.g. train.epochs=20 or model.aux_weight=1 (repeatable)")
+                   help=f"override a setting, {set_example} (repeatable)")
     p.add_argument("--world-size", type=int, default=1, help="data-parallel processes (default 1)")
     add_pool_arguments(p)
-    p.set_defaults(handler=cmd_train_vdvae)
 
 
 def cmd_train_vdvae(args: argparse.Namespace) -> int:
@@ -74,6 +87,30 @@ def cmd_train_vdvae(args: argparse.Namespace) -> int:
                          world_size=args.world_size)
     print(f"done: {result.epochs_completed} epochs, best validation loss {result.best_val_loss:.1f} nats/image, "
           f"{result.skipped_total} skipped updates; model in {result.model_dir}")
+    return 0
+
+
+def cmd_train_ssl(args: argparse.Namespace) -> int:
+    import time
+
+    from radiolatent.config import check_ssl_config, get_ssl_config, override
+    from radiolatent.data.pools import build_pool
+    from radiolatent.errors import InputError
+    from radiolatent.training import train_ssl
+
+    try:
+        run = check_ssl_config(override(get_ssl_config(args.method, args.config), args.set))
+    except (KeyError, ValueError) as exc:
+        raise InputError("--config/--set", str(exc).strip("'\"")) from None
+    pool = build_pool(pool_config(args))
+    print(f"training {args.method} '{run.name}' ({run.model.backbone}) on the pool ({len(pool)} images) "
+          f"into {args.out}")
+    started = time.perf_counter()
+    result = train_ssl(pool.images, run, args.out, resume=args.resume, seed=args.seed,
+                       world_size=args.world_size)
+    minutes = (time.perf_counter() - started) / 60.0
+    print(f"done in {minutes:.1f} min: {result.epochs_completed} epochs, final validation loss "
+          f"{result.final_val_loss:.4f}, {result.skipped_total} skipped updates; model in {result.model_dir}")
     return 0
 
 

@@ -8,7 +8,8 @@ at every moment the JSON points at a complete tensor file; a crash mid-save leav
 previous pair usable. Loading checks the hash, so a garbled or swapped file is refused
 with an `InputError` naming it instead of being half-read.
 
-A model directory (what `load_model` reads) holds `config.json` + `weights-*.safetensors`.
+A model directory (what `load_model` reads) holds `config.json` + `weights-*.safetensors`;
+its `kind` says what to build: a VDVAE, or the ResNet backbone of an SSL method.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from radiolatent.config import VDVAEConfig, dataclass_from_dict
+from radiolatent.config import SSL_METHODS, SSLModelConfig, VDVAEConfig, dataclass_from_dict
 from radiolatent.errors import InputError
 from radiolatent.fileio import atomic_path, write_text
 
@@ -33,8 +34,8 @@ MODEL_JSON = "config.json"
 MODEL_STEM = "weights"
 #: the model directory inside a training run folder.
 RUN_MODEL_DIR = "model"
-#: model kinds `load_model` can build.
-MODEL_KINDS = ("vdvae",)
+#: model kinds `load_model` can build: the VDVAE and the SSL methods' backbones.
+MODEL_KINDS = ("vdvae",) + SSL_METHODS
 
 
 def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
@@ -135,36 +136,73 @@ def load_pair(directory: str | Path, json_name: str) -> tuple[dict, dict[str, to
 
 
 def save_model(directory: str | Path, model: torch.nn.Module, kind: str = "vdvae",
-               extra: dict | None = None) -> Path:
-    """Save a model's config and weights into `directory` (atomically)."""
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+               extra: dict | None = None, half: bool = False) -> Path:
+    """Save a model's config and weights into `directory` (atomically).
+
+    `half` stores conv and linear weights (tensors of 2+ dimensions) as float16, halving
+    the file; norm parameters and buffers stay float32. `load_model` casts them back.
+    """
+    tensors = {k: _stored(v, half) for k, v in model.state_dict().items()}
     meta = {"kind": kind, "config": dataclasses.asdict(model.cfg), **(extra or {})}
     save_pair(directory, MODEL_JSON, MODEL_STEM, tensors, meta)
     return Path(directory)
 
 
-def load_model(path: str | Path):
-    """The model saved in `path` (a model directory, or a training run folder holding
-    one), in eval mode on CPU. Unknown kinds, bad configs and garbled or mismatched
-    weight files raise InputError naming the file."""
-    from radiolatent.models.vdvae import VDVAE  # here: vdvae imports config only
+def _stored(tensor: torch.Tensor, half: bool) -> torch.Tensor:
+    tensor = tensor.detach().cpu().contiguous().clone()
+    if half and tensor.dtype == torch.float32 and tensor.ndim >= 2:
+        return tensor.half()
+    return tensor
 
+
+def model_dir(path: str | Path) -> Path:
+    """The model directory of `path`: itself, or the `model/` folder of a training run."""
     path = Path(path)
     if not (path / MODEL_JSON).is_file() and (path / RUN_MODEL_DIR / MODEL_JSON).is_file():
-        path = path / RUN_MODEL_DIR
-    json_path = path / MODEL_JSON
+        return path / RUN_MODEL_DIR
+    return path
+
+
+def model_kind(path: str | Path) -> str:
+    """The kind of the model saved in `path` ('vdvae', 'simclr', 'byol', 'simsiam')."""
+    json_path = model_dir(path) / MODEL_JSON
     kind = read_json(json_path).get("kind")
     if kind not in MODEL_KINDS:
-        raise InputError(json_path, f"unknown model kind {kind!r}")
+        raise InputError(json_path, f"unknown model kind {kind!r} (known: {', '.join(MODEL_KINDS)})")
+    return kind
+
+
+def load_model(path: str | Path):
+    """The model saved in `path` (a model directory, or a training run folder holding
+    one), in eval mode on CPU: a VDVAE, or an SSL method's ResNet backbone. Unknown
+    kinds, bad configs and garbled or mismatched weight files raise InputError naming the file."""
+    path = model_dir(path)
+    json_path = path / MODEL_JSON
+    kind = model_kind(path)
     meta, tensors = load_pair(path, MODEL_JSON)
     try:
-        cfg = dataclass_from_dict(VDVAEConfig, meta.get("config"))
-        model = VDVAE(cfg)
+        model = _build(kind, meta.get("config"))
     except (TypeError, ValueError, KeyError) as exc:
         raise InputError(json_path, f"bad model config ({exc})") from None
     try:
+        # float16-stored weights are cast to the model's float32 by load_state_dict.
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise InputError(path / meta["tensors_file"], f"weights do not fit the config ({first})") from None
     return model.eval()
+
+
+def _build(kind: str, config: dict) -> torch.nn.Module:
+    # Imported here: the model modules import config only, and loading one kind
+    # should not pay for the other.
+    if kind == "vdvae":
+        from radiolatent.models.vdvae import VDVAE
+
+        return VDVAE(dataclass_from_dict(VDVAEConfig, config))
+    from radiolatent.models.ssl import ResNetBackbone
+
+    cfg = dataclass_from_dict(SSLModelConfig, config)
+    if cfg.method != kind:
+        raise ValueError(f"kind {kind!r} but config.method {cfg.method!r}")
+    return ResNetBackbone(cfg)

@@ -1,0 +1,54 @@
+"""`radiolatent study cut`: [B]'s angular-size cut study for an SSL method."""
+
+from __future__ import annotations
+
+import argparse
+
+from radiolatent.cli.data import add_pool_arguments, pool_config
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from radiolatent.config import SSL_METHODS
+
+    study = subparsers.add_parser("study", help="experiments that train several models")
+    sub = study.add_subparsers(dest="study_command", metavar="STUDY", required=True)
+    p = sub.add_parser("cut", help="kNN accuracy on MBC against an angular-size cut of the pool ([B] Fig. 3)")
+    p.add_argument("--model", required=True, choices=SSL_METHODS, help="the SSL method to train")
+    p.add_argument("--thresholds", default="0,10,20,30,40",
+                   help="comma-separated LAS cuts in arcsec (default 0,10,20,30,40)")
+    p.add_argument("--config", default="tiny", help="tiny (default), cpu or paper")
+    p.add_argument("--seeds", type=int, default=1, help="training seeds 0..N-1 per threshold (default 1)")
+    p.add_argument("--out", required=True, help="study folder: runs/, cut_study.csv, cut_study.png")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a setting of the config, e.g. train.epochs=3 (repeatable)")
+    p.add_argument("--max-images", type=int, default=None,
+                   help="train on at most this many images per run (quick looks; default all)")
+    p.add_argument("--single-view", action="store_true",
+                   help="embed MBC once per image (default: average over the 8 flips and quarter turns)")
+    add_pool_arguments(p)
+    p.set_defaults(handler=cmd_cut)
+
+
+def cmd_cut(args: argparse.Namespace) -> int:
+    from radiolatent.cut_study import CutStudy, check_thresholds, run_cut_study
+    from radiolatent.errors import InputError
+
+    try:
+        values = [float(v) for v in args.thresholds.split(",") if v.strip()]
+    except ValueError:
+        raise InputError("--thresholds", f"not a list of numbers: {args.thresholds!r}") from None
+    if args.seeds < 1:
+        raise InputError("--seeds", "need at least one seed")
+    if args.max_images is not None and args.max_images < 2:
+        raise InputError("--max-images", "need at least 2 images")
+    if args.min_las:
+        raise InputError("--min-las", "the study sets the cut itself: give --thresholds instead")
+    study = CutStudy(method=args.model, thresholds=check_thresholds(values), config=args.config,
+                     seeds=args.seeds, overrides=tuple(args.set), max_images=args.max_images,
+                     single_view=args.single_view)
+    study.run_config()  # bad --config/--set fail here, before the pool is built
+    runs = run_cut_study(study, args.out, pool_config(args))
+    summary = runs.groupby("threshold_arcsec")["knn_accuracy"].agg(["mean", "std", "count"])
+    print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"wrote {args.out}/cut_study.csv, cut_study_summary.csv and cut_study.png")
+    return 0

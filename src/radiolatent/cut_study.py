@@ -1,0 +1,175 @@
+"""[B] Figure 3: kNN accuracy on MiraBest Confident against the angular-size cut of the pool.
+
+For every threshold t and seed s: take the pool without the sources whose largest angular
+size is below t (the pool's `las_arcsec`: catalogued LAS where present, the estimator's
+otherwise; exactly what `--min-las t` drops), train the SSL method on it, embed MBC, fit
+kNN (k=20) on the mbc:train codes and score mbc:test ([B]'s protocol).
+
+The cut pools are subsets of one pool build (same leak rules, same images), so the runs
+differ only in what the cut removed. Each run lives in OUT/runs/t<t>-s<s>/ with its own
+checkpoints; a finished run's `cut_result.json` makes a second invocation skip it, and an
+unfinished one resumes from its last epoch. OUT/cut_study.csv holds one row per run,
+OUT/cut_study_summary.csv mean and sd per threshold, OUT/cut_study.png the plot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from radiolatent.config import (
+    DEFAULT_CLASSIFY, DEFAULT_POOL, EmbedConfig, PoolConfig, SSLRunConfig, check_ssl_config, get_ssl_config,
+    override,
+)
+from radiolatent.errors import InputError
+from radiolatent.fileio import write_csv, write_text
+
+RESULT_NAME = "cut_result.json"
+RUNS_CSV = "cut_study.csv"
+SUMMARY_CSV = "cut_study_summary.csv"
+PLOT_PNG = "cut_study.png"
+#: [B]'s point for context: BYOL on RGZ DR1 with a 29" cut, kNN k=20 on MBC test (their pool, not ours).
+REFERENCE_POINT = (29.0, 0.8525)
+
+
+@dataclass(frozen=True)
+class CutStudy:
+    """What to run: method, thresholds (arcsec), named config (+ overrides), seeds 0..n-1."""
+
+    method: str
+    thresholds: tuple[float, ...]
+    config: str = "tiny"
+    seeds: int = 1
+    overrides: tuple[str, ...] = ()
+    #: train on a seeded random subset of at most this many cut-pool images (None = all):
+    #: for quick looks only, as it hides the cut's effect on the pool size.
+    max_images: int | None = None
+    #: embed MBC once per image instead of averaging the 8 flips and quarter turns.
+    single_view: bool = False
+    k: int = DEFAULT_CLASSIFY.knn_b_neighbors
+
+    def run_config(self) -> SSLRunConfig:
+        try:
+            return check_ssl_config(override(get_ssl_config(self.method, self.config), list(self.overrides)))
+        except (KeyError, ValueError) as exc:
+            raise InputError("--config/--set", str(exc).strip("'\"")) from None
+
+
+def check_thresholds(values: list[float]) -> tuple[float, ...]:
+    """Sorted distinct non-negative thresholds; InputError otherwise."""
+    if not values or any(not np.isfinite(v) or v < 0 for v in values):
+        raise InputError("--thresholds", f"need one or more non-negative angular sizes in arcsec, got {values}")
+    return tuple(sorted(set(float(v) for v in values)))
+
+
+def cut_mask(las_arcsec: np.ndarray, threshold: float) -> np.ndarray:
+    """Pool rows kept by a cut: NOT (LAS < threshold), as the pool builder drops them."""
+    return ~(np.asarray(las_arcsec, float) < threshold)
+
+
+def run_cut_study(study: CutStudy, out_dir: str | Path, pool_config: PoolConfig = DEFAULT_POOL,
+                  progress: bool = True) -> pd.DataFrame:
+    """Train, embed and score every (threshold, seed); write the CSVs and the plot."""
+    from radiolatent.data.pools import build_pool
+
+    run = study.run_config()
+    out_dir = Path(out_dir)
+    pool = build_pool(dataclasses.replace(pool_config, min_las_arcsec=0.0), progress=progress)
+    las = pool.meta["las_arcsec"].to_numpy(float)
+    rows = []
+    for threshold in study.thresholds:
+        keep = np.flatnonzero(cut_mask(las, threshold))
+        for seed in range(study.seeds):
+            rows.append(_one_run(study, run, pool.images, keep, threshold, seed, out_dir, progress))
+    runs = pd.DataFrame(rows)
+    write_csv(runs, out_dir / RUNS_CSV)
+    summary = summarise(runs)
+    write_csv(summary, out_dir / SUMMARY_CSV)
+    plot_cut_study(runs, summary, study, out_dir / PLOT_PNG)
+    return runs
+
+
+def _one_run(study: CutStudy, run: SSLRunConfig, images: np.ndarray, keep: np.ndarray, threshold: float,
+             seed: int, out_dir: Path, progress: bool) -> dict:
+    """One (threshold, seed): reuse its recorded result, or train (resuming) and score it."""
+    from radiolatent.training import train_ssl
+
+    run_dir = out_dir / "runs" / f"t{threshold:g}-s{seed}"
+    done = run_dir / RESULT_NAME
+    if done.is_file():
+        return json.loads(done.read_text())
+    chosen = _subset(keep, study.max_images, seed)
+    if len(chosen) < run.train.batch_size * 2:
+        raise InputError(f"threshold {threshold:g}", f"the cut leaves {len(chosen)} images, too few to train on")
+    started = time.perf_counter()
+    train_ssl(np.ascontiguousarray(images[chosen]), run, run_dir, resume=True, seed=seed, progress=progress)
+    minutes = (time.perf_counter() - started) / 60.0
+    row = {"method": study.method, "config": run.name, "threshold_arcsec": threshold, "seed": seed,
+           "pool_images": int(len(keep)), "train_images": int(len(chosen)), "epochs": run.train.epochs,
+           "train_minutes": round(minutes, 2), "knn_k": study.k,
+           "knn_accuracy": knn_accuracy(run_dir, study), "run_dir": str(run_dir)}
+    write_text(done, json.dumps(row, indent=1))
+    return row
+
+
+def _subset(keep: np.ndarray, max_images: int | None, seed: int) -> np.ndarray:
+    if max_images is None or len(keep) <= max_images:
+        return keep
+    return np.sort(np.random.default_rng([seed, 0xC07]).choice(keep, size=max_images, replace=False))
+
+
+def knn_accuracy(model_path: Path, study: CutStudy) -> float:
+    """[B]'s evaluation of a trained run: kNN on mbc:train codes, accuracy on mbc:test."""
+    from radiolatent.codes import code_matrix, select
+    from radiolatent.downstream.classify import knn_protocol_b
+    from radiolatent.embedding import embed
+
+    table = embed(str(model_path), ["mbc"], EmbedConfig(dihedral_average=not study.single_view), progress=False)
+    train, test = select(table, "mbc:train"), select(table, "mbc:test")
+    return knn_protocol_b(code_matrix(train), train["label"].to_numpy(), code_matrix(test),
+                          test["label"].to_numpy(), k=study.k)
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean, sd (0 for one seed), min and max kNN accuracy per threshold."""
+    grouped = runs.groupby("threshold_arcsec")
+    summary = grouped["knn_accuracy"].agg(["mean", "std", "min", "max", "count"]).reset_index()
+    summary["std"] = summary["std"].fillna(0.0)
+    summary["pool_images"] = grouped["pool_images"].first().to_numpy()
+    return summary.rename(columns={"count": "seeds"})
+
+
+def plot_cut_study(runs: pd.DataFrame, summary: pd.DataFrame, study: CutStudy, path: Path) -> Path:
+    """Mean +- sd per threshold, every seed as a dot, pool sizes on the top axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=120)
+    ax.errorbar(summary["threshold_arcsec"], summary["mean"], yerr=summary["std"], marker="o",
+                capsize=4, label=f"{study.method} ({runs['config'].iloc[0]}), mean ± sd over seeds")
+    ax.scatter(runs["threshold_arcsec"], runs["knn_accuracy"], s=12, color="grey", alpha=0.6,
+               label="single runs", zorder=3)
+    if study.method == "byol":
+        ax.scatter(*REFERENCE_POINT, marker="x", color="red", s=50, label='[B] BYOL, RGZ DR1, 29" cut')
+    ax.set_xlabel("angular-size cut: pool sources below this LAS removed (arcsec)")
+    ax.set_ylabel(f"kNN (k={study.k}) accuracy, MBC test")
+    ax.set_title("angular-size cut study ([B] Fig. 3)")
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(summary["threshold_arcsec"].to_numpy())
+    top.set_xticklabels([str(n) for n in summary["pool_images"]], fontsize=7)
+    top.set_xlabel("pool images", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
