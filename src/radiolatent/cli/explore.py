@@ -1,0 +1,50 @@
+"""`radiolatent explore`: the browser explorer over a codes table (map, search, labels, retrain)."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import webbrowser
+from pathlib import Path
+
+from radiolatent.config import DEFAULT_EXPLORE
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("explore", help="a local web page: UMAP map, click-to-search, outliers, labels and retraining")
+    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
+    p.add_argument("--port", type=int, default=DEFAULT_EXPLORE.port, help=f"port (default {DEFAULT_EXPLORE.port})")
+    p.add_argument("--host", default=DEFAULT_EXPLORE.host,
+                   help=f"address to bind (default {DEFAULT_EXPLORE.host}; others need --allow-remote)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow a non-loopback --host: anyone who can reach the port can see the data and label")
+    p.add_argument("--labels", default=None, metavar="PATH",
+                   help="label store (JSON lines; default CODES_STEM.labels.jsonl beside the codes)")
+    p.add_argument("--density", default=None, metavar="DIR",
+                   help="fitted density model (`radiolatent density fit`): colour and sort by log-likelihood")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    p.set_defaults(handler=cmd_explore)
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    from radiolatent.errors import InputError
+    from radiolatent.explore.server import LOOPBACK_NAMES, check_host, create_app, default_labels_path, serve
+
+    check_host(args.host, args.allow_remote)
+    if not 0 < args.port < 65536:
+        raise InputError("--port", f"must be 1..65535, got {args.port}")
+    labels = Path(args.labels) if args.labels else default_labels_path(args.codes)
+    print(f"opening {args.codes} (labels: {labels})")
+    app = create_app(args.codes, labels, density_dir=args.density,
+                     allowed_hosts=None if args.allow_remote else LOOPBACK_NAMES, preload_images=True)
+    address = f"http://{_url_host(args.host)}:{args.port}/"
+    print(f"radiolatent explorer at {address}  (Ctrl+C to stop)", flush=True)
+    if not args.no_browser:
+        # after a moment, so the server is listening when the browser asks
+        threading.Timer(1.0, webbrowser.open, args=(address,)).start()
+    serve(app, args.host, args.port)
+    return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

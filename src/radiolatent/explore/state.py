@@ -1,0 +1,281 @@
+"""What the explorer knows about one codes table: its rows, map, search indexes and images.
+
+Everything here is plain Python over numpy/pandas, so it can be tested without a
+server. Rows are de-duplicated by id (the first row of each id is kept, as
+`codes.select` does): a codes table may hold one source under several sets
+(`mirabest:confident` and `mirabest:all`), and a person labels sources, not rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from radiolatent.codes import code_columns, code_matrix, read_codes
+from radiolatent.config import DEFAULT_EXPLORE, SEARCH_METRICS, ExploreConfig, MapConfig
+from radiolatent.errors import InputError
+from radiolatent.explore.thumbs import PngCache, colour_table, render_png
+from radiolatent.fileio import atomic_path
+
+#: metadata shown when hovering a point (the page keeps these for every row).
+HOVER_COLUMNS = ("label_name", "dataset", "las_arcsec")
+#: the search scope meaning "every row".
+ALL_ROWS = "all"
+#: columns never offered for colouring: unique per row, or the bookkeeping of the table.
+NOT_COLOURS = ("id", "filename", "model")
+
+
+def cache_folder(codes_path: Path) -> Path:
+    """Where the map and search indexes of a codes table are cached: a folder beside it."""
+    return codes_path.with_name(f"{codes_path.stem}.explore")
+
+
+def load_table(codes_path: str | Path) -> pd.DataFrame:
+    """The codes table with one row per id (the first), indexed 0..N-1."""
+    table = read_codes(codes_path)
+    table = table[~table["id"].astype(str).duplicated(keep="first")].reset_index(drop=True)
+    table["id"] = table["id"].astype(str)
+    table.attrs["source"] = str(codes_path)
+    return table
+
+
+def json_value(value):
+    """A JSON-safe scalar: numpy types unwrapped, NaN/inf as None."""
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def float_list(values: np.ndarray, digits: int = 5) -> list:
+    """Floats rounded for the wire (the map needs no more), NaN as None."""
+    values = np.asarray(values, dtype=np.float64)
+    rounded = np.round(values, digits)
+    return [None if not math.isfinite(v) else float(v) for v in rounded]
+
+
+class Explorer:
+    """One codes table opened for exploring; the server's single source of truth."""
+
+    def __init__(self, codes_path: str | Path, config: ExploreConfig = DEFAULT_EXPLORE,
+                 cache_dir: str | Path | None = None, log=None):
+        self.codes_path = Path(codes_path)
+        self.config = config
+        self.log = log or (lambda message: print(message, file=sys.stderr))
+        self.table = load_table(self.codes_path)
+        self.codes = code_matrix(self.table)
+        self.row_of = {source_id: i for i, source_id in enumerate(self.table["id"])}
+        self.code_names = set(code_block_columns(self.table))
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else cache_folder(self.codes_path)
+        self.key = codes_key(self.codes)
+        self.xy = self._map()
+        self._images: np.ndarray | None = None
+        self._images_lock = threading.Lock()
+        self._indexes: dict[tuple[str, str], object] = {}
+        self._index_lock = threading.Lock()
+        self._lut = colour_table(config.thumb_cmap)
+        self.thumbs = PngCache(config.thumb_cache)
+        self._metadata_colours: dict[str, dict] | None = None
+
+    # ------------------------------------------------------------------ rows
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def row(self, source_id: str) -> int:
+        """Row number of an id; KeyError when the table has no such id."""
+        return self.row_of[source_id]
+
+    def metadata(self, row: int) -> dict:
+        """The row's metadata (no code columns), JSON-safe."""
+        record = self.table.iloc[row]
+        return {name: json_value(record[name]) for name in self.table.columns if name not in self.code_names}
+
+    def find(self, text: str, limit: int = 20) -> list[str]:
+        """Ids containing `text` (case-insensitive), exact match first."""
+        text = text.strip()
+        if not text:
+            return []
+        if text in self.row_of:
+            return [text]
+        ids = self.table["id"]
+        return ids[ids.str.contains(text, case=False, regex=False)].head(limit).tolist()
+
+    # ------------------------------------------------------------------ map
+
+    def _map(self) -> np.ndarray:
+        """[C]'s UMAP of the codes, from the cache when these exact codes were mapped before."""
+        from radiolatent.downstream.maps import embed_2d
+
+        params = {"n_neighbors": self.config.umap_neighbors, "min_dist": self.config.umap_min_dist,
+                  "seed": self.config.seed}
+        name = f"umap-{self.key}-{hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]}.npy"
+        cached = self.cache_dir / name
+        if cached.is_file():
+            xy = np.load(cached, allow_pickle=False)
+            if xy.shape == (len(self.codes), 2):
+                return xy
+        self.log(f"computing the UMAP map of {len(self.codes)} codes (once; cached in {self.cache_dir})")
+        map_config = MapConfig(umap_neighbors=self.config.umap_neighbors, umap_min_dist=self.config.umap_min_dist)
+        xy = embed_2d(self.codes, "umap", seed=self.config.seed, config=map_config)
+        self._save_quietly(cached, lambda tmp: np.save(tmp, xy, allow_pickle=False))
+        return xy
+
+    def _save_quietly(self, path: Path, write) -> None:
+        """Write a cache file; a read-only folder only costs recomputing next time."""
+        try:
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    write(fh)
+        except OSError as exc:
+            self.log(f"note: could not cache {path.name} ({exc.strerror}); it will be recomputed next time")
+
+    def metadata_colours(self) -> dict[str, dict]:
+        """Metadata columns that can colour the map, worked out once (the table never changes)."""
+        if self._metadata_colours is None:
+            found = {}
+            for name in self.table.columns:
+                if name in self.code_names or name in NOT_COLOURS:
+                    continue
+                column = colour_column(self.table[name], self.config.max_categories)
+                if column is not None:
+                    found[name] = column
+            self._metadata_colours = found
+        return self._metadata_colours
+
+    def colour(self, name: str, derived: dict[str, np.ndarray]) -> dict | None:
+        """One colour column: {kind, values[, categories]}, or None when there is no such column.
+
+        `derived` holds per-row scores that change while the page is open (labels, the
+        learner's predictions), so they are converted on each request.
+        """
+        if name in derived:
+            return colour_column(pd.Series(derived[name]), self.config.max_categories, force_continuous=True)
+        return self.metadata_colours().get(name)
+
+    def colour_kinds(self, derived: dict[str, np.ndarray]) -> dict[str, str]:
+        """Name -> kind of every column that can colour the map now."""
+        kinds = {name: column["kind"] for name, column in self.metadata_colours().items()}
+        for name, values in derived.items():
+            if np.isfinite(np.asarray(values, dtype=np.float64)).any():  # e.g. no labels yet
+                kinds[name] = "continuous"
+        return kinds
+
+    # ------------------------------------------------------------------ search
+
+    def scopes(self) -> list[str]:
+        """Where a search can look: every row, or one dataset."""
+        return [ALL_ROWS, *sorted(self.table["dataset"].astype(str).unique())]
+
+    def neighbours(self, vector: np.ndarray, k: int, metric: str, scope: str = ALL_ROWS,
+                   exclude_row: int | None = None) -> list[tuple[int, float]]:
+        """(row, score) of the k codes most like `vector` in `scope`, best first."""
+        if metric not in SEARCH_METRICS:
+            raise InputError("metric", f"unknown search metric '{metric}'; choose one of {SEARCH_METRICS}")
+        rows, index = self._index(scope, metric)
+        extra = 1 if exclude_row is not None else 0
+        scores, found = index.search(np.asarray(vector, np.float32).reshape(1, -1), k + extra)
+        hits = [(int(rows[i]), float(s)) for i, s in zip(found[0], scores[0]) if i >= 0]
+        return [(row, score) for row, score in hits if row != exclude_row][:k]
+
+    def _index(self, scope: str, metric: str):
+        """The FAISS index of one scope, built once (cached on disk beside the codes)."""
+        from radiolatent.downstream.search import CodeIndex
+
+        if scope not in self.scopes():
+            raise InputError("in", f"unknown search scope '{scope}'; choose one of {self.scopes()}")
+        with self._index_lock:
+            if (scope, metric) not in self._indexes:
+                rows = self._scope_rows(scope)
+                path = self.cache_dir / f"{safe_name(scope)}.{metric}.faiss"
+                try:
+                    index = CodeIndex.cached(self.codes[rows], path, metric=metric)
+                except OSError:
+                    index = CodeIndex.build(self.codes[rows], metric=metric)
+                self._indexes[(scope, metric)] = (rows, index)
+            return self._indexes[(scope, metric)]
+
+    def _scope_rows(self, scope: str) -> np.ndarray:
+        if scope == ALL_ROWS:
+            return np.arange(len(self.table))
+        return np.flatnonzero((self.table["dataset"].astype(str) == scope).to_numpy())
+
+    # ------------------------------------------------------------------ images
+
+    def images(self) -> np.ndarray:
+        """The 64x64 model inputs of every row, loaded once (the first call waits)."""
+        with self._images_lock:
+            if self._images is None:
+                from radiolatent.embedding import load_images_for
+
+                self._images = load_images_for(self.table)
+            return self._images
+
+    def thumbnail(self, row: int) -> bytes:
+        return self.thumbs.get(row, lambda r: render_png(self.images()[r], self._lut, self.config.thumb_size))
+
+    def picture(self, image: np.ndarray) -> bytes:
+        """Any 2-D uint8 image (a dropped file's model input) rendered like the thumbnails."""
+        return render_png(image, self._lut, self.config.thumb_size)
+
+
+def code_block_columns(table: pd.DataFrame) -> list[str]:
+    """Every code column: the z block and any `<block>_NNN` block."""
+    blocks = {str(c).rsplit("_", 1)[0] for c in table.columns
+              if "_" in str(c) and str(c).rsplit("_", 1)[1].isdigit()}
+    names = code_columns(table, "z")
+    for block in sorted(blocks):
+        names += code_columns(table, block)
+    return names
+
+
+def codes_key(codes: np.ndarray) -> str:
+    from radiolatent.downstream.search import codes_hash
+
+    return codes_hash(codes)[:16]
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe form of a scope name (never a path: no separators, no dots first)."""
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+    return f"scope-{cleaned}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
+
+
+def colour_column(series: pd.Series, max_categories: int, force_continuous: bool = False) -> dict | None:
+    """A column as map colours: categories (index per row, -1 unknown) or floats (None unknown).
+
+    Integer columns with few values (class labels) and strings are categorical; a
+    column with nothing known, or a string column with too many values, is left out.
+    """
+    from radiolatent.downstream.maps import is_categorical
+
+    known = series.notna() & (series.astype(str) != "")
+    if not known.any():
+        return None
+    numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if force_continuous or (numeric and not is_categorical(series, MapConfig(max_categories=max_categories))):
+        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return None
+        return {"kind": "continuous", "values": float_list(values),
+                "min": float(finite.min()), "max": float(finite.max())}
+    text = series.where(known, None).map(lambda v: None if v is None else str(v))
+    categories = sorted(text.dropna().unique(), key=str)
+    if len(categories) > max_categories:
+        return None
+    lookup = {name: i for i, name in enumerate(categories)}
+    codes = [-1 if v is None else lookup[v] for v in text]
+    counts = np.bincount([c for c in codes if c >= 0], minlength=len(categories)).tolist()
+    return {"kind": "categorical", "values": codes, "categories": categories, "counts": counts}
+
