@@ -16,6 +16,10 @@ COMMAND_MODULES = (
     "radiolatent.cli.models",
     "radiolatent.cli.classify",
     "radiolatent.cli.downstream",
+    "radiolatent.cli.discover",
+    "radiolatent.cli.explore",
+    "radiolatent.cli.reproduce",
+    "radiolatent.cli.study",
 )
 
 

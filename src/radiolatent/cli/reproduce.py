@@ -1,0 +1,37 @@
+"""`radiolatent reproduce`: the paper's study on the shipped data, and its report."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from radiolatent.config import QUICK_REPRODUCE, ReproduceConfig
+
+PROFILES = {"full": ReproduceConfig(), "quick": QUICK_REPRODUCE}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "reproduce", help="run the paper's study (cached stages) and write report/index.html + results.json")
+    p.add_argument("--out", default="report", help="report folder (default report/); rerun to resume")
+    p.add_argument("--retrain", action="store_true",
+                   help="train the VDVAE, SimCLR, BYOL and SimSiam from scratch (cpu configs) instead of "
+                        "using the shipped checkpoints")
+    p.add_argument("--seeds", type=int, default=None, help="seeds for every multi-seed result (default 3)")
+    p.add_argument("--profile", choices=sorted(PROFILES), default="full",
+                   help="full (default) or quick (two encoders, one seed: a smoke test)")
+    p.set_defaults(handler=cmd_reproduce)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from radiolatent.errors import InputError
+    from radiolatent.reproduce import reproduce
+
+    cfg = PROFILES[args.profile]
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise InputError("--seeds", f"must be at least 1, got {args.seeds}")
+        cfg = dataclasses.replace(cfg, seeds=args.seeds)
+    page = reproduce(args.out, cfg, retrain=args.retrain)
+    print(f"wrote {page} and {page.with_name('results.json')}")
+    return 0

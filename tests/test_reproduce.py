@@ -1,0 +1,75 @@
+"""`radiolatent reproduce` end to end, on the quick profile (shipped VDVAE + pixels-pca, one seed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from browser import artifact_path, browser_page
+
+from radiolatent.cli import main
+from radiolatent.codes import read_codes
+from radiolatent.config import QUICK_REPRODUCE
+from radiolatent.downstream.classify import classify_codes
+from radiolatent.reference import published_row
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    assert main(["reproduce", "--profile", "quick", "--out", str(out)]) == 0
+    return out
+
+
+def test_results_hold_table2_with_the_paper_beside_ours(report):
+    doc = json.loads((report / "results.json").read_text())
+    summary = {(r["encoder"], r["dataset"]): r for r in doc["summary"]}
+    assert set(summary) == {(e, d) for e in ("vdvae", "pixels-pca") for d in ("mbc", "nvss")}
+    assert summary[("vdvae", "mbc")]["paper_accuracy"] == 0.82  # [A]'s best VDVAE row (ext)
+    assert summary[("pixels-pca", "nvss")]["paper_accuracy"] is None
+    # the stage's numbers are what the classifier gives on the stage's own codes
+    codes = read_codes(report / "stages" / "embed-vdvae" / "codes.parquet")
+    direct = classify_codes(codes, "mbc:train", "mbc:test", seeds=[0], classifiers=QUICK_REPRODUCE.classifiers)
+    rows = doc["stages"]["table2-vdvae"]["mbc"]["rows"]
+    knn_acc = next(r for r in rows if r["classifier"] == "knn" and r["metric"] == "accuracy")
+    assert knn_acc["mean"] == pytest.approx(direct.value("knn", "accuracy")[0])
+    assert knn_acc["reference"] == published_row("vdvae", "mbc", "knn")["accuracy"]
+    assert doc["stages"]["pool"]["size"] > 2000
+    assert 0 <= doc["stages"]["protocols-vdvae"]["cluster_accuracy"] <= 1
+
+
+def test_a_rerun_skips_every_finished_stage(report, capsys):
+    assert main(["reproduce", "--profile", "quick", "--out", str(report)]) == 0
+    doc = json.loads((report / "results.json").read_text())
+    assert all(t["cached"] for t in doc["timings"].values())
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_more_seeds_rerun_only_the_stages_that_use_seeds(report):
+    out = report.parent / (report.name + "-seeds")
+    import shutil
+
+    shutil.copytree(report, out)
+    assert main(["reproduce", "--profile", "quick", "--seeds", "2", "--out", str(out)]) == 0
+    timings = json.loads((out / "results.json").read_text())["timings"]
+    ran = {name for name, t in timings.items() if not t["cached"]}
+    assert ran == {"table2-vdvae", "table2-pixels-pca", "anomaly"}
+
+
+def test_bad_seeds_are_a_one_line_error(tmp_path, capsys):
+    assert main(["reproduce", "--profile", "quick", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert "--seeds" in capsys.readouterr().err
+
+
+def test_the_page_renders_in_chromium_with_every_image_and_table_row(report):
+    with browser_page() as page:
+        page.goto((report / "index.html").as_uri())
+        images = page.evaluate("Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])")
+        rows = page.evaluate("Array.from(document.querySelectorAll('table')).map(t => t.tBodies[0].rows.length)")
+        page.screenshot(path=str(artifact_path("report.png")), full_page=True)
+    assert len(images) >= 6 and all(ok for _, ok in images), images
+    assert rows and all(n > 0 for n in rows), rows
+    text = (report / "index.html").read_text()
+    assert "src=\"http" not in text  # self-contained: nothing fetched from elsewhere
