@@ -28,7 +28,7 @@ from radiolatent.config import (
     override,
 )
 from radiolatent.errors import InputError
-from radiolatent.fileio import write_csv, write_text
+from radiolatent.fileio import save_figure, write_csv, write_text
 
 RESULT_NAME = "cut_result.json"
 RUNS_CSV = "cut_study.csv"
@@ -168,8 +168,4 @@ def plot_cut_study(runs: pd.DataFrame, summary: pd.DataFrame, study: CutStudy, p
     top.set_xlabel("pool images", fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -36,3 +36,17 @@ def write_csv(frame, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
     return Path(path)
+
+
+def save_figure(fig, path: str | Path, tight_layout: bool = True, **savefig_kwargs) -> Path:
+    """Write a matplotlib figure atomically (PNG unless `format` says otherwise) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    if tight_layout:
+        fig.tight_layout()
+    savefig_kwargs.setdefault("format", "png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, **savefig_kwargs)
+    plt.close(fig)
+    return path

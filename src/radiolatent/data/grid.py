@@ -64,7 +64,7 @@ def image_grid(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from radiolatent.fileio import atomic_path
+    from radiolatent.fileio import save_figure
 
     config = config or GridConfig()
     check_images(images, "image grid")
@@ -90,8 +90,4 @@ def image_grid(
                      captions[i], ha="center", va="center", fontsize=config.caption_fontsize)
     if title:
         fig.text(0.5, 1 - top / 2 / height, title, ha="center", va="center", fontsize=config.title_fontsize)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=config.dpi, facecolor="white")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, tight_layout=False, dpi=config.dpi, facecolor="white")

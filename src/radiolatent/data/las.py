@@ -195,7 +195,7 @@ def plot_las_validation(est: np.ndarray, cat: np.ndarray, path: str | Path) -> P
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr
 
-    from radiolatent.fileio import atomic_path
+    from radiolatent.fileio import save_figure
 
     est = np.asarray(est, dtype=float)
     cat = np.asarray(cat, dtype=float)
@@ -214,8 +214,5 @@ def plot_las_validation(est: np.ndarray, cat: np.ndarray, path: str | Path) -> P
     ax.set_ylabel('estimated LAS (")')
     ax.set_title(f"LAS estimate vs catalogue: Spearman {rho:.3f} (n={len(est)})")
     ax.legend(loc="upper left")
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, tight_layout=False, format=Path(path).suffix.lstrip(".") or "png", dpi=120,
+                       bbox_inches="tight")

@@ -586,7 +586,7 @@ def plot_recall(curves: RecallCurves, path: str | Path, title: str = "recall aga
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from radiolatent.fileio import atomic_path
+    from radiolatent.fileio import save_figure
 
     n = len(curves.interesting)
     ranks = np.arange(1, n + 1)
@@ -607,9 +607,4 @@ def plot_recall(curves: RecallCurves, path: str | Path, title: str = "recall aga
     ax.set_ylim(0, 1.02)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

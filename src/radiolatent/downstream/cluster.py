@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 from radiolatent.config import DEFAULT_CLUSTER, ClusterConfig  # noqa: E402
 from radiolatent.downstream.maps import check_matrix, pca_reduce  # noqa: E402
 from radiolatent.errors import InputError  # noqa: E402
-from radiolatent.fileio import atomic_path  # noqa: E402
+from radiolatent.fileio import save_figure  # noqa: E402
 
 
 def cluster(X: np.ndarray, seed: int = 0, config: ClusterConfig = DEFAULT_CLUSTER) -> tuple[np.ndarray, np.ndarray]:
@@ -93,8 +93,4 @@ def cluster_montage(
         row[0].set_ylabel(f"cluster {c}\n(n={members.size})", fontsize=7)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=100)

@@ -306,7 +306,7 @@ def plot_history(history: list[dict], path: str | Path, title: str = "MAF traini
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from radiolatent.fileio import atomic_path
+    from radiolatent.fileio import save_figure
 
     if not history:
         raise InputError(path, "no training history to plot")
@@ -324,12 +324,7 @@ def plot_history(history: list[dict], path: str | Path, title: str = "MAF traini
     ax.set_ylabel("mean log-likelihood per row (nats)")
     ax.set_title(title, fontsize=10)
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 #: display order and colours of the sets in the histogram ([A] Fig. 11: generated in black).
@@ -349,7 +344,7 @@ def plot_loglik_histograms(scores, path: str | Path, title: str = "log-likelihoo
     import matplotlib.pyplot as plt
     from matplotlib.colors import to_hex
 
-    from radiolatent.fileio import atomic_path
+    from radiolatent.fileio import save_figure
 
     values = scores["loglik"].to_numpy(dtype=float)
     low, high = np.percentile(values, 0.5), values.max()
@@ -371,9 +366,4 @@ def plot_loglik_histograms(scores, path: str | Path, title: str = "log-likelihoo
     ax.set_ylabel("density")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

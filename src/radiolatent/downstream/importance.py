@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 
 from radiolatent.config import DEFAULT_IMPORTANCE, ImportanceConfig  # noqa: E402
 from radiolatent.errors import InputError  # noqa: E402
-from radiolatent.fileio import atomic_path  # noqa: E402
+from radiolatent.fileio import save_figure  # noqa: E402
 
 LAS_SOURCES = ("catalogue", "estimator", "mixed")
 
@@ -101,8 +101,4 @@ def plot_importance(
     n_rows, n_trees = table.attrs.get("n_rows"), table.attrs.get("n_trees")
     extra = f", {n_rows} rows, {n_trees} trees" if n_rows else ""
     fig.suptitle(f"{title or 'Feature importance for angular size'} (LAS from {las_source}{extra})")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=120)

@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 
 from radiolatent.config import DEFAULT_MAP, MapConfig  # noqa: E402
 from radiolatent.errors import InputError  # noqa: E402
-from radiolatent.fileio import atomic_path  # noqa: E402
+from radiolatent.fileio import save_figure  # noqa: E402
 
 MAP_METHODS = ("tsne", "umap")
 #: t-SNE needs perplexity < n_samples; leave this many samples of head-room.
@@ -126,7 +126,7 @@ def plot_map(
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=120)
 
 
 def _scatter_categories(ax, xy: np.ndarray, values: pd.Series, config: MapConfig) -> None:
@@ -165,13 +165,6 @@ def plot_pca_variance(result: dict, path: str | Path, title: str = "PCA of the c
     ax.set_ylim(0, 1.01)
     ax.set_title(title)
     ax.legend(loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=120)
 
 
-def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path
