@@ -124,20 +124,25 @@ def gaussian_kl(mean_q, logstd_q, mean_p, logstd_p) -> torch.Tensor:
     return 0.5 * (var_ratio + mean_term - 1.0) - (logstd_q - logstd_p)
 
 
-def _conv(in_w: int, out_w: int, kernel: int) -> nn.Conv2d:
-    return nn.Conv2d(in_w, out_w, kernel, padding=kernel // 2)
+def _conv(in_w: int, out_w: int, kernel: int, he: bool = False) -> nn.Conv2d:
+    """A same-padded convolution; `he` draws its weights for unit gain through GELU/ReLU
+    (He et al. 2015) instead of PyTorch's default, which shrinks the signal ~3x a layer."""
+    conv = nn.Conv2d(in_w, out_w, kernel, padding=kernel // 2)
+    if he:
+        nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+    return conv
 
 
 class ResBlock(nn.Module):
     """GELU -> 1x1 -> GELU -> 3x3 -> GELU -> 3x3 -> GELU -> 1x1, optionally residual."""
 
     def __init__(self, in_w: int, mid_w: int, out_w: int, use_3x3: bool,
-                 residual: bool, last_scale: float = 1.0):
+                 residual: bool, last_scale: float = 1.0, he: bool = False):
         super().__init__()
         kernel = 3 if use_3x3 else 1
         self.convs = nn.ModuleList([
-            _conv(in_w, mid_w, 1), _conv(mid_w, mid_w, kernel),
-            _conv(mid_w, mid_w, kernel), _conv(mid_w, out_w, 1),
+            _conv(in_w, mid_w, 1, he), _conv(mid_w, mid_w, kernel, he),
+            _conv(mid_w, mid_w, kernel, he), _conv(mid_w, out_w, 1, he),
         ])
         self.residual = residual
         # Deep residual stacks stay stable at init when each branch starts small.
@@ -154,10 +159,10 @@ class ResBlock(nn.Module):
 class Resample(nn.Module):
     """Average-pool or nearest-upsample by `factor`, then a 1x1 conv if the width changes."""
 
-    def __init__(self, mode: str, factor: int, in_w: int, out_w: int):
+    def __init__(self, mode: str, factor: int, in_w: int, out_w: int, he: bool = False):
         super().__init__()
         self.mode, self.factor = mode, factor
-        self.proj = _conv(in_w, out_w, 1) if in_w != out_w else nn.Identity()
+        self.proj = _conv(in_w, out_w, 1, he) if in_w != out_w else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "down":
@@ -173,7 +178,8 @@ class Encoder(nn.Module):
     def __init__(self, cfg: VDVAEConfig, items: list[BlockSpec], widths: dict[int, int]):
         super().__init__()
         first = items[0].res
-        self.stem = _conv(1, widths[first], 3)
+        he = cfg.bottom_up_init == "he"
+        self.stem = _conv(1, widths[first], 3, he)
         n_blocks = sum(item.count for item in items if item.kind == "block")
         layers, self.layer_res = [], []
         for item in items:
@@ -181,11 +187,11 @@ class Encoder(nn.Module):
                 w = widths[item.res]
                 for _ in range(item.count):
                     layers.append(ResBlock(w, _mid(cfg, w), w, item.res > cfg.max_res_1x1,
-                                           residual=True, last_scale=math.sqrt(1 / n_blocks)))
+                                           residual=True, last_scale=math.sqrt(1 / n_blocks), he=he))
                     self.layer_res.append(item.res)
             else:
                 low = item.res // item.count
-                layers.append(Resample("down", item.count, widths[item.res], widths[low]))
+                layers.append(Resample("down", item.count, widths[item.res], widths[low], he))
                 self.layer_res.append(low)
         self.layers = nn.ModuleList(layers)
 
@@ -211,7 +217,8 @@ class TopDownBlock(nn.Module):
         use_3x3 = res > cfg.max_res_1x1
         self.res, self.width, self.z_channels = res, width, z_channels
         self.logstd_limit = cfg.logstd_limit
-        self.posterior = ResBlock(2 * width, head_width, 2 * z_channels, use_3x3, residual=False)
+        self.posterior = ResBlock(2 * width, head_width, 2 * z_channels, use_3x3, residual=False,
+                                  he=cfg.bottom_up_init == "he")
         # A zero last layer starts every prior at N(0, 1) with no stream feature, so the
         # first steps' KL is not dominated by a random prior.
         self.prior = ResBlock(width, head_width, 2 * z_channels + width, use_3x3,
@@ -295,6 +302,8 @@ class VDVAE(nn.Module):
         dec_items = parse_blocks(cfg.decoder_blocks, "up")
         widths = parse_widths(cfg.widths)
         _check_layout(cfg, enc_items, dec_items, widths)
+        if cfg.bottom_up_init not in ("he", "default"):
+            raise ValueError(f"bottom_up_init must be 'he' or 'default', got {cfg.bottom_up_init!r}")
         if cfg.top_head_width < cfg.z0_channels:
             raise ValueError("top_head_width must be >= z0_channels (else z0 is rank-limited)")
         self.encoder = Encoder(cfg, enc_items, widths)
