@@ -552,7 +552,8 @@ def _vdvae_configs() -> dict[str, VDVAERunConfig]:
     )
     # The shipped checkpoint's setup. z0 is the 4x4x16 layer (256 numbers; the issue
     # allows 1x1x256 or 4x4x16): a 1x1 z0 collapsed in every CPU trial, the 4x4 one
-    # woke up once an auxiliary decoder read it with a fixed-scale (MSE) loss.
+    # stays informative when an auxiliary decoder reads it with a fixed-scale (MSE) loss
+    # and the bottom-up path is He-initialised (docs/vdvae.md).
     # Two threads train at ~35 img/s on 2 idle cores: 20 epochs of the pool in ~19 min.
     cpu = VDVAERunConfig(
         "cpu",
