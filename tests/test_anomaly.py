@@ -21,6 +21,7 @@ from radiolatent.downstream.anomaly import (
     isolation_forest_scores,
     random_scores,
     recall_at,
+    recall_benchmark,
     recall_curve,
     run_session,
 )
@@ -203,6 +204,18 @@ def test_recall_curve():
     interesting = np.array([0, 1, 0, 1], dtype=bool)
     np.testing.assert_allclose(recall_curve([4.0, 3.0, 2.0, 1.0], interesting), [0, 0.5, 0.5, 1.0])
     assert recall_at([0.0, 9.0, 0.0, 8.0], interesting, 2) == 1.0
+
+
+def test_benchmark_curves_do_not_depend_on_worker_processes():
+    """Rankings run in worker processes give exactly the curves of a sequential run."""
+    from radiolatent.config import get_density_config
+
+    x, interesting = planted(n=300, d=6)
+    ids = [f"s{i}" for i in range(len(x))]
+    curves = [recall_benchmark(x, ids, interesting, dataclasses.replace(SMALL, jobs=jobs), seeds=(0, 1),
+                               density_config=get_density_config("tiny")).curves for jobs in (1, 2)]
+    for method in curves[0]:
+        np.testing.assert_array_equal(np.stack(curves[0][method]), np.stack(curves[1][method]), err_msg=method)
 
 
 # ---------------------------------------------------------------------------

@@ -146,3 +146,29 @@ def test_orientation_averaged_codes_ignore_rotation_and_flips(pool_images):
     assert np.allclose(encode_images(encoder, turned, EmbedConfig()), codes, atol=1e-4)
     single = encode_images(encoder, images, EmbedConfig(dihedral_average=False))
     assert not np.allclose(encode_images(encoder, turned, EmbedConfig(dihedral_average=False)), single, atol=1e-3)
+
+
+def test_repeated_images_are_encoded_once_with_the_same_code(pool_images):
+    from radiolatent.embedding import encode_images, encode_once
+
+    class Counting:
+        """RandomConv that counts the images it encodes."""
+
+        def __init__(self, inner):
+            self.inner, self.name, self.seen = inner, inner.name, 0
+
+        def encode(self, images):
+            self.seen += len(images)
+            return self.inner.encode(images)
+
+    config = EmbedConfig(dihedral_average=False)
+    encoder = Counting(RandomConv(config).fit(pool_images))
+    first, second = pool_images[:6], pool_images[[3, 4, 6, 3]]  # overlapping sets, a repeat within one
+    known = {}
+    codes_a = encode_once(encoder, first, config, known)
+    codes_b = encode_once(encoder, second, config, known)
+    assert encoder.seen == 7  # rows 0..6 once each
+    direct = encode_images(encoder.inner, second, config)
+    np.testing.assert_allclose(codes_b, direct, rtol=1e-3, atol=1e-4)  # batch make-up moves last bits
+    np.testing.assert_array_equal(codes_b[0], codes_b[3])
+    np.testing.assert_array_equal(codes_b[:2], codes_a[3:5])

@@ -297,6 +297,9 @@ class ClassifyConfig:
     knn_c_splits: int = 50
     knn_c_test_size: float = 0.25
     knn_metric: str = "minkowski"
+    #: worker processes for the independent (classifier, seed) fits; results do not
+    #: depend on it (every fit has its own seed).
+    jobs: int = 2
 
 
 DEFAULT_CLASSIFY = ClassifyConfig()
@@ -765,6 +768,8 @@ class ActiveLearningConfig:
     max_score: float = 5.0
     #: isolation forest (label-free ranking).
     iforest_estimators: int = 300
+    #: worker processes for the benchmark's independent (method, seed) rankings.
+    jobs: int = 2
 
 
 DEFAULT_ACTIVE = ActiveLearningConfig()

@@ -8,6 +8,7 @@ does not beat them is visible as such.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -299,12 +300,24 @@ def embed(
     config = config or EmbedConfig()
     torch.set_num_threads(config.threads)
     encoder = get_encoder(model, config, pool_config)
-    tables = []
+    tables, seen = [], {}
     for spec in tqdm(specs, desc=f"embedding with {encoder.name}", disable=not progress):
         ds = model_input(spec, pool_config)
-        codes = encode_images(encoder, ds.images, config, progress)
+        codes = encode_once(encoder, ds.images, config, seen, progress)
         tables.append(make_codes_table(ds.meta, codes, set_name(spec), model_id(encoder, config)))
     return pd.concat(tables, ignore_index=True)
+
+
+def encode_once(encoder: Encoder, images: np.ndarray, config: EmbedConfig, seen: dict[bytes, np.ndarray],
+                progress: bool = False) -> np.ndarray:
+    """`encode_images`, encoding each distinct image only once: `seen` maps an image's bytes
+    digest to its code and is filled in (sets overlap, e.g. the pool and first-galaxy)."""
+    keys = [hashlib.blake2b(image.tobytes(), digest_size=16).digest() for image in images]
+    new = {key: row for row, key in enumerate(keys) if key not in seen}
+    if new:
+        codes = encode_images(encoder, images[list(new.values())], config, progress)
+        seen.update(zip(new, codes))
+    return np.stack([seen[key] for key in keys]) if keys else encode_images(encoder, images, config)
 
 
 def load_images_for(rows: pd.DataFrame, pool_config: PoolConfig = DEFAULT_POOL) -> np.ndarray:

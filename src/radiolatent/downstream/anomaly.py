@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
+from joblib import Parallel, delayed
 import pandas as pd
 from scipy.special import ndtr
 from scipy.stats import norm
@@ -550,8 +551,12 @@ def recall_benchmark(X, ids, interesting, config: ActiveLearningConfig = DEFAULT
     curves: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(labels_dir) if labels_dir is not None else Path(scratch)
-        for method, seed in tqdm(runs, desc="rankings", disable=not progress):
-            scores = _benchmark_scores(method, X, ids, interesting, config, seed, density_config, folder, progress)
+        # the rankings are independent and seeded, so worker processes give the same curves
+        tasks = (delayed(_benchmark_scores)(method, X, ids, interesting, config, seed, density_config, folder, False)
+                 for method, seed in runs)
+        results = Parallel(n_jobs=min(config.jobs, len(runs)), return_as="generator")(tasks)
+        for (method, seed), scores in tqdm(zip(runs, results), total=len(runs), desc="rankings",
+                                           disable=not progress):
             curves[method].append(recall_curve(scores, interesting, tie_seed=seed))
     return RecallCurves(interesting, curves)
 

@@ -23,6 +23,7 @@ spread instead.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -52,6 +53,21 @@ def build_flow(features: int, config: DensityConfig) -> torch.nn.Module:
         raise InputError("codes", "a flow needs at least one code component")
     return zuko.flows.MAF(features, transforms=config.transforms, hidden_features=tuple(config.hidden),
                           randperm=config.randperm)
+
+
+@contextlib.contextmanager
+def fixed_threads(n: int):
+    """Torch and numpy's BLAS on `n` threads: the same seed then gives the same flow in any
+    process (a worker process's BLAS thread count would otherwise change the last bits)."""
+    from threadpoolctl import threadpool_limits
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(n):
+            yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def split_rows(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,17 +123,13 @@ class DensityModel:
         X = check_codes(X)
         cfg = self.config
         train_rows, valid_rows = split_rows(len(X), cfg.valid_fraction, seed)
-        self.mean, self.matrix = standardiser(X[train_rows], cfg)
-        train = torch.from_numpy(self._standardise(X[train_rows]))
-        valid = torch.from_numpy(self._standardise(X[valid_rows]))
-        old_threads = torch.get_num_threads()
-        torch.set_num_threads(cfg.threads)
-        try:
+        with fixed_threads(cfg.threads):
+            self.mean, self.matrix = standardiser(X[train_rows], cfg)
+            train = torch.from_numpy(self._standardise(X[train_rows]))
+            valid = torch.from_numpy(self._standardise(X[valid_rows]))
             torch.manual_seed(seed)
             self.flow = build_flow(X.shape[1], cfg)
             self._train(train, valid, seed, progress)
-        finally:
-            torch.set_num_threads(old_threads)
         self.info.setdefault("n_train", int(len(train_rows)))
         self.info.setdefault("n_valid", int(len(valid_rows)))
         return self
@@ -176,13 +188,9 @@ class DensityModel:
         per-component scaling, -sum(log spread)). Float64, shape (N,)."""
         self._check_fitted()
         X = check_codes(X, features=self.features)
-        z = torch.from_numpy(self._standardise(X))
-        old_threads = torch.get_num_threads()
-        torch.set_num_threads(self.config.threads)
-        try:
+        with fixed_threads(self.config.threads):
+            z = torch.from_numpy(self._standardise(X))
             parts = [self._log_prob(chunk) for chunk in z.split(_SCORE_CHUNK)]
-        finally:
-            torch.set_num_threads(old_threads)
         return torch.cat(parts).double().numpy() + self._log_jacobian()
 
     def score(self, X) -> float:
