@@ -155,6 +155,22 @@ def test_find_duplicates_reports_planted_copy_and_its_sky_separation():
     assert pair["separation_arcsec"] == pytest.approx(expected.arcsec, rel=1e-9)
     assert pair["separation_arcsec"] == pytest.approx(5 * np.cos(np.radians(dec[17])), rel=1e-3)
     assert pair["similarity"] > 0.999
+    assert pair["kind"] == "same position"
+
+
+def test_duplicates_tell_the_same_object_from_look_alikes():
+    codes = random_codes(60, seed=6)
+    ra, dec = np.linspace(150.0, 160.0, 60), np.linspace(10.0, 20.0, 60)
+    codes[[11, 21, 31]] = codes[[10, 20, 30]]
+    ra[11], dec[11] = ra[10] + 10 / 3600, dec[10]  # 10" away: the same object cut twice
+    ra[30] = dec[30] = np.nan  # a source with no catalogued position
+    table = table_of(codes, "first-galaxy", ra=ra, dec=dec)
+    pairs = find_duplicates(table, "first-galaxy", threshold=0.999)
+    found = {frozenset((a, b)): kind for a, b, kind in zip(pairs["id_a"], pairs["id_b"], pairs["kind"])}
+    assert found == {frozenset({"first-galaxy-10", "first-galaxy-11"}): "same position",
+                     frozenset({"first-galaxy-30", "first-galaxy-31"}): "position unknown",
+                     frozenset({"first-galaxy-20", "first-galaxy-21"}): "look-alike"}
+    assert list(pairs["kind"]) == ["same position", "position unknown", "look-alike"]
 
 
 def test_find_duplicates_leaves_separation_unknown_without_positions():

@@ -334,6 +334,9 @@ class SearchConfig:
     pca_variance: float = 0.95
     #: cosine similarity above which two codes count as duplicates ([B]).
     duplicate_threshold: float = 0.99
+    #: a duplicate pair closer than this on the sky is the same object twice; farther
+    #: apart it is a look-alike (unresolved compact sources all look like the beam).
+    duplicate_separation_arcsec: float = 30.0
     seed: int = 0
 
 

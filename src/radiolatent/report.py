@@ -239,7 +239,11 @@ def section_search(root: Path, doc: dict) -> str:
                      + figure(root / "stages" / "search" / f"search_{name}.png", f"cosine search from {q['query']}")
                      + table(["rank", "id", "cosine", "label", "LAS″"], rows))
     dup = res["duplicates"]
-    parts.append(f"<h3>Near-duplicates in the pool: {dup['pairs']} pairs</h3>")
+    kinds = ", ".join(f"{n} {kind}" for kind, n in dup.get("kinds", {}).items())
+    parts.append(f"<h3>Near-duplicates in the pool: {dup['pairs']} pairs with cosine ≥ {dup.get('threshold', '')}</h3>"
+                 f"<p>{esc(kinds)}. A pair at the same sky position is one object cut twice ([B]); "
+                 "look-alikes elsewhere on the sky are mostly unresolved sources, which all look like "
+                 "the beam. Most alike of each kind first.</p>")
     if dup["top"]:
         header = list(dup["top"][0])
         parts.append(table(header, [[fmt(v) if isinstance(v, float) else v for v in r.values()] for r in dup["top"]]))
@@ -250,13 +254,14 @@ def section_density(root: Path, doc: dict) -> str:
     res = doc["stages"].get("density")
     if not res:
         return ""
-    rows = [[r["set"], r["count"], fmt(r["mean"]), fmt(r["median"]), fmt(r["min"]), fmt(r["max"])]
+    rows = [[r["set"], r["count"], fmt(r["min"]), fmt(r["p05"]), fmt(r["median"]), fmt(r["max"])]
             for r in res["per_set"]]
     lowest = [[r["id"], r["label_name"], fmt(r["loglik"])] for r in res["lowest_mbc"]]
     text = (f"<p>Masked Autoregressive Flow ('{esc(res['preset'])}' preset) fitted on the pool's VDVAE codes; "
             f"held-out log-likelihood {fmt(res['held_out_loglik'])} nats per source (best epoch {res['best_epoch']}). "
-            "Log-likelihoods are in the original code space.</p>"
-            + table(["set", "rows", "mean", "median", "min", "max"], rows))
+            "Log-likelihoods are in the original code space. Percentiles, not means: a source off the "
+            "pool's code manifold can score -1e10 and would swamp a mean.</p>"
+            + table(["set", "rows", "min", "5th percentile", "median", "max"], rows))
     folder = root / "stages" / "density"
     figs = (figure(folder / "loglik_hist.png", "log-likelihood per set, generated images included ([A] Fig. 11)")
             + figure(folder / "lowest_mirabest_confident.png", "the least likely MBC sources ([A] Fig. 12)")

@@ -18,6 +18,7 @@ import pandas as pd
 from radiolatent import __version__
 from radiolatent.config import (
     DEFAULT_POOL,
+    DEFAULT_SEARCH,
     STUDY_ENCODERS,
     EmbedConfig,
     ReproduceConfig,
@@ -234,7 +235,7 @@ def stage_search(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     """Search the pool from the largest and the smallest MBC test source ([A] Figs. 8, 9)."""
     from radiolatent.cli import main
     from radiolatent.codes import select
-    from radiolatent.downstream.search import find_duplicates
+    from radiolatent.downstream.search import DUPLICATE_KINDS, find_duplicates
 
     codes_path = str(ctx.path("embed-vdvae", CODES))
     table = codes_of(ctx, "embed-vdvae")
@@ -250,7 +251,10 @@ def stage_search(ctx: StageContext, cfg: ReproduceConfig) -> dict:
                      "label": str(row["label_name"]), "matches": found.to_dict("records")}
     pairs = find_duplicates(table, "pool")
     write_csv(pairs, ctx.folder / "duplicates.csv")
-    out["duplicates"] = {"pairs": len(pairs), "top": pairs.head(10).replace({np.nan: None}).to_dict("records")}
+    kinds = pairs["kind"].value_counts()
+    out["duplicates"] = {"pairs": len(pairs), "threshold": DEFAULT_SEARCH.duplicate_threshold,
+                         "kinds": {k: int(kinds.get(k, 0)) for k in DUPLICATE_KINDS},
+                         "top": pairs.head(10).replace({np.nan: None}).to_dict("records")}
     return out
 
 
@@ -271,10 +275,12 @@ def stage_density(ctx: StageContext, cfg: ReproduceConfig) -> dict:
                 "-n", str(cfg.ood_gallery), "--in", "pool", "-k", str(cfg.search_k), "--out", str(ctx.folder)])
     model = DensityModel.load(model_dir)
     table = pd.read_csv(scores, dtype={"id": str})
-    per_set = table.groupby("set", sort=False)["loglik"].describe()[["count", "mean", "50%", "min", "max"]]
+    # percentiles, not means: a few sources off the pool's code manifold score -1e10 and would swamp a mean
+    per_set = table.groupby("set", sort=False)["loglik"].describe(percentiles=[0.05, 0.5])
+    per_set = per_set[["count", "min", "5%", "50%", "max"]]
     lowest = pd.read_csv(ctx.folder / "lowest_mirabest_confident.csv", dtype={"id": str})
     return {"held_out_loglik": model.valid_loglik, "best_epoch": model.best_epoch, "preset": cfg.density_preset,
-            "per_set": per_set.rename(columns={"50%": "median"}).reset_index().to_dict("records"),
+            "per_set": per_set.rename(columns={"5%": "p05", "50%": "median"}).reset_index().to_dict("records"),
             "lowest_mbc": lowest[["id", "label_name", "loglik"]].to_dict("records")}
 
 

@@ -117,13 +117,13 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
     from radiolatent.codes import read_codes
-    from radiolatent.downstream.search import find_duplicates
+    from radiolatent.downstream.search import DUPLICATE_KINDS, find_duplicates
 
     pairs = find_duplicates(read_codes(args.codes), args.in_spec, threshold=args.threshold)
     path = write_csv(pairs, Path(args.out))
-    located = pairs["separation_arcsec"].notna()
-    print(f"{len(pairs)} pairs with cosine >= {args.threshold} in {args.in_spec} "
-          f"({int(located.sum())} with both positions known)")
+    kinds = pairs["kind"].value_counts()
+    counts = ", ".join(f"{int(kinds.get(kind, 0))} {kind}" for kind in DUPLICATE_KINDS)
+    print(f"{len(pairs)} pairs with cosine >= {args.threshold} in {args.in_spec}: {counts}")
     print(f"wrote {path}")
     return 0
 

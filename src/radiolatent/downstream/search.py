@@ -284,15 +284,23 @@ def similar(
     return result[[c for c in columns if c in result.columns]]
 
 
+#: duplicate kinds, in the order a person should look at them.
+DUPLICATE_KINDS = ("same position", "position unknown", "look-alike")
+
+
 def find_duplicates(
     table: pd.DataFrame,
     spec: str,
     threshold: float = DEFAULT_SEARCH.duplicate_threshold,
+    config: SearchConfig = DEFAULT_SEARCH,
 ) -> pd.DataFrame:
     """Pairs of rows in `spec` whose codes have cosine similarity >= threshold ([B]).
 
     Columns: id_a, id_b, similarity, separation_arcsec (NaN unless both positions are
-    known), dataset_a/_b, label_name_a/_b; most similar first. The search is exact.
+    known), kind, dataset_a/_b, label_name_a/_b. `kind` tells a true duplicate from a
+    look-alike: "same position" (within `config.duplicate_separation_arcsec`: one object
+    cut twice), "position unknown" (e.g. FR-DEEP, matched by code alone), "look-alike"
+    (elsewhere on the sky). Sorted by kind in that order, then most similar first. Exact search.
     """
     from radiolatent.codes import code_matrix, select
 
@@ -303,10 +311,15 @@ def find_duplicates(
     a = rows.iloc[pairs["a"]].reset_index(drop=True)
     b = rows.iloc[pairs["b"]].reset_index(drop=True)
     out = pd.DataFrame({"id_a": a["id"], "id_b": b["id"], "similarity": pairs["similarity"]})
-    out["separation_arcsec"] = sky_separation_arcsec(a["ra"], a["dec"], b["ra"], b["dec"])
+    separation = sky_separation_arcsec(a["ra"], a["dec"], b["ra"], b["dec"])
+    out["separation_arcsec"] = separation
+    out["kind"] = np.select([separation <= config.duplicate_separation_arcsec, np.isnan(separation)],
+                            DUPLICATE_KINDS[:2], DUPLICATE_KINDS[2])
     for col in ("dataset", "label_name"):
         out[f"{col}_a"], out[f"{col}_b"] = a[col].to_numpy(), b[col].to_numpy()
-    return out.sort_values("similarity", ascending=False, kind="stable").reset_index(drop=True)
+    order = out["kind"].map(DUPLICATE_KINDS.index)
+    return out.assign(_order=order).sort_values(["_order", "similarity"], ascending=[True, False],
+                                                kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
 def similar_pairs(codes: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
