@@ -303,6 +303,24 @@ def test_cli_rank_and_benchmark_write_their_files(tmp_path, capsys):
     assert len(LabelStore(tmp_path / "bench" / "labels-seed0.jsonl").records()) == 30
 
 
+def test_cli_benchmark_ranks_by_a_given_density_model_once(tmp_path):
+    from radiolatent.config import get_density_config
+    from radiolatent.downstream.density import DensityModel
+
+    x, interesting = planted(200)
+    codes = str(tmp_path / "codes.parquet")
+    write_codes(table_for(x, interesting), codes)
+    model = DensityModel(get_density_config("tiny")).fit(x, seed=3)
+    model.save(tmp_path / "maf")
+    args = parser().parse_args(["anomaly", "benchmark", "--codes", codes, "--in", "pool", "--interesting", "Bent",
+                                "--budget", "20", "--seeds", "0,1", "--density-model", str(tmp_path / "maf"),
+                                "-k", "25", "--out", str(tmp_path / "bench")])
+    assert args.handler(args) == 0
+    row = pd.read_csv(tmp_path / "bench" / "recall_at_k.csv").set_index("method").loc["density"]
+    assert row["runs"] == 1
+    assert row["mean"] == pytest.approx(recall_at(-model.score_samples(x), interesting, 25))
+
+
 def test_cli_rank_errors(tmp_path, capsys):
     from radiolatent.cli import main
 

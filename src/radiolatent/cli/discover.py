@@ -115,6 +115,8 @@ def _register_anomaly_benchmark(sub) -> None:
     p.add_argument("--budget", type=int, default=DEFAULT_ACTIVE.budget)
     p.add_argument("--seeds", default="0,1,2", help="seeds for the random / iforest / density rankings")
     p.add_argument("--density-config", default="cpu", choices=sorted(DENSITY_CONFIGS))
+    p.add_argument("--density-model", default=None, metavar="DIR",
+                   help="a `density fit` folder to rank by (scored once); default: fit a MAF per seed on these rows")
     p.add_argument("-k", type=int, default=100, help="report recall in the top k (default 100)")
     p.add_argument("--out", default="anomaly-benchmark", metavar="DIR", help="folder for the PNG, CSV and labels")
     p.set_defaults(handler=cmd_anomaly_benchmark)
@@ -458,8 +460,15 @@ def cmd_anomaly_benchmark(args: argparse.Namespace) -> int:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     config = dataclasses.replace(DEFAULT_ACTIVE, budget=args.budget)
     out = Path(args.out)
+    density_model = None
+    if args.density_model:
+        from radiolatent.downstream.density import DensityModel
+
+        density_model = DensityModel.load(args.density_model)
+        _check_same_encoder(density_model, rows, args)
     curves = recall_benchmark(X, rows["id"], (names == args.interesting).to_numpy(), config, seeds,
-                              _density_config(args.density_config, []), out, progress=True)
+                              _density_config(args.density_config, []), out, progress=True,
+                              density_model=density_model)
     table = curves.recall_table(args.k)
     print(f"{args.in_spec}: {int(curves.interesting.sum())} of {len(X)} rows are {args.interesting}")
     print(table.to_string(index=False))

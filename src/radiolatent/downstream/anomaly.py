@@ -533,27 +533,28 @@ class RecallCurves:
 
 def recall_benchmark(X, ids, interesting, config: ActiveLearningConfig = DEFAULT_ACTIVE, seeds=(0, 1, 2),
                      density_config=None, labels_dir: str | Path | None = None, methods=RANK_METHODS,
-                     progress: bool = False, density_seeds=None) -> RecallCurves:
+                     progress: bool = False, density_model=None) -> RecallCurves:
     """Rank the rows by each method and record recall of `interesting` against rank.
 
     active: a labelling session with a `ColumnOracle` (interesting = max score, else min),
     `config.budget` labels, then every row ranked by the GP's predicted score; its labels
     go to `labels_dir/labels-seed<S>.jsonl` (replaced if present). iforest / density /
-    random are label-free; density fits a MAF to the rows themselves. Every method runs
-    once per seed (density once per `density_seeds`, default `seeds`: it is the slow one).
+    random are label-free; density fits a MAF to the rows themselves, once per seed, unless
+    a fitted `density_model` is given, which scores them once (fitting is the slow part).
+    Every other method runs once per seed.
     """
     import tempfile
 
     X = check_features(X)
     interesting = np.asarray(interesting, dtype=bool)
     ids = [str(i) for i in ids]
-    runs = [(m, s) for m in methods for s in (density_seeds if m == "density" and density_seeds is not None else seeds)]
+    runs = [(m, s) for m in methods for s in (seeds[:1] if m == "density" and density_model is not None else seeds)]
     curves: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(labels_dir) if labels_dir is not None else Path(scratch)
         # the rankings are independent and seeded, so worker processes give the same curves
-        tasks = (delayed(_benchmark_scores)(method, X, ids, interesting, config, seed, density_config, folder, False)
-                 for method, seed in runs)
+        tasks = (delayed(_benchmark_scores)(method, X, ids, interesting, config, seed, density_config, folder,
+                                            density_model) for method, seed in runs)
         results = Parallel(n_jobs=min(config.jobs, len(runs)), return_as="generator")(tasks)
         for (method, seed), scores in tqdm(zip(runs, results), total=len(runs), desc="rankings",
                                            disable=not progress):
@@ -561,11 +562,12 @@ def recall_benchmark(X, ids, interesting, config: ActiveLearningConfig = DEFAULT
     return RecallCurves(interesting, curves)
 
 
-def _benchmark_scores(method, X, ids, interesting, config, seed, density_config, folder: Path, progress) -> np.ndarray:
+def _benchmark_scores(method, X, ids, interesting, config, seed, density_config, folder: Path,
+                      density_model=None) -> np.ndarray:
     if method == "active":
         store_path = folder / f"labels-seed{seed}.jsonl"
         store_path.unlink(missing_ok=True)  # a benchmark starts from no labels
-        result = run_session(X, ids, LabelStore(store_path), ColumnOracle(interesting), config, seed, progress)
+        result = run_session(X, ids, LabelStore(store_path), ColumnOracle(interesting), config, seed, False)
         return result.mean
     if method == "iforest":
         return isolation_forest_scores(X, seed, config)
@@ -573,7 +575,7 @@ def _benchmark_scores(method, X, ids, interesting, config, seed, density_config,
         from radiolatent.config import DEFAULT_DENSITY
         from radiolatent.downstream.density import DensityModel
 
-        model = DensityModel(density_config or DEFAULT_DENSITY).fit(X, seed=seed, progress=progress)
+        model = density_model or DensityModel(density_config or DEFAULT_DENSITY).fit(X, seed=seed)
         return -model.score_samples(X)  # least likely first
     if method == "random":
         return random_scores(len(X), seed)
