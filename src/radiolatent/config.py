@@ -394,7 +394,9 @@ DEFAULT_CLUSTER = ClusterConfig()
 
 @dataclass(frozen=True)
 class EmbedConfig:
-    batch_size: int = 256
+    #: images per forward pass: 32-64 run 30-40 % faster than 256 on 2 CPU cores (cache-sized
+    #: activations; measured for the VDVAE encoder and ResNet-18).
+    batch_size: int = 64
     threads: int = 2
     #: pixels-pca floor: components kept (the paper's code length).
     pca_components: int = 256

@@ -108,9 +108,9 @@ def _vdvae_stages(cfg: ReproduceConfig, retrain: bool) -> list[Stage]:
         Stage("search", partial(stage_search, cfg=cfg), ("embed-vdvae",), {**common, "k": cfg.search_k}),
         Stage("density", partial(stage_density, cfg=cfg), ("embed-vdvae",) + model,
               {**common, "preset": cfg.density_preset, "generated": cfg.generated, "gallery": cfg.ood_gallery}),
-        Stage("anomaly", partial(stage_anomaly, cfg=cfg), ("embed-vdvae", "density"),
+        Stage("anomaly", partial(stage_anomaly, cfg=cfg), ("embed-vdvae",),
               {**common, "set": cfg.anomaly_set, "interesting": cfg.anomaly_interesting, "seeds": cfg.seeds,
-               "k": cfg.anomaly_recall_at, "budget": cfg.anomaly_budget}),
+               "density": cfg.density_preset, "k": cfg.anomaly_recall_at, "budget": cfg.anomaly_budget}),
     ]
 
 
@@ -286,15 +286,14 @@ def stage_density(ctx: StageContext, cfg: ReproduceConfig) -> dict:
 
 def stage_anomaly(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     """[C] Fig. 8: recall of an interesting class against rank, for active learning with a
-    label-column oracle, isolation forest, MAF likelihood (the density stage's flow, fitted
-    on the pool) and random order."""
+    label-column oracle, isolation forest, MAF likelihood (a flow fitted to the ranked rows
+    per seed, as [C] does; the pool's flow ranks Bent sources about half as well) and random order."""
     from radiolatent.cli import main
 
     seeds = ",".join(str(s) for s in range(cfg.seeds))
     _cli(main, ["anomaly", "benchmark", "--codes", str(ctx.path("embed-vdvae", CODES)), "--in", cfg.anomaly_set,
-                "--interesting", cfg.anomaly_interesting, "--seeds", seeds,
-                "--budget", str(cfg.anomaly_budget), "-k", str(cfg.anomaly_recall_at), "--out", str(ctx.folder),
-                "--density-model", str(ctx.path("density", "model"))])
+                "--interesting", cfg.anomaly_interesting, "--seeds", seeds, "--density-config", cfg.density_preset,
+                "--budget", str(cfg.anomaly_budget), "-k", str(cfg.anomaly_recall_at), "--out", str(ctx.folder)])
     table = pd.read_csv(ctx.folder / "recall_at_k.csv")
     return {"set": cfg.anomaly_set, "interesting": cfg.anomaly_interesting, "k": cfg.anomaly_recall_at,
             "recall": table.replace({np.nan: None}).to_dict("records")}
