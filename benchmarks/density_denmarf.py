@@ -37,6 +37,7 @@ from radiolatent.config import get_density_config
 from radiolatent.downstream.density import DensityModel, split_rows, standardiser
 
 INSTALL = ".venv/bin/pip install -r benchmarks/requirements-denmarf.txt"
+PAST_TENSE = {"whiten": "whitened", "scale": "scaled"}
 
 
 def import_denmarf():
@@ -85,7 +86,7 @@ def fit_denmarf(density, x_fit, x_test, train_rows, valid_rows, config, seed, ep
                  p_test=(len(x_test) + 0.5) / n, verbose=True)
     seconds = time.perf_counter() - start
     score = lambda x: float(np.mean(estimate.score_samples(z(x)))) + log_jacobian  # noqa: E731
-    return {"name": f"denmarf ({blocks} x {hidden}, lr {lr:g}, batch {batch}, {config.standardise}d codes)",
+    return {"name": f"denmarf ({blocks} x {hidden}, lr {lr:g}, batch {batch}, codes {PAST_TENSE[config.standardise]})",
             "seconds": seconds,
             "epochs": epochs, "best_epoch": None, "valid": score(x_fit[valid_rows]), "test": score(x_test),
             "train": score(x_fit[train_rows])}
