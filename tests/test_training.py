@@ -15,20 +15,13 @@ from radiolatent.training import (
     Plateau, UpdateGuard, augment, kl_weight, train_vdvae, weight_checksum,
 )
 
+from synthetic import blobs
+
 torch.set_num_threads(1)
 
 
 def _blobs(n=96, seed=0):
-    """Synthetic radio-like sources: one or two Gaussian blobs per 64x64 image."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:64, :64]
-    images = np.zeros((n, 64, 64))
-    for i in range(n):
-        for _ in range(rng.integers(1, 3)):
-            cy, cx = rng.uniform(16, 48, 2)
-            width = rng.uniform(2, 6)
-            images[i] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * width ** 2))
-    return (255 * images / images.max(axis=(1, 2), keepdims=True)).astype(np.uint8)
+    return blobs(n, seed)
 
 
 def _run(epochs):

@@ -15,6 +15,8 @@ from radiolatent.models.vdvae import (
     build_vdvae, gaussian_kl, get_config, parse_blocks, parse_widths, stage_counts,
 )
 
+from synthetic import blobs
+
 torch.set_num_threads(1)
 
 
@@ -230,14 +232,8 @@ def test_z0_may_be_a_4x4_map():
 
 
 def _sparse_sources(n, seed=0):
-    """Radio-like inputs: empty sky with one small Gaussian blob of random size and place."""
-    gen = torch.Generator().manual_seed(seed)
-    grid = torch.arange(64.0)
-    centre = 24 + 16 * torch.rand(n, 2, generator=gen)
-    width = 1.5 + 4 * torch.rand(n, 1, 1, generator=gen)
-    dy = (grid[None, :, None] - centre[:, 0, None, None]) ** 2
-    dx = (grid[None, None, :] - centre[:, 1, None, None]) ** 2
-    return torch.exp(-(dx + dy) / (2 * width**2)).unsqueeze(1)
+    """Radio-like inputs in [0, 1]: empty sky with one or two blobs (tests/synthetic.py)."""
+    return torch.from_numpy(blobs(n, seed)).float().div(255.0).unsqueeze(1)
 
 
 @pytest.mark.parametrize("init, least, most", [("he", 0.02, None), ("default", None, 1e-3)])

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radiolatent.cli.downstream import add_rows_arguments
 from radiolatent.config import DEFAULT_ACTIVE, DENSITY_CONFIGS
 from radiolatent.errors import InputError
 from radiolatent.fileio import write_csv
@@ -80,8 +81,7 @@ def _register_density_plot(sub) -> None:
 
 def _register_anomaly_label(sub) -> None:
     p = sub.add_parser("label", help="label sources 0-5 at the terminal, chosen by active learning ([C])")
-    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="rows to search (default pool)")
+    add_rows_arguments(p, "pool", "rows to search")
     p.add_argument("--labels", default="labels.jsonl", metavar="PATH",
                    help="label file (JSON lines, appended to; a rerun resumes from it)")
     p.add_argument("--thumbs", default="thumbs", metavar="DIR", help="folder for the PNG of each source shown")
@@ -93,8 +93,7 @@ def _register_anomaly_label(sub) -> None:
 
 def _register_anomaly_rank(sub) -> None:
     p = sub.add_parser("rank", help="rank sources from most to least interesting / anomalous")
-    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="rows to rank (default pool)")
+    add_rows_arguments(p, "pool", "rows to rank")
     p.add_argument("--method", choices=("active", "iforest", "density", "random"), default="active",
                    help="active: GP on the labels in --labels; iforest; density: lowest MAF likelihood first; random")
     p.add_argument("--labels", default="labels.jsonl", metavar="PATH", help="label file for --method active")
@@ -108,8 +107,7 @@ def _register_anomaly_rank(sub) -> None:
 
 def _register_anomaly_benchmark(sub) -> None:
     p = sub.add_parser("benchmark", help="recall of a labelled class against rank, with a label-column oracle ([C] Fig. 8)")
-    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument("--in", dest="in_spec", default="first-galaxy", metavar="SPEC", help="rows (default first-galaxy)")
+    add_rows_arguments(p, "first-galaxy", "rows")
     p.add_argument("--interesting", default="Bent", metavar="LABEL_NAME",
                    help="label_name of the interesting class (default Bent)")
     p.add_argument("--budget", type=int, default=DEFAULT_ACTIVE.budget)

@@ -16,6 +16,12 @@ from radiolatent.fileio import write_csv, write_text
 MAP_CHOICES = ("tsne", "umap", "both")
 
 
+def add_rows_arguments(p: argparse.ArgumentParser, default: str, what: str) -> None:
+    """--codes (a codes table) and --in (which of its rows), shared by the commands on codes."""
+    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
+    p.add_argument("--in", dest="in_spec", default=default, metavar="SPEC", help=f"{what} (default {default})")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("search", help="the codes most like a query's, with an image grid ([A], [C])")
     p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
@@ -34,16 +40,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_search)
 
     p = subparsers.add_parser("duplicates", help="pairs of near-identical codes and their sky separation ([B])")
-    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="set to check (default pool)")
+    add_rows_arguments(p, "pool", "set to check")
     p.add_argument("--threshold", type=float, default=DEFAULT_SEARCH.duplicate_threshold,
                    help=f"cosine similarity at or above which a pair is reported (default {DEFAULT_SEARCH.duplicate_threshold})")
     p.add_argument("--out", default="duplicates.csv", help="CSV to write (default duplicates.csv)")
     p.set_defaults(handler=cmd_duplicates)
 
     p = subparsers.add_parser("map", help="t-SNE ([A]) / UMAP ([C]) map of the codes coloured by a column")
-    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="rows to map (default pool)")
+    add_rows_arguments(p, "pool", "rows to map")
     p.add_argument("--method", choices=MAP_CHOICES, default="tsne", help="tsne, umap or both (default tsne)")
     p.add_argument("--color", default="las_arcsec", metavar="COLUMN", help="column to colour by (default las_arcsec)")
     p.add_argument("--seed", type=int, default=0)
@@ -51,15 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_map)
 
     p = subparsers.add_parser("importance", help="random-forest importance of each component for angular size ([A] Fig. 7)")
-    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="rows to use (default pool)")
+    add_rows_arguments(p, "pool", "rows to use")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", default="importance.png", help="PNG; a CSV and the PCA curve go beside it")
     p.set_defaults(handler=cmd_importance)
 
     p = subparsers.add_parser("cluster", help="PCA + Bayesian Gaussian mixture clusters scored against labels ([C])")
-    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument("--in", dest="in_spec", default="mbc", metavar="SPEC", help="rows to cluster (default mbc)")
+    add_rows_arguments(p, "mbc", "rows to cluster")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--per-cluster", type=int, default=DEFAULT_CLUSTER.montage_per_cluster,
                    help="members shown per cluster in the montage")
