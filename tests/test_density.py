@@ -231,3 +231,26 @@ def test_cli_scores_codes_of_generated_images(tmp_path):
     generated = scores[scores["set"] == "generated"]
     assert len(generated) == 3 and np.isfinite(generated["loglik"]).all()
     assert list(generated["id"]) == ["generated-0", "generated-1", "generated-2"]
+
+
+def test_cli_embeds_generated_images_with_a_trained_run_that_made_the_table(tmp_path):
+    """A VDVAE trained here (not shipped, so not rebuildable by name) that made the codes
+    also embeds its own samples: `reproduce --retrain` scores generated images this way."""
+    import shutil
+
+    from radiolatent.cli import main
+    from radiolatent.embedding import SHIPPED_MODEL
+
+    if not (SHIPPED_MODEL / "config.json").is_file():
+        pytest.skip("the shipped VDVAE is not installed")
+    run = shutil.copytree(SHIPPED_MODEL, tmp_path / "model")
+    rng = np.random.default_rng(0)
+    write_codes(codes_table(rng.normal(size=(60, 256)).astype(np.float32), "pool", model="vdvae-model"),
+                tmp_path / "codes.parquet")
+    DensityModel(dataclasses.replace(TINY, epochs=2)).fit(rng.normal(size=(60, 256))).save(tmp_path / "m")
+    args = ["density", "score", "--codes", str(tmp_path / "codes.parquet"), "--model", str(tmp_path / "m"),
+            "--generated", "2", "--out", str(tmp_path / "ll.csv")]
+    assert main(args) == 2  # the shipped model did not make these codes, and "vdvae-model" names nothing
+    assert main(args + ["--vdvae", str(run)]) == 0
+    scores = pd.read_csv(tmp_path / "ll.csv")
+    assert (scores["set"] == "generated").sum() == 2

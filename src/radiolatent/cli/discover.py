@@ -79,6 +79,12 @@ def _register_density_plot(sub) -> None:
     p.set_defaults(handler=cmd_density_plot)
 
 
+def _add_density_arguments(p, model_help: str) -> None:
+    p.add_argument("--density-model", default=None, metavar="DIR", help=model_help)
+    p.add_argument("--density-config", default="cpu", choices=sorted(DENSITY_CONFIGS),
+                   help="MAF size when one is fitted here (default cpu)")
+
+
 def _register_anomaly_label(sub) -> None:
     p = sub.add_parser("label", help="label sources 0-5 at the terminal, chosen by active learning ([C])")
     add_rows_arguments(p, "pool", "rows to search")
@@ -97,9 +103,7 @@ def _register_anomaly_rank(sub) -> None:
     p.add_argument("--method", choices=("active", "iforest", "density", "random"), default="active",
                    help="active: GP on the labels in --labels; iforest; density: lowest MAF likelihood first; random")
     p.add_argument("--labels", default="labels.jsonl", metavar="PATH", help="label file for --method active")
-    p.add_argument("--density-model", default=None, metavar="DIR",
-                   help="for --method density: a `density fit` folder (default: fit one on these rows)")
-    p.add_argument("--density-config", default="cpu", choices=sorted(DENSITY_CONFIGS))
+    _add_density_arguments(p, "for --method density: a `density fit` folder (default: fit one on these rows)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="ranked.csv", metavar="CSV", help="ranked rows (default ranked.csv)")
     p.set_defaults(handler=cmd_anomaly_rank)
@@ -112,9 +116,7 @@ def _register_anomaly_benchmark(sub) -> None:
                    help="label_name of the interesting class (default Bent)")
     p.add_argument("--budget", type=int, default=DEFAULT_ACTIVE.budget)
     p.add_argument("--seeds", default="0,1,2", help="seeds for the random / iforest / density rankings")
-    p.add_argument("--density-config", default="cpu", choices=sorted(DENSITY_CONFIGS))
-    p.add_argument("--density-model", default=None, metavar="DIR",
-                   help="a `density fit` folder to rank by (scored once); default: fit a MAF per seed on these rows")
+    _add_density_arguments(p, "a `density fit` folder to rank by (scored once); default: fit a MAF per seed on these rows")
     p.add_argument("-k", type=int, default=100, help="report recall in the top k (default 100)")
     p.add_argument("--out", default="anomaly-benchmark", metavar="DIR", help="folder for the PNG, CSV and labels")
     p.set_defaults(handler=cmd_anomaly_benchmark)
@@ -200,12 +202,12 @@ def _generated_scores(table: pd.DataFrame, model, args) -> pd.DataFrame:
 
     from radiolatent.cli.models import as_uint8
     from radiolatent.config import EmbedConfig
-    from radiolatent.embedding import DIHEDRAL_SUFFIX, SHIPPED_MODEL, encode_images, encoder_for_table
+    from radiolatent.embedding import DIHEDRAL_SUFFIX, SHIPPED_MODEL, encode_images
     from radiolatent.models.checkpoint import load_model
 
     sampler = load_model(args.vdvae or SHIPPED_MODEL)
     config = EmbedConfig(dihedral_average=str(table["model"].iloc[0]).endswith(DIHEDRAL_SUFFIX))
-    encoder = encoder_for_table(table, args.encoder, config)
+    encoder = _generated_encoder(table, args, config)
     torch.manual_seed(args.seed)
     images = []
     for start in range(0, args.generated, config.batch_size):
@@ -216,6 +218,18 @@ def _generated_scores(table: pd.DataFrame, model, args) -> pd.DataFrame:
     rows = pd.DataFrame({"id": [f"generated-{i}" for i in range(n)], "split": "all", "label": -1,
                          "label_name": f"generated T={args.temperature:g}"})
     return _scored(rows, GENERATED_SET, model.score_samples(codes))
+
+
+def _generated_encoder(table: pd.DataFrame, args, config):
+    """The encoder for generated images: --encoder, else the --vdvae model itself when it
+    made the table (a freshly trained run cannot be rebuilt by name), else the table's own."""
+    from radiolatent.embedding import encoder_for_table, load_encoder, model_id
+
+    if args.encoder is None and args.vdvae:
+        sampler_encoder = load_encoder(Path(args.vdvae), config)
+        if model_id(sampler_encoder, config) == str(table["model"].iloc[0]):
+            return sampler_encoder
+    return encoder_for_table(table, args.encoder, config)
 
 
 def cmd_density_plot(args: argparse.Namespace) -> int:
