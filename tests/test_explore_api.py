@@ -203,6 +203,28 @@ def test_dropped_png_finds_its_source_first(client, table):
     assert "radiolatent-upload" not in broken.text, "the server's temporary path is not shown"
 
 
+def test_dropped_file_is_embedded_with_a_trained_model_given_by_path(table, tmp_path):
+    """A table made by a model trained here (not rebuildable by name) searches dropped files
+    with --model; without it the page says which option to give, and a model that did not
+    make the table is refused at start."""
+    import shutil
+
+    from radiolatent.codes import write_codes
+    from radiolatent.embedding import SHIPPED_MODEL, model_input
+
+    run = shutil.copytree(SHIPPED_MODEL, tmp_path / "model")
+    codes_path = write_codes(table.assign(model="vdvae-model"), tmp_path / "codes.parquet")
+    upload = {"files": {"file": ("q.png", png_bytes(np.asarray(model_input("mbc:test").images[5])), "image/png")},
+              "data": {"k": "2"}}
+    without = make_client(codes_path, tmp_path / "labels.jsonl").post("/api/search/upload", **upload)
+    assert without.status_code == 400 and "--model" in without.json()["detail"]
+    found = make_client(codes_path, tmp_path / "labels.jsonl", model=run).post("/api/search/upload", **upload)
+    assert found.status_code == 200, found.text
+    assert found.json()["results"][0]["id"] == table["id"].iat[5]
+    with pytest.raises(InputError, match="made by 'vdvae-model'"):
+        create_app(codes_path, tmp_path / "labels.jsonl", model="byol-cpu", log=lambda message: None)
+
+
 def test_labels_are_checked(codes_path, table, tmp_path):
     labels = tmp_path / "labels.jsonl"
     client = make_client(codes_path, labels)

@@ -22,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="label store (JSON lines; default CODES_STEM.labels.jsonl beside the codes)")
     p.add_argument("--density", default=None, metavar="DIR",
                    help="fitted density model (`radiolatent density fit`): colour and sort by log-likelihood")
+    p.add_argument("--model", default=None, metavar="PATH",
+                   help="model that made the codes, to embed dropped image files (default: the table's own, "
+                        "if it is a floor or a shipped checkpoint; needed for a model you trained)")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     p.set_defaults(handler=cmd_explore)
 
@@ -35,7 +38,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         raise InputError("--port", f"must be 1..65535, got {args.port}")
     labels = Path(args.labels) if args.labels else default_labels_path(args.codes)
     print(f"opening {args.codes} (labels: {labels})")
-    app = create_app(args.codes, labels, density_dir=args.density,
+    app = create_app(args.codes, labels, density_dir=args.density, model=args.model,
                      allowed_hosts=None if args.allow_remote else LOOPBACK_NAMES, preload_images=True)
     address = f"http://{_url_host(args.host)}:{args.port}/"
     print(f"radiolatent explorer at {address}  (Ctrl+C to stop)", flush=True)

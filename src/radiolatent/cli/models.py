@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from radiolatent.cli.data import add_pool_arguments, pool_config
 from radiolatent.config import EmbedConfig
+
+if TYPE_CHECKING:  # torch is imported only by the commands that use it, for a quick --help
+    import numpy as np
+    import torch
 
 DEFAULT_SETS = "mbc,frdeep-n,pool"
 
@@ -114,7 +119,7 @@ def cmd_train_ssl(args: argparse.Namespace) -> int:
     return 0
 
 
-def as_uint8(images: "torch.Tensor") -> "np.ndarray":
+def as_uint8(images: torch.Tensor) -> np.ndarray:
     """Model outputs (N, 1, H, W) in [0, 1] as (N, H, W) uint8 pictures."""
     import numpy as np
 

@@ -18,12 +18,20 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 import numpy as np
+import pandas as pd
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from radiolatent.config import DEFAULT_ACTIVE, DEFAULT_EXPLORE, SEARCH_METRICS, ActiveLearningConfig, ExploreConfig
+from radiolatent.config import (
+    DEFAULT_ACTIVE,
+    DEFAULT_EXPLORE,
+    SEARCH_METRICS,
+    ActiveLearningConfig,
+    EmbedConfig,
+    ExploreConfig,
+)
 from radiolatent.errors import InputError
 from radiolatent.explore.learning import RANKINGS, Learning
 from radiolatent.explore.state import ALL_ROWS, HOVER_COLUMNS, Explorer, float_list, json_value
@@ -77,12 +85,13 @@ class LabelIn(BaseModel):
 class AppState:
     """Everything a request needs: the table, the learner, the density column."""
 
-    def __init__(self, explorer: Explorer, learning: Learning, loglik: np.ndarray | None, density_dir):
+    def __init__(self, explorer: Explorer, learning: Learning, loglik: np.ndarray | None, density_dir,
+                 encoder=None):
         self.explorer = explorer
         self.learning = learning
         self.loglik = loglik
         self.density_dir = density_dir
-        self._encoder = None
+        self._encoder = encoder
         self._encoder_lock = threading.Lock()
 
     def row(self, source_id: str) -> int:
@@ -136,10 +145,23 @@ def load_density(density_dir: str | Path | None):
     return DensityModel.load(density_dir)
 
 
+def table_encoder(table: pd.DataFrame, model: str | Path):
+    """The encoder in `model`, refused unless it is the one that made the table: codes of
+    another model would be searched against these as if they were comparable."""
+    from radiolatent.embedding import DIHEDRAL_SUFFIX, get_encoder
+
+    encoder = get_encoder(str(model), EmbedConfig())
+    made_by = str(table["model"].iat[0]).removesuffix(DIHEDRAL_SUFFIX)
+    if encoder.name != made_by:
+        raise InputError(model, f"this model is '{encoder.name}', but the codes table was made by '{made_by}'")
+    return encoder
+
+
 def create_app(
     codes_path: str | Path,
     labels_path: str | Path | None = None,
     density_dir: str | Path | None = None,
+    model: str | Path | None = None,
     config: ExploreConfig = DEFAULT_EXPLORE,
     active_config: ActiveLearningConfig = DEFAULT_ACTIVE,
     cache_dir: str | Path | None = None,
@@ -149,16 +171,18 @@ def create_app(
 ) -> FastAPI:
     """The explorer app for one codes table. `labels_path` defaults to beside the codes;
     `allowed_hosts=None` accepts any Host header (for --allow-remote); `preload_images`
-    starts reading the images in the background so the first thumbnails come quickly."""
+    starts reading the images in the background so the first thumbnails come quickly;
+    `model` embeds dropped files (default: the table's own model, if it can be rebuilt)."""
     density = load_density(density_dir)  # first: a wrong folder fails before any slow work
     explorer = Explorer(codes_path, config, cache_dir=cache_dir, log=log)
+    encoder = None if model is None else table_encoder(explorer.table, model)
     if preload_images:
         threading.Thread(target=explorer.images, name="load-images", daemon=True).start()
     labels_path = Path(labels_path) if labels_path is not None else default_labels_path(codes_path)
     learning = Learning(list(explorer.table["id"]), explorer.codes, labels_path, active_config, seed=config.seed)
     learning.anomaly()  # computed now so no request waits for the forest
     loglik = None if density is None else np.asarray(density.score_samples(explorer.codes), dtype=np.float64)
-    state = AppState(explorer, learning, loglik, density_dir)
+    state = AppState(explorer, learning, loglik, density_dir, encoder)
     app = FastAPI(title="radiolatent explorer", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.data = state
     if allowed_hosts is not None:
