@@ -61,7 +61,10 @@ def test_embed_writes_one_row_per_image_with_metadata(tmp_path):
 
 
 def test_load_images_for_returns_the_model_input():
-    table = embed("pixels-pca", ["mbc:test"], EmbedConfig(pca_components=8), progress=False)
+    # two names of one set: its rows appear once
+    table = embed("pixels-pca", ["mbc:test", "mirabest:confident:test"], EmbedConfig(pca_components=8),
+                  progress=False)
+    assert len(table) == 104 and not table["id"].duplicated().any()
     rows = table.iloc[[5, 2]]
     expected = model_input("mbc:test").images[[5, 2]]
     assert np.array_equal(load_images_for(rows), expected)

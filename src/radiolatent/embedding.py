@@ -294,17 +294,22 @@ def embed(
     pool_config: PoolConfig = DEFAULT_POOL,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """One codes table holding every spec's rows, encoded by `model`."""
+    """One codes table holding every spec's rows, encoded by `model`. Specs naming the
+    same set ('first-galaxy' and 'first-galaxy:all', 'mbc' and 'mirabest:confident') give
+    its rows once."""
     from radiolatent.codes import make_codes_table
 
     config = config or EmbedConfig()
     torch.set_num_threads(config.threads)
     encoder = get_encoder(model, config, pool_config)
+    by_set = {}
+    for spec in specs:
+        by_set.setdefault(set_name(spec), spec)
     tables, seen = [], {}
-    for spec in tqdm(specs, desc=f"embedding with {encoder.name}", disable=not progress):
+    for name, spec in tqdm(by_set.items(), desc=f"embedding with {encoder.name}", disable=not progress):
         ds = model_input(spec, pool_config)
         codes = encode_once(encoder, ds.images, config, seen, progress)
-        tables.append(make_codes_table(ds.meta, codes, set_name(spec), model_id(encoder, config)))
+        tables.append(make_codes_table(ds.meta, codes, name, model_id(encoder, config)))
     return pd.concat(tables, ignore_index=True)
 
 

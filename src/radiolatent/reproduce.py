@@ -87,7 +87,7 @@ def study_stages(cfg: ReproduceConfig, retrain: bool = False) -> tuple[list[Stag
 def _embed_stage(cfg: ReproduceConfig, encoder: str, source: str) -> Stage:
     sets = list(cfg.sets)
     if encoder == "vdvae":
-        sets += [s for s in (*cfg.vdvae_extra_sets, cfg.anomaly_set) if s not in sets]
+        sets = list(dict.fromkeys((*sets, *cfg.vdvae_extra_sets, cfg.anomaly_set)))
     needs = ("pool",) + ((source,) if source.startswith("train-") else ())
     weights = fingerprint(source) if Path(source).is_dir() else source
     embed_config = EmbedConfig(dihedral_average=not cfg.single_view)
@@ -107,7 +107,8 @@ def _vdvae_stages(cfg: ReproduceConfig, retrain: bool) -> list[Stage]:
               {**common, "methods": cfg.map_methods, "max_rows": cfg.map_max_rows}),
         Stage("search", partial(stage_search, cfg=cfg), ("embed-vdvae",), {**common, "k": cfg.search_k}),
         Stage("density", partial(stage_density, cfg=cfg), ("embed-vdvae",) + model,
-              {**common, "preset": cfg.density_preset, "generated": cfg.generated, "gallery": cfg.ood_gallery}),
+              {**common, "preset": cfg.density_preset, "threads": cfg.density_threads, "generated": cfg.generated,
+               "gallery": cfg.ood_gallery}),
         Stage("anomaly", partial(stage_anomaly, cfg=cfg), ("embed-vdvae",),
               {**common, "set": cfg.anomaly_set, "interesting": cfg.anomaly_interesting, "seeds": cfg.seeds,
                "density": cfg.density_preset, "k": cfg.anomaly_recall_at, "budget": cfg.anomaly_budget}),
@@ -268,7 +269,7 @@ def stage_density(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     vdvae = str(ctx.path("train-vdvae", "model")) if "train-vdvae" in ctx.needs else str(SHIPPED_MODEL)
     model_dir, scores = ctx.folder / "model", ctx.folder / "loglik.csv"
     _cli(main, ["density", "fit", "--codes", codes, "--on", "pool", "--config", cfg.density_preset,
-                "--out", str(model_dir), "--seed", str(cfg.seed)])
+                "--set", f"threads={cfg.density_threads}", "--out", str(model_dir), "--seed", str(cfg.seed)])
     _cli(main, ["density", "score", "--codes", codes, "--model", str(model_dir), "--generated", str(cfg.generated),
                 "--vdvae", vdvae, "--seed", str(cfg.seed), "--out", str(scores)])
     _cli(main, ["density", "plot", "--scores", str(scores), "--codes", codes, "--set", "mirabest:confident",
