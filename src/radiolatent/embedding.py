@@ -259,13 +259,24 @@ def model_id(encoder: Encoder, config: EmbedConfig) -> str:
 # ---------------------------------------------------------------------------
 
 
+def table_model(table: pd.DataFrame) -> str:
+    """The name of the model that made a codes table, without the orientation suffix."""
+    return str(table["model"].iloc[0]).removesuffix(DIHEDRAL_SUFFIX)
+
+
+def table_embed_config(table: pd.DataFrame) -> EmbedConfig:
+    """Embedding settings that match a codes table's (orientation averaging or not), so a
+    new image's code is comparable with the table's."""
+    return EmbedConfig(dihedral_average=str(table["model"].iloc[0]).endswith(DIHEDRAL_SUFFIX))
+
+
 def encoder_for_table(table: pd.DataFrame, model: str | None, config: EmbedConfig | None = None) -> Encoder:
     """The encoder that made a codes table: `model` if given, else the table's own model
     when it can be rebuilt here (a floor or a shipped checkpoint)."""
     config = config or EmbedConfig()
     if model is not None:
         return get_encoder(model, config)
-    made_by = str(table["model"].iloc[0]).removesuffix(DIHEDRAL_SUFFIX)
+    made_by = table_model(table)
     if made_by in FLOORS:
         return get_encoder(made_by, config)
     if made_by == SHIPPED_MODEL.name:
@@ -273,6 +284,15 @@ def encoder_for_table(table: pd.DataFrame, model: str | None, config: EmbedConfi
     if made_by in shipped_models():
         return get_encoder(made_by, config)
     raise InputError(made_by, "to embed a new image, name this table's model with --model PATH")
+
+
+def checked_encoder_for_table(table: pd.DataFrame, model: str | Path, config: EmbedConfig) -> Encoder:
+    """The encoder in `model`, refused unless it is the one that made the table: codes of
+    another model would be searched against these as if they were comparable."""
+    encoder = get_encoder(str(model), config)
+    if encoder.name != table_model(table):
+        raise InputError(model, f"this model is '{encoder.name}', but the codes table was made by '{table_model(table)}'")
+    return encoder
 
 
 def embed_file(path: str | Path, encoder: Encoder, pixel_scale_arcsec: float, config: EmbedConfig,

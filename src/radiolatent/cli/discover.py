@@ -189,6 +189,17 @@ def _check_same_encoder(model, table: pd.DataFrame, args) -> None:
         raise InputError(args.codes, f"codes made by {made_by}, the density model was fitted on codes of {fitted_on!r}")
 
 
+def _given_density_model(rows: pd.DataFrame, args):
+    """The flow in --density-model, checked against the rows' encoder; None without one."""
+    if not args.density_model:
+        return None
+    from radiolatent.downstream.density import DensityModel
+
+    model = DensityModel.load(args.density_model)
+    _check_same_encoder(model, rows, args)
+    return model
+
+
 def _scored(rows: pd.DataFrame, set_name: str, loglik: np.ndarray) -> pd.DataFrame:
     out = rows[["id", "split", "label", "label_name"]].reset_index(drop=True).copy()
     out.insert(1, "set", set_name)
@@ -201,12 +212,11 @@ def _generated_scores(table: pd.DataFrame, model, args) -> pd.DataFrame:
     import torch
 
     from radiolatent.cli.models import as_uint8
-    from radiolatent.config import EmbedConfig
-    from radiolatent.embedding import DIHEDRAL_SUFFIX, SHIPPED_MODEL, encode_images
+    from radiolatent.embedding import SHIPPED_MODEL, encode_images, table_embed_config
     from radiolatent.models.checkpoint import load_model
 
     sampler = load_model(args.vdvae or SHIPPED_MODEL)
-    config = EmbedConfig(dihedral_average=str(table["model"].iloc[0]).endswith(DIHEDRAL_SUFFIX))
+    config = table_embed_config(table)
     encoder = _generated_encoder(table, args, config)
     torch.manual_seed(args.seed)
     images = []
@@ -223,11 +233,11 @@ def _generated_scores(table: pd.DataFrame, model, args) -> pd.DataFrame:
 def _generated_encoder(table: pd.DataFrame, args, config):
     """The encoder for generated images: --encoder, else the --vdvae model itself when it
     made the table (a freshly trained run cannot be rebuilt by name), else the table's own."""
-    from radiolatent.embedding import encoder_for_table, load_encoder, model_id
+    from radiolatent.embedding import encoder_for_table, load_encoder, table_model
 
     if args.encoder is None and args.vdvae:
         sampler_encoder = load_encoder(Path(args.vdvae), config)
-        if model_id(sampler_encoder, config) == str(table["model"].iloc[0]):
+        if sampler_encoder.name == table_model(table):
             return sampler_encoder
     return encoder_for_table(table, args.encoder, config)
 
@@ -439,10 +449,8 @@ def _active_scores(rows: pd.DataFrame, X: np.ndarray, args) -> tuple[np.ndarray,
 def _density_loglik(rows: pd.DataFrame, X: np.ndarray, args) -> np.ndarray:
     from radiolatent.downstream.density import DensityModel
 
-    if args.density_model:
-        model = DensityModel.load(args.density_model)
-        _check_same_encoder(model, rows, args)
-    else:
+    model = _given_density_model(rows, args)
+    if model is None:
         print(f"fitting a '{args.density_config}' MAF on the {len(X)} rows (give --density-model to reuse one)")
         model = DensityModel(_density_config(args.density_config, [])).fit(X, seed=args.seed, progress=True)
     return model.score_samples(X)
@@ -472,15 +480,9 @@ def cmd_anomaly_benchmark(args: argparse.Namespace) -> int:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     config = dataclasses.replace(DEFAULT_ACTIVE, budget=args.budget)
     out = Path(args.out)
-    density_model = None
-    if args.density_model:
-        from radiolatent.downstream.density import DensityModel
-
-        density_model = DensityModel.load(args.density_model)
-        _check_same_encoder(density_model, rows, args)
     curves = recall_benchmark(X, rows["id"], (names == args.interesting).to_numpy(), config, seeds,
                               _density_config(args.density_config, []), out, progress=True,
-                              density_model=density_model)
+                              density_model=_given_density_model(rows, args))
     table = curves.recall_table(args.k)
     print(f"{args.in_spec}: {int(curves.interesting.sum())} of {len(X)} rows are {args.interesting}")
     print(table.to_string(index=False))

@@ -90,14 +90,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise InputError("-k", f"must be at least 1, got {args.k}")
     from radiolatent.data.grid import caption_for
-    from radiolatent.config import EmbedConfig
-    from radiolatent.embedding import DIHEDRAL_SUFFIX, embed_file, encoder_for_table, load_images_for
+    from radiolatent.embedding import embed_file, encoder_for_table, load_images_for, table_embed_config
 
     table = read_codes(args.codes)
     query, query_image = args.query, None
     if Path(args.query).is_file():
-        config = EmbedConfig(dihedral_average=str(table["model"].iloc[0]).endswith(DIHEDRAL_SUFFIX))
-        query_image, query = embed_file(args.query, encoder_for_table(table, args.model), args.pixel_scale, config)
+        query_image, query = embed_file(args.query, encoder_for_table(table, args.model), args.pixel_scale,
+                                        table_embed_config(table))
     result = similar(table, query, args.in_spec, k=args.k, metric=args.metric,
                      exclude_self=args.exclude_self, index_path=_index_path(args.codes, args.in_spec, args.metric))
     out = Path(args.out)

@@ -18,20 +18,12 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 import numpy as np
-import pandas as pd
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from radiolatent.config import (
-    DEFAULT_ACTIVE,
-    DEFAULT_EXPLORE,
-    SEARCH_METRICS,
-    ActiveLearningConfig,
-    EmbedConfig,
-    ExploreConfig,
-)
+from radiolatent.config import DEFAULT_ACTIVE, DEFAULT_EXPLORE, SEARCH_METRICS, ActiveLearningConfig, ExploreConfig
 from radiolatent.errors import InputError
 from radiolatent.explore.learning import RANKINGS, Learning
 from radiolatent.explore.state import ALL_ROWS, HOVER_COLUMNS, Explorer, float_list, json_value
@@ -145,18 +137,6 @@ def load_density(density_dir: str | Path | None):
     return DensityModel.load(density_dir)
 
 
-def table_encoder(table: pd.DataFrame, model: str | Path):
-    """The encoder in `model`, refused unless it is the one that made the table: codes of
-    another model would be searched against these as if they were comparable."""
-    from radiolatent.embedding import DIHEDRAL_SUFFIX, get_encoder
-
-    encoder = get_encoder(str(model), EmbedConfig())
-    made_by = str(table["model"].iat[0]).removesuffix(DIHEDRAL_SUFFIX)
-    if encoder.name != made_by:
-        raise InputError(model, f"this model is '{encoder.name}', but the codes table was made by '{made_by}'")
-    return encoder
-
-
 def create_app(
     codes_path: str | Path,
     labels_path: str | Path | None = None,
@@ -175,7 +155,11 @@ def create_app(
     `model` embeds dropped files (default: the table's own model, if it can be rebuilt)."""
     density = load_density(density_dir)  # first: a wrong folder fails before any slow work
     explorer = Explorer(codes_path, config, cache_dir=cache_dir, log=log)
-    encoder = None if model is None else table_encoder(explorer.table, model)
+    encoder = None
+    if model is not None:
+        from radiolatent.embedding import checked_encoder_for_table, table_embed_config
+
+        encoder = checked_encoder_for_table(explorer.table, model, table_embed_config(explorer.table))
     if preload_images:
         threading.Thread(target=explorer.images, name="load-images", daemon=True).start()
     labels_path = Path(labels_path) if labels_path is not None else default_labels_path(codes_path)
@@ -336,8 +320,7 @@ def results(state: AppState, hits: list[tuple[int, float]]) -> list[dict]:
 
 def embed_upload(state: AppState, file: UploadFile, pixel_scale: float) -> tuple[np.ndarray, np.ndarray]:
     """A dropped file's model input and code; it is read from a private temporary folder."""
-    from radiolatent.config import EmbedConfig
-    from radiolatent.embedding import DIHEDRAL_SUFFIX, embed_file
+    from radiolatent.embedding import embed_file, table_embed_config
 
     name = (file.filename or "").lower()
     suffix = next((s for s in UPLOAD_SUFFIXES if name.endswith(s)), None)
@@ -346,9 +329,8 @@ def embed_upload(state: AppState, file: UploadFile, pixel_scale: float) -> tuple
     data = file.file.read(state.explorer.config.max_upload_bytes + 1)
     if len(data) > state.explorer.config.max_upload_bytes:
         raise HTTPException(413, f"file larger than {state.explorer.config.max_upload_bytes} bytes")
-    table = state.explorer.table
     # the same orientation averaging the table's codes had, or the search compares unlike codes
-    embed_config = EmbedConfig(dihedral_average=str(table["model"].iat[0]).endswith(DIHEDRAL_SUFFIX))
+    embed_config = table_embed_config(state.explorer.table)
     with tempfile.TemporaryDirectory(prefix="radiolatent-upload-") as folder:
         path = Path(folder) / f"query{suffix}"  # our name, never the client's
         path.write_bytes(data)
