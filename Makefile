@@ -12,12 +12,14 @@ UV_VERSION := 0.13.9
 setup: $(VENV)/.installed
 
 # uv installs the locked set (PyTorch's CUDA build and its libraries, ~6 GB) in about
-# 20 s where pip takes about 90 s: it downloads and unpacks in parallel. pip is the
-# fallback if uv cannot be installed; both read the same lock.
+# 35 s where pip takes about 90 s: it downloads and unpacks in parallel. It compiles
+# bytecode as pip does, or every worker process would recompile torch and scikit-learn
+# where PYTHONDONTWRITEBYTECODE is set. pip is the fallback if uv cannot be installed;
+# both read the same lock.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	( $(BIN)/python -m pip install --quiet uv==$(UV_VERSION) && \
-	  $(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements.lock -e '.[dev]' ) || \
+	  $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c requirements.lock -e '.[dev]' ) || \
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@
 
