@@ -46,9 +46,10 @@ def train_speed(name: str, steps: int) -> float:
 
 
 def embed_speed(name: str, batches: int) -> float:
-    """z0 embedding images/second (eval mode, eval batch size)."""
+    """z0 embedding images/second (eval mode, eval batch size, channels-last weights as
+    embedding.VDVAEEncoder runs them)."""
     run = get_config(name)
-    model = build_vdvae(run.model, seed=0).eval()
+    model = build_vdvae(run.model, seed=0).eval().to(memory_format=torch.channels_last)
     x = _images(run.train.eval_batch_size)
     model.encode_z0(x)
     started = time.perf_counter()

@@ -277,7 +277,8 @@ def section_anomaly(root: Path, doc: dict) -> str:
     header = list(res["recall"][0]) if res["recall"] else []
     rows = [[fmt(v) if isinstance(v, float) else v for v in r.values()] for r in res["recall"]]
     text = (f"<p>Interesting class: {esc(res['interesting'])} in {esc(res['set'])}; recall in the top "
-            f"{res['k']} for each ranking (active learning asks a label-column oracle, as [C]'s Figure 8).</p>")
+            f"{res['k']} for each ranking (active learning asks a label-column oracle, as [C]'s Figure 8). "
+            "The MAF is fitted once to these rows (seed 0); the other rankings run once per seed.</p>")
     return ("<h2 id='anomaly'>Active-learning anomaly search ([C])</h2>" + text + table(header, rows)
             + figure(root / "stages" / "anomaly" / "recall.png", "recall of the interesting class against rank"))
 
