@@ -272,8 +272,7 @@ def stage_density(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     codes = str(ctx.path("embed-vdvae", CODES))
     vdvae = str(ctx.path("train-vdvae", "model")) if "train-vdvae" in ctx.needs else str(SHIPPED_MODEL)
     model_dir, scores = ctx.folder / "model", ctx.folder / "loglik.csv"
-    _cli(main, ["density", "fit", "--codes", codes, "--on", "pool", "--config", cfg.density_preset,
-                "--set", f"threads={cfg.density_threads}", "--out", str(model_dir), "--seed", str(cfg.seed)])
+    _fit_flow(codes, "pool", model_dir, cfg)
     _cli(main, ["density", "score", "--codes", codes, "--model", str(model_dir), "--generated", str(cfg.generated),
                 "--vdvae", vdvae, "--seed", str(cfg.seed), "--out", str(scores)])
     _cli(main, ["density", "plot", "--scores", str(scores), "--codes", codes, "--set", "mirabest:confident",
@@ -297,8 +296,7 @@ def stage_anomaly(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     from radiolatent.cli import main
 
     codes, flow = str(ctx.path("embed-vdvae", CODES)), ctx.folder / "flow"
-    _cli(main, ["density", "fit", "--codes", codes, "--on", cfg.anomaly_set, "--config", cfg.density_preset,
-                "--set", f"threads={cfg.density_threads}", "--out", str(flow), "--seed", str(cfg.seed)])
+    _fit_flow(codes, cfg.anomaly_set, flow, cfg)
     seeds = ",".join(str(s) for s in range(cfg.seeds))
     _cli(main, ["anomaly", "benchmark", "--codes", codes, "--in", cfg.anomaly_set, "--interesting",
                 cfg.anomaly_interesting, "--seeds", seeds, "--density-model", str(flow),
@@ -306,6 +304,14 @@ def stage_anomaly(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     table = pd.read_csv(ctx.folder / "recall_at_k.csv")
     return {"set": cfg.anomaly_set, "interesting": cfg.anomaly_interesting, "k": cfg.anomaly_recall_at,
             "recall": table.replace({np.nan: None}).to_dict("records")}
+
+
+def _fit_flow(codes: str, rows: str, out: Path, cfg: ReproduceConfig) -> None:
+    """`density fit` of the study's MAF preset on `rows` of the codes table, on both cores."""
+    from radiolatent.cli import main
+
+    _cli(main, ["density", "fit", "--codes", codes, "--on", rows, "--config", cfg.density_preset,
+                "--set", f"threads={cfg.density_threads}", "--out", str(out), "--seed", str(cfg.seed)])
 
 
 def _cli(main, argv: list[str]) -> None:
