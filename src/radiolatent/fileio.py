@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from radiolatent.errors import InputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it over `path` only on success."""
+    """Yield a temporary path beside `path`; rename it over `path` only on success.
+
+    The result gets the mode an ordinary `open(path, "w")` would give: an overwritten
+    file keeps its mode, a new one gets 0666 less the umask (mkstemp's 0600 would
+    otherwise survive the rename and hide outputs from everyone else).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -19,10 +27,57 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            os.chmod(tmp_path, _target_mode(path))
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _target_mode(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    """The process umask. Linux reports it in /proc; elsewhere it is read by setting and
+    restoring it (there is no getter), which is not thread-safe, hence /proc first."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_output(path: str | Path, kind: str = "file") -> Path:
+    """Refuse, before any work, an output path that cannot be written.
+
+    `kind` is "file" (must not be a folder) or "dir" (must not be a file). Either way
+    the nearest existing parent must be a writable folder, so the parents can be made.
+    Nothing is created here.
+    """
+    if kind not in ("file", "dir"):
+        raise ValueError(f"kind must be 'file' or 'dir', not {kind!r}")
+    path = Path(path)
+    if kind == "file" and path.is_dir():
+        raise InputError(path, "is a folder; expected a file name")
+    if kind == "dir" and path.exists() and not path.is_dir():
+        raise InputError(path, "is a file; expected a folder")
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(path, f"cannot be made: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(path, f"cannot be written: no write permission in {parent}")
+    return path
 
 
 def write_text(path: str | Path, text: str) -> Path:

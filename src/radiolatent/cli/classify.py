@@ -7,6 +7,7 @@ import json
 
 import pandas as pd
 
+from radiolatent.cli import argtypes
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY
 from radiolatent.errors import InputError
 from radiolatent.fileio import write_csv
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="codes table (parquet); repeat for several encoders to compare them")
     p.add_argument("--train", required=True, help="train spec, e.g. mbc:train")
     p.add_argument("--test", required=True, help="test spec, e.g. mbc:test")
-    p.add_argument("--seeds", type=int, default=len(DEFAULT_CLASSIFY.seeds),
+    p.add_argument("--seeds", type=argtypes.positive_int, default=len(DEFAULT_CLASSIFY.seeds),
                    help=f"number of seeds 0..N-1 (default {len(DEFAULT_CLASSIFY.seeds)})")
     p.add_argument("--classifiers", default=",".join(CLASSIFIER_NAMES),
                    help=f"comma-separated subset of {','.join(CLASSIFIER_NAMES)}")
@@ -28,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--binary-only", action="store_true",
                    help="drop rows labelled other than FRI/FRII instead of failing")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--out", metavar="CSV", help="also write the table(s) as CSV")
+    p.add_argument("--out", type=argtypes.output_file, metavar="CSV", help="also write the table(s) as CSV")
     p.set_defaults(handler=cmd_classify)
 
     p = subparsers.add_parser("knn", help="kNN protocols: [B] (k=20, train->test) or [C] (k=5, 50 splits)")
@@ -37,9 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--train", default="mbc:train", help="protocol b: train spec (default mbc:train)")
     p.add_argument("--test", default="mbc:test", help="protocol b: test spec (default mbc:test)")
     p.add_argument("--set", dest="set_spec", default="mbc", help="protocol c: the rows to split (default mbc)")
-    p.add_argument("-k", type=int, help="neighbours (default 20 for b, 5 for c)")
-    p.add_argument("--splits", type=int, default=DEFAULT_CLASSIFY.knn_c_splits, help="protocol c: splits")
-    p.add_argument("--seed", type=int, default=0, help="protocol c: split seed")
+    p.add_argument("-k", type=argtypes.positive_int, help="neighbours (default 20 for b, 5 for c)")
+    p.add_argument("--splits", type=argtypes.positive_int, default=DEFAULT_CLASSIFY.knn_c_splits, help="protocol c: splits")
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0, help="protocol c: split seed")
     p.add_argument("--block", default="z", help="code block to use (default z)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_knn)

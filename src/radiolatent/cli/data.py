@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from radiolatent.cli import argtypes
 from radiolatent.config import DEFAULT_POOL, PreprocessConfig
 
 
@@ -23,9 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("show", help="an image grid of a dataset, as the model will see it")
     p.add_argument("spec", help="DATASET[:SUBSET[:SPLIT]], e.g. mbc:test or first-galaxy:all:train")
     p.add_argument("--path", help="folder for rgz-dr1 and folder datasets")
-    p.add_argument("-n", type=int, default=16, help="number of images (default 16)")
-    p.add_argument("-o", "--out", default="grid.png", help="PNG to write (default grid.png)")
-    p.add_argument("--seed", type=int, default=0, help="which random images (default 0)")
+    p.add_argument("-n", type=argtypes.positive_int, default=16, help="number of images (default 16)")
+    p.add_argument("-o", "--out", type=argtypes.output_file, default="grid.png", help="PNG to write (default grid.png)")
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0, help="which random images (default 0)")
     p.add_argument("--raw", action="store_true", help="show the stored cutouts, not the 64x64 model input")
     p.set_defaults(handler=cmd_show)
 
@@ -36,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_pool)
 
     p = sub.add_parser("las", help="validate the angular-size estimator against MiraBest's catalogue")
-    p.add_argument("-o", "--out", default="las_validation.png", help="scatter plot to write")
+    p.add_argument("-o", "--out", type=argtypes.output_file, default="las_validation.png", help="scatter plot to write")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_las)
 
@@ -45,7 +46,7 @@ def add_pool_arguments(p: argparse.ArgumentParser) -> None:
     """The pool options shared by `train` and `embed` (and `data pool`)."""
     p.add_argument("--add", action="append", default=[], metavar="SOURCE",
                    help="another pool source, e.g. rgz-dr1@/data/rgz108k (repeatable)")
-    p.add_argument("--min-las", type=float, default=DEFAULT_POOL.min_las_arcsec,
+    p.add_argument("--min-las", type=argtypes.non_negative_float, default=DEFAULT_POOL.min_las_arcsec,
                    help="drop pool sources below this angular size in arcsec (default: keep all)")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radiolatent.cli import argtypes
 from radiolatent.cli.downstream import add_rows_arguments
 from radiolatent.config import DEFAULT_ACTIVE, DENSITY_CONFIGS
 from radiolatent.errors import InputError
@@ -43,8 +44,8 @@ def _register_density_fit(sub) -> None:
                    help="tiny (tests), cpu (default, minutes on 2 cores) or paper (48 x 2 x 512, 600 epochs)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a setting, e.g. epochs=50 or hidden=128,128 (repeatable)")
-    p.add_argument("--out", default="density-model", metavar="DIR", help="model folder (default density-model)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=argtypes.output_dir, default="density-model", metavar="DIR", help="model folder (default density-model)")
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.set_defaults(handler=cmd_density_fit)
 
 
@@ -54,14 +55,14 @@ def _register_density_score(sub) -> None:
     p.add_argument("--model", required=True, metavar="DIR", help="folder written by `density fit`")
     p.add_argument("--sets", default=None, metavar="SPEC,...",
                    help="comma-separated specs to score (default: every set in the table)")
-    p.add_argument("--generated", type=int, default=0, metavar="N",
+    p.add_argument("--generated", type=argtypes.non_negative_int, default=0, metavar="N",
                    help="also decode N samples of the VDVAE prior, embed them and score them as set 'generated'")
     p.add_argument("--vdvae", default=None, metavar="PATH", help="VDVAE that generates (default: the shipped one)")
     p.add_argument("--encoder", default=None, metavar="PATH",
                    help="model that embeds generated images (default: the table's own, if rebuildable)")
-    p.add_argument("--temperature", type=float, default=1.0, help="prior temperature of generated samples (default 1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="loglik.csv", metavar="CSV", help="id,set,split,label,label_name,loglik")
+    p.add_argument("--temperature", type=argtypes.positive_float, default=1.0, help="prior temperature of generated samples (default 1)")
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
+    p.add_argument("--out", type=argtypes.output_file, default="loglik.csv", metavar="CSV", help="id,set,split,label,label_name,loglik")
     p.set_defaults(handler=cmd_density_score)
 
 
@@ -71,11 +72,11 @@ def _register_density_plot(sub) -> None:
     p.add_argument("--codes", required=True, metavar="PATH", help="the codes table that was scored")
     p.add_argument("--set", dest="gallery_set", default="mirabest:confident", metavar="SET",
                    help="set whose lowest-likelihood sources are shown (default mirabest:confident, i.e. MBC)")
-    p.add_argument("-n", type=int, default=16, help="sources in the gallery (default 16)")
+    p.add_argument("-n", type=argtypes.positive_int, default=16, help="sources in the gallery (default 16)")
     p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="set searched from the lowest one")
-    p.add_argument("-k", type=int, default=8, help="search matches (default 8)")
+    p.add_argument("-k", type=argtypes.positive_int, default=8, help="search matches (default 8)")
     p.add_argument("--metric", default="cosine", choices=("cosine", "euclidean-pca"))
-    p.add_argument("--out", default="density-figures", metavar="DIR", help="folder for the PNGs and CSVs")
+    p.add_argument("--out", type=argtypes.output_dir, default="density-figures", metavar="DIR", help="folder for the PNGs and CSVs")
     p.set_defaults(handler=cmd_density_plot)
 
 
@@ -88,12 +89,12 @@ def _add_density_arguments(p, model_help: str) -> None:
 def _register_anomaly_label(sub) -> None:
     p = sub.add_parser("label", help="label sources 0-5 at the terminal, chosen by active learning ([C])")
     add_rows_arguments(p, "pool", "rows to search")
-    p.add_argument("--labels", default="labels.jsonl", metavar="PATH",
+    p.add_argument("--labels", type=argtypes.output_file, default="labels.jsonl", metavar="PATH",
                    help="label file (JSON lines, appended to; a rerun resumes from it)")
-    p.add_argument("--thumbs", default="thumbs", metavar="DIR", help="folder for the PNG of each source shown")
-    p.add_argument("--budget", type=int, default=DEFAULT_ACTIVE.budget, help="labels to collect in all")
+    p.add_argument("--thumbs", type=argtypes.output_dir, default="thumbs", metavar="DIR", help="folder for the PNG of each source shown")
+    p.add_argument("--budget", type=argtypes.positive_int, default=DEFAULT_ACTIVE.budget, help="labels to collect in all")
     p.add_argument("--by", default="person", help="name stored with each label (default person)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.set_defaults(handler=cmd_anomaly_label)
 
 
@@ -104,8 +105,8 @@ def _register_anomaly_rank(sub) -> None:
                    help="active: GP on the labels in --labels; iforest; density: lowest MAF likelihood first; random")
     p.add_argument("--labels", default="labels.jsonl", metavar="PATH", help="label file for --method active")
     _add_density_arguments(p, "for --method density: a `density fit` folder (default: fit one on these rows)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="ranked.csv", metavar="CSV", help="ranked rows (default ranked.csv)")
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
+    p.add_argument("--out", type=argtypes.output_file, default="ranked.csv", metavar="CSV", help="ranked rows (default ranked.csv)")
     p.set_defaults(handler=cmd_anomaly_rank)
 
 
@@ -114,11 +115,11 @@ def _register_anomaly_benchmark(sub) -> None:
     add_rows_arguments(p, "first-galaxy", "rows")
     p.add_argument("--interesting", default="Bent", metavar="LABEL_NAME",
                    help="label_name of the interesting class (default Bent)")
-    p.add_argument("--budget", type=int, default=DEFAULT_ACTIVE.budget)
+    p.add_argument("--budget", type=argtypes.positive_int, default=DEFAULT_ACTIVE.budget)
     p.add_argument("--seeds", default="0,1,2", help="seeds for the random / iforest / density rankings")
     _add_density_arguments(p, "a `density fit` folder to rank by (scored once); default: fit a MAF per seed on these rows")
-    p.add_argument("-k", type=int, default=100, help="report recall in the top k (default 100)")
-    p.add_argument("--out", default="anomaly-benchmark", metavar="DIR", help="folder for the PNG, CSV and labels")
+    p.add_argument("-k", type=argtypes.positive_int, default=100, help="report recall in the top k (default 100)")
+    p.add_argument("--out", type=argtypes.output_dir, default="anomaly-benchmark", metavar="DIR", help="folder for the PNG, CSV and labels")
     p.set_defaults(handler=cmd_anomaly_benchmark)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from radiolatent.cli import argtypes
 from radiolatent.config import DEFAULT_CLUSTER, DEFAULT_SEARCH, SEARCH_METRICS
 from radiolatent.errors import InputError
 from radiolatent.fileio import write_csv, write_text
@@ -29,43 +30,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="id of a row (any set in the table), or an image file (FITS/PNG/JPEG/.npy) to embed")
     p.add_argument("--model", default=None, metavar="PATH",
                    help="model that embeds an image-file query (default: the table's own, if a floor or the shipped VDVAE)")
-    p.add_argument("--pixel-scale", type=float, default=1.8,
+    p.add_argument("--pixel-scale", type=argtypes.positive_float, default=1.8,
                    help="arcsec/pixel of an image-file query without a FITS WCS (default 1.8, FIRST)")
     p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="set to search (default pool)")
-    p.add_argument("-k", type=int, default=DEFAULT_SEARCH.k, help=f"matches to show (default {DEFAULT_SEARCH.k})")
+    p.add_argument("-k", type=argtypes.positive_int, default=DEFAULT_SEARCH.k, help=f"matches to show (default {DEFAULT_SEARCH.k})")
     p.add_argument("--metric", choices=SEARCH_METRICS, default=DEFAULT_SEARCH.metric,
                    help="cosine ([A]) or euclidean-pca ([C]); default cosine")
     p.add_argument("--exclude-self", action="store_true", help="leave the query out if it is in the searched set")
-    p.add_argument("-o", "--out", default="search.png", help="grid PNG; the CSV goes beside it (default search.png)")
+    p.add_argument("-o", "--out", type=argtypes.output_file, default="search.png", help="grid PNG; the CSV goes beside it (default search.png)")
     p.set_defaults(handler=cmd_search)
 
     p = subparsers.add_parser("duplicates", help="pairs of near-identical codes and their sky separation ([B])")
     add_rows_arguments(p, "pool", "set to check")
-    p.add_argument("--threshold", type=float, default=DEFAULT_SEARCH.duplicate_threshold,
+    p.add_argument("--threshold", type=argtypes.finite_float, default=DEFAULT_SEARCH.duplicate_threshold,
                    help=f"cosine similarity at or above which a pair is reported (default {DEFAULT_SEARCH.duplicate_threshold})")
-    p.add_argument("--out", default="duplicates.csv", help="CSV to write (default duplicates.csv)")
+    p.add_argument("--out", type=argtypes.output_file, default="duplicates.csv", help="CSV to write (default duplicates.csv)")
     p.set_defaults(handler=cmd_duplicates)
 
     p = subparsers.add_parser("map", help="t-SNE ([A]) / UMAP ([C]) map of the codes coloured by a column")
     add_rows_arguments(p, "pool", "rows to map")
     p.add_argument("--method", choices=MAP_CHOICES, default="tsne", help="tsne, umap or both (default tsne)")
     p.add_argument("--color", default="las_arcsec", metavar="COLUMN", help="column to colour by (default las_arcsec)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--out", default="map.png", help="PNG (with 'both': _tsne / _umap added to the name)")
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
+    p.add_argument("-o", "--out", type=argtypes.output_file, default="map.png", help="PNG (with 'both': _tsne / _umap added to the name)")
     p.set_defaults(handler=cmd_map)
 
     p = subparsers.add_parser("importance", help="random-forest importance of each component for angular size ([A] Fig. 7)")
     add_rows_arguments(p, "pool", "rows to use")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--out", default="importance.png", help="PNG; a CSV and the PCA curve go beside it")
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
+    p.add_argument("-o", "--out", type=argtypes.output_file, default="importance.png", help="PNG; a CSV and the PCA curve go beside it")
     p.set_defaults(handler=cmd_importance)
 
     p = subparsers.add_parser("cluster", help="PCA + Bayesian Gaussian mixture clusters scored against labels ([C])")
     add_rows_arguments(p, "mbc", "rows to cluster")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--per-cluster", type=int, default=DEFAULT_CLUSTER.montage_per_cluster,
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
+    p.add_argument("--per-cluster", type=argtypes.positive_int, default=DEFAULT_CLUSTER.montage_per_cluster,
                    help="members shown per cluster in the montage")
-    p.add_argument("-o", "--out", default="clusters", help="output folder (default clusters)")
+    p.add_argument("-o", "--out", type=argtypes.output_dir, default="clusters", help="output folder (default clusters)")
     p.set_defaults(handler=cmd_cluster)
 
 

@@ -7,18 +7,19 @@ import threading
 import webbrowser
 from pathlib import Path
 
+from radiolatent.cli import argtypes
 from radiolatent.config import DEFAULT_EXPLORE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("explore", help="a local web page: UMAP map, click-to-search, outliers, labels and retraining")
     p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument("--port", type=int, default=DEFAULT_EXPLORE.port, help=f"port (default {DEFAULT_EXPLORE.port})")
+    p.add_argument("--port", type=argtypes.port, default=DEFAULT_EXPLORE.port, help=f"port (default {DEFAULT_EXPLORE.port})")
     p.add_argument("--host", default=DEFAULT_EXPLORE.host,
                    help=f"address to bind (default {DEFAULT_EXPLORE.host}; others need --allow-remote)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a non-loopback --host: anyone who can reach the port can see the data and label")
-    p.add_argument("--labels", default=None, metavar="PATH",
+    p.add_argument("--labels", type=argtypes.output_file, default=None, metavar="PATH",
                    help="label store (JSON lines; default CODES_STEM.labels.jsonl beside the codes)")
     p.add_argument("--density", default=None, metavar="DIR",
                    help="fitted density model (`radiolatent density fit`): colour and sort by log-likelihood")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from radiolatent.cli import argtypes
 from radiolatent.cli.data import add_pool_arguments, pool_config
 from radiolatent.config import EmbedConfig
 
@@ -24,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "or a no-learning floor: pixels-pca, random-conv (default: the shipped VDVAE)")
     p.add_argument("--data", default=DEFAULT_SETS,
                    help=f"comma-separated dataset specs (default {DEFAULT_SETS})")
-    p.add_argument("--out", required=True, help="codes table to write (.parquet)")
-    p.add_argument("--batch-size", type=int, default=EmbedConfig.batch_size)
+    p.add_argument("--out", type=argtypes.output_file, required=True, help="codes table to write (.parquet)")
+    p.add_argument("--batch-size", type=argtypes.positive_int, default=EmbedConfig.batch_size)
     add_pool_arguments(p)
     p.add_argument("--single-view", action="store_true",
                    help="encode each image once, as the paper did (default: average the codes "
@@ -35,17 +36,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("reconstruct", help="image grid: inputs beside their VDVAE reconstructions")
     p.add_argument("--model", required=True, help="a trained VDVAE run folder")
     p.add_argument("--data", default="mbc:test", help="dataset spec (default mbc:test)")
-    p.add_argument("-n", type=int, default=8, help="number of images (default 8)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--out", default="reconstructions.png")
+    p.add_argument("-n", type=argtypes.positive_int, default=8, help="number of images (default 8)")
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
+    p.add_argument("-o", "--out", type=argtypes.output_file, default="reconstructions.png")
     p.set_defaults(handler=cmd_reconstruct)
 
     p = subparsers.add_parser("generate", help="image grid of samples from the VDVAE prior")
     p.add_argument("--model", required=True, help="a trained VDVAE run folder")
-    p.add_argument("-n", type=int, default=8, help="samples per temperature (default 8)")
+    p.add_argument("-n", type=argtypes.positive_int, default=8, help="samples per temperature (default 8)")
     p.add_argument("--temperatures", default="0.6,0.8,1.0", help="comma-separated (default 0.6,0.8,1.0)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--out", default="samples.png")
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
+    p.add_argument("-o", "--out", type=argtypes.output_file, default="samples.png")
     p.set_defaults(handler=cmd_generate)
 
 
@@ -67,12 +68,12 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
 
 def _add_train_arguments(p: argparse.ArgumentParser, set_example: str) -> None:
     p.add_argument("--config", default="cpu", help="tiny, cpu (default) or paper")
-    p.add_argument("--out", required=True, help="run folder: checkpoints, metrics.csv, model/")
+    p.add_argument("--out", type=argtypes.output_dir, required=True, help="run folder: checkpoints, metrics.csv, model/")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help=f"override a setting, {set_example} (repeatable)")
-    p.add_argument("--world-size", type=int, default=1, help="data-parallel processes (default 1)")
+    p.add_argument("--world-size", type=argtypes.positive_int, default=1, help="data-parallel processes (default 1)")
     add_pool_arguments(p)
 
 

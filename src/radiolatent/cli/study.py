@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from radiolatent.cli import argtypes
 from radiolatent.cli.data import add_pool_arguments, pool_config
 
 
@@ -17,11 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--thresholds", default="0,10,20,30,40",
                    help="comma-separated LAS cuts in arcsec (default 0,10,20,30,40)")
     p.add_argument("--config", default="tiny", help="tiny (default), cpu or paper")
-    p.add_argument("--seeds", type=int, default=1, help="training seeds 0..N-1 per threshold (default 1)")
-    p.add_argument("--out", required=True, help="study folder: runs/, cut_study.csv, cut_study.png")
+    p.add_argument("--seeds", type=argtypes.positive_int, default=1, help="training seeds 0..N-1 per threshold (default 1)")
+    p.add_argument("--out", type=argtypes.output_dir, required=True, help="study folder: runs/, cut_study.csv, cut_study.png")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a setting of the config, e.g. train.epochs=3 (repeatable)")
-    p.add_argument("--max-images", type=int, default=None,
+    p.add_argument("--max-images", type=argtypes.positive_int, default=None,
                    help="train on at most this many images per run (quick looks; default all)")
     p.add_argument("--single-view", action="store_true",
                    help="embed MBC once per image (default: average over the 8 flips and quarter turns)")

@@ -1,0 +1,92 @@
+"""argparse `type=` helpers: numbers and output paths are checked at parse time, so a bad
+option is refused in one line (argparse's "error: argument -n: ...") before any work."""
+
+from __future__ import annotations
+
+import argparse
+
+from radiolatent.errors import InputError
+from radiolatent.fileio import check_output
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (counts, sizes, seeds to run)."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (random seeds, optional counts where 0 means none)."""
+    return _int_at_least(text, 0)
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    value = _float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0."""
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """Any finite number (not nan or inf)."""
+    return _float(text)
+
+
+def port(text: str) -> int:
+    """A TCP port, 1..65535."""
+    value = _int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"must be a port 1..65535, got {text}")
+    return value
+
+
+def output_file(text: str) -> str:
+    """A file to write: not a folder, and its folder exists or can be made."""
+    return _output(text, "file")
+
+
+def output_dir(text: str) -> str:
+    """A folder to write into: not a file, and it exists or can be made."""
+    return _output(text, "dir")
+
+
+def _output(text: str, kind: str) -> str:
+    try:
+        check_output(text, kind)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _int_at_least(text: str, low: int) -> int:
+    value = _int(text)
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+    return value
