@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_las)
 
+    from radiolatent.cli import cutouts  # `data cutouts` lives in its own module
+
+    cutouts.register(sub)
+
 
 def add_pool_arguments(p: argparse.ArgumentParser) -> None:
     """The pool options shared by `train` and `embed` (and `data pool`)."""
