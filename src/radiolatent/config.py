@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -641,7 +642,9 @@ def dataclass_from_dict(cls: type, data: dict) -> Any:
         elif isinstance(value, list):
             value = tuple(value)
         values[name] = value
-    return cls(**values)
+    obj = cls(**values)
+    _raise_problems(obj, _own_problems(obj))
+    return obj
 
 
 def override(config: Any, assignments: list[str]) -> Any:
@@ -655,7 +658,7 @@ def override(config: Any, assignments: list[str]) -> Any:
         if not sep:
             raise ValueError(f"override {item!r}: expected name=value")
         config = _set_path(config, key.strip().split("."), raw.strip(), item)
-    return config
+    return check_config(config)
 
 
 def _set_path(obj: Any, path: list[str], raw: str, item: str) -> Any:
@@ -683,6 +686,146 @@ def _parse_like(current: Any, raw: str, item: str) -> Any:
         return type(current)(raw)
     except (ValueError, TypeError, json.JSONDecodeError):
         raise ValueError(f"override {item!r}: cannot read {raw!r} as {type(current).__name__}") from None
+
+
+# ---------------------------------------------------------------------------
+# Validation: every setting of the model and training configs is checked when a config
+# is built from the command line (`override`) or from a saved file (`dataclass_from_dict`),
+# so a bad value is refused in one line before any work (e.g. train.epochs=-3).
+# ---------------------------------------------------------------------------
+
+#: widest channel count accepted in VDVAEConfig.widths: the paper's widest is 256; a typo
+#: such as 64:100000 would otherwise allocate gigabytes before anything else is checked.
+MAX_VDVAE_WIDTH = 4096
+#: largest image side (pixels) a model config may ask for.
+MAX_IMAGE_SIZE = 1024
+VDVAE_OPTIMIZERS = ("adamw", "adam", "rmsprop")
+KL_SCHEDULES = ("constant", "linear", "cyclic")
+LIKELIHOODS = ("dmol", "gaussian")
+DDP_BACKENDS = ("gloo", "nccl", "mpi")
+DEVICES = ("cpu", "cuda")
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def check_config(config: Any) -> Any:
+    """Return `config` if every setting in it (nested configs included) is valid; else
+    raise InputError naming the config and every bad setting."""
+    problems = []
+    _walk_problems(config, "", problems)
+    _raise_problems(config, problems)
+    return config
+
+
+def _raise_problems(config: Any, problems: list[str]) -> None:
+    if problems:
+        from radiolatent.errors import InputError  # local: errors imports nothing from here
+
+        name = getattr(config, "name", None)
+        source = f"config {name!r}" if isinstance(name, str) else type(config).__name__
+        raise InputError(source, "; ".join(problems))
+
+
+def _walk_problems(obj: Any, prefix: str, problems: list[str]) -> None:
+    problems.extend(f"{prefix}{p}" for p in _own_problems(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            _walk_problems(value, f"{prefix}{f.name}.", problems)
+
+
+def _own_problems(obj: Any) -> list[str]:
+    check = _CHECKS.get(type(obj))
+    return check(obj) if check else []
+
+
+class _Problems(list):
+    """Collects "setting: requirement" messages."""
+
+    def need(self, ok: bool, setting: str, requirement: str, value: Any = None) -> None:
+        if not ok:
+            self.append(f"{setting} {requirement}" + ("" if value is None else f" (got {value!r})"))
+
+    def finite(self, obj: Any) -> None:
+        import math
+
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            values = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                self.append(f"{f.name} must be finite (got {value!r})")
+
+
+def _vdvae_problems(m: VDVAEConfig) -> list[str]:
+    p = _Problems()
+    p.finite(m)
+    p.need(1 <= m.image_size <= MAX_IMAGE_SIZE, "image_size", f"must be 1..{MAX_IMAGE_SIZE}", m.image_size)
+    for name in ("encoder_blocks", "decoder_blocks"):
+        value = getattr(m, name)
+        p.need(isinstance(value, str) and re.fullmatch(r"\d+[xdm]\d+(,\d+[xdm]\d+)*", value.replace(" ", "")) is not None,
+               name, "must be tokens like 64x2,64d2 (encoder) or 4m1,4x2 (decoder)", value)
+    widths = re.fullmatch(r"\d+:\d+(,\d+:\d+)*", str(m.widths).replace(" ", ""))
+    p.need(widths is not None, "widths", "must be R:W pairs like 64:32,32:64", m.widths)
+    if widths is not None:
+        channels = [int(t.split(":")[1]) for t in m.widths.replace(" ", "").split(",")]
+        p.need(all(1 <= c <= MAX_VDVAE_WIDTH for c in channels), "widths",
+               f"must give 1..{MAX_VDVAE_WIDTH} channels per resolution", m.widths)
+    p.need(0 < m.bottleneck <= 4, "bottleneck", "must lie in (0, 4]", m.bottleneck)
+    for name in ("z_channels", "z0_channels", "top_head_width", "n_mixtures", "aux_width"):
+        value = getattr(m, name)
+        p.need(1 <= value <= MAX_VDVAE_WIDTH, name, f"must be 1..{MAX_VDVAE_WIDTH}", value)
+    p.need(m.top_head_width >= m.z0_channels, "top_head_width", "must be >= z0_channels")
+    p.need(m.max_res_1x1 >= 0, "max_res_1x1", "must be >= 0", m.max_res_1x1)
+    p.need(m.likelihood in LIKELIHOODS, "likelihood", f"must be one of {list(LIKELIHOODS)}", m.likelihood)
+    p.need(m.logstd_limit > 0, "logstd_limit", "must be > 0", m.logstd_limit)
+    p.need(m.aux_weight >= 0, "aux_weight", "must be >= 0", m.aux_weight)
+    p.need(m.aux_likelihood in ("same", "mse"), "aux_likelihood", "must be 'same' or 'mse'", m.aux_likelihood)
+    p.need(m.aux_sigma > 0, "aux_sigma", "must be > 0", m.aux_sigma)
+    p.need(0 <= m.latent_dropout <= 1, "latent_dropout", "must lie in [0, 1]", m.latent_dropout)
+    p.need(m.bottom_up_init in ("he", "default"), "bottom_up_init", "must be 'he' or 'default'", m.bottom_up_init)
+    return p
+
+
+def _loop_problems(t: TrainConfig | SSLTrainConfig, optimizers: tuple[str, ...]) -> _Problems:
+    """Settings the VDVAE and SSL training configs share (the same training loop)."""
+    p = _Problems()
+    p.finite(t)
+    p.need(t.epochs >= 1, "epochs", "must be at least 1", t.epochs)
+    p.need(t.batch_size >= 1 and t.eval_batch_size >= 1, "batch_size and eval_batch_size", "must be at least 1")
+    p.need(t.optimizer in optimizers, "optimizer", f"must be one of {list(optimizers)}", t.optimizer)
+    p.need(t.lr > 0, "lr", "must be > 0", t.lr)
+    p.need(t.weight_decay >= 0, "weight_decay", "must be >= 0", t.weight_decay)
+    p.need(0 <= t.momentum < 1, "momentum", "must lie in [0, 1)", t.momentum)
+    p.need(len(t.adam_betas) == 2 and all(0 <= b < 1 for b in t.adam_betas), "adam_betas",
+           "must be two numbers in [0, 1)", t.adam_betas)
+    p.need(t.lr_warmup_steps >= 0, "lr_warmup_steps", "must be >= 0", t.lr_warmup_steps)
+    p.need(0 < t.plateau_factor <= 1, "plateau_factor", "must lie in (0, 1]", t.plateau_factor)
+    p.need(t.plateau_patience >= 0 and t.plateau_threshold >= 0, "plateau_patience and plateau_threshold",
+           "must be >= 0")
+    p.need(t.min_lr >= 0, "min_lr", "must be >= 0", t.min_lr)
+    p.need(t.grad_clip > 0, "grad_clip", "must be > 0", t.grad_clip)
+    p.need(t.skip_factor > 1, "skip_factor", "must be > 1", t.skip_factor)
+    p.need(t.skip_window >= 1 and t.skip_min_history >= 0, "skip_window and skip_min_history",
+           "must be >= 1 and >= 0")
+    p.need(0 <= t.ema_decay < 1, "ema_decay", "must lie in [0, 1)", t.ema_decay)
+    p.need(0 < t.valid_fraction < 1, "valid_fraction", "must lie in (0, 1)", t.valid_fraction)
+    p.need(t.valid_max >= 1, "valid_max", "must be at least 1", t.valid_max)
+    p.need(t.backend in DDP_BACKENDS, "backend", f"must be one of {list(DDP_BACKENDS)}", t.backend)
+    p.need(t.device in DEVICES, "device", f"must be one of {list(DEVICES)}", t.device)
+    precision = getattr(t, "precision", "auto")
+    p.need(precision in PRECISIONS, "precision", f"must be one of {list(PRECISIONS)}", precision)
+    p.need(t.threads >= 1, "threads", "must be at least 1", t.threads)
+    return p
+
+
+def _train_problems(t: TrainConfig) -> list[str]:
+    p = _loop_problems(t, VDVAE_OPTIMIZERS)
+    p.need(t.beta >= 0, "beta", "must be >= 0", t.beta)
+    p.need(t.kl_schedule in KL_SCHEDULES, "kl_schedule", f"must be one of {list(KL_SCHEDULES)}", t.kl_schedule)
+    p.need(t.kl_warmup_steps >= 0 and t.kl_cycle_steps >= 1, "kl_warmup_steps and kl_cycle_steps",
+           "must be >= 0 and >= 1")
+    p.need(t.free_bits >= 0 and t.free_bits_top >= 0, "free_bits and free_bits_top", "must be >= 0")
+    p.need(t.active_threshold >= 0, "active_threshold", "must be >= 0", t.active_threshold)
+    return p
 
 
 # ---------------------------------------------------------------------------
@@ -1086,31 +1229,57 @@ def get_ssl_config(method: str, name: str) -> SSLRunConfig:
 
 
 def check_ssl_config(run: SSLRunConfig) -> SSLRunConfig:
-    """Refuse settings that cannot work, with a message naming the setting."""
-    m, a, t = run.model, run.augment, run.train
-    problems = []
-    if m.method not in SSL_METHODS:
-        problems.append(f"model.method {m.method!r} not in {list(SSL_METHODS)}")
-    if m.backbone not in SSL_BACKBONES:
-        problems.append(f"model.backbone {m.backbone!r} not in {sorted(SSL_BACKBONES)}")
-    if m.stem_stride not in (1, 2) or m.stem_kernel < 1 or m.stem_kernel % 2 == 0:
-        problems.append("model.stem_stride must be 1 or 2 and model.stem_kernel odd")
-    if m.temperature <= 0 or not 0 <= m.momentum_start <= m.momentum_end <= 1:
-        problems.append("need model.temperature > 0 and 0 <= momentum_start <= momentum_end <= 1")
-    if not 0 < a.crop_scale[0] <= a.crop_scale[1] <= 1 or not 0 < a.crop_ratio[0] <= a.crop_ratio[1]:
-        problems.append("need 0 < augment.crop_scale[0] <= crop_scale[1] <= 1 and a positive crop_ratio range")
-    if a.blur_kernel < 1 or a.blur_kernel % 2 == 0 or not 0 < a.blur_sigma[0] <= a.blur_sigma[1]:
-        problems.append("augment.blur_kernel must be odd and blur_sigma a positive range")
-    if any(not 0 <= p <= 1 for p in (a.flip_p, a.rotate_p, a.blur_p, a.jitter_p)):
-        problems.append("augment probabilities must lie in [0, 1]")
-    if not (0 <= a.brightness < 1 and 0 <= a.contrast < 1):
-        problems.append("augment.brightness and augment.contrast must lie in [0, 1)")
-    if t.optimizer not in SSL_OPTIMIZERS:
-        problems.append(f"train.optimizer {t.optimizer!r} not in {list(SSL_OPTIMIZERS)}")
-    if t.lr_schedule not in SSL_LR_SCHEDULES:
-        problems.append(f"train.lr_schedule {t.lr_schedule!r} not in {list(SSL_LR_SCHEDULES)}")
-    if t.epochs < 1 or t.batch_size < 2 or t.lr <= 0:
-        problems.append("need train.epochs >= 1, train.batch_size >= 2 (BatchNorm, negatives) and train.lr > 0")
-    if problems:
-        raise ValueError(f"SSL config {run.name!r}: " + "; ".join(problems))
-    return run
+    """Refuse settings that cannot work, with a message naming the setting (InputError,
+    a ValueError). `override` and `dataclass_from_dict` already call this through
+    `check_config`; it stays for code that builds a config with `dataclasses.replace`."""
+    return check_config(run)
+
+
+def _ssl_model_problems(m: SSLModelConfig) -> list[str]:
+    p = _Problems()
+    p.finite(m)
+    p.need(m.method in SSL_METHODS, "method", f"must be one of {list(SSL_METHODS)}", m.method)
+    p.need(m.backbone in SSL_BACKBONES, "backbone", f"must be one of {sorted(SSL_BACKBONES)}", m.backbone)
+    p.need(1 <= m.image_size <= MAX_IMAGE_SIZE, "image_size", f"must be 1..{MAX_IMAGE_SIZE}", m.image_size)
+    p.need(m.stem_stride in (1, 2) and m.stem_kernel >= 1 and m.stem_kernel % 2 == 1,
+           "stem_stride and stem_kernel", "must be 1 or 2, and odd")
+    for name in ("projection_hidden", "projection_dim", "prediction_hidden"):
+        p.need(1 <= getattr(m, name) <= MAX_VDVAE_WIDTH, name, f"must be 1..{MAX_VDVAE_WIDTH}", getattr(m, name))
+    p.need(m.temperature > 0, "temperature", "must be > 0", m.temperature)
+    p.need(0 <= m.momentum_start <= m.momentum_end <= 1, "momentum_start and momentum_end",
+           "need 0 <= momentum_start <= momentum_end <= 1")
+    return p
+
+
+def _ssl_augment_problems(a: SSLAugmentConfig) -> list[str]:
+    p = _Problems()
+    p.finite(a)
+    p.need(len(a.crop_scale) == 2 and 0 < a.crop_scale[0] <= a.crop_scale[1] <= 1, "crop_scale",
+           "needs 0 < crop_scale[0] <= crop_scale[1] <= 1", a.crop_scale)
+    p.need(len(a.crop_ratio) == 2 and 0 < a.crop_ratio[0] <= a.crop_ratio[1], "crop_ratio",
+           "must be a positive range", a.crop_ratio)
+    p.need(a.blur_kernel >= 1 and a.blur_kernel % 2 == 1, "blur_kernel", "must be odd", a.blur_kernel)
+    p.need(len(a.blur_sigma) == 2 and 0 < a.blur_sigma[0] <= a.blur_sigma[1], "blur_sigma",
+           "must be a positive range", a.blur_sigma)
+    for name in ("flip_p", "rotate_p", "blur_p", "jitter_p"):
+        p.need(0 <= getattr(a, name) <= 1, name, "is a probability and must lie in [0, 1]", getattr(a, name))
+    p.need(0 <= a.brightness < 1 and 0 <= a.contrast < 1, "brightness and contrast", "must lie in [0, 1)")
+    return p
+
+
+def _ssl_train_problems(t: SSLTrainConfig) -> list[str]:
+    p = _loop_problems(t, SSL_OPTIMIZERS)
+    p.need(t.batch_size >= 2, "batch_size", "must be >= 2 (BatchNorm, negatives)", t.batch_size)
+    p.need(t.lr_schedule in SSL_LR_SCHEDULES, "lr_schedule", f"must be one of {list(SSL_LR_SCHEDULES)}",
+           t.lr_schedule)
+    return p
+
+
+#: the configs `check_config` knows how to check, each with its own settings' checks.
+_CHECKS = {
+    VDVAEConfig: _vdvae_problems,
+    TrainConfig: _train_problems,
+    SSLModelConfig: _ssl_model_problems,
+    SSLAugmentConfig: _ssl_augment_problems,
+    SSLTrainConfig: _ssl_train_problems,
+}
