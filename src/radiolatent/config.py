@@ -543,7 +543,12 @@ class TrainConfig:
     active_threshold: float = 0.01
     #: "gloo" on CPU; "nccl" is used automatically when training on CUDA.
     backend: str = "gloo"
+    #: "cpu" or "cuda" (this process's GPU, cuda:LOCAL_RANK under torchrun); `train
+    #: --device` (default auto: CUDA when present) sets it.
     device: str = "cpu"
+    #: "auto" (bf16 autocast on CUDA, fp32 elsewhere), "bf16" or "fp32". The KL and the
+    #: likelihood are computed in float32 in every case (docs/gpu.md).
+    precision: str = "auto"
     #: torch threads per process.
     threads: int = 2
 
@@ -1156,6 +1161,8 @@ class SSLTrainConfig:
     export_half: bool = True
     backend: str = "gloo"
     device: str = "cpu"
+    #: as TrainConfig.precision: "auto" (bf16 autocast on CUDA, fp32 elsewhere), "bf16" or "fp32".
+    precision: str = "auto"
     threads: int = 2
 
 

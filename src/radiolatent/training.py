@@ -15,10 +15,17 @@ resumed from the checkpoint after epoch k replays epochs k+1.. exactly as an
 uninterrupted run would (checkpoints hold model, EMA, optimiser, plateau, guard, step).
 A kill mid-epoch loses at most that epoch.
 
-Data parallelism: `world_size` > 1 spawns that many processes (torch.multiprocessing),
-joined by torch.distributed on a free localhost port (gloo on CPU, nccl on CUDA); the
-model is wrapped in DistributedDataParallel; `batch_size` is the global batch. Rank 0
-validates, writes checkpoints and metrics; the others wait at a barrier.
+Data parallelism (docs/gpu.md): under torchrun every process calls `train` itself and
+joins the group torchrun describes (`distributed.process_group`: NCCL on GPUs, gloo on
+CPUs, one GPU per process); `world_size` > 1 outside torchrun starts that many local
+processes that join the same way, each opening the images from their .npy file (a
+memory map: nothing large is pickled). The model is wrapped in DistributedDataParallel
+(SSL backbones with synchronised batch norm on GPUs); `batch_size` is the global batch
+and each rank takes its own rank-strided share of every batch. Rank 0 validates, writes
+checkpoints and metrics, and prints; the others wait at a barrier.
+
+Precision (`train.precision`): "auto" is bf16 autocast on CUDA and fp32 elsewhere; the
+KL and the likelihood are computed in float32 either way (models/vdvae.py).
 """
 
 from __future__ import annotations
@@ -30,21 +37,23 @@ import hashlib
 import io
 import json
 import math
-import socket
+import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from tqdm import tqdm
 
 from lightly.utils.lars import LARS
 
+from radiolatent import distributed
 from radiolatent.config import (
-    SSLRunConfig, SSLTrainConfig, TrainConfig, VDVAERunConfig, check_ssl_config, dataclass_from_dict,
+    PRECISIONS, SSLRunConfig, SSLTrainConfig, TrainConfig, VDVAERunConfig, check_ssl_config,
+    dataclass_from_dict,
 )
 from radiolatent.data.augment import two_views
 from radiolatent.errors import InputError
@@ -257,13 +266,6 @@ def weight_checksum(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def free_port() -> int:
-    """A free TCP port on localhost for the process group rendezvous."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def make_optimizer(cfg: TrainConfig | SSLTrainConfig, params) -> torch.optim.Optimizer:
     """The configured optimiser over `params` (parameters or parameter groups)."""
     if cfg.optimizer == "lars":
@@ -330,6 +332,24 @@ def evaluate(model: VDVAE, images: np.ndarray, cfg: TrainConfig, seed: int, devi
 
 def _to_tensor(images: np.ndarray, device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).to(device).float().div_(255.0).unsqueeze(1)
+
+
+def resolved_precision(precision: str, device: torch.device) -> str:
+    """'auto' is bf16 on CUDA (tensor cores, half the activation memory) and fp32 elsewhere
+    (bf16 on CPUs is slower than fp32 on most of them)."""
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    if precision not in PRECISIONS:
+        raise InputError("train.precision", f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+def autocast(device: torch.device, precision: str):
+    """The forward pass's context: bf16 autocast, or nothing for fp32. Parameters, their
+    gradients and the optimiser stay float32 either way."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
 
 
 # ---------------------------------------------------------------------------
@@ -534,19 +554,52 @@ def train(images: np.ndarray, recipe, out_dir: str | Path, *, resume: bool = Fal
     `stop_after` ends the run after that epoch, as an interruption would: schedules
     still run over all `epochs`, and `resume=True` later continues exactly. (Changing
     `epochs` instead would change a cosine schedule, so it extends a run, not resumes it.)
+
+    Under torchrun every process calls this with its own images (the same pool); outside
+    it, `world_size` > 1 starts that many local processes over the same code path.
     """
     images = _check_images(images, recipe.run)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if world_size > 1 and distributed.launched():
+        raise InputError("--world-size", "torchrun already started the processes; leave --world-size at 1 "
+                                         "and set their number with torchrun --nproc-per-node")
     _check_resume(out_dir, recipe, seed, resume)
-    if world_size > 1:
-        port = free_port()
-        mp.spawn(_worker, args=(world_size, port, images, recipe, out_dir, resume, seed, progress, stop_after),
-                 nprocs=world_size, join=True)
-    else:
-        _worker(0, 1, 0, images, recipe, out_dir, resume, seed, progress, stop_after)
-    data = json.loads((out_dir / RESULT_JSON).read_text())
-    return TrainResult(**data)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if world_size <= 1:
+        return _worker(images, recipe, out_dir, resume, seed, progress, stop_after)
+    with _npy_file(images) as source:
+        distributed.spawn(_worker, world_size, source, recipe, out_dir, resume, seed, progress, stop_after)
+    return TrainResult(**json.loads((out_dir / RESULT_JSON).read_text()))
+
+
+@dataclass(frozen=True)
+class _ImageFile:
+    """A .npy file of images, opened as a memory map by each process that trains on it."""
+
+    path: str
+
+    def open(self) -> np.ndarray:
+        return np.load(self.path, mmap_mode="r", allow_pickle=False)
+
+
+@contextmanager
+def _npy_file(images: np.ndarray):
+    """The .npy file `images` was memory-mapped from (the pool's cache), or else a
+    temporary copy: spawned processes open it instead of receiving a pickled array."""
+    if isinstance(images, np.memmap) and images.filename:
+        try:
+            again = np.load(images.filename, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError):
+            again = None
+        # The whole file, not a view of it (a view keeps the file's name and offset).
+        if again is not None and (again.shape, again.dtype, again.strides, again.offset) == \
+                (images.shape, images.dtype, images.strides, images.offset):
+            yield _ImageFile(str(images.filename))
+            return
+    with tempfile.TemporaryDirectory(prefix="radiolatent-images-") as folder:
+        path = Path(folder) / "images.npy"
+        np.save(path, np.ascontiguousarray(images))
+        yield _ImageFile(str(path))
 
 
 def _check_images(images, config) -> np.ndarray:
@@ -559,9 +612,14 @@ def _check_images(images, config) -> np.ndarray:
     return images
 
 
+#: settings that say where a run computes, not what: a run may resume with other values.
+_PLACE_SETTINGS = ("device", "backend", "threads")
+
+
 def _check_resume(out_dir: Path, recipe, seed: int, resume: bool) -> None:
     """Refuse to resume a run of another kind, config or seed (it would not be exact);
-    only the number of epochs may change, to extend a finished run."""
+    only the number of epochs may change, to extend a finished run, and the device,
+    backend and threads, to move a run (say, from a CPU to a GPU)."""
     state_json = out_dir / CHECKPOINT_DIR / CHECKPOINT_JSON
     if not (resume and state_json.is_file()):
         return
@@ -574,24 +632,32 @@ def _check_resume(out_dir: Path, recipe, seed: int, resume: bool) -> None:
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(state_json, f"bad config in checkpoint ({exc})") from None
     config = recipe.run
-    same_epochs = dataclasses.replace(saved, train=dataclasses.replace(saved.train, epochs=config.train.epochs))
-    if same_epochs != config or meta.get("seed") != seed:
+    kept = {name: getattr(config.train, name) for name in ("epochs",) + _PLACE_SETTINGS}
+    if dataclasses.replace(saved, train=dataclasses.replace(saved.train, **kept)) != config \
+            or meta.get("seed") != seed:
         raise InputError(state_json, "checkpoint was made with another config or seed")
 
 
-def _worker(rank, world, port, images, recipe, out_dir: Path, resume, seed, progress, stop_after):
+def _resume_note(meta: dict, world: int, device: torch.device, precision: str) -> str | None:
+    """One line when a run resumes on another number of processes, device or precision."""
+    before = (meta.get("world_size", 1), meta.get("device", "cpu"), meta.get("precision", "fp32"))
+    now = (world, device.type, precision)
+    if before == now:
+        return None
+    return (f"note: resuming a run checkpointed with {before[0]} process(es) on {before[1]} in {before[2]} "
+            f"with {now[0]} on {now[1]} in {now[2]}: the same global batches and schedules continue, "
+            "but not bit for bit as the uninterrupted run would (augmentations and latent samples "
+            "are drawn per process; sums are taken in another order)")
+
+
+def _worker(images, recipe, out_dir: Path, resume, seed, progress, stop_after) -> TrainResult:
+    if isinstance(images, _ImageFile):
+        images = images.open()
     cfg = recipe.cfg
     torch.set_num_threads(cfg.threads)
-    device = torch.device(f"cuda:{rank}" if cfg.device == "cuda" else "cpu")
-    if world > 1:
-        backend = "nccl" if device.type == "cuda" else cfg.backend
-        dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}",
-                                rank=rank, world_size=world)
-    try:
-        _train(rank, world, images, recipe, out_dir, resume, seed, progress, device, stop_after)
-    finally:
-        if world > 1:
-            dist.destroy_process_group()
+    with distributed.process_group(cfg.device, cfg.backend) as (where, device):
+        return _train(where.rank, where.world, images, recipe, out_dir, resume, seed, progress, device,
+                      stop_after)
 
 
 @dataclass
@@ -615,11 +681,20 @@ class _Run:
     state: _State
     world: int
     total_steps: int
+    device: torch.device
+    precision: str
 
 
 def _train(rank, world, images, recipe, out_dir, resume, seed, progress, device, stop_after):
     cfg = recipe.cfg
+    if world > 1:
+        dist.barrier()  # every rank has checked the run folder before rank 0 writes to it
     model = recipe.build(seed).to(device)
+    if world > 1 and device.type == "cuda":
+        # Batch norm over the global batch, as on one device (gloo on CPUs cannot: there
+        # each process normalises its own share, as before).
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    precision = resolved_precision(cfg.precision, device)
     ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     optimizer = recipe.optimizer(model)
     guard = UpdateGuard(cfg.skip_factor, cfg.skip_window, cfg.skip_min_history)
@@ -631,13 +706,17 @@ def _train(rank, world, images, recipe, out_dir, resume, seed, progress, device,
         guard.load_state_dict(meta["guard"])
         plateau.load_state_dict(meta["plateau"])
         state = _State(meta["epoch"], meta["step"], meta["history"])
+        note = _resume_note(meta, world, device, precision)
+        if note and rank == 0:
+            print(note, flush=True)
     train_idx, valid_idx = split_indices(len(images), cfg, seed)
     log = MetricsLog(out_dir / METRICS_CSV, recipe.columns(model))
     if rank == 0:
         log.keep_through(state.epoch)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     total_steps = cfg.epochs * _steps_per_epoch(len(train_idx), cfg.batch_size, world)
-    run = _Run(recipe, net, model, ema, optimizer, guard, plateau, state, world, total_steps)
+    run = _Run(recipe, net, model, ema, optimizer, guard, plateau, state, world, total_steps,
+               device, precision)
     eval_model = ema.model if ema is not None else model
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     for epoch in range(state.epoch + 1, last + 1):
@@ -654,7 +733,7 @@ def _train(rank, world, images, recipe, out_dir, resume, seed, progress, device,
             log.append(row)
         if world > 1:
             dist.barrier()
-    _finish(rank, world, out_dir, model, state, guard, valid_idx)
+    return _finish(rank, world, out_dir, model, state, guard, valid_idx)
 
 
 def _sync_buffers(model: torch.nn.Module) -> None:
@@ -709,7 +788,9 @@ def _step(run: _Run, inputs):
     recipe, state = run.recipe, run.state
     for group in run.optimizer.param_groups:
         group["lr"] = recipe.learning_rate(state.step, run.plateau, run.total_steps)
-    objective, stats = recipe.objective(run.net, inputs, state.step)
+    with autocast(run.device, run.precision):
+        objective, stats = recipe.objective(run.net, inputs, state.step)
+    stats = stats.float()
     run.optimizer.zero_grad(set_to_none=True)
     objective.backward()
     grad_norm = float(torch.nn.utils.clip_grad_norm_(run.model.parameters(), recipe.cfg.grad_clip))
@@ -780,20 +861,19 @@ def _save_epoch(out_dir: Path, run: _Run, seed: int) -> None:
     extra = {"kind": recipe.kind, "config": dataclasses.asdict(recipe.run), "seed": seed,
              "epoch": state.epoch, "step": state.step, "guard": guard.state_dict(),
              "plateau": run.plateau.state_dict(), "skipped_total": guard.skipped,
-             "history": _plain(state.history)}
+             "history": _plain(state.history), "world_size": run.world, "device": run.device.type,
+             "precision": run.precision}
     save_training_state(out_dir / CHECKPOINT_DIR, run.model, run.ema, run.optimizer, extra)
     recipe.export(out_dir / MODEL_DIR, run.model, run.ema,
                   {"epoch": state.epoch, "seed": seed, "run_config": recipe.run.name})
 
 
-def _finish(rank, world, out_dir, model, state, guard, valid_idx) -> None:
+def _finish(rank, world, out_dir, model, state, guard, valid_idx) -> TrainResult:
     checksum = weight_checksum(model)
     checksums = [checksum]
     if world > 1:
         checksums = [None] * world
         dist.all_gather_object(checksums, checksum)
-    if rank != 0:
-        return
     val_losses = [row["val_loss"] for row in state.history]
     result = TrainResult(
         out_dir=str(out_dir), model_dir=str(out_dir / MODEL_DIR), epochs_completed=state.epoch,
@@ -802,7 +882,11 @@ def _finish(rank, world, out_dir, model, state, guard, valid_idx) -> None:
         final_val_loss=val_losses[-1] if val_losses else math.nan,
         history=_plain(state.history), weight_checksums=checksums,
         valid_indices=[int(i) for i in valid_idx])
-    write_text(out_dir / RESULT_JSON, json.dumps(dataclasses.asdict(result), indent=1))
+    if rank == 0:
+        write_text(out_dir / RESULT_JSON, json.dumps(dataclasses.asdict(result), indent=1))
+    if world > 1:
+        dist.barrier()
+    return result
 
 
 def _plain(rows: list[dict]) -> list[dict]:

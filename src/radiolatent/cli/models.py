@@ -73,13 +73,36 @@ def _add_train_arguments(p: argparse.ArgumentParser, set_example: str) -> None:
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help=f"override a setting, {set_example} (repeatable)")
-    p.add_argument("--world-size", type=argtypes.positive_int, default=1, help="data-parallel processes (default 1)")
+    p.add_argument("--world-size", type=argtypes.positive_int, default=1,
+                   help="data-parallel processes on this machine (default 1); under torchrun leave it "
+                        "at 1: torchrun --nproc-per-node starts the processes (docs/gpu.md)")
+    add_device_argument(p, "train (overrides train.device)")
     add_pool_arguments(p)
+
+
+def add_device_argument(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help=f"where to {what}: auto (default: this process's GPU when CUDA is present, "
+                        "else the CPU), cpu or cuda")
+
+
+def _run_on(run, device):
+    """`run` with train.device set to where this process computes."""
+    import dataclasses
+
+    return dataclasses.replace(run, train=dataclasses.replace(run.train, device=device.type))
+
+
+def _say(where, text: str) -> None:
+    """Print on rank 0 only (every process of a torchrun job runs the same command)."""
+    if where.main:
+        print(text, flush=True)
 
 
 def cmd_train_vdvae(args: argparse.Namespace) -> int:
     from radiolatent.config import get_vdvae_config, override
     from radiolatent.data.pools import build_pool
+    from radiolatent.distributed import in_turns, process_group
     from radiolatent.errors import InputError
     from radiolatent.training import train_vdvae
 
@@ -87,13 +110,21 @@ def cmd_train_vdvae(args: argparse.Namespace) -> int:
         run = override(get_vdvae_config(args.config), args.set)
     except (KeyError, ValueError) as exc:
         raise InputError("--config/--set", str(exc).strip("'\"")) from None
-    pool = build_pool(pool_config(args))
-    print(f"training VDVAE '{run.name}' on the pool ({len(pool)} images) into {args.out}")
-    result = train_vdvae(pool.images, run, args.out, resume=args.resume, seed=args.seed,
-                         world_size=args.world_size)
-    print(f"done: {result.epochs_completed} epochs, best validation loss {result.best_val_loss:.1f} nats/image, "
-          f"{result.skipped_total} skipped updates; model in {result.model_dir}")
+    with process_group(args.device, run.train.backend) as (where, device):
+        run = _run_on(run, device)
+        pool = in_turns(lambda: build_pool(pool_config(args), progress=where.main))
+        _say(where, f"training VDVAE '{run.name}' on the pool ({len(pool)} images) into {args.out} "
+                    f"({_processes(where, args)} on {device.type})")
+        result = train_vdvae(pool.images, run, args.out, resume=args.resume, seed=args.seed,
+                             world_size=args.world_size, progress=where.main)
+        _say(where, f"done: {result.epochs_completed} epochs, best validation loss {result.best_val_loss:.1f} "
+                    f"nats/image, {result.skipped_total} skipped updates; model in {result.model_dir}")
     return 0
+
+
+def _processes(where, args) -> str:
+    n = max(where.world, args.world_size)
+    return "1 process" if n == 1 else f"{n} processes"
 
 
 def cmd_train_ssl(args: argparse.Namespace) -> int:
@@ -101,6 +132,7 @@ def cmd_train_ssl(args: argparse.Namespace) -> int:
 
     from radiolatent.config import check_ssl_config, get_ssl_config, override
     from radiolatent.data.pools import build_pool
+    from radiolatent.distributed import in_turns, process_group
     from radiolatent.errors import InputError
     from radiolatent.training import train_ssl
 
@@ -108,15 +140,17 @@ def cmd_train_ssl(args: argparse.Namespace) -> int:
         run = check_ssl_config(override(get_ssl_config(args.method, args.config), args.set))
     except (KeyError, ValueError) as exc:
         raise InputError("--config/--set", str(exc).strip("'\"")) from None
-    pool = build_pool(pool_config(args))
-    print(f"training {args.method} '{run.name}' ({run.model.backbone}) on the pool ({len(pool)} images) "
-          f"into {args.out}")
-    started = time.perf_counter()
-    result = train_ssl(pool.images, run, args.out, resume=args.resume, seed=args.seed,
-                       world_size=args.world_size)
-    minutes = (time.perf_counter() - started) / 60.0
-    print(f"done in {minutes:.1f} min: {result.epochs_completed} epochs, final validation loss "
-          f"{result.final_val_loss:.4f}, {result.skipped_total} skipped updates; model in {result.model_dir}")
+    with process_group(args.device, run.train.backend) as (where, device):
+        run = _run_on(run, device)
+        pool = in_turns(lambda: build_pool(pool_config(args), progress=where.main))
+        _say(where, f"training {args.method} '{run.name}' ({run.model.backbone}) on the pool ({len(pool)} images) "
+                    f"into {args.out} ({_processes(where, args)} on {device.type})")
+        started = time.perf_counter()
+        result = train_ssl(pool.images, run, args.out, resume=args.resume, seed=args.seed,
+                           world_size=args.world_size, progress=where.main)
+        minutes = (time.perf_counter() - started) / 60.0
+        _say(where, f"done in {minutes:.1f} min: {result.epochs_completed} epochs, final validation loss "
+                    f"{result.final_val_loss:.4f}, {result.skipped_total} skipped updates; model in {result.model_dir}")
     return 0
 
 

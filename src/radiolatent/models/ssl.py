@@ -81,20 +81,23 @@ class SSLModel(nn.Module):
             self.criterion = NegativeCosineSimilarity()
 
     def forward(self, view0: torch.Tensor, view1: torch.Tensor) -> dict[str, torch.Tensor]:
+        # Losses and spreads in float32: under bf16 autocast the heads give bf16 outputs,
+        # too coarse for normalised dot products and softmaxes (.float() is free in fp32).
         h0, h1 = self.backbone(view0), self.backbone(view1)
         z0, z1 = self.projection(h0), self.projection(h1)
         if self.cfg.method == "simclr":
-            loss = (self.criterion if self.training else self.local_criterion)(z0, z1)
+            loss = (self.criterion if self.training else self.local_criterion)(z0.float(), z1.float())
         elif self.cfg.method == "simsiam":
-            p0, p1 = self.prediction(z0), self.prediction(z1)
-            loss = 0.5 * (self.criterion(p0, z1.detach()) + self.criterion(p1, z0.detach()))
+            p0, p1 = self.prediction(z0).float(), self.prediction(z1).float()
+            loss = 0.5 * (self.criterion(p0, z1.detach().float()) + self.criterion(p1, z0.detach().float()))
         else:
-            p0, p1 = self.prediction(z0), self.prediction(z1)
+            p0, p1 = self.prediction(z0).float(), self.prediction(z1).float()
             with torch.no_grad():
-                t0 = self.target_projection(self.target_backbone(view0))
-                t1 = self.target_projection(self.target_backbone(view1))
+                t0 = self.target_projection(self.target_backbone(view0)).float()
+                t1 = self.target_projection(self.target_backbone(view1)).float()
             loss = 0.5 * (self.criterion(p0, t1) + self.criterion(p1, t0))
-        return {"loss": loss, "feature_spread": feature_spread(h0), "projection_spread": feature_spread(z0)}
+        return {"loss": loss, "feature_spread": feature_spread(h0.float()),
+                "projection_spread": feature_spread(z0.float())}
 
     @torch.no_grad()
     def update_target(self, step: int, total_steps: int) -> None:

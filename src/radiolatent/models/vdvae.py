@@ -259,7 +259,8 @@ class TopDownBlock(nn.Module):
                 z = q_mean
             else:
                 z = q_mean + torch.exp(q_logstd) * torch.randn_like(q_mean)
-            kl = gaussian_kl(q_mean, q_logstd, p_mean, p_logstd).flatten(1).sum(1)
+            # float32 even under bf16 autocast: a sum of thousands of small terms
+            kl = gaussian_kl(q_mean.float(), q_logstd.float(), p_mean.float(), p_logstd.float()).flatten(1).sum(1)
             if drop is not None:
                 from_prior = p_mean + torch.exp(p_logstd) * torch.randn_like(p_mean)
                 z = torch.where(drop[:, None, None, None], from_prior, z)
@@ -369,12 +370,12 @@ class VDVAE(nn.Module):
         if self.training and self.cfg.latent_dropout > 0:
             drop = torch.rand(n, device=x.device) < self.cfg.latent_dropout
         params, kls, means = self._top_down(acts, "sample", n, drop)
-        recon = self.likelihood.nll(params, x)
+        recon = self.likelihood.nll(params.float(), x)  # float32 even under bf16 autocast
         kl_per_image = torch.stack(kls, dim=1)
         loss = recon + kl_per_image.sum(1)
         aux = torch.zeros((), device=x.device)
         if self.aux is not None:
-            aux = self._aux_nll(self.aux(means[0]), x).mean()
+            aux = self._aux_nll(self.aux(means[0]).float(), x).mean()
         dims = x[0].numel()
         return {
             "loss": loss.mean(),
