@@ -341,12 +341,25 @@ def test_non_local_addresses_are_refused(client, codes_path, capsys):
 def test_the_command_serves_the_table(codes_path, tmp_path, capsys, monkeypatch):
     import radiolatent.explore.server as server
 
+    def fake_serve(app, sock):
+        served.update(app=app, address=sock.getsockname()[:2])
+        sock.close()
+
     served = {}
-    monkeypatch.setattr(server, "serve", lambda app, host, port: served.update(app=app, host=host, port=port))
+    monkeypatch.setattr(server, "serve", fake_serve)
     labels = tmp_path / "mine.jsonl"
-    assert main(["explore", "--codes", str(codes_path), "--port", "8799", "--labels", str(labels), "--no-browser"]) == 0
-    assert (served["host"], served["port"]) == ("127.0.0.1", 8799)
-    assert "http://127.0.0.1:8799/" in capsys.readouterr().out
+    port = _free_port()
+    assert main(["explore", "--codes", str(codes_path), "--port", str(port), "--labels", str(labels), "--no-browser"]) == 0
+    assert served["address"] == ("127.0.0.1", port)  # bound before the address was printed
+    assert f"http://127.0.0.1:{port}/" in capsys.readouterr().out
     assert served["app"].state.data.learning.labels_path == labels
     assert main(["explore", "--codes", str(tmp_path / "none.parquet"), "--no-browser"]) == 2
     assert "no such codes file" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -8,6 +8,7 @@ blocks named `<block>_000`.. (e.g. `l3_000`).
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -127,10 +128,24 @@ def read_codes(path: str | Path) -> pd.DataFrame:
     try:
         df = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a non-parquet file
-        raise InputError(path, f"not a readable parquet file ({type(exc).__name__})") from exc
+        raise InputError(path, f"is not a parquet codes table (not a readable parquet file: {type(exc).__name__}; "
+                               "`radiolatent embed` writes codes tables)") from None
     validate_codes(df, str(path))
+    _warn_repeated_ids(df, str(path))
     df.attrs["source"] = str(path)
     return df
+
+
+def _warn_repeated_ids(df: pd.DataFrame, source: str) -> None:
+    """An id repeated within one set is a damaged table: `select` keeps the first row of
+    each id, so the others would be dropped unseen. (The same id in two sets is normal:
+    an image can be embedded as part of the pool and of its own dataset.)"""
+    repeated = df.duplicated(["set", "id"], keep="first").to_numpy()
+    if repeated.any():
+        first = df[repeated].iloc[0]
+        warnings.warn(f"{source}: {int(repeated.sum())} rows repeat an id within their set "
+                      f"(first: '{first['id']}' in set '{first['set']}'); only the first row of each id is used",
+                      stacklevel=3)
 
 
 def resolve_spec(spec: str) -> tuple[str, str | None]:

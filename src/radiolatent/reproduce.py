@@ -210,11 +210,12 @@ def stage_generative(ctx: StageContext, cfg: ReproduceConfig) -> dict:
 
 def stage_maps(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     """t-SNE / UMAP of the pool by angular size, the PCA variance curve, RF importance."""
-    from joblib import Parallel, delayed
+    from joblib import delayed
 
     from radiolatent.codes import code_matrix, select
     from radiolatent.downstream.importance import feature_importance, las_source_of, plot_importance
     from radiolatent.downstream.maps import embed_2d, pca_variance, plot_map, plot_pca_variance
+    from radiolatent.workers import parallel
 
     rows = select(codes_of(ctx, "embed-vdvae"), "pool")
     X, las = code_matrix(rows), rows["las_arcsec"].to_numpy(dtype=float)
@@ -222,7 +223,7 @@ def stage_maps(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     if cfg.map_max_rows is not None and len(rows) > cfg.map_max_rows:
         shown = np.sort(np.random.default_rng(cfg.seed).choice(len(rows), cfg.map_max_rows, replace=False))
     # t-SNE and UMAP are mostly single-threaded: one worker each
-    maps = Parallel(n_jobs=len(cfg.map_methods))(delayed(embed_2d)(X[shown], m, seed=cfg.seed) for m in cfg.map_methods)
+    maps = parallel(len(cfg.map_methods))(delayed(embed_2d)(X[shown], m, seed=cfg.seed) for m in cfg.map_methods)
     for method, xy in zip(cfg.map_methods, maps):
         plot_map(xy, las[shown], ctx.folder / f"map_{method}.png",
                  f"{method} of the pool ({len(shown)} of {len(rows)} sources)", "las_arcsec")

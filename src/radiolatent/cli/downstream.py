@@ -95,6 +95,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     table = read_codes(args.codes)
     query, query_image = args.query, None
+    _check_query(args.query, table, args.codes)
     if Path(args.query).is_file():
         query_image, query = embed_file(args.query, encoder_for_table(table, args.model), args.pixel_scale,
                                         table_embed_config(table))
@@ -115,6 +116,22 @@ def cmd_search(args: argparse.Namespace) -> int:
                 query_caption=query_caption, title=f"{args.metric} search in {args.in_spec} for {args.query}")
     print(f"wrote {out}")
     return 0
+
+
+#: endings of the image files `search --query` embeds (a query ending so is a file name).
+QUERY_FILE_SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".png", ".jpg", ".jpeg", ".npy", ".gz")
+
+
+def _check_query(query: str, table, codes_path: str) -> None:
+    """A query that is neither a file nor an id of the table, but looks like a file name,
+    is a missing file: say so, not "no row with id '/path/x.fits'"."""
+    if Path(query).is_file() or (table["id"].astype(str) == query).any():
+        return
+    if Path(query).exists():
+        raise InputError(query, "is a folder; --query takes an image file or an id")
+    looks_like_path = "/" in query or "\\" in query or query.lower().endswith(QUERY_FILE_SUFFIXES)
+    if looks_like_path:
+        raise InputError(query, f"no such image file (nor an id in {codes_path})")
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:

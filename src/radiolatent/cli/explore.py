@@ -31,12 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
-    from radiolatent.errors import InputError
-    from radiolatent.explore.server import LOOPBACK_NAMES, check_host, create_app, default_labels_path, serve
+    from radiolatent.explore.server import LOOPBACK_NAMES, bind, check_host, create_app, default_labels_path, serve
 
     check_host(args.host, args.allow_remote)
-    if not 0 < args.port < 65536:
-        raise InputError("--port", f"must be 1..65535, got {args.port}")
+    sock = bind(args.host, args.port)  # before loading: a port in use fails at once
     labels = Path(args.labels) if args.labels else default_labels_path(args.codes)
     print(f"opening {args.codes} (labels: {labels})")
     app = create_app(args.codes, labels, density_dir=args.density, model=args.model,
@@ -46,7 +44,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     if not args.no_browser:
         # after a moment, so the server is listening when the browser asks
         threading.Timer(1.0, webbrowser.open, args=(address,)).start()
-    serve(app, args.host, args.port)
+    serve(app, sock)
     return 0
 
 

@@ -70,6 +70,8 @@ def _add_train_arguments(p: argparse.ArgumentParser, set_example: str) -> None:
     p.add_argument("--config", default="cpu", help="tiny, cpu (default) or paper")
     p.add_argument("--out", type=argtypes.output_dir, required=True, help="run folder: checkpoints, metrics.csv, model/")
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in a non-empty --out, replacing what is there (refused otherwise)")
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help=f"override a setting, {set_example} (repeatable)")
@@ -103,6 +105,7 @@ def cmd_train_vdvae(args: argparse.Namespace) -> int:
     from radiolatent.config import get_vdvae_config, override
     from radiolatent.data.pools import build_pool
     from radiolatent.distributed import in_turns, process_group
+    from radiolatent.models.checkpoint import check_run_folder
     from radiolatent.errors import InputError
     from radiolatent.training import train_vdvae
 
@@ -110,6 +113,8 @@ def cmd_train_vdvae(args: argparse.Namespace) -> int:
         run = override(get_vdvae_config(args.config), args.set)
     except (KeyError, ValueError) as exc:
         raise InputError("--config/--set", str(exc).strip("'\"")) from None
+    # before any work, and before the processes of a torchrun job meet (none has written yet)
+    check_run_folder(args.out, args.resume, args.overwrite)
     with process_group(args.device, run.train.backend) as (where, device):
         run = _run_on(run, device)
         pool = in_turns(lambda: build_pool(pool_config(args), progress=where.main))
@@ -133,6 +138,7 @@ def cmd_train_ssl(args: argparse.Namespace) -> int:
     from radiolatent.config import check_ssl_config, get_ssl_config, override
     from radiolatent.data.pools import build_pool
     from radiolatent.distributed import in_turns, process_group
+    from radiolatent.models.checkpoint import check_run_folder
     from radiolatent.errors import InputError
     from radiolatent.training import train_ssl
 
@@ -140,6 +146,8 @@ def cmd_train_ssl(args: argparse.Namespace) -> int:
         run = check_ssl_config(override(get_ssl_config(args.method, args.config), args.set))
     except (KeyError, ValueError) as exc:
         raise InputError("--config/--set", str(exc).strip("'\"")) from None
+    # before any work, and before the processes of a torchrun job meet (none has written yet)
+    check_run_folder(args.out, args.resume, args.overwrite)
     with process_group(args.device, run.train.backend) as (where, device):
         run = _run_on(run, device)
         pool = in_turns(lambda: build_pool(pool_config(args), progress=where.main))

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 import pandas as pd
 from scipy.special import ndtr
 from scipy.stats import norm
@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from radiolatent.config import DEFAULT_ACTIVE, ActiveLearningConfig
 from radiolatent.errors import InputError
 from radiolatent.fileio import write_csv
+from radiolatent.workers import parallel
 
 #: the fields of one label record, in the order they are written.
 LABEL_FIELDS = ("id", "score", "time", "by")
@@ -561,7 +562,7 @@ def recall_benchmark(X, ids, interesting, config: ActiveLearningConfig = DEFAULT
         # the rankings are independent and seeded, so worker processes give the same curves
         tasks = (delayed(_benchmark_scores)(method, X, ids, interesting, config, seed, density_config, folder,
                                             density_model) for method, seed in runs)
-        results = Parallel(n_jobs=min(config.jobs, len(runs)), return_as="generator")(tasks)
+        results = parallel(min(config.jobs, len(runs)), return_as="generator")(tasks)
         for (method, seed), scores in tqdm(zip(runs, results), total=len(runs), desc="rankings",
                                            disable=not progress):
             curves[method].append(recall_curve(scores, interesting, tie_seed=seed))

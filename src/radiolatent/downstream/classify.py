@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -27,6 +27,7 @@ from radiolatent import codes as codes_mod
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, FRI_LABEL, FRII_LABEL, ClassifyConfig
 from radiolatent.errors import InputError
 from radiolatent.reference import METRICS, reference_row
+from radiolatent.workers import parallel
 
 #: classifiers whose fit does not depend on a seed: fitted once, their sd is 0.
 DETERMINISTIC = ("knn", "svc", "lr")
@@ -150,7 +151,7 @@ def classify(
     # knn/svc/lr ignore the seed: fit once, count it for every seed
     fits = [(name, seed) for name in names for seed in (seeds[:1] if name in DETERMINISTIC else seeds)]
     fits.sort(key=lambda fit: _SLOWEST_FIRST.index(fit[0]) if fit[0] in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
-    scores = Parallel(n_jobs=min(config.jobs, len(fits)))(
+    scores = parallel(min(config.jobs, len(fits)))(
         delayed(_fit_score)(name, seed, config, train_X, train_y, test_X, test_y) for name, seed in fits)
     rows = []
     for name in names:

@@ -10,7 +10,9 @@ package's static folder at start-up.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -397,8 +399,19 @@ def _rows(state: AppState, items: list[dict]) -> list[dict]:
     return out
 
 
-def serve(app: FastAPI, host: str, port: int) -> None:
-    """Run the app with uvicorn until interrupted."""
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or InputError saying why not (port in use, no
+    such address). Binding comes first so the address is announced only once it serves."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    try:
+        return socket.create_server((host.strip("[]"), port), family=family, backlog=128)
+    except OSError as exc:
+        reason = "port already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise InputError(f"{host}:{port}", f"cannot listen ({reason})") from None
+
+
+def serve(app: FastAPI, sock: socket.socket) -> None:
+    """Run the app with uvicorn on a socket from `bind` until interrupted."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])

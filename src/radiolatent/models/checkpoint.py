@@ -155,6 +155,26 @@ def _stored(tensor: torch.Tensor, half: bool) -> torch.Tensor:
     return tensor
 
 
+def check_run_folder(path: str | Path, resume: bool, overwrite: bool) -> Path:
+    """Refuse to start a new run in a folder that already holds something.
+
+    A new run rewrites metrics.csv from its header and replaces the model and checkpoint
+    after its first epoch, so training into a finished run would silently destroy it:
+    the caller must say --resume (continue it) or --overwrite (replace it).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(path, "is a file; expected a run folder")
+    if resume or overwrite or not path.is_dir():
+        return path
+    entries = sorted(p.name for p in path.iterdir())
+    if entries:
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise InputError(path, f"run folder is not empty ({shown}); pass --resume to continue it "
+                               "or --overwrite to replace it")
+    return path
+
+
 def model_dir(path: str | Path) -> Path:
     """The model directory of `path`: itself, or the `model/` folder of a training run."""
     path = Path(path)
@@ -180,10 +200,16 @@ def load_model(path: str | Path):
     json_path = path / MODEL_JSON
     kind = model_kind(path)
     meta, tensors = load_pair(path, MODEL_JSON)
+    tensor_path = path / meta["tensors_file"]
+    # The network is first laid out on the meta device (shapes only, no memory), so a
+    # config edited to ask for a huge network is refused before anything is allocated.
     try:
-        model = _build(kind, meta.get("config"))
+        with torch.device("meta"):
+            layout = _build(kind, meta.get("config"))
     except (TypeError, ValueError, KeyError) as exc:
         raise InputError(json_path, f"bad model config ({exc})") from None
+    check_shapes(layout.state_dict(), tensors, tensor_path)
+    model = _build(kind, meta.get("config"))
     try:
         # float16-stored weights are cast to the model's float32 by load_state_dict.
         model.load_state_dict(tensors, strict=True)
@@ -191,6 +217,19 @@ def load_model(path: str | Path):
         first = str(exc).splitlines()[0]
         raise InputError(path / meta["tensors_file"], f"weights do not fit the config ({first})") from None
     return model.eval()
+
+
+def check_shapes(expected: dict[str, torch.Tensor], tensors: dict[str, torch.Tensor], source: Path) -> None:
+    """InputError unless `tensors` has exactly the names and shapes of `expected`."""
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise InputError(source, f"weights do not fit the config ({len(missing)} tensors missing, "
+                                 f"e.g. {missing[:1]}; {len(extra)} unexpected, e.g. {extra[:1]})")
+    for name, want in expected.items():
+        if tuple(tensors[name].shape) != tuple(want.shape):
+            raise InputError(source, f"weights do not fit the config ({name} is {tuple(tensors[name].shape)}, "
+                                     f"the config needs {tuple(want.shape)})")
 
 
 def _build(kind: str, config: dict) -> torch.nn.Module:
