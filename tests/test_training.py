@@ -151,3 +151,27 @@ def test_two_process_gloo_ddp_ends_with_identical_weights(tmp_path):
     # The weights moved away from the initialisation on both ranks alike.
     from radiolatent.models.vdvae import build_vdvae
     assert weight_checksum(build_vdvae(get_config("tiny").model, seed=0)) != result.weight_checksums[0]
+
+
+def test_bf16_autocast_trains_with_float32_kl_and_likelihood(tmp_path):
+    from radiolatent.models.vdvae import build_vdvae
+    from radiolatent.training import autocast
+
+    run = _run(1)
+    run = dataclasses.replace(run, train=dataclasses.replace(run.train, precision="bf16"))
+    result = train_vdvae(_blobs(48), run, tmp_path, seed=0, progress=False)
+    assert result.skipped_total == 0 and math.isfinite(result.final_val_loss)
+    model = build_vdvae(run.model, seed=0)
+    with autocast(torch.device("cpu"), "bf16"):
+        out = model(torch.from_numpy(_blobs(4)).float() / 255.0)
+    assert out["kl_per_layer"].dtype == torch.float32 and out["recon"].dtype == torch.float32
+    assert model.encoder.parameters().__next__().dtype == torch.float32  # weights stay float32
+
+
+def test_resuming_on_another_world_size_says_so():
+    from radiolatent.training import _resume_note
+
+    meta = {"world_size": 2, "device": "cpu", "precision": "fp32"}
+    assert _resume_note(meta, 2, torch.device("cpu"), "fp32") is None
+    note = _resume_note(meta, 1, torch.device("cpu"), "fp32")
+    assert "2 process(es)" in note and "not bit for bit" in note
