@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import os
 import pickle
+import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -177,32 +179,38 @@ def _scaled(values):
     return np.round((np.where(finite, values, low) - low) / (high - low) * 255).astype(np.uint8)
 
 
-def test_fits_float_with_nans_flipped_scaled_and_positioned(tmp_path):
+def _peak(image):
+    return np.unravel_index(np.argmax(image), image.shape)
+
+
+def test_fits_float_kept_in_fits_row_order_clipped_scaled_and_positioned(tmp_path):
     data = _blob().astype(np.float32)
     data[0, :5] = np.nan
     data[3, 3] = np.inf
     fits.PrimaryHDU(data, _sky_header(40, 40)).writeto(tmp_path / "src.fits")
     out = load_folder(tmp_path)
     image = out.images[0]
-    np.testing.assert_array_equal(image, np.flipud(_scaled(data.astype(np.float64))))
-    assert image[-1, :5].tolist() == [0] * 5 and image.max() == 255
+    # FITS row order, as the shipped archives: the blob stays in row 20, column 13
+    assert _peak(image) == (20, 13) and image.max() == 255
+    # blank pixels and the faint background (below 3 sigma) are zero, the source is not
+    assert image[0, :5].tolist() == [0] * 5 and image[3, 3] == 0 and image[:, -1].max() == 0
+    assert (image > 0).sum() == (data > 0.05).sum() or (image > 0).sum() > 10
     row = out.meta.iloc[0]
     assert row["id"] == "folder:src" and row["dataset"] == "folder" and row["split"] == "all"
     assert row["pixel_scale_arcsec"] == pytest.approx(1.8)
     assert row["ra"] == pytest.approx(150.0) and row["dec"] == pytest.approx(2.0)
 
 
-def test_fits_blank_integer_pixels_become_the_minimum(tmp_path):
+def test_fits_blank_integer_pixels_become_background(tmp_path):
     data = np.round(_blob() * 1000).astype(np.int16) + 50
     data[10:12, 10:12] = -32768
     hdu = fits.PrimaryHDU(data)
     hdu.header["BLANK"] = -32768
     hdu.writeto(tmp_path / "int.fits")
-    image = load_folder(tmp_path).images[0]
-    expected = data.astype(np.float64)
-    expected[10:12, 10:12] = np.nan
-    np.testing.assert_array_equal(image, np.flipud(_scaled(expected)))
-    assert np.isnan(load_folder(tmp_path).meta["ra"].iloc[0])
+    out = load_folder(tmp_path)
+    image = out.images[0]
+    assert image[10:12, 10:12].max() == 0 and _peak(image) == (20, 13) and image.max() == 255
+    assert np.isnan(out.meta["ra"].iloc[0]) and np.isnan(out.meta["pixel_scale_arcsec"].iloc[0])
 
 
 def test_fits_gz_and_degenerate_cube_load(tmp_path):
@@ -247,10 +255,11 @@ def test_png_jpeg_and_npy(tmp_path):
     by_id = dict(zip(out.meta["id"], out.images))
     np.testing.assert_array_equal(by_id["folder:p"], grey)
     np.testing.assert_array_equal(by_id["folder:u"], grey)
-    np.testing.assert_array_equal(by_id["folder:f"], grey)
     assert np.abs(by_id["folder:j"].astype(int) - grey).max() <= 8  # lossy JPEG
-    # 16-bit PNG is rescaled, not clipped at 255
-    np.testing.assert_array_equal(by_id["folder:deep"], _scaled(np.round(_blob() * 60000)))
+    # float .npy and 16-bit PNG are survey data: background clipped, rescaled (not clipped at 255)
+    np.testing.assert_array_equal(by_id["folder:deep"], by_id["folder:f"])
+    assert by_id["folder:f"].max() == 255 and by_id["folder:f"][:, -1].max() == 0
+    assert _peak(by_id["folder:f"]) == _peak(grey)
     assert out.meta["pixel_scale_arcsec"].isna().all()
 
 
@@ -295,7 +304,8 @@ def test_catalogue_merge_by_filename_and_id(tmp_path):
 @pytest.mark.parametrize(
     "table, problem",
     [
-        ({"name": ["x"], "ra": [1.0]}, "has no 'id' or 'filename' column"),
+        ({"flux": ["x"], "ra": [1.0]}, "has no 'filename' or 'id' column, nor 'ra' and 'dec'"),
+        ({"ra": [1.0], "dec": [2.0]}, "no file carries a sky position"),
         ({"id": ["x", "x"], "ra": [1.0, 2.0]}, "duplicate ids, e.g. 'x'"),
         ({"id": ["x"], "dec": [95.0]}, "column 'dec' has values outside"),
         ({"id": ["x"], "label": ["FRI"]}, "column 'label' holds values that are not numbers"),
@@ -317,19 +327,41 @@ def test_empty_folder_and_missing_folder(tmp_path):
         load_folder(tmp_path / "absent")
 
 
-def test_non_image_files_error_or_are_skipped(tmp_path):
+def test_non_image_files_are_skipped_and_counted_or_fatal_when_strict(tmp_path):
     np.save(tmp_path / "ok.npy", _scaled(_blob()))
     (tmp_path / "notes.txt").write_text("observing log\n")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"junk" * 10)
     np.save(tmp_path / "empty.npy", np.zeros((0, 5)))
     (tmp_path / "junk.fits").write_bytes(b"SIMPLE  =                    T" + b" " * 50)
     (tmp_path / ".DS_Store").write_bytes(b"\x00\x01")
-    with pytest.raises(InputError, match="broken.png: is not a readable image"):
-        load_folder(tmp_path)
-    with pytest.warns(UserWarning, match="skipped 4 unreadable files"):
-        out = load_folder(tmp_path, skip_bad=True)
+    with pytest.warns(UserWarning, match="skipped 4 files that are not readable images"):
+        out = load_folder(tmp_path)
     assert list(out.meta["id"]) == ["folder:ok"]
     skipped = {s["file"]: s["problem"] for s in skipped_files(out)}
     assert set(skipped) == {"broken.png", "empty.npy", "junk.fits", "notes.txt"}
     assert "not a supported image" in skipped["notes.txt"] and "empty image" in skipped["empty.npy"]
     assert "not a readable FITS file" in skipped["junk.fits"]
+    with pytest.raises(InputError, match="broken.png: is not a readable image"):
+        load_folder(tmp_path, config=FolderConfig(strict=True))
+
+
+FIRST_FITS = Path(__file__).parent / "data" / "first_fits"
+
+
+def test_fits_table_catalogue_matched_by_position(tmp_path):
+    """Real FIRST cutouts: a FITS-table catalogue with only positions finds its files."""
+    from astropy.table import Table
+
+    folder = tmp_path / "fits"
+    shutil.copytree(FIRST_FITS, folder, ignore=shutil.ignore_patterns("*.md"))
+    names = sorted(p.name for p in folder.glob("*.fits"))
+    # positions from the file names (MiraBest's catalogue), a few arcsec off the WCS centres
+    ra = [float(n[4:11]) for n in names]
+    dec = [float(n[11:18]) for n in names]
+    Table({"RAJ2000": ra, "DEJ2000": dec, "Class": [int(n[0]) - 1 for n in names]}).write(folder / "catalogue.fits")
+    out = load_folder(folder)  # catalogue.fits at the top is found and not read as an image
+    assert len(out) == 4 and out.images.shape == (4, 150, 150)
+    assert list(out.meta["id"]) == [f"folder:{n[:-5]}" for n in names]
+    np.testing.assert_allclose(out.meta["ra"], ra, atol=0.01)
+    with pytest.raises(InputError, match="no such catalogue file"):
+        load_folder(folder, catalogue=folder / "absent.csv")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +13,7 @@ from PIL import Image
 from radiolatent.cli import main
 from radiolatent.codes import code_matrix, read_codes, select
 from radiolatent.config import EmbedConfig
+from radiolatent.errors import InputError
 from radiolatent.embedding import (
     PixelsPCA,
     RandomConv,
@@ -24,6 +28,8 @@ from radiolatent.embedding import (
 @pytest.fixture(scope="module")
 def pool_images():
     return np.asarray(model_input("pool").images)
+
+FIRST_FITS = Path(__file__).parent / "data" / "first_fits"
 
 
 def test_pixels_pca_is_the_pool_pca(pool_images):
@@ -60,7 +66,7 @@ def test_embed_writes_one_row_per_image_with_metadata(tmp_path):
     assert table["las_arcsec"].notna().sum() == 833, "MiraBest rows keep their catalogue LAS"
 
 
-def test_load_images_for_returns_the_model_input():
+def test_load_images_for_returns_the_model_input(tmp_path):
     # two names of one set: its rows appear once
     table = embed("pixels-pca", ["mbc:test", "mirabest:confident:test"], EmbedConfig(pca_components=8),
                   progress=False)
@@ -68,9 +74,29 @@ def test_load_images_for_returns_the_model_input():
     rows = table.iloc[[5, 2]]
     expected = model_input("mbc:test").images[[5, 2]]
     assert np.array_equal(load_images_for(rows), expected)
-    stale = rows.assign(id=["not-an-id", rows["id"].iloc[1]])
-    with pytest.raises(Exception, match="not-an-id"):
-        load_images_for(stale)
+    # a table written before embed kept its inputs: rebuilt from the set, checked by id
+    old = rows.drop(columns=["images", "image_row"])
+    assert np.array_equal(load_images_for(old), expected)
+    with pytest.raises(InputError, match="not-an-id"):
+        load_images_for(old.assign(id=["not-an-id", rows["id"].iloc[1]]))
+    gone = rows.assign(images=str(tmp_path / "cleared-cache.npy"))
+    with pytest.raises(InputError, match="cleared-cache.npy: the images these codes were made from are gone"):
+        load_images_for(gone)
+
+
+def test_a_folder_table_shows_its_images_without_the_folder(tmp_path):
+    """Real FIRST FITS embedded from a folder: pictures come from the kept inputs, even
+    after the folder is gone, and the set has the name the user chose."""
+    folder = tmp_path / "fits"
+    shutil.copytree(FIRST_FITS, folder)
+    table = embed("pixels-pca", ["mbc:test", f"mine=folder@{folder}"], EmbedConfig(pca_components=8),
+                  progress=False)
+    mine = table[table["set"] == "mine"]
+    assert len(mine) == 4 and set(mine["dataset"]) == {"folder"}
+    expected = model_input(f"folder@{folder}").images
+    shutil.rmtree(folder)
+    assert np.array_equal(load_images_for(mine), expected)
+    assert np.array_equal(load_images_for(table.iloc[[3]]), model_input("mbc:test").images[[3]])
 
 
 def test_image_file_query_finds_its_own_source(tmp_path):

@@ -74,9 +74,45 @@ class RGZConfig:
 
 
 @dataclass(frozen=True)
-class FolderConfig:
-    """A user's folder of cutouts (FITS / PNG / JPEG / .npy) and optional CSV catalogue."""
+class SurveyImageConfig:
+    """How a survey image becomes a cutout like the curated archives' (data/survey.py).
 
+    The defaults are MiraBest's recipe for FIRST: a 270" field (150 pixels of 1.8"),
+    background below 3 sigma set to zero, the rest stretched to 0..255.
+    """
+
+    #: side of the square field kept around the image centre; None keeps the whole image.
+    field_arcsec: float | None = 270.0
+    #: resample to this scale when the native one differs (the shipped models saw FIRST's
+    #: 1.8"/px); None keeps native pixels.
+    pixel_scale_arcsec: float | None = 1.8
+    #: zero pixels below median + k sigma of the sigma-clipped background; None = no clip.
+    clip_sigma: float | None = 3.0
+    #: astropy sigma_clipped_stats settings for the background estimate.
+    background_sigma: float = 3.0
+    background_iters: int = 5
+    #: images of unknown pixel scale larger than this are centre-cropped to it, so one
+    #: mosaic dropped among cutouts cannot make the folder pad to its size.
+    max_side: int = 512
+
+
+@dataclass(frozen=True)
+class FolderConfig:
+    """A user's folder of cutouts (FITS / PNG / JPEG / .npy) and optional catalogue."""
+
+    #: which files, a glob matched against paths relative to the folder ("**/*.fits").
+    files: str = "**/*"
+    #: the pixel scale of files that carry none (PNG, JPEG, .npy, FITS without WCS).
+    pixel_scale_arcsec: float | None = None
+    #: survey name written to the metadata of files that carry none (e.g. "FIRST").
+    survey: str | None = None
+    #: a catalogue (CSV, FITS table, VOTable); None looks for catalogue.{csv,fits,vot,xml}
+    #: at the folder's top level.
+    catalogue: str | None = None
+    #: True: a file that is not a readable image stops the load; False: skipped and counted.
+    strict: bool = False
+    survey_image: SurveyImageConfig = field(default_factory=SurveyImageConfig)
+    catalogue_names: tuple[str, ...] = ("catalogue.csv", "catalogue.fits", "catalogue.vot", "catalogue.xml")
     fits_suffixes: tuple[str, ...] = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
     picture_suffixes: tuple[str, ...] = (".png", ".jpg", ".jpeg")
     array_suffixes: tuple[str, ...] = (".npy",)
@@ -263,6 +299,8 @@ class PoolConfig:
     drop_blank: bool = True
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     las: LASConfig = field(default_factory=LASConfig)
+    #: how folder sources (folder@DIR, in the pool or embedded beside it) are read.
+    folder: FolderConfig = field(default_factory=FolderConfig)
 
 
 DEFAULT_POOL = PoolConfig()
@@ -414,6 +452,9 @@ class EmbedConfig:
     #: activations; measured for the VDVAE encoder and ResNet-18).
     batch_size: int = 64
     threads: int = 2
+    #: "cpu", "cuda" (this process's GPU) or "auto" (CUDA when present); `embed --device`
+    #: sets it. Codes on a GPU agree with the CPU's to ~1e-5, not bit for bit.
+    device: str = "cpu"
     #: pixels-pca floor: components kept (the paper's code length).
     pca_components: int = 256
     #: random-conv floor: an untrained encoder of stride-2 stages (measurements.md).

@@ -25,6 +25,9 @@ from radiolatent.data.preprocess import to_unit_float
 from radiolatent.errors import InputError
 
 FLOORS = ("pixels-pca", "random-conv")
+#: codes-table columns saying where each row's model input is kept, and at which row.
+IMAGES_COLUMN = "images"
+IMAGE_ROW_COLUMN = "image_row"
 
 #: checkpoints shipped with the package, one folder each (vdvae-cpu, simclr-cpu, byol-cpu, simsiam-cpu).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -44,28 +47,52 @@ class Encoder(Protocol):
 # ---------------------------------------------------------------------------
 
 
-def model_input(spec: str, pool_config: PoolConfig = DEFAULT_POOL, path: str | None = None) -> RadioDataset:
-    """Preprocessed 64x64 images and metadata for a spec ('pool', 'mbc', 'frdeep-n:test', ...)."""
+def model_input(spec: str, pool_config: PoolConfig = DEFAULT_POOL) -> RadioDataset:
+    """Preprocessed 64x64 images and metadata for a source ('pool', 'mbc', 'frdeep-n:test',
+    'folder@/data/fits', 'myfits=folder@/data/fits', ...)."""
+    return set_input(spec, pool_config)[0]
+
+
+def set_input(spec: str, pool_config: PoolConfig = DEFAULT_POOL) -> tuple[RadioDataset, Path | None]:
+    """model_input, and where the pool keeps these images already (None: not a pool)."""
     if spec == "pool":
         from radiolatent.data.pools import build_pool
 
-        return build_pool(pool_config).as_dataset()
+        pool = build_pool(pool_config)
+        return pool.as_dataset(), pool.path
     from radiolatent.data.preprocess import preprocess
-    from radiolatent.data.registry import load_dataset
+    from radiolatent.data.registry import load_source
 
-    ds = load_dataset(spec, path=path)
+    ds = load_source(spec, pool_config.folder)
     images = preprocess(ds.images, ds.meta["pixel_scale_arcsec"].to_numpy(float), pool_config.preprocess)
-    return RadioDataset(ds.name, images, ds.meta)
+    return RadioDataset(ds.name, images, ds.meta), None
 
 
 def set_name(spec: str) -> str:
     """The canonical name stored in a codes table's `set` column."""
     if spec == "pool":
         return "pool"
-    from radiolatent.data.registry import canonical_spec
+    from radiolatent.data.registry import Source
 
-    name, split = canonical_spec(spec)
-    return f"{name}:{split}" if split else name
+    return Source.parse(spec).set_name
+
+
+def keep_inputs(images: np.ndarray, pool_path: Path | None) -> Path:
+    """Where a set's model inputs stay readable for pictures, search grids and the explorer:
+    the pool's own cache, or a content-addressed .npy in the cache (written once)."""
+    if pool_path is not None:
+        return pool_path
+    from radiolatent.data.archives import cache_dir
+    from radiolatent.fileio import atomic_path
+
+    images = np.ascontiguousarray(images)
+    digest = hashlib.blake2b(images.tobytes(), digest_size=16).hexdigest()
+    path = cache_dir() / "inputs" / f"{digest}-{len(images)}x{images.shape[1]}.npy"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, images)
+    return path
 
 
 # ---------------------------------------------------------------------------
@@ -140,13 +167,33 @@ def _reset(conv: torch.nn.Conv2d, generator: torch.Generator) -> None:
         conv.bias.uniform_(-bound, bound, generator=generator)
 
 
-def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False) -> np.ndarray:
-    """Apply a torch function to uint8 images in batches, as float inputs in [0, 1]."""
-    out = []
-    for start in tqdm(range(0, len(images), batch_size), desc="embedding", disable=not progress, leave=False):
-        x = torch.from_numpy(to_unit_float(np.asarray(images[start : start + batch_size])))
-        out.append(fn(x[:, None]).float().cpu().numpy())
+def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False,
+            device: torch.device | None = None) -> np.ndarray:
+    """Apply a torch function to uint8 images in batches, as float inputs in [0, 1], on
+    `device` (default the CPU). Under torchrun the batches are shared out (batch b to rank
+    b mod world size) and every process gets all outputs in order: each batch holds the
+    same images as in one process, so the codes are the same numbers."""
+    from radiolatent import distributed
+
+    device = device or torch.device("cpu")
+    where = distributed.place() if distributed.active() else distributed.Place()
+    starts = list(range(0, len(images), batch_size))
+    out = [None] * len(starts)
+    mine = range(where.rank, len(starts), where.world)
+    for i in tqdm(mine, desc="embedding", disable=not progress or not where.main, leave=False):
+        x = _unit_batch(images[starts[i] : starts[i] + batch_size], device)
+        out[i] = fn(x[:, None]).float().cpu().numpy()
+    out = distributed.gather_rows(out, len(starts))
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def _unit_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 images as float32 in [0, 1] on `device` (on a GPU: sent as uint8, a quarter of
+    the bytes, and divided there; the same float32 division either way)."""
+    if device.type == "cpu":
+        return torch.from_numpy(to_unit_float(np.asarray(images)))
+    uint8 = torch.from_numpy(np.ascontiguousarray(images)).pin_memory()
+    return uint8.to(device, non_blocking=True).float().div_(255.0)
 
 
 def shipped_models() -> dict[str, Path]:
@@ -197,19 +244,22 @@ class VDVAEEncoder:
     model: torch.nn.Module
     name: str
     batch_size: int
+    device: torch.device = torch.device("cpu")
 
     @classmethod
     def load(cls, path: Path, config: EmbedConfig) -> VDVAEEncoder:
+        from radiolatent.distributed import device
         from radiolatent.models.checkpoint import load_model
 
         # channels-last convolutions run the encoder ~1.5x faster on CPU (oneDNN's NHWC
         # kernels; measured 561 -> 875 img/s on 2 cores); codes move by ~1e-6
-        model = load_model(path).to(memory_format=torch.channels_last)
+        where = device(config.device)
+        model = load_model(path).to(where, memory_format=torch.channels_last)
         name = path.resolve().name
-        return cls(model, name if name.startswith("vdvae") else f"vdvae-{name}", config.batch_size)
+        return cls(model, name if name.startswith("vdvae") else f"vdvae-{name}", config.batch_size, where)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        return batched(self.model.encode_z0, images, self.batch_size)
+        return batched(self.model.encode_z0, images, self.batch_size, device=self.device)
 
 
 @dataclass
@@ -219,19 +269,22 @@ class SSLEncoder:
     model: torch.nn.Module
     name: str
     batch_size: int
+    device: torch.device = torch.device("cpu")
 
     @classmethod
     def load(cls, path: Path, config: EmbedConfig, kind: str) -> SSLEncoder:
+        from radiolatent.distributed import device
         from radiolatent.models.checkpoint import load_model
 
-        model = load_model(path)
+        where = device(config.device)
+        model = load_model(path).to(where)
         name = path.resolve().name
         # The kind leads the name, so tables and the reference lookup know the method.
-        return cls(model, name if name.startswith(kind) else f"{kind}-{name}", config.batch_size)
+        return cls(model, name if name.startswith(kind) else f"{kind}-{name}", config.batch_size, where)
 
     @torch.no_grad()
     def encode(self, images: np.ndarray) -> np.ndarray:
-        return batched(self.model, images, self.batch_size)
+        return batched(self.model, images, self.batch_size, device=self.device)
 
 
 #: model ids of codes averaged over the 8 orientations carry this suffix.
@@ -329,9 +382,12 @@ def embed(
         by_set.setdefault(set_name(spec), spec)
     tables, seen = [], {}
     for name, spec in tqdm(by_set.items(), desc=f"embedding with {encoder.name}", disable=not progress):
-        ds = model_input(spec, pool_config)
+        ds, pool_path = set_input(spec, pool_config)
         codes = encode_once(encoder, ds.images, config, seen, progress)
-        tables.append(make_codes_table(ds.meta, codes, name, model_id(encoder, config)))
+        table = make_codes_table(ds.meta, codes, name, model_id(encoder, config))
+        table.insert(table.columns.get_loc("model") + 1, IMAGES_COLUMN, str(keep_inputs(ds.images, pool_path)))
+        table.insert(table.columns.get_loc(IMAGES_COLUMN) + 1, IMAGE_ROW_COLUMN, np.arange(len(table)))
+        tables.append(table)
     return pd.concat(tables, ignore_index=True)
 
 
@@ -348,7 +404,35 @@ def encode_once(encoder: Encoder, images: np.ndarray, config: EmbedConfig, seen:
 
 
 def load_images_for(rows: pd.DataFrame, pool_config: PoolConfig = DEFAULT_POOL) -> np.ndarray:
-    """The 64x64 model inputs of codes-table rows, found by their `set` and `id`."""
+    """The 64x64 model inputs of codes-table rows: read where `embed` kept them (the pool's
+    cache or a .npy in the cache), or, for tables written before it kept them, rebuilt
+    from their `set`."""
+    size = pool_config.preprocess.size
+    if IMAGES_COLUMN not in rows.columns:
+        return _rebuild_images_for(rows, pool_config)
+    out = np.zeros((len(rows), size, size), np.uint8)
+    where = rows[IMAGES_COLUMN].astype(str).to_numpy()
+    for source in np.unique(where):
+        mine = np.flatnonzero(where == source)
+        images = _kept_inputs(Path(source))
+        index = rows[IMAGE_ROW_COLUMN].to_numpy(np.int64)[mine]
+        if images.shape[1:] != (size, size) or index.max(initial=0) >= len(images):
+            raise InputError(source, "does not hold these codes' images (changed since embedding); embed again")
+        out[mine] = np.asarray(images[np.sort(index)])[np.argsort(np.argsort(index))]
+    return out
+
+
+def _kept_inputs(path: Path) -> np.ndarray:
+    if path.is_dir():
+        from radiolatent.data.pools import load_pool
+
+        return load_pool(path).images
+    if not path.is_file():
+        raise InputError(path, "the images these codes were made from are gone from the cache; embed again")
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+def _rebuild_images_for(rows: pd.DataFrame, pool_config: PoolConfig) -> np.ndarray:
     out = np.zeros((len(rows), pool_config.preprocess.size, pool_config.preprocess.size), np.uint8)
     for set_value in rows["set"].unique():
         ds = model_input(set_value, pool_config)

@@ -1,31 +1,39 @@
-"""Any folder of cutouts (FITS, PNG, JPEG, .npy), searched recursively, plus an optional CSV.
+"""Any folder of cutouts (FITS, PNG, JPEG, .npy), searched recursively, plus an optional catalogue.
 
 Choices, so users know what they get:
 
-* Pixels become uint8. PNG/JPEG 8-bit images are converted to greyscale and kept as
-  they are; anything else (FITS, 16-bit PNG, float or int .npy) is scaled linearly
-  from its finite minimum (0) to its maximum (255), after NaN, inf and FITS BLANK
-  pixels are set to that minimum. A constant image carries nothing to learn: error.
-* FITS images are flipped vertically so that row 0 is the top (north), as in PNGs.
-  A cube with one plane (e.g. (1, 1, H, W) from radio pipelines) gives that plane;
-  more planes is an error.
+* Survey data (FITS, float or integer .npy, 16-bit PNG) goes through MiraBest's recipe
+  (data/survey.py, settings in SurveyImageConfig): the central field is cut in native
+  pixels, resampled to the model's pixel scale, the background below 3 sigma is set to
+  zero, and only then is the field stretched to 0..255. 8-bit PNG/JPEG and uint8 .npy
+  were scaled by whoever made them: they are cropped to the same field and resampled
+  when their pixel scale is known, and kept as they are otherwise.
+* Arrays keep FITS row order (row 0 is the southern edge), as every shipped archive
+  does; PNGs are taken as stored. A cube with one plane (e.g. (1, 1, H, W) from radio
+  pipelines) gives that plane; more planes is an error.
 * Positions and pixel scale come from the FITS WCS: the sky position of the image
   centre (the source is assumed to sit there) in ICRS, and the pixel scale along the
-  second axis. Without a celestial WCS, CDELT2 or CD2_2 (degrees) gives the scale.
-* Sizes: if every image has the same shape it is kept. Otherwise FolderConfig.mixed_sizes
-  decides: "pad" (default) centre-pads each with 0 to the largest height and width,
-  keeping the pixel scale so pixel crops stay right; "resize" centre-crops each to a
-  square of its shorter side and resizes (bilinear) to the most common side,
-  rescaling `pixel_scale_arcsec`. `orig_height`/`orig_width` keep the native shape.
-* Hidden files (names starting with '.') and the catalogue itself are ignored; any
-  other file that is not a readable image is an error, or, with skip_bad=True, is
-  skipped and listed in `meta.attrs["skipped"]` (see `skipped_files`).
+  second axis. Without a celestial WCS, CDELT2 or CD2_2 (degrees) gives the scale; files
+  that carry none get FolderConfig.pixel_scale_arcsec (`--pixel-scale`).
+* Sizes: cutouts of known scale all come out field_arcsec / pixel_scale_arcsec pixels
+  across. Others keep their size, capped at SurveyImageConfig.max_side; if sizes still
+  differ, FolderConfig.mixed_sizes decides: "pad" (default) centre-pads each with 0 to
+  the largest height and width; "resize" centre-crops each to a square of its shorter
+  side and resizes (bilinear) to the most common side, rescaling `pixel_scale_arcsec`.
+  `orig_height`/`orig_width` keep each file's native shape.
+* Hidden files (names starting with '.') and the catalogue itself are ignored. Any other
+  file that is not a readable image is skipped and counted (`skipped_files`), or stops
+  the load with FolderConfig.strict.
+* A catalogue (CSV, FITS table or VOTable; FolderConfig.catalogue, or catalogue.csv /
+  .fits / .vot / .xml at the folder's top) adds ra / dec / label / las_arcsec / ...
+  columns, matched to files by a `filename` or `id` column, or else by sky position.
 
 ids are 'folder:<relative path without extension>'; dataset 'folder'; split 'all'.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -41,62 +49,62 @@ from PIL import Image
 
 from radiolatent.config import FolderConfig
 from radiolatent.data.dataset import RadioDataset, check_unique_ids, empty_meta
+from radiolatent.data.survey import picture_cutout, survey_cutout
 from radiolatent.errors import InputError
 
 DATASET = "folder"
 SKIPPED_KEY = "skipped"
 _ARCSEC_PER_DEG = 3600.0
-_UINT8_MAX = 255
 _FLOAT_COLUMNS = ("ra", "dec", "las_arcsec", "redshift", "pixel_scale_arcsec")
 _TEXT_COLUMNS = ("label_name", "survey")
+#: a catalogue row and a file closer than this on the sky are the same source.
+_POSITION_MATCH_ARCSEC = 30.0
 
 
 @dataclass
 class Cutout:
-    """One image read from disk, before sizes are made common."""
+    """One image read from disk and cut to the model's field, before sizes are made common."""
 
     image: np.ndarray
     ra: float = np.nan
     dec: float = np.nan
     pixel_scale_arcsec: float = np.nan
+    native_shape: tuple[int, int] = (0, 0)
 
 
-def load_folder(
-    path: str | Path,
-    catalogue: str | Path | None = None,
-    *,
-    skip_bad: bool = False,
-    config: FolderConfig = FolderConfig(),
-) -> RadioDataset:
-    """Every image under `path` as one dataset, merged with an optional CSV catalogue.
+def load_folder(path: str | Path, catalogue: str | Path | None = None, *,
+                config: FolderConfig = FolderConfig()) -> RadioDataset:
+    """Every image under `path` as one dataset, merged with an optional catalogue.
 
-    Raises InputError naming the file for any unreadable image (unless skip_bad),
-    and for an empty folder or a bad catalogue.
+    Files that are not readable images are skipped and counted (see `skipped_files`),
+    or raise an InputError naming the file when config.strict. An empty folder or a bad
+    catalogue is an InputError.
     """
     root = Path(path)
     if not root.is_dir():
         raise InputError(root, "no such folder")
-    cat_path = Path(catalogue).resolve() if catalogue is not None else None
+    cat_path = _catalogue_path(root, catalogue, config)
     names, cutouts, skipped = [], [], []
-    for file in _candidate_files(root, cat_path):
-        rel = file.relative_to(root).as_posix()
+    for file in _candidate_files(root, cat_path, config):
+        rel = safe_name(file.relative_to(root).as_posix())
         try:
             cutouts.append(read_cutout(file, config))
             names.append(rel)
         except InputError as exc:
-            if not skip_bad:
+            if config.strict:
                 raise
             skipped.append({"file": rel, "problem": exc.problem})
     if not cutouts:
-        note = f"; {len(skipped)} unreadable files skipped" if skipped else ""
+        note = (f"; skipped {len(skipped)} files that are not readable images, e.g. {skipped[0]['file']}: "
+                f"{skipped[0]['problem']}") if skipped else ""
         raise InputError(root, f"no images (FITS, PNG, JPEG or .npy) found{note}")
     if skipped:
-        warnings.warn(f"{root}: skipped {len(skipped)} unreadable files, e.g. {skipped[0]['file']}: "
-                      f"{skipped[0]['problem']}", stacklevel=2)
+        warnings.warn(f"{root}: skipped {len(skipped)} files that are not readable images, e.g. "
+                      f"{skipped[0]['file']}: {skipped[0]['problem']}", stacklevel=2)
     images, scale_factor = common_size([c.image for c in cutouts], config.mixed_sizes)
     meta = _meta(names, cutouts, scale_factor, config)
-    if catalogue is not None:
-        merge_catalogue(meta, catalogue, config)
+    if cat_path is not None:
+        merge_catalogue(meta, cat_path, config)
     check_unique_ids(meta, str(root))
     dataset = RadioDataset(DATASET, images, meta)
     dataset.meta.attrs[SKIPPED_KEY] = skipped
@@ -104,20 +112,42 @@ def load_folder(
 
 
 def skipped_files(dataset: RadioDataset) -> list[dict[str, str]]:
-    """Files load_folder(skip_bad=True) skipped, each {'file', 'problem'}."""
+    """Files load_folder skipped, each {'file', 'problem'}."""
     return list(dataset.meta.attrs.get(SKIPPED_KEY, []))
 
 
+def safe_name(name: str) -> str:
+    """A file name as valid UTF-8: undecodable bytes (kept by Python as surrogates) are
+    written as \\xNN, so parquet can store the name and distinct names stay distinct."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def read_cutout(file: Path, config: FolderConfig = FolderConfig()) -> Cutout:
-    """One image file as a 2-D uint8 cutout with whatever position it carries."""
+    """One image file as a 2-D uint8 cutout of the model's field, with its position and scale."""
     name = file.name.lower()
+    fallback = np.nan if config.pixel_scale_arcsec is None else float(config.pixel_scale_arcsec)
     if name.endswith(config.fits_suffixes):
-        return _read_fits(file)
+        plane, ra, dec, scale = _read_fits(file)
+        return _survey(plane, ra, dec, scale if np.isfinite(scale) else fallback, file, config)
     if name.endswith(config.picture_suffixes):
-        return Cutout(_read_picture(file))
+        return _cut(_read_picture(file), np.nan, np.nan, fallback, file, config)
     if name.endswith(config.array_suffixes):
-        return Cutout(_read_npy(file))
+        return _cut(_read_npy(file), np.nan, np.nan, fallback, file, config)
     raise InputError(file, "is not a supported image (FITS, PNG, JPEG or .npy)")
+
+
+def _cut(image: np.ndarray, ra: float, dec: float, scale: float, file: Path, config: FolderConfig) -> Cutout:
+    """uint8 pictures are cropped and resampled; anything else is survey data."""
+    if image.dtype != np.uint8:
+        return _survey(image, ra, dec, scale, file, config)
+    _check_varies(image, file)
+    cut, out_scale = picture_cutout(image, scale, config.survey_image)
+    return Cutout(cut, ra, dec, out_scale, image.shape)
+
+
+def _survey(plane: np.ndarray, ra: float, dec: float, scale: float, file: Path, config: FolderConfig) -> Cutout:
+    cut, out_scale = survey_cutout(plane, scale, config.survey_image, str(file))
+    return Cutout(cut, ra, dec, out_scale, plane.shape)
 
 
 def common_size(images: list[np.ndarray], mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -136,26 +166,45 @@ def merge_catalogue(meta: pd.DataFrame, catalogue: str | Path, config: FolderCon
     """Copy catalogue columns into `meta` (in place) for the rows whose file they name.
 
     Rows are matched by a `filename` column (relative path or basename) or else an
-    `id` column (file stem, relative path without extension, or the full id).
+    `id` column (file stem, relative path without extension, or the full id); a
+    catalogue with neither is matched by sky position (ra / dec columns against the
+    files' WCS centres, within 30").
     """
+    from radiolatent.data.catalogue import read_catalogue
+
     source = Path(catalogue)
-    table = _read_csv(source)
+    table = read_catalogue(source)
     key = "filename" if "filename" in table.columns else "id" if "id" in table.columns else None
     if key is None:
-        raise InputError(source, f"has no 'id' or 'filename' column to match files by (has {list(table.columns)})")
-    values = table[key].astype(str).str.strip()
-    if key == "filename":
-        values = values.str.replace("\\", "/").str.removeprefix("./")
-    repeated = values[values.duplicated()]
-    if len(repeated):
-        raise InputError(source, f"duplicate {key}s, e.g. '{repeated.iloc[0]}' ({len(repeated)} repeats)")
-    rows = _match_rows(values.tolist(), _lookup(meta, key), meta, source)
+        rows = _position_rows(table, meta, source)
+    else:
+        values = table[key].astype(str).str.strip()
+        if key == "filename":
+            values = values.str.replace("\\", "/").str.removeprefix("./")
+        repeated = values[values.duplicated()]
+        if len(repeated):
+            raise InputError(source, f"duplicate {key}s, e.g. '{repeated.iloc[0]}' ({len(repeated)} repeats)")
+        rows = _match_rows(values.tolist(), _lookup(meta, key), meta, source)
     for column in config.catalogue_columns:
         if column in table.columns:
             _copy_column(meta, table[column], rows, column, source)
 
 
-def _candidate_files(root: Path, catalogue: Path | None) -> list[Path]:
+def _catalogue_path(root: Path, catalogue: str | Path | None, config: FolderConfig) -> Path | None:
+    given = catalogue if catalogue is not None else config.catalogue
+    if given is not None:
+        path = Path(given)
+        if not path.is_file():
+            raise InputError(path, "no such catalogue file")
+        return path.resolve()
+    found = [root / name for name in config.catalogue_names if (root / name).is_file()]
+    if len(found) > 1:
+        raise InputError(root, f"holds {len(found)} catalogues ({', '.join(f.name for f in found)}); "
+                               "name the one to use")
+    return found[0].resolve() if found else None
+
+
+def _candidate_files(root: Path, catalogue: Path | None, config: FolderConfig) -> list[Path]:
     files = []
     for file in sorted(root.rglob("*")):
         rel = file.relative_to(root)
@@ -163,11 +212,16 @@ def _candidate_files(root: Path, catalogue: Path | None) -> list[Path]:
             continue
         if catalogue is not None and file.resolve() == catalogue:
             continue
+        # "**/*.fits" should also take top-level files, as a shell with globstar does.
+        pattern = config.files
+        if not (fnmatch.fnmatch(rel.as_posix(), pattern) or fnmatch.fnmatch(rel.as_posix(), pattern.removeprefix("**/"))):
+            continue
         files.append(file)
     return files
 
 
-def _read_fits(file: Path) -> Cutout:
+def _read_fits(file: Path) -> tuple[np.ndarray, float, float, float]:
+    """(2-D float plane with NaN for blank pixels, ra, dec, arcsec/pixel) of a FITS file."""
     raw, header = _first_image_hdu(file)
     values = raw.astype(np.float64)
     bad = ~np.isfinite(values)
@@ -177,9 +231,7 @@ def _read_fits(file: Path) -> Cutout:
     values[bad] = np.nan
     plane = _single_plane(values, file)
     ra, dec, scale = _fits_position(header, plane.shape)
-    # FITS rows run bottom to top; flip so row 0 is the top, as in PNGs.
-    return Cutout(to_uint8(np.flipud(plane), file), ra, dec, scale)
-
+    return plane, ra, dec, scale
 
 def _first_image_hdu(file: Path) -> tuple[np.ndarray, fits.Header]:
     image_types = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
@@ -232,45 +284,27 @@ def _header_scale(header: fits.Header) -> float:
 
 
 def _read_picture(file: Path) -> np.ndarray:
+    """8-bit pictures as uint8 greyscale; deeper ones (16-bit, float) as float survey data."""
     try:
         with Image.open(file) as picture:
             picture.load()
             if picture.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-                # More than 8 bits per pixel: scale like float data instead of clipping.
-                return to_uint8(np.asarray(picture, dtype=np.float64), file)
-            image = np.asarray(picture.convert("L"), dtype=np.uint8)
+                return np.asarray(picture, dtype=np.float64)
+            return np.asarray(picture.convert("L"), dtype=np.uint8)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise InputError(file, f"is not a readable image ({exc})") from None
-    _check_varies(image, file)
-    return image
 
 
 def _read_npy(file: Path) -> np.ndarray:
+    """A plain numeric .npy array as one 2-D plane (uint8 kept, anything else as float)."""
     try:
-        array = np.load(file, allow_pickle=False)
+        array = np.load(file, allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError, EOFError) as exc:
         raise InputError(file, f"is not a readable .npy array ({exc})") from None
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
         raise InputError(file, "does not hold a plain numeric array")
     plane = _single_plane(array, file)
-    if plane.dtype == np.uint8:
-        _check_varies(plane, file)
-        return plane
-    return to_uint8(plane.astype(np.float64), file)
-
-
-def to_uint8(values: np.ndarray, source: str | Path) -> np.ndarray:
-    """Scale a float image min..max to 0..255, NaN/inf set to the finite minimum."""
-    if values.size == 0:
-        raise InputError(source, f"is an empty image (shape {values.shape})")
-    finite = np.isfinite(values)
-    if not finite.any():
-        raise InputError(source, "has no finite pixels (all NaN, inf or BLANK)")
-    low, high = values[finite].min(), values[finite].max()
-    if high == low:
-        raise InputError(source, f"is constant ({low:g} everywhere); nothing to learn from")
-    filled = np.where(finite, values, low)
-    return np.round((filled - low) / (high - low) * _UINT8_MAX).astype(np.uint8)
+    return np.array(plane) if plane.dtype == np.uint8 else plane.astype(np.float64)
 
 
 def _check_varies(image: np.ndarray, source: Path) -> None:
@@ -312,8 +346,10 @@ def _meta(names: list[str], cutouts: list[Cutout], scale_factor: np.ndarray, con
     meta["dec"] = [c.dec for c in cutouts]
     meta["pixel_scale_arcsec"] = np.array([c.pixel_scale_arcsec for c in cutouts]) * scale_factor
     meta["filename"] = names
-    meta["orig_height"] = np.array([c.image.shape[0] for c in cutouts], dtype=np.int64)
-    meta["orig_width"] = np.array([c.image.shape[1] for c in cutouts], dtype=np.int64)
+    meta["orig_height"] = np.array([c.native_shape[0] for c in cutouts], dtype=np.int64)
+    meta["orig_width"] = np.array([c.native_shape[1] for c in cutouts], dtype=np.int64)
+    if config.survey is not None:
+        meta["survey"] = config.survey
     return meta
 
 
@@ -326,15 +362,28 @@ def _strip_suffix(name: str, config: FolderConfig) -> str:
     return name
 
 
-def _read_csv(source: Path) -> pd.DataFrame:
-    if not source.is_file():
-        raise InputError(source, "no such catalogue file")
-    try:
-        table = pd.read_csv(source)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(source, f"is not a readable CSV ({exc})") from None
-    table.columns = [str(c).strip() for c in table.columns]
-    return table
+def _position_rows(table: pd.DataFrame, meta: pd.DataFrame, source: Path) -> list[int]:
+    """For each catalogue row, the file whose centre lies within 30" of it, or -1."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    if not {"ra", "dec"} <= set(table.columns):
+        raise InputError(source, "has no 'filename' or 'id' column, nor 'ra' and 'dec' to match files by "
+                                 f"(has {list(table.columns)})")
+    placed = np.isfinite(meta["ra"].to_numpy(float)) & np.isfinite(meta["dec"].to_numpy(float))
+    if not placed.any():
+        raise InputError(source, "matches files by position, but no file carries a sky position (WCS)")
+    ra, dec = (pd.to_numeric(table[c], errors="coerce").to_numpy(float) for c in ("ra", "dec"))
+    files = SkyCoord(meta["ra"].to_numpy(float)[placed] * u.deg, meta["dec"].to_numpy(float)[placed] * u.deg)
+    nearest, sep, _ = SkyCoord(np.nan_to_num(ra) * u.deg, np.nan_to_num(dec) * u.deg).match_to_catalog_sky(files)
+    close = np.isfinite(ra) & np.isfinite(dec) & (sep.arcsec <= _POSITION_MATCH_ARCSEC)
+    rows = np.where(close, np.flatnonzero(placed)[nearest], -1)
+    taken = rows[rows >= 0]
+    if len(taken) != len(set(taken)):
+        twice = Counter(taken.tolist()).most_common(1)[0][0]
+        raise InputError(source, f"more than one row lies within {_POSITION_MATCH_ARCSEC:g}\" of "
+                                 f"{meta['filename'].iloc[twice]}; add a filename column")
+    return rows.tolist()
 
 
 def _lookup(meta: pd.DataFrame, key: str) -> dict[str, list[int]]:

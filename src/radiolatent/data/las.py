@@ -46,8 +46,10 @@ def check_images(images: np.ndarray, source: str) -> None:
         raise InputError(source, f"images must be uint8, got {images.dtype}")
 
 
-def pixel_scales(pixel_scale_arcsec: float | np.ndarray | None, n: int, source: str) -> np.ndarray | None:
-    """Broadcast a scalar or per-image pixel scale to shape (n,); None stays None."""
+def pixel_scales(pixel_scale_arcsec: float | np.ndarray | None, n: int, source: str,
+                 required: bool = True) -> np.ndarray | None:
+    """Broadcast a scalar or per-image pixel scale to shape (n,); None stays None.
+    Unless `required`, unknown (NaN) scales are allowed."""
     if pixel_scale_arcsec is None:
         return None
     scales = np.asarray(pixel_scale_arcsec, dtype=float)
@@ -55,8 +57,10 @@ def pixel_scales(pixel_scale_arcsec: float | np.ndarray | None, n: int, source: 
         scales = np.full(n, float(scales))
     if scales.shape != (n,):
         raise InputError(source, f"pixel scale must be a scalar or one value per image ({n}), got shape {scales.shape}")
-    if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
-        raise InputError(source, "pixel scale must be finite and positive for every image")
+    known = np.isfinite(scales)
+    if (required and not known.all()) or np.any(scales[known] <= 0) or np.isinf(scales).any():
+        raise InputError(source, "pixel scale must be finite and positive for every image "
+                                 "(give one for files that carry none: --pixel-scale)")
     return scales
 
 

@@ -124,7 +124,9 @@ def preprocess_into(
         )
     if chunk < 1:
         raise InputError(source, f"chunk must be positive, got {chunk}")
-    sides = crop_sizes(n, images.shape[1:], pixel_scales(scales, n, source), config, source)
+    # only an arcsec crop needs each image's scale; a PNG folder of unknown scale still works
+    known = pixel_scales(scales, n, source, required=config.crop_arcsec is not None)
+    sides = crop_sizes(n, images.shape[1:], known, config, source)
     starts = range(0, n, chunk)
     if progress:
         from tqdm import tqdm

@@ -15,6 +15,7 @@ import pandas as pd
 
 from radiolatent.config import (
     DATASET_ALIASES,
+    FolderConfig,
     DATASET_DESCRIPTIONS,
     FIRST_GALAXY_SPLITS,
     MIRABEST_SUBSETS,
@@ -88,6 +89,53 @@ def canonical_spec(spec: str) -> tuple[str, str | None]:
     """(`name[:subset]` with aliases resolved and the default subset filled in, split or None)."""
     name, subset, split = parse_spec(spec)
     return (f"{name}:{subset}" if subset else name), split
+
+
+@dataclass(frozen=True)
+class Source:
+    """A dataset as a user writes it: `[NAME=]SPEC[@PATH]`.
+
+    `folder@/data/fits`, `rgz-dr1:test@/data/rgz108k`, `myfits=folder@/data/fits`. NAME,
+    when given, is the set name its rows get in a codes table (default: SPEC)."""
+
+    spec: str
+    path: Path | None = None
+    name: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Source:
+        text = str(text).strip()
+        name, eq, rest = text.partition("=")
+        if not eq or "@" in name or ":" in name:
+            name, rest = None, text
+        spec, _, path = rest.partition("@")
+        if not spec.strip() or (name is not None and not name.strip()):
+            raise InputError(text, "a dataset is written [NAME=]DATASET[:SPLIT][@PATH], e.g. myfits=folder@/data/fits")
+        return cls(spec.strip(), Path(path).expanduser() if path.strip() else None, name.strip() if name else None)
+
+    @property
+    def set_name(self) -> str:
+        """The name of this source's rows in a codes table."""
+        if self.name:
+            return self.name
+        name, split = canonical_spec(self.spec)
+        return f"{name}:{split}" if split else name
+
+    def check(self) -> None:
+        """A missing or wrong path, reported before any work."""
+        name, _, _ = parse_spec(self.spec)
+        if DATASETS[name].needs_path and self.path is None:
+            raise InputError(self.spec, f"{name} needs a folder: write it as {name}@/path/to/folder")
+        if self.path is not None and not self.path.exists():
+            raise InputError(self.path, f"no such {'folder' if DATASETS[name].needs_path else 'file'}")
+
+
+def load_source(source: str | Source, folder: FolderConfig = FolderConfig()) -> RadioDataset:
+    """The dataset a `[NAME=]SPEC[@PATH]` source names; folders read with `folder`'s options."""
+    source = source if isinstance(source, Source) else Source.parse(source)
+    source.check()
+    options = {"config": folder} if parse_spec(source.spec)[0] == "folder" else {}
+    return load_dataset(source.spec, path=source.path, **options)
 
 
 def load_dataset(spec: str, path: str | Path | None = None, **options) -> RadioDataset:
