@@ -127,3 +127,153 @@ def test_rgz_batches_stream_into_a_pool(tmp_path):
     assert str(facts["src_ids"][facts["duplicate"]]) not in ids
     assert len(pool) == row["kept"] and set(pool.meta["las_source"]) == {"catalogue"}
     assert isinstance(pool.images, np.memmap) and pool.images.shape[1:] == (64, 64)
+
+
+# ---------------------------------------------------------------------------
+# User folders in a pool: cache keyed on their files, nothing half-built, paths checked first
+# ---------------------------------------------------------------------------
+
+
+def _fits_cutout(path, seed: int) -> None:
+    """A 150x150 uint8 FIRST-like cutout with a celestial WCS at 1.8"/pixel, at its own position."""
+    from astropy.io import fits
+
+    from fixtures_rgz import blob_image
+
+    header = fits.Header()
+    header.update(CTYPE1="RA---SIN", CTYPE2="DEC--SIN", CRVAL1=150.0 + seed, CRVAL2=2.0 + seed,
+                  CDELT1=-0.0005, CDELT2=0.0005, CRPIX1=75.5, CRPIX2=75.5)
+    fits.PrimaryHDU(blob_image(np.random.default_rng(seed)), header).writeto(path)
+
+
+def _small_pool(*sources):
+    return dataclasses.replace(DEFAULT_POOL, sources=sources, exclude=())
+
+
+def test_adding_files_to_a_folder_source_rebuilds_the_pool(tmp_path):
+    """The cache is keyed on the folder's files, not only its path: no --rebuild needed."""
+    folder = tmp_path / "cutouts"
+    folder.mkdir()
+    for seed in range(3):
+        _fits_cutout(folder / f"src{seed}.fits", seed)
+    config = _small_pool(f"folder@{folder}")
+    first = build_pool(config, progress=False)
+    assert len(first) == 3
+    assert build_pool(config, progress=False).path == first.path, "unchanged files: the same cache"
+    (folder / "sub").mkdir()
+    _fits_cutout(folder / "sub" / "src9.fits", 9)
+    second = build_pool(config, progress=False)
+    assert len(second) == 4 and second.path != first.path
+    assert "folder:sub/src9" in set(second.meta["id"])
+
+
+def test_adding_a_batch_to_an_rgz_source_rebuilds_the_pool(tmp_path):
+    from fixtures_rgz import blob_image, py2_pickle, write_rgz_fixture
+
+    write_rgz_fixture(tmp_path / "rgz", n_batches=1, per_batch=4)
+    config = _small_pool(f"rgz-dr1@{tmp_path / 'rgz'}")
+    first = build_pool(config, progress=False)
+    rng = np.random.default_rng(3)
+    batch = {"data": np.stack([blob_image(rng).ravel() for _ in range(4)]), "LAS": [20.0] * 4,
+             "src_ids": [f"RGZJ9{i:05d}" for i in range(4)], "filenames": [f"new{i}.png" for i in range(4)],
+             "mb_flag": [0] * 4}
+    (tmp_path / "rgz" / "data_batch_2").write_bytes(py2_pickle(batch))
+    second = build_pool(config, progress=False)
+    assert len(second) == len(first) + 4
+
+
+def test_a_changed_catalogue_outside_the_folder_changes_the_cache_key(tmp_path):
+    from radiolatent.data.pools import pool_dir
+
+    (tmp_path / "cutouts").mkdir()
+    _fits_cutout(tmp_path / "cutouts" / "a.fits", 0)
+    catalogue = tmp_path / "labels.csv"
+    catalogue.write_text("filename,label\na.fits,0\n")
+    config = _small_pool(f"folder@{tmp_path / 'cutouts'}")
+    config = dataclasses.replace(config, folder=dataclasses.replace(config.folder, catalogue=str(catalogue)))
+    before = pool_dir(config)
+    assert pool_dir(config) == before
+    catalogue.write_text("filename,label\na.fits,1\n# relabelled\n")
+    assert pool_dir(config) != before
+
+
+def test_shipped_sources_keep_their_cache_key():
+    from radiolatent.config import config_hash
+    from radiolatent.data.pools import pool_dir
+
+    assert pool_dir(DEFAULT_POOL).name == config_hash(DEFAULT_POOL)
+
+
+def _leftovers(cache) -> list:
+    pools = cache / "pools"
+    return sorted(p.name for p in pools.rglob("*") if p.name.endswith((".part", ".old")) or "raw" in p.name)
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("disk on fire"), KeyboardInterrupt()])
+def test_a_failed_build_leaves_nothing_behind(tmp_path, monkeypatch, cache, failure):
+    """A source failing midway (after another was written) removes the partial pool; a
+    failed --rebuild keeps the complete pool it would have replaced."""
+    from fixtures_rgz import write_rgz_fixture
+    from radiolatent.data import rgz
+    from radiolatent.data.pools import pool_dir
+
+    write_rgz_fixture(tmp_path / "rgz", n_batches=2, per_batch=3)
+    config = _small_pool("mirabest:uncertain", f"rgz-dr1@{tmp_path / 'rgz'}")
+    real, calls = rgz.read_rgz_batch, []
+
+    def fails_on_second_batch(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 2:
+            raise failure
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rgz, "read_rgz_batch", fails_on_second_batch)
+    with pytest.raises(type(failure)):
+        build_pool(config, progress=False)
+    assert len(calls) == 2 and not pool_dir(config).exists()
+    assert _leftovers(cache) == []
+
+    monkeypatch.setattr(rgz, "read_rgz_batch", real)
+    good = build_pool(config, progress=False)
+    n = len(good)
+    calls.clear()
+    monkeypatch.setattr(rgz, "read_rgz_batch", fails_on_second_batch)
+    with pytest.raises(type(failure)):
+        build_pool(config, cache=False, progress=False)
+    assert _leftovers(cache) == []
+    again = load_pool(pool_dir(config))
+    assert len(again) == n and np.array_equal(np.asarray(again.images), np.asarray(good.images))
+
+
+@pytest.mark.parametrize(
+    "source, problem",
+    [
+        ("folder@{tmp}/absent", "absent: no such folder"),
+        ("mine=folder@{tmp}/file.txt", "file.txt: is not a folder"),
+        ("rgz-dr1@{tmp}", "no RGZ batches"),
+        ("rgz-dr1", "rgz-dr1 needs a folder"),
+        ("mirabest:uncertain@{tmp}", "is not an archive file"),
+        ("nosuchset", "unknown dataset 'nosuchset'"),
+    ],
+)
+def test_a_bad_source_is_reported_before_any_work(tmp_path, monkeypatch, source, problem):
+    """The bad spec comes last, yet nothing is loaded before the one-line error."""
+    from radiolatent.data import pools
+
+    (tmp_path / "file.txt").write_text("not images")
+    loaded = []
+    monkeypatch.setattr(pools, "iter_source", lambda spec: loaded.append(spec) or iter(()))
+    config = dataclasses.replace(DEFAULT_POOL, sources=DEFAULT_POOL.sources + (source.format(tmp=tmp_path),))
+    with pytest.raises(pools.InputError, match=problem) as err:
+        build_pool(config, progress=False)
+    assert loaded == [] and "\n" not in str(err.value)
+
+
+def test_cli_bad_add_is_one_line_before_any_work(tmp_path, monkeypatch, capsys):
+    from radiolatent.cli import main
+    from radiolatent.data import pools
+
+    monkeypatch.setattr(pools, "iter_source", lambda *a, **k: pytest.fail("a source was loaded"))
+    assert main(["data", "pool", "--add", f"folder@{tmp_path}/typo"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {tmp_path}/typo: no such folder"

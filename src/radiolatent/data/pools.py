@@ -11,8 +11,11 @@ uint8 array, so a 100k-image pool costs its uint8 size and no more.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
@@ -23,13 +26,12 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from tqdm.auto import tqdm
 
-from radiolatent.config import DEFAULT_POOL, PoolConfig, config_hash
+from radiolatent.config import DEFAULT_POOL, FolderConfig, PoolConfig, config_hash
 from radiolatent.data.archives import cache_dir
 from radiolatent.data.dataset import RadioDataset
 from radiolatent.data.las import estimate_las
 from radiolatent.data.preprocess import preprocess
 from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path, write_text
 
 
 #: the columns of a pool's report, in order: why candidates were dropped.
@@ -69,14 +71,67 @@ class Pool:
 
 
 def parse_source(source: str) -> tuple[str, Path | None]:
-    """'rgz-dr1@/data/rgz' -> ('rgz-dr1', Path('/data/rgz')); plain specs have no path."""
-    spec, _, path = source.partition("@")
-    return spec, (Path(path) if path else None)
+    """'rgz-dr1@/data/rgz' -> ('rgz-dr1', Path('/data/rgz')); plain specs have no path.
+    A set name in front (`mine=folder@/data`) is read as the registry reads it."""
+    from radiolatent.data.registry import Source
+
+    parsed = Source.parse(source)
+    return parsed.spec, parsed.path
 
 
-def iter_source(source: str) -> Iterator[RadioDataset]:
-    """Yield a source in chunks: RGZ DR1 batch by batch, everything else whole."""
-    from radiolatent.data.registry import load_dataset
+def check_sources(config: PoolConfig) -> None:
+    """Every source and exclusion spec names a known dataset and an existing path of the
+    right kind; checked before any work, so a typo in the last `--add` costs nothing."""
+    from radiolatent.data.registry import DATASETS, Source, parse_spec
+
+    for source in (*config.sources, *config.exclude):
+        parsed = Source.parse(source)
+        parsed.check()  # a known dataset; a path where one is needed, and that exists
+        name, _, _ = parse_spec(parsed.spec)
+        path = parsed.path
+        if path is None:
+            continue
+        if name == "rgz-dr1":
+            from radiolatent.data.rgz import rgz_batch_files
+
+            rgz_batch_files(path)  # a folder holding batch files, or a one-line error
+        elif DATASETS[name].needs_path and not path.is_dir():
+            raise InputError(path, f"is not a folder (pool source {source})")
+        elif not DATASETS[name].needs_path and not path.is_file():
+            raise InputError(path, f"is not an archive file (pool source {source})")
+
+
+def path_fingerprint(path: Path) -> str:
+    """A cheap digest of the files under `path` (relative names, sizes, modification
+    times), so a pool built from a folder is rebuilt once files are added or changed."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        stat = file.stat()
+        # fsencode keeps names with bytes that are not UTF-8 hashable as they are
+        name = os.fsencode(file.relative_to(path)) if file != path else b""
+        digest.update(name + b"\0" + f"{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def source_fingerprints(config: PoolConfig) -> dict[str, str]:
+    """Each path-bearing source (and exclusion) -> the fingerprint of its files."""
+    out = {}
+    for source in (*config.sources, *config.exclude):
+        _, path = parse_source(source)
+        if path is not None:
+            out[source] = path_fingerprint(path)
+    # a catalogue named in the folder options may live outside every source folder
+    catalogue = getattr(getattr(config, "folder", None), "catalogue", None)
+    if out and catalogue is not None and Path(catalogue).is_file():
+        out[f"catalogue {catalogue}"] = path_fingerprint(Path(catalogue))
+    return out
+
+
+def iter_source(source: str, folder: FolderConfig = FolderConfig()) -> Iterator[RadioDataset]:
+    """Yield a source in chunks: RGZ DR1 batch by batch, everything else whole; folder
+    sources are read with `folder`'s options."""
+    from radiolatent.data.registry import load_source
 
     spec, path = parse_source(source)
     if spec.split(":")[0] == "rgz-dr1":
@@ -87,7 +142,7 @@ def iter_source(source: str) -> Iterator[RadioDataset]:
         for images, meta in iter_rgz_batches(path, drop_duplicates=True, drop_mirabest=True):
             yield RadioDataset(spec, images, meta)
         return
-    yield load_dataset(spec, path=path)
+    yield load_source(source, folder)
 
 
 # ---------------------------------------------------------------------------
@@ -218,19 +273,37 @@ def _report_row(source: str, counts: dict, dropped_dup: int, kept: int) -> dict:
 
 
 def build_pool(config: PoolConfig = DEFAULT_POOL, *, cache: bool = True, progress: bool = True) -> Pool:
-    """Build (or load from cache) the preprocessed, leak-free pool described by `config`."""
+    """Build (or load from cache) the preprocessed, leak-free pool described by `config`.
+
+    Every source path is checked first. The pool is written to a staging folder that
+    replaces the cache folder only when complete; on any failure (Ctrl-C included) the
+    staging folder goes, so no partial `images.raw.part` is left behind.
+    """
+    check_sources(config)
     folder = pool_dir(config)
     if cache and (folder / "images.npy").exists():
         return load_pool(folder, config)
     excl = _load_exclusions(config)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", suffix=".part", dir=folder.parent))
+    try:
+        _write_pool(staging, excl, config, progress)
+        _replace_folder(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return load_pool(folder, config)
+
+
+def _write_pool(folder: Path, excl: _Exclusions, config: PoolConfig, progress: bool) -> None:
+    """Filter every source into `folder`: images.npy, meta.parquet, report.json, config.json."""
     raw_path = folder / "images.raw.part"
-    folder.mkdir(parents=True, exist_ok=True)
     metas, rows = [], []
     with open(raw_path, "wb") as raw:
         for source in tqdm(config.sources, desc="pool sources", disable=not progress):
             counts = dict.fromkeys(DROP_REASONS, 0)
             kept_images, kept_meta = [], []
-            for chunk in iter_source(source):
+            for chunk in iter_source(source, config.folder):
                 pre, meta, c = _filter_chunk(chunk, excl, config)
                 counts = {k: counts[k] + c[k] for k in counts}
                 kept_images.append(pre)
@@ -241,7 +314,19 @@ def build_pool(config: PoolConfig = DEFAULT_POOL, *, cache: bool = True, progres
             raw.write(np.ascontiguousarray(images[~dup]).tobytes())
             metas.append(meta[~dup].reset_index(drop=True))
             rows.append(_report_row(source, counts, int(dup.sum()), int((~dup).sum())))
-    return _finish(folder, raw_path, metas, pd.DataFrame(rows), config)
+    _finish(folder, raw_path, metas, pd.DataFrame(rows), config)
+
+
+def _replace_folder(staging: Path, folder: Path) -> None:
+    """Move a complete pool into place; a previous pool there (a --rebuild) goes only
+    after the new one is complete."""
+    if folder.exists():
+        old = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", suffix=".old", dir=folder.parent))
+        os.replace(folder, old / "pool")
+        os.replace(staging, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, folder)
 
 
 def _duplicates_against(meta: pd.DataFrame, earlier: list[pd.DataFrame], radius: float) -> np.ndarray:
@@ -252,27 +337,29 @@ def _duplicates_against(meta: pd.DataFrame, earlier: list[pd.DataFrame], radius:
     return dup
 
 
-def _finish(folder: Path, raw_path: Path, metas: list[pd.DataFrame], report: pd.DataFrame, config: PoolConfig) -> Pool:
+def _finish(folder: Path, raw_path: Path, metas: list[pd.DataFrame], report: pd.DataFrame, config: PoolConfig) -> None:
     meta = pd.concat(metas, ignore_index=True)
     size = config.preprocess.size
     flat = np.memmap(raw_path, dtype=np.uint8, mode="r", shape=(len(meta), size, size)) if len(meta) else None
-    with atomic_path(folder / "images.npy") as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(meta), size, size))
-        if flat is not None:
-            out[:] = flat
-        out.flush()
-        del out
-    del flat
+    out = np.lib.format.open_memmap(folder / "images.npy", mode="w+", dtype=np.uint8, shape=(len(meta), size, size))
+    if flat is not None:
+        out[:] = flat
+    out.flush()
+    del out, flat
     os.unlink(raw_path)
-    with atomic_path(folder / "meta.parquet") as tmp:
-        meta.to_parquet(tmp, index=False)
-    write_text(folder / "report.json", json.dumps(report.to_dict(orient="records"), indent=2))
-    write_text(folder / "config.json", json.dumps(asdict(config), indent=2, default=str))
-    return load_pool(folder, config)
+    # the staging folder is moved into place only once complete, so plain writes suffice here
+    meta.to_parquet(folder / "meta.parquet", index=False)
+    (folder / "report.json").write_text(json.dumps(report.to_dict(orient="records"), indent=2))
+    (folder / "config.json").write_text(json.dumps(asdict(config), indent=2, default=str))
 
 
 def pool_dir(config: PoolConfig) -> Path:
-    return cache_dir() / "pools" / config_hash(config)
+    """The pool's cache folder: keyed on its settings and, for sources read from a
+    user's path, on those files' names, sizes and times (shipped sources alone keep
+    the key they always had, so existing caches stay valid)."""
+    fingerprints = source_fingerprints(config)
+    key = config_hash(config, fingerprints) if fingerprints else config_hash(config)
+    return cache_dir() / "pools" / key
 
 
 def load_pool(folder: str | Path, config: PoolConfig | None = None) -> Pool:
@@ -292,9 +379,6 @@ def load_pool(folder: str | Path, config: PoolConfig | None = None) -> Pool:
 
 
 def _config_from_json(path: Path) -> PoolConfig:
-    from radiolatent.config import LASConfig, PreprocessConfig
+    from radiolatent.config import dataclass_from_dict
 
-    raw = json.loads(path.read_text())
-    raw["preprocess"] = PreprocessConfig(**raw["preprocess"])
-    raw["las"] = LASConfig(**raw["las"])
-    return PoolConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+    return dataclass_from_dict(PoolConfig, json.loads(path.read_text()))

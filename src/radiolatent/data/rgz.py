@@ -116,13 +116,20 @@ def iter_rgz_batches(
     counts = counts if counts is not None else RGZCounts()
     seen_images: set[bytes] = set()
     seen_ids: set[str] = set()
-    for file, split in rgz_batch_files(path, config):
+    files = rgz_batch_files(path, config)
+    n_read = 0
+    for file, split in files:
         images, meta = read_rgz_batch(file, split, config)
+        if len(images) == 0:  # a valid batch with no rows contributes nothing
+            continue
+        n_read += len(images)
         keep = _keep_mask(images, meta, drop_mirabest, min_las_arcsec, drop_duplicates, seen_images, counts)
         images = np.ascontiguousarray(images[keep])
         meta = meta[keep].reset_index(drop=True)
         _check_new_ids(meta, seen_ids, file)
         yield images, meta
+    if n_read == 0:
+        raise InputError(path, f"every RGZ batch in this folder is empty ({len(files)} files, 0 images)")
 
 
 def load_rgz(
@@ -176,6 +183,8 @@ def _images(data: object, file: Path, side: int) -> np.ndarray:
     if not isinstance(data, np.ndarray):
         raise InputError(file, f"'data' is a {type(data).__name__}, expected a numpy array")
     pixels = side * side
+    if data.ndim >= 1 and len(data) == 0:  # no rows: whatever dtype or row shape it was saved with
+        return np.zeros((0, side, side), dtype=np.uint8)
     if data.ndim == 2 and data.shape[1] == pixels:
         data = data.reshape(len(data), side, side)
     elif not (data.ndim == 3 and data.shape[1:] == (side, side)):

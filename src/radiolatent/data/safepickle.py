@@ -34,12 +34,26 @@ def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+def _empty_bytes(*args: object) -> bytes:
+    """What Python 3 protocol 0-2 pickles call (as __builtin__.bytes with no arguments)
+    to rebuild an empty byte string, e.g. the data of a numpy array with 0 rows.
+
+    Only the no-argument call is honoured: `bytes(n)` could allocate any size and
+    `bytes(x)` would run x's own conversion, so both are refused.
+    """
+    if args:
+        raise pickle.UnpicklingError("bytes() with arguments is not allowed")
+    return b""
+
+
 def _allowed() -> dict[tuple[str, str], Any]:
     """(module, name) -> the object it may resolve to; both numpy spellings map the same."""
     table: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
         ("_codecs", "encode"): _latin1_bytes,
+        ("__builtin__", "bytes"): _empty_bytes,
+        ("builtins", "bytes"): _empty_bytes,
     }
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
         table[(module, "_reconstruct")] = _multiarray._reconstruct
