@@ -261,3 +261,86 @@ def test_cli_several_codes_and_json(tmp_path, capsys):
     args = _cli(["knn", "--codes", str(model), "--protocol", "b"])
     args.handler(args)
     assert "kNN [B] k=20" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------
+# Train on one codes table, test on another (real codes of shipped images)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_tables(tmp_path_factory):
+    """pixels-pca codes (a small pool, 16 components, one orientation) of MBC train and of
+    MBC test as two files, both in one file, and two tables no classifier may mix with them:
+    MBC test by random-conv, and by pixels-pca averaged over orientations."""
+    from radiolatent.config import DEFAULT_POOL, EmbedConfig
+    from radiolatent.embedding import encode_images, get_encoder, model_id, model_input
+
+    folder = tmp_path_factory.mktemp("codes")
+    pool = dataclasses.replace(DEFAULT_POOL, sources=("mirabest:hybrid",), exclude=())  # 34 images: fast
+    one_view = EmbedConfig(pca_components=16, dihedral_average=False)
+    averaged = dataclasses.replace(one_view, dihedral_average=True)
+    mbc = model_input("mbc", pool)
+    test = mbc.meta["split"].to_numpy() == "test"
+
+    def table(encoder, config, rows):
+        codes = encode_images(encoder, mbc.images[rows], config)
+        return make_codes_table(mbc.meta[rows], codes, "mirabest:confident", model_id(encoder, config))
+
+    pca = get_encoder("pixels-pca", one_view, pool)  # fitted once: the PCA is the slow part
+    tables = {
+        "train": table(pca, one_view, ~test),
+        "test": table(pca, one_view, test),
+        "both": table(pca, one_view, slice(None)),
+        "other_model": table(get_encoder("random-conv", one_view, pool), one_view, test),
+        "averaged": table(pca, averaged, test),
+    }
+    return {name: write_codes(t, folder / f"{name}.parquet") for name, t in tables.items()}
+
+
+def test_train_on_one_table_test_on_another(real_tables):
+    from radiolatent.codes import read_codes
+    from radiolatent.downstream.classify import classify_tables
+
+    train, test = read_codes(real_tables["train"]), read_codes(real_tables["test"])
+    # one deterministic classifier runs in this process: no worker start-up in a fast test
+    across = classify_tables(train, "mbc:train", test, "mbc:test", seeds=(0,), classifiers=["knn"])
+    within = classify_codes(read_codes(real_tables["both"]), "mbc:train", "mbc:test", seeds=(0,),
+                            classifiers=["knn"])
+    assert (across.n_train, across.n_test) == (729, 104)
+    pd.testing.assert_frame_equal(across.table, within.table)
+    assert cell(across.table, "knn", "accuracy") > 0.6, "the split across files still classifies"
+    assert across.test_source == str(real_tables["test"]) and f"of {real_tables['test']}" in across.header()
+    assert json.loads(across.to_json())["test_codes"] == str(real_tables["test"])
+
+
+def test_tables_of_different_models_are_refused(real_tables):
+    from radiolatent.codes import read_codes
+    from radiolatent.downstream.classify import classify_tables
+
+    train = read_codes(real_tables["train"])
+    with pytest.raises(InputError, match=r"other_model.parquet: codes made by model 'random-conv'.*"
+                                         r"'pixels-pca'; codes of different models are not comparable"):
+        classify_tables(train, "mbc:train", read_codes(real_tables["other_model"]), "mbc:test", seeds=(0,))
+    with pytest.raises(InputError, match=r"averaged.parquet: codes are averaged over orientations.*"
+                                         r"single orientation"):
+        classify_tables(train, "mbc:train", read_codes(real_tables["averaged"]), "mbc:test", seeds=(0,))
+    with pytest.raises(InputError, match="share 104 ids"):
+        classify_tables(read_codes(real_tables["both"]), "mbc", read_codes(real_tables["test"]), "mbc:test")
+
+
+def test_cli_test_codes(real_tables, capsys):
+    train, test = str(real_tables["train"]), str(real_tables["test"])
+    args = _cli(["classify", "--codes", train, "--test-codes", test, "--train", "mbc:train", "--test", "mbc:test",
+                 "--seeds", "1", "--classifiers", "knn", "--json"])
+    assert args.handler(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["codes"] == train and doc["test_codes"] == test and doc["n_test"] == 104
+    args = _cli(["classify", "--codes", train, "--test-codes", str(real_tables["other_model"]),
+                 "--train", "mbc:train", "--test", "mbc:test"])
+    with pytest.raises(InputError, match="not comparable"):
+        args.handler(args)
+    args = _cli(["classify", "--codes", train, "--codes", test, "--test-codes", test,
+                 "--train", "mbc:train", "--test", "mbc:test"])
+    with pytest.raises(InputError, match=r"--test-codes: give one per --codes \(2\), got 1"):
+        args.handler(args)

@@ -19,6 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="codes table (parquet); repeat for several encoders to compare them")
     p.add_argument("--train", required=True, help="train spec, e.g. mbc:train")
     p.add_argument("--test", required=True, help="test spec, e.g. mbc:test")
+    p.add_argument("--test-codes", action="append", default=[], metavar="PATH",
+                   help="take the --test rows from this codes table instead (made by the same model, "
+                        "e.g. your own folder's codes); one per --codes, in the same order")
     p.add_argument("--seeds", type=argtypes.positive_int, default=len(DEFAULT_CLASSIFY.seeds),
                    help=f"number of seeds 0..N-1 (default {len(DEFAULT_CLASSIFY.seeds)})")
     p.add_argument("--classifiers", default=",".join(CLASSIFIER_NAMES),
@@ -56,17 +59,21 @@ def _classifier_list(text: str) -> list[str]:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from radiolatent.codes import read_codes
-    from radiolatent.downstream.classify import classify_codes, compare
+    from radiolatent.downstream.classify import classify_tables, compare
 
     if args.seeds < 1:
         raise InputError("--seeds", "need at least one seed")
     names = _classifier_list(args.classifiers)
-    results = [
-        classify_codes(read_codes(path), args.train, args.test, seeds=list(range(args.seeds)),
-                       classifiers=names, standardize=args.standardize, block=args.block,
-                       binary_only=args.binary_only)
-        for path in args.codes
-    ]
+    test_paths = args.test_codes or args.codes
+    if len(test_paths) != len(args.codes):
+        raise InputError("--test-codes", f"give one per --codes ({len(args.codes)}), got {len(test_paths)}")
+    results = []
+    for path, test_path in zip(args.codes, test_paths):
+        table = read_codes(path)
+        test_table = table if test_path == path else read_codes(test_path)
+        results.append(classify_tables(table, args.train, test_table, args.test, seeds=list(range(args.seeds)),
+                                       classifiers=names, standardize=args.standardize, block=args.block,
+                                       binary_only=args.binary_only))
     if args.json:
         docs = [json.loads(r.to_json()) for r in results]
         print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))

@@ -1,6 +1,7 @@
 """FRI/FRII classification from latent codes: the six classifiers of [A] Table 2.
 
-Train on the train-split codes, score on the test split; accuracy, ROC-AUC,
+Train on the train-split codes, score on the test split (of the same codes table, or
+of another made by the same model: `classify_tables`); accuracy, ROC-AUC,
 specificity and recall with FRII (label 1) positive, mean and sd over seeds.
 Also the kNN protocols of [B] (k=20, train -> test) and [C] (k=5, 50 random splits).
 """
@@ -196,6 +197,8 @@ class ClassificationResult:
     n_test: int
     source: str = ""
     dropped: dict[str, int] = field(default_factory=dict)
+    #: the test rows' codes table when it is not the train table ("" when the same)
+    test_source: str = ""
 
     def value(self, classifier: str, metric: str) -> tuple[float, float]:
         """(mean, sd) of one cell."""
@@ -215,8 +218,9 @@ class ClassificationResult:
 
     def header(self) -> str:
         scaling = "standardised (StandardScaler fitted on train)" if self.standardize else "unscaled"
+        test_from = f" of {self.test_source}" if self.test_source else ""
         return (f"{self.encoder} ({self.model}): train {self.train_spec} ({self.n_train}), "
-                f"test {self.test_spec} ({self.n_test}); features {scaling}; seeds {self.seeds}")
+                f"test {self.test_spec}{test_from} ({self.n_test}); features {scaling}; seeds {self.seeds}")
 
     def to_markdown(self) -> str:
         """A row per classifier: ours as 'mean ± sd', the reference value beside each metric."""
@@ -251,12 +255,14 @@ class ClassificationResult:
         out = self.table.copy()
         refs = [(self.reference(c) or {}).get(m, np.nan) for c, m in zip(out["classifier"], out["metric"])]
         return out.assign(reference=refs, encoder=self.encoder, model=self.model, train=self.train_spec,
-                          test=self.test_spec, standardize=self.standardize, codes=self.source)
+                          test=self.test_spec, standardize=self.standardize, codes=self.source,
+                          test_codes=self.test_source or self.source)
 
     def to_json(self) -> str:
         """The result and its settings as a JSON document."""
         doc = {
             "encoder": self.encoder, "model": self.model, "codes": self.source,
+            "test_codes": self.test_source or self.source,
             "train": self.train_spec, "test": self.test_spec, "dataset": self.dataset,
             "standardize": self.standardize, "seeds": self.seeds,
             "n_train": self.n_train, "n_test": self.n_test, "dropped": self.dropped,
@@ -300,18 +306,44 @@ def classify_codes(
     Rows labelled other than FRI/FRII are an error unless `binary_only`, which drops
     them (the counts are kept in `result.dropped`). Train and test must share no id.
     """
-    source = codes_mod.table_source(table)
-    train = codes_mod.select(table, train_spec)
-    test = codes_mod.select(table, test_spec)
+    return classify_tables(table, train_spec, table, test_spec, seeds=seeds, classifiers=classifiers,
+                           standardize=standardize, block=block, binary_only=binary_only, config=config)
+
+
+def classify_tables(
+    train_table: pd.DataFrame,
+    train_spec: str,
+    test_table: pd.DataFrame,
+    test_spec: str,
+    seeds=DEFAULT_CLASSIFY.seeds,
+    classifiers=None,
+    standardize: bool = DEFAULT_CLASSIFY.standardize,
+    block: str = "z",
+    binary_only: bool = False,
+    config: ClassifyConfig = DEFAULT_CLASSIFY,
+) -> ClassificationResult:
+    """Train on the `train_spec` rows of one codes table, test on the `test_spec` rows of
+    another (or the same): e.g. shipped `mbc:train` codes against a survey folder's codes.
+
+    Both tables must come from the same model, embedded the same way (orientation
+    averaging or not): codes of different models are not comparable. Otherwise as
+    `classify_codes`.
+    """
+    source, test_source = codes_mod.table_source(train_table), codes_mod.table_source(test_table)
+    train = codes_mod.select(train_table, train_spec)
+    test = codes_mod.select(test_table, test_spec)
     shared = set(train["id"]) & set(test["id"])
     if shared:
-        raise InputError(source, f"train '{train_spec}' and test '{test_spec}' share {len(shared)} ids")
-    model = _single_model(pd.concat([train, test]), f"{train_spec} + {test_spec}", source)
+        raise InputError(test_source, f"train '{train_spec}' and test '{test_spec}' share {len(shared)} ids")
+    if train_table is test_table:
+        model = _single_model(pd.concat([train, test]), f"{train_spec} + {test_spec}", source)
+    else:
+        model = _same_model(train, train_spec, source, test, test_spec, test_source)
     train, n_train_other = _binary_rows(train, train_spec, source, binary_only)
-    test, n_test_other = _binary_rows(test, test_spec, source, binary_only)
+    test, n_test_other = _binary_rows(test, test_spec, test_source, binary_only)
     result = classify(
         codes_mod.code_matrix(train, block), _labels(train, train_spec, source),
-        codes_mod.code_matrix(test, block), _labels(test, test_spec, source),
+        codes_mod.code_matrix(test, block), _labels(test, test_spec, test_source),
         seeds=seeds, classifiers=classifiers, standardize=standardize, config=config,
     )
     return ClassificationResult(
@@ -319,7 +351,27 @@ def classify_codes(
         dataset=paper_dataset(train_spec), standardize=standardize, seeds=list(seeds),
         n_train=len(train), n_test=len(test), source=source,
         dropped={"train": n_train_other, "test": n_test_other},
+        test_source=test_source if test_source != source else "",
     )
+
+
+def _same_model(train: pd.DataFrame, train_spec: str, source: str,
+                test: pd.DataFrame, test_spec: str, test_source: str) -> str:
+    """The one model behind both tables' rows, or a one-line error saying why not."""
+    from radiolatent.embedding import DIHEDRAL_SUFFIX, table_model  # torch, so only when needed
+
+    model = _single_model(train, train_spec, source)
+    test_model = _single_model(test, test_spec, test_source)
+    if table_model(train) != table_model(test):
+        raise InputError(test_source, f"codes made by model '{table_model(test)}' but the train table "
+                                      f"{source} was made by '{table_model(train)}'; codes of different "
+                                      "models are not comparable (embed both with the same model)")
+    if model != test_model:
+        averaged = {m: "averaged over orientations" if m.endswith(DIHEDRAL_SUFFIX) else "single orientation"
+                    for m in (model, test_model)}
+        raise InputError(test_source, f"codes are {averaged[test_model]} ('{test_model}') but the train table "
+                                      f"{source} is {averaged[model]} ('{model}'); embed both the same way")
+    return model
 
 
 def _labels(rows: pd.DataFrame, spec: str, source: str) -> np.ndarray:
