@@ -223,9 +223,10 @@ def check_shapes(expected: dict[str, torch.Tensor], tensors: dict[str, torch.Ten
     """InputError unless `tensors` has exactly the names and shapes of `expected`."""
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise InputError(source, f"weights do not fit the config ({len(missing)} tensors missing, "
-                                 f"e.g. {missing[:1]}; {len(extra)} unexpected, e.g. {extra[:1]})")
+    parts = ([f"{len(missing)} tensors missing (e.g. {missing[0]})"] if missing else []) + \
+            ([f"{len(extra)} not in the config (e.g. {extra[0]})"] if extra else [])
+    if parts:
+        raise InputError(source, f"weights do not fit the config ({'; '.join(parts)})")
     for name, want in expected.items():
         if tuple(tensors[name].shape) != tuple(want.shape):
             raise InputError(source, f"weights do not fit the config ({name} is {tuple(tensors[name].shape)}, "
