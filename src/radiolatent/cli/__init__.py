@@ -43,7 +43,10 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _one_line_warning
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a bad option (argparse printed why)
+        return exc.code if isinstance(exc.code, int) else 0
     try:
         return args.handler(args) or 0
     except InputError as exc:
