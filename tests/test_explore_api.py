@@ -130,6 +130,18 @@ def test_colour_columns(client, table):
     assert client.get("/api/colour/z000").status_code == 404
 
 
+def test_unlabelled_sources_are_called_unlabelled():
+    from radiolatent.explore.state import colour_column
+
+    # a table that went through text holds "nan"; label -1 is the contract's unlabelled
+    names = colour_column(pd.Series(["FRI", "nan", None, "FRII", np.nan], name="label_name"), 20)
+    assert names["categories"] == ["FRI", "FRII"] and names["unknown_name"] == "unlabelled"
+    assert names["values"] == [0, -1, -1, 1, -1] and names["counts"] == [1, 1]
+    labels = colour_column(pd.Series([0, -1, 1, -1], name="label"), 20)
+    assert labels["categories"] == ["0", "1"] and labels["values"] == [0, -1, 1, -1]
+    assert colour_column(pd.Series(["a", None], name="dataset"), 20)["unknown_name"] == "unknown"
+
+
 def test_source_and_find(client, table):
     row = table.iloc[10]
     got = client.get(f"/api/source/{path_of(row['id'])}").json()
@@ -164,7 +176,8 @@ def test_thumbnail_is_the_model_input_and_is_cached(client, table):
 
 def test_neighbours_match_the_search_module(client, table):
     query = table["id"].iat[3]
-    for metric in ("cosine", "euclidean-pca"):
+    assert client.get("/api/info").json()["metric"] == "whitened-cosine", "the page defaults to search's metric"
+    for metric in ("whitened-cosine", "cosine", "euclidean-pca"):
         got = client.get(f"/api/neighbours/{path_of(query)}", params={"k": 5, "metric": metric}).json()
         expected = similar(table, query, "mbc", k=5, metric=metric, exclude_self=True)
         assert [r["id"] for r in got["results"]] == expected["id"].tolist()

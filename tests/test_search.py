@@ -67,13 +67,14 @@ def test_exact_cosine_matches_brute_force():
     np.testing.assert_array_equal(rows, brute_cosine_topk(codes, queries, 10))
 
 
-def test_approximate_index_recall_on_clustered_codes():
+@pytest.mark.parametrize("metric", ["cosine", "whitened-cosine"])
+def test_approximate_index_recall_on_clustered_codes(metric):
     codes = clustered_codes(20_000)
     queries = codes[::200]
-    approx = CodeIndex.build(codes, exact_threshold=1000, config=SearchConfig(nprobe=16))
+    approx = CodeIndex.build(codes, metric=metric, exact_threshold=1000, config=SearchConfig(nprobe=16))
     assert not approx.exact
     _, rows = approx.search(queries, k=10)
-    truth = brute_cosine_topk(codes, queries, 10)
+    truth = CodeIndex.build(codes, metric=metric).search(queries, k=10)[1]
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(rows, truth)])
     assert recall >= 0.95
 
@@ -94,15 +95,17 @@ def test_euclidean_pca_finds_nearest_point():
 
 def test_saved_index_reloads_and_stale_index_is_rebuilt(tmp_path):
     codes = random_codes(300)
-    path = tmp_path / "codes.cosine.faiss"
+    path = tmp_path / "codes.whitened-cosine.faiss"
     built = CodeIndex.cached(codes, path)
     assert path.is_file() and sidecar_path(path).is_file()
     loaded = CodeIndex.load(path)
-    assert loaded.is_current(codes, "cosine")
+    assert loaded.metric == "whitened-cosine" and loaded.is_current(codes, "whitened-cosine")
+    assert not loaded.is_current(codes, "cosine")
+    assert not loaded.is_current(codes, "whitened-cosine", SearchConfig(whiten_shrink=0.5))
     np.testing.assert_array_equal(loaded.search(codes[:5], 4)[1], built.search(codes[:5], 4)[1])
     changed = codes.copy()
     changed[0] += 1.0
-    assert not loaded.is_current(changed, "cosine")
+    assert not loaded.is_current(changed, "whitened-cosine")
     rebuilt = CodeIndex.cached(changed, path)
     assert rebuilt.info["codes_hash"] == CodeIndex.load(path).info["codes_hash"] != built.info["codes_hash"]
 
@@ -120,7 +123,8 @@ def test_similar_queries_across_sets_and_can_exclude_itself(tmp_path):
     test_codes = pool[:3] + 0.001  # a test-set query that has a near twin in the pool
     table = pd.concat([table_of(pool, "pool"), table_of(test_codes, "mirabest:confident", "test")], ignore_index=True)
     result = similar(table, "mirabest:confident-1", "pool", k=4, index_path=tmp_path / "pool.faiss")
-    assert list(result.columns) == ["rank", "id", "score", "label_name", "las_arcsec", "ra", "dec", "dataset"]
+    assert list(result.columns) == ["rank", "id", "score", "label_name", "las_arcsec", "ra", "dec", "dataset", "metric"]
+    assert set(result["metric"]) == {"whitened-cosine"}
     assert result["id"].iloc[0] == "pool-1"
     assert result["rank"].tolist() == [1, 2, 3, 4]
     assert result["score"].iloc[0] > 0.999
@@ -212,7 +216,8 @@ def test_cli_search_and_duplicates_write_their_files(tmp_path, monkeypatch, caps
     assert result["id"].iloc[0] == "pool-11" and "pool-10" not in set(result["id"])
     assert seen == [["pool-10"], list(result["id"])]
     assert (tmp_path / "s.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (tmp_path / "codes.pool.cosine.faiss").is_file()
+    assert set(result["metric"]) == {"whitened-cosine"}
+    assert (tmp_path / "codes.pool.whitened-cosine.faiss").is_file()
     args = parser.parse_args(["duplicates", "--codes", str(tmp_path / "codes.parquet"), "--out", str(tmp_path / "d.csv")])
     assert cmd_duplicates(args) == 0
     pairs = pd.read_csv(tmp_path / "d.csv")

@@ -362,19 +362,30 @@ DEFAULT_CLASSIFY = ClassifyConfig()
 # ---------------------------------------------------------------------------
 
 #: the similarity-search metrics: [A] cosine on the raw codes; [C] Euclidean after PCA.
-SEARCH_METRICS = ("cosine", "euclidean-pca")
+#: whitened-cosine (the default: cosine after PCA-whitening on the searched set), the
+#: paper's raw cosine ([A]) and [C]'s Euclidean distance after PCA.
+SEARCH_METRICS = ("whitened-cosine", "cosine", "euclidean-pca")
+#: the metrics `duplicates` can threshold (similarities in [-1, 1]).
+DUPLICATE_METRICS = ("whitened-cosine", "cosine")
 
 
 @dataclass(frozen=True)
 class SearchConfig:
     """FAISS similarity search ([A] cosine; [C] Euclidean on PCA-reduced codes, 8 neighbours).
 
+    The default metric is whitened cosine: the codes share a large common direction and
+    most of their variance lies in a few dimensions, so raw cosine ranks nearly everything
+    alike (282,977 pool pairs at >= 0.99). Centring on the searched set's mean and
+    whitening (PCA, each component scaled to unit variance) before cosine puts the same
+    source rendered twice first far more often; benchmarks/search_quality.py measures it
+    (docs/results.md).
+
     Sets up to `exact_threshold` rows use an exact flat index; larger ones an IVF-Flat
     index with nlist = `nlist_per_sqrt_n` * sqrt(N) lists, of which `nprobe` are scanned
     per query (more = better recall, slower; see benchmarks/search_faiss.py).
     """
 
-    metric: str = "cosine"
+    metric: str = "whitened-cosine"
     k: int = 8
     exact_threshold: int = 250_000
     nlist_per_sqrt_n: float = 1.0
@@ -384,8 +395,18 @@ class SearchConfig:
     train_points_per_list: int = 64
     #: [C]: keep this fraction of the variance before Euclidean search and clustering.
     pca_variance: float = 0.95
-    #: cosine similarity above which two codes count as duplicates ([B]).
-    duplicate_threshold: float = 0.99
+    #: whitened-cosine: each component's variance gets this fraction of the mean
+    #: component variance added before scaling, so near-empty directions are not blown
+    #: up into noise (0.01: best label agreement, top-1 within 0.02 of no shrinkage).
+    whiten_shrink: float = 0.01
+    #: whitened-cosine duplicates: a pair is one when each code is the other's nearest,
+    #: their similarity is at least `duplicate_threshold`, and it beats either code's
+    #: next-nearest by `duplicate_margin` (look-alikes, e.g. the many unresolved sources,
+    #: have many near-equal neighbours; one source cut twice stands out).
+    duplicate_threshold: float = 0.8
+    duplicate_margin: float = 0.1
+    #: raw cosine duplicates ([B]): every pair at or above this similarity, no margin.
+    cosine_duplicate_threshold: float = 0.99
     #: a duplicate pair closer than this on the sky is the same object twice; farther
     #: apart it is a look-alike (unresolved compact sources all look like the beam).
     duplicate_separation_arcsec: float = 30.0
@@ -1071,15 +1092,15 @@ class ExploreConfig:
     """`radiolatent explore`: a local web server over one codes table.
 
     The map is [C]'s UMAP (its n_neighbors and min_dist), computed once per codes table
-    and cached beside it. Similarity search defaults to [A]'s cosine; [C]'s Euclidean
-    distance after PCA is one click away in the page.
+    and cached beside it. Similarity search defaults to whitened cosine, as `search`
+    does; [A]'s raw cosine and [C]'s Euclidean distance after PCA are one click away.
     """
 
     host: str = "127.0.0.1"
     port: int = 8765
     #: neighbours shown for a clicked or dropped source ([C] shows 8).
     k: int = 8
-    metric: str = "cosine"
+    metric: str = "whitened-cosine"
     #: thumbnails: side in pixels (the 64x64 model input, upscaled without smoothing so
     #: pixels stay visible), matplotlib colour map, and how many PNGs are kept in memory.
     thumb_size: int = 128

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from radiolatent.cli import argtypes
-from radiolatent.config import DEFAULT_CLUSTER, DEFAULT_SEARCH, SEARCH_METRICS
+from radiolatent.config import DEFAULT_CLUSTER, DEFAULT_SEARCH, DUPLICATE_METRICS, SEARCH_METRICS
 from radiolatent.errors import InputError
 from radiolatent.fileio import write_csv, write_text
 
@@ -35,15 +35,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="set to search (default pool)")
     p.add_argument("-k", type=argtypes.positive_int, default=DEFAULT_SEARCH.k, help=f"matches to show (default {DEFAULT_SEARCH.k})")
     p.add_argument("--metric", choices=SEARCH_METRICS, default=DEFAULT_SEARCH.metric,
-                   help="cosine ([A]) or euclidean-pca ([C]); default cosine")
+                   help="whitened-cosine (cosine after whitening on the searched set), cosine (raw, [A]) "
+                        f"or euclidean-pca ([C]); default {DEFAULT_SEARCH.metric}")
     p.add_argument("--exclude-self", action="store_true", help="leave the query out if it is in the searched set")
     p.add_argument("-o", "--out", type=argtypes.output_file, default="search.png", help="grid PNG; the CSV goes beside it (default search.png)")
     p.set_defaults(handler=cmd_search)
 
     p = subparsers.add_parser("duplicates", help="pairs of near-identical codes and their sky separation ([B])")
     add_rows_arguments(p, "pool", "set to check")
-    p.add_argument("--threshold", type=argtypes.finite_float, default=DEFAULT_SEARCH.duplicate_threshold,
-                   help=f"cosine similarity at or above which a pair is reported (default {DEFAULT_SEARCH.duplicate_threshold})")
+    p.add_argument("--metric", choices=DUPLICATE_METRICS, default=DEFAULT_SEARCH.metric,
+                   help=f"whitened-cosine or cosine (raw: [B]'s every pair >= 0.99); default {DEFAULT_SEARCH.metric}")
+    p.add_argument("--threshold", type=argtypes.finite_float, default=None,
+                   help=f"similarity at or above which a pair is reported (default {DEFAULT_SEARCH.duplicate_threshold} "
+                        f"whitened, {DEFAULT_SEARCH.cosine_duplicate_threshold} cosine)")
+    p.add_argument("--margin", type=argtypes.non_negative_float, default=None,
+                   help="report only mutual nearest codes that beat both next-nearest by this much "
+                        f"(default {DEFAULT_SEARCH.duplicate_margin} whitened, none for cosine)")
     p.add_argument("--out", type=argtypes.output_file, default="duplicates.csv", help="CSV to write (default duplicates.csv)")
     p.set_defaults(handler=cmd_duplicates)
 
@@ -136,13 +143,14 @@ def _check_query(query: str, table, codes_path: str) -> None:
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
     from radiolatent.codes import read_codes
-    from radiolatent.downstream.search import DUPLICATE_KINDS, find_duplicates
+    from radiolatent.downstream.search import DUPLICATE_KINDS, find_duplicates, rule_text
 
-    pairs = find_duplicates(read_codes(args.codes), args.in_spec, threshold=args.threshold)
+    pairs = find_duplicates(read_codes(args.codes), args.in_spec, threshold=args.threshold,
+                            metric=args.metric, margin=args.margin)
     path = write_csv(pairs, Path(args.out))
     kinds = pairs["kind"].value_counts()
     counts = ", ".join(f"{int(kinds.get(kind, 0))} {kind}" for kind in DUPLICATE_KINDS)
-    print(f"{len(pairs)} pairs with cosine >= {args.threshold} in {args.in_spec}: {counts}")
+    print(f"{len(pairs)} pairs {rule_text(pairs.attrs['rule'])} in {args.in_spec}: {counts}")
     print(f"wrote {path}")
     return 0
 

@@ -1,9 +1,16 @@
-"""Similarity search over codes with FAISS ([A] cosine, [C] Euclidean after PCA) and
-duplicate finding ([B]).
+"""Similarity search over codes with FAISS (whitened cosine, [A] cosine, [C] Euclidean
+after PCA) and duplicate finding ([B]).
 
-Scores: for `cosine` the score is the cosine similarity (higher = more alike, 1 for the
-same direction); for `euclidean-pca` it is the Euclidean distance in the PCA space
-(lower = more alike, 0 for the same point).
+Scores: for `whitened-cosine` and `cosine` the score is a cosine similarity (higher =
+more alike, 1 for the same direction); for `euclidean-pca` it is the Euclidean distance
+in the PCA space (lower = more alike, 0 for the same point).
+
+`whitened-cosine` (the default) is the cosine after PCA-whitening fitted on the searched
+set: codes are centred on its mean, rotated onto its principal axes and each axis scaled
+to unit variance (plus `SearchConfig.whiten_shrink` of the mean variance). Raw codes
+share one large direction and keep most variance in a few dimensions, so raw cosine
+calls nearly every pair alike; whitening weighs each direction by how much it tells
+sources apart. benchmarks/search_quality.py measures both (docs/results.md).
 
 Sets of up to `SearchConfig.exact_threshold` rows get an exact flat index. Larger sets
 get IVF-Flat: k-means cells of the codes (nlist = sqrt(N)), of which `nprobe` are
@@ -26,13 +33,15 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from radiolatent.config import DEFAULT_SEARCH, SEARCH_METRICS, SearchConfig
+from radiolatent.config import DEFAULT_SEARCH, DUPLICATE_METRICS, SEARCH_METRICS, SearchConfig
 from radiolatent.errors import InputError
 from radiolatent.fileio import atomic_path
 from radiolatent.downstream.maps import n_components_for, pca_variance
 
-#: columns of a search result, after rank/id/score.
-RESULT_COLUMNS = ("label_name", "las_arcsec", "ra", "dec", "dataset")
+#: columns of a search result, after rank/id/score (`metric` says how scores were made).
+RESULT_COLUMNS = ("label_name", "las_arcsec", "ra", "dec", "dataset", "metric")
+#: metrics whose score is a similarity (higher = more alike).
+SIMILARITY_METRICS = ("whitened-cosine", "cosine")
 #: rows of queries handed to FAISS range_search at once (bounds its result memory).
 _RANGE_CHUNK = 4096
 
@@ -93,9 +102,13 @@ class CodeIndex:
         codes = _check_codes(codes, "codes")
         threshold = config.exact_threshold if exact_threshold is None else exact_threshold
         exact = len(codes) <= threshold
-        vectors, transform, dim = _prepare(codes, metric, config)
+        vectors, transforms, dim = _prepare(codes, metric, config)
         base = _flat(dim, metric) if exact else _ivf(dim, metric, len(codes), config)
-        index = faiss.IndexPreTransform(transform, base) if transform is not None else base
+        index = base
+        if transforms:
+            index = faiss.IndexPreTransform(base)
+            for transform in reversed(transforms):
+                index.prepend_transform(transform)
         if not index.is_trained:
             index.train(_training_sample(vectors, config))
         index.add(vectors)
@@ -109,6 +122,8 @@ class CodeIndex:
             "search_dim": int(dim),
             "faiss_version": faiss.__version__,
         }
+        if metric == "whitened-cosine":
+            info["whiten_shrink"] = float(config.whiten_shrink)
         return cls(index, info)
 
     def _apply_nprobe(self) -> None:
@@ -130,10 +145,11 @@ class CodeIndex:
             scores = np.sqrt(np.clip(scores, 0.0, None))
         return scores, indices
 
-    def is_current(self, codes: np.ndarray, metric: str) -> bool:
-        """True when this index was built from exactly these codes with this metric."""
+    def is_current(self, codes: np.ndarray, metric: str, config: SearchConfig = DEFAULT_SEARCH) -> bool:
+        """True when this index was built from exactly these codes with this metric (and whitening)."""
         return (
             self.info.get("metric") == metric
+            and (metric != "whitened-cosine" or self.info.get("whiten_shrink") == float(config.whiten_shrink))
             and self.info.get("n") == len(codes)
             and self.info.get("d") == codes.shape[1]
             and self.info.get("codes_hash") == codes_hash(codes)
@@ -176,7 +192,7 @@ class CodeIndex:
         codes = _check_codes(codes, "codes")
         try:
             index = cls.load(path)
-            if index.is_current(codes, metric):
+            if index.is_current(codes, metric, config):
                 index.info["nprobe"] = int(config.nprobe)
                 index._apply_nprobe()
                 return index
@@ -194,22 +210,44 @@ def sidecar_path(path: str | Path) -> Path:
 
 
 def _prepare(codes: np.ndarray, metric: str, config: SearchConfig):
-    """Vectors to add, an optional PCA transform, and the dimension searched."""
+    """Vectors to add, the transforms FAISS applies to them and to queries, and the dimension searched."""
     if metric == "cosine":
-        return _normalised(codes), None, codes.shape[1]
+        return _normalised(codes), [], codes.shape[1]
+    if metric == "whitened-cosine":
+        transforms = whitening(_training_sample(codes, config), config)
+        return codes, transforms, transforms[0].d_out
     n = n_components_for(pca_variance(codes)["explained"], config.pca_variance)
     pca = faiss.PCAMatrix(codes.shape[1], n)
-    return codes, pca, n
+    return codes, [pca], n
+
+
+def whitening(codes: np.ndarray, config: SearchConfig = DEFAULT_SEARCH) -> list:
+    """Trained FAISS transforms [PCA-whitening, L2 normalisation] fitted on `codes`.
+
+    Every principal axis is kept (at most rows - 1 of them: a small set spans no more);
+    axis i is divided by sqrt(variance_i + shrink * mean variance), so directions the
+    set barely uses are not blown up into noise.
+    """
+    codes = np.ascontiguousarray(codes, dtype=np.float32)
+    n = max(1, min(codes.shape[1], len(codes) - 1))
+    pca = faiss.PCAMatrix(codes.shape[1], n, -0.5)
+    pca.train(codes)
+    eigen = faiss.vector_to_array(pca.eigenvalues)[:n]
+    # FAISS scales its eigenvalues with the row count; the shrink is relative, so that cancels.
+    # The tiny floor keeps a set of identical codes (all variances 0) finite.
+    pca.epsilon = float(config.whiten_shrink * max(eigen.mean(), 0.0)) or 1e-12
+    pca.prepare_Ab()
+    return [pca, faiss.NormalizationTransform(n, 2.0)]
 
 
 def _flat(dim: int, metric: str) -> faiss.Index:
-    return faiss.IndexFlatIP(dim) if metric == "cosine" else faiss.IndexFlatL2(dim)
+    return faiss.IndexFlatIP(dim) if metric in SIMILARITY_METRICS else faiss.IndexFlatL2(dim)
 
 
 def _ivf(dim: int, metric: str, n: int, config: SearchConfig) -> faiss.Index:
     nlist = max(1, int(config.nlist_per_sqrt_n * math.sqrt(n)))
     quantizer = _flat(dim, metric)
-    faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2
+    faiss_metric = faiss.METRIC_INNER_PRODUCT if metric in SIMILARITY_METRICS else faiss.METRIC_L2
     index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss_metric)
     index.cp.seed = config.seed
     # FAISS's Python wrapper keeps a reference to the quantizer, so it outlives this call
@@ -280,6 +318,7 @@ def similar(
         result = result[result["id"].astype(str) != query_id]
     result = result.head(k).reset_index(drop=True)
     result.insert(0, "rank", np.arange(1, len(result) + 1))
+    result["metric"] = metric
     columns = ["rank", "id", "score", *RESULT_COLUMNS]
     return result[[c for c in columns if c in result.columns]]
 
@@ -288,45 +327,96 @@ def similar(
 DUPLICATE_KINDS = ("same position", "position unknown", "look-alike")
 
 
+def duplicate_rule(metric: str = DEFAULT_SEARCH.metric, threshold: float | None = None,
+                   margin: float | None = None, config: SearchConfig = DEFAULT_SEARCH) -> dict:
+    """The duplicate rule for `metric`, defaults filled in: {metric, threshold, margin}.
+
+    whitened-cosine: mutual nearest neighbours, similarity >= threshold (0.8) and a
+    margin of 0.1 over either code's next-nearest. cosine ([B]): every pair at or above
+    0.99, no margin (margin None), as the paper did.
+    """
+    if metric not in DUPLICATE_METRICS:
+        raise InputError("metric", f"duplicates need a similarity metric; choose one of {DUPLICATE_METRICS}")
+    whitened = metric == "whitened-cosine"
+    if threshold is None:
+        threshold = config.duplicate_threshold if whitened else config.cosine_duplicate_threshold
+    if margin is None and whitened:
+        margin = config.duplicate_margin
+    if not -1.0 <= threshold <= 1.0:
+        raise InputError("threshold", f"a {metric} threshold must be in [-1, 1], got {threshold}")
+    if margin is not None and not 0.0 <= margin <= 2.0:
+        raise InputError("margin", f"must be in [0, 2], got {margin}")
+    return {"metric": metric, "threshold": float(threshold), "margin": None if margin is None else float(margin)}
+
+
+def rule_text(rule: dict) -> str:
+    """A duplicate rule in words: 'with whitened-cosine >= 0.8, mutual nearest, margin >= 0.1'."""
+    text = f"with {rule['metric']} >= {rule['threshold']:g}"
+    if rule.get("margin") is not None:
+        text += f", mutual nearest, margin >= {rule['margin']:g}"
+    return text
+
+
 def find_duplicates(
     table: pd.DataFrame,
     spec: str,
-    threshold: float = DEFAULT_SEARCH.duplicate_threshold,
+    threshold: float | None = None,
     config: SearchConfig = DEFAULT_SEARCH,
+    metric: str = DEFAULT_SEARCH.metric,
+    margin: float | None = None,
 ) -> pd.DataFrame:
-    """Pairs of rows in `spec` whose codes have cosine similarity >= threshold ([B]).
+    """Pairs of rows in `spec` whose codes are near-identical under `duplicate_rule` ([B]).
 
-    Columns: id_a, id_b, similarity, separation_arcsec (NaN unless both positions are
-    known), kind, dataset_a/_b, label_name_a/_b. `kind` tells a true duplicate from a
+    Columns: id_a, id_b, similarity, margin (over either code's next-nearest; NaN when
+    the rule has no margin), separation_arcsec (NaN unless both positions are known),
+    kind, dataset_a/_b, label_name_a/_b, metric. `kind` tells a true duplicate from a
     look-alike: "same position" (within `config.duplicate_separation_arcsec`: one object
     cut twice), "position unknown" (e.g. FR-DEEP, matched by code alone), "look-alike"
-    (elsewhere on the sky). Sorted by kind in that order, then most similar first. Exact search.
+    (elsewhere on the sky). Sorted by kind in that order, then most similar first. Exact
+    search. `out.attrs["rule"]` holds the rule used.
     """
     from radiolatent.codes import code_matrix, select
 
-    if not -1.0 <= threshold <= 1.0:
-        raise InputError("threshold", f"cosine threshold must be in [-1, 1], got {threshold}")
+    rule = duplicate_rule(metric, threshold, margin, config)
     rows = select(table, spec)
-    pairs = similar_pairs(code_matrix(rows), threshold)
+    pairs = similar_pairs(code_matrix(rows), rule["threshold"], metric=metric, margin=rule["margin"], config=config)
     a = rows.iloc[pairs["a"]].reset_index(drop=True)
     b = rows.iloc[pairs["b"]].reset_index(drop=True)
-    out = pd.DataFrame({"id_a": a["id"], "id_b": b["id"], "similarity": pairs["similarity"]})
+    out = pd.DataFrame({"id_a": a["id"], "id_b": b["id"], "similarity": pairs["similarity"], "margin": pairs["margin"]})
     separation = sky_separation_arcsec(a["ra"], a["dec"], b["ra"], b["dec"])
     out["separation_arcsec"] = separation
     out["kind"] = np.select([separation <= config.duplicate_separation_arcsec, np.isnan(separation)],
                             DUPLICATE_KINDS[:2], DUPLICATE_KINDS[2])
     for col in ("dataset", "label_name"):
         out[f"{col}_a"], out[f"{col}_b"] = a[col].to_numpy(), b[col].to_numpy()
+    out["metric"] = metric
     order = out["kind"].map(DUPLICATE_KINDS.index)
-    return out.assign(_order=order).sort_values(["_order", "similarity"], ascending=[True, False],
-                                                kind="stable").drop(columns="_order").reset_index(drop=True)
+    out = out.assign(_order=order).sort_values(["_order", "similarity"], ascending=[True, False],
+                                               kind="stable").drop(columns="_order").reset_index(drop=True)
+    out.attrs["rule"] = rule
+    return out
 
 
-def similar_pairs(codes: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
-    """Every pair i < j with cosine(codes[i], codes[j]) >= threshold, by exact range search."""
-    vectors = _normalised(_check_codes(codes, "codes"))
+def similar_pairs(codes: np.ndarray, threshold: float, metric: str = "cosine", margin: float | None = None,
+                  config: SearchConfig = DEFAULT_SEARCH) -> dict[str, np.ndarray]:
+    """Pairs i < j with similarity(codes[i], codes[j]) >= threshold under `metric`.
+
+    margin None: every such pair, by exact range search. A margin: only mutual nearest
+    neighbours whose similarity beats both codes' next-nearest by at least `margin`
+    (then "margin" holds that gap; otherwise NaN).
+    """
+    vectors = _check_codes(codes, "codes")
+    if metric == "whitened-cosine":
+        for transform in whitening(vectors, config):
+            vectors = transform.apply(vectors)
+    elif metric == "cosine":
+        vectors = _normalised(vectors)
+    else:
+        raise InputError("metric", f"duplicates need a similarity metric; choose one of {DUPLICATE_METRICS}")
     index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    if margin is not None:
+        return _mutual_pairs(index, vectors, threshold, margin)
     found_a, found_b, found_s = [], [], []
     for start in range(0, len(vectors), _RANGE_CHUNK):
         # range_search keeps scores strictly above the radius; nudge it so >= holds
@@ -336,11 +426,42 @@ def similar_pairs(codes: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
         found_a.append(a[upper])
         found_b.append(ids[upper])
         found_s.append(scores[upper])
+    similarity = np.concatenate(found_s).astype(np.float32)
     return {
         "a": np.concatenate(found_a).astype(np.int64),
         "b": np.concatenate(found_b).astype(np.int64),
-        "similarity": np.concatenate(found_s).astype(np.float32),
+        "similarity": similarity,
+        "margin": np.full(len(similarity), np.nan, dtype=np.float32),
     }
+
+
+def _mutual_pairs(index: faiss.Index, vectors: np.ndarray, threshold: float, margin: float) -> dict[str, np.ndarray]:
+    """Mutual nearest neighbours at or above `threshold` that beat both next-nearest by `margin`."""
+    n = len(vectors)
+    nearest = np.full(n, -1, dtype=np.int64)
+    best = np.full(n, -np.inf, dtype=np.float32)
+    second = np.full(n, -np.inf, dtype=np.float32)
+    for start in range(0, n, _RANGE_CHUNK):
+        scores, ids = index.search(vectors[start : start + _RANGE_CHUNK], min(3, n))
+        rows = start + np.arange(len(ids))
+        # the row itself is normally first, but an exact twin can tie with it: drop it wherever it is
+        other = (ids != rows[:, None]) & (ids >= 0)
+        first_two = np.argsort(~other, axis=1, kind="stable")[:, :2]
+        picked = np.take_along_axis(other, first_two, 1)
+        got_ids = np.take_along_axis(ids, first_two, 1)
+        got = np.take_along_axis(scores, first_two, 1)
+        nearest[rows] = np.where(picked[:, 0], got_ids[:, 0], -1)
+        best[rows] = np.where(picked[:, 0], got[:, 0], -np.inf)
+        if first_two.shape[1] > 1:
+            second[rows] = np.where(picked[:, 1], got[:, 1], -np.inf)
+    a = np.flatnonzero((nearest >= 0) & (nearest > np.arange(n)))
+    b = nearest[a]
+    mutual = nearest[b] == a
+    a, b = a[mutual], b[mutual]
+    similarity = best[a]
+    gap = similarity - np.maximum(second[a], second[b])
+    keep = (similarity >= threshold) & (gap >= margin)
+    return {"a": a[keep], "b": b[keep], "similarity": similarity[keep], "margin": gap[keep].astype(np.float32)}
 
 
 def sky_separation_arcsec(ra_a, dec_a, ra_b, dec_b) -> np.ndarray:
@@ -360,7 +481,7 @@ def sky_separation_arcsec(ra_a, dec_a, ra_b, dec_b) -> np.ndarray:
 
 def result_captions(result: pd.DataFrame, metric: str = DEFAULT_SEARCH.metric) -> list[str]:
     """One caption per result row: rank, score and label."""
-    name = "sim" if metric == "cosine" else "dist"
+    name = "sim" if metric in SIMILARITY_METRICS else "dist"
     labels = result["label_name"].fillna("").astype(str).replace("", "?") if "label_name" in result else ["?"] * len(result)
     return [f"#{rank} {name} {score:.3f}\n{label}" for rank, score, label in zip(result["rank"], result["score"], labels)]
 

@@ -26,6 +26,8 @@ from radiolatent.fileio import atomic_path
 
 #: metadata shown when hovering a point (the page keeps these for every row).
 HOVER_COLUMNS = ("label_name", "dataset", "las_arcsec")
+#: columns whose missing values are unlabelled sources (the legend says so).
+LABEL_COLUMNS = ("label", "label_name")
 #: the search scope meaning "every row".
 ALL_ROWS = "all"
 #: columns never offered for colouring: unique per row, or the bookkeeping of the table.
@@ -259,7 +261,11 @@ def colour_column(series: pd.Series, max_categories: int, force_continuous: bool
     """
     from radiolatent.downstream.maps import is_categorical
 
-    known = series.notna() & (series.astype(str) != "")
+    # a table written through text can hold "nan" / "None" strings where nothing is known
+    known = series.notna() & ~series.astype(str).isin(("", "nan", "None", "<NA>"))
+    label_column = series.name in LABEL_COLUMNS
+    if label_column and pd.api.types.is_numeric_dtype(series):
+        known &= series != -1  # label -1 means unlabelled (the metadata contract)
     if not known.any():
         return None
     numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
@@ -270,12 +276,14 @@ def colour_column(series: pd.Series, max_categories: int, force_continuous: bool
             return None
         return {"kind": "continuous", "values": float_list(values),
                 "min": float(finite.min()), "max": float(finite.max())}
-    text = series.where(known, None).map(lambda v: None if v is None else str(v))
+    # not series.where(known, None): pandas fills with NaN there, which str() makes "nan"
+    text = pd.Series([str(v) if k else None for v, k in zip(series, known)], index=series.index, dtype=object)
     categories = sorted(text.dropna().unique(), key=str)
     if len(categories) > max_categories:
         return None
     lookup = {name: i for i, name in enumerate(categories)}
     codes = [-1 if v is None else lookup[v] for v in text]
     counts = np.bincount([c for c in codes if c >= 0], minlength=len(categories)).tolist()
-    return {"kind": "categorical", "values": codes, "categories": categories, "counts": counts}
+    return {"kind": "categorical", "values": codes, "categories": categories, "counts": counts,
+            "unknown_name": "unlabelled" if label_column else "unknown"}
 

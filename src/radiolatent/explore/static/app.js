@@ -296,7 +296,7 @@ async function setColour(name) {
 
 function colourText(i) {
   const c = state.colour, v = c.values[i];
-  if (c.kind === "categorical") return v < 0 ? "unknown" : c.categories[v];
+  if (c.kind === "categorical") return v < 0 ? (c.unknown_name || "unknown") : c.categories[v];
   return v === null ? "unknown" : fmt(v);
 }
 
@@ -310,7 +310,7 @@ function drawLegend() {
       el("span", {text: name}), el("span", {class: "count", text: `(${c.counts[k]})`}))));
     const unknown = c.values.filter((v) => v < 0).length;
     if (unknown) legend.append(el("div", {class: "row"}, el("span", {class: "swatch", style: `background:${UNKNOWN}`}),
-      el("span", {text: "unknown"}), el("span", {class: "count", text: `(${unknown})`})));
+      el("span", {text: c.unknown_name || "unknown"}), el("span", {class: "count", text: `(${unknown})`})));
     return;
   }
   const stops = continuousStops().map((s, k) => `${s} ${(100 * k / (VIRIDIS.length - 1)).toFixed(0)}%`).join(",");
@@ -408,7 +408,7 @@ function showNeighbours(result, title, queryImage) {
   $("#neighbours-title").textContent = title;
   $("#neighbours-title").title = title;
   const grid = $("#neighbours");
-  const scoreName = result.metric === "cosine" ? "sim" : "dist";
+  const scoreName = result.metric === "euclidean-pca" ? "dist" : "sim";
   grid.replaceChildren(tile({id: state.query, label_name: "query"}, queryImage, -1, "query"));
   // codes of one model often share a large common direction: cosine needs four decimals
   const digits = result.metric === "cosine" ? 4 : 3;
@@ -623,7 +623,8 @@ async function start() {
   $("#summary").textContent = `${info.codes} · ${info.rows.toLocaleString()} sources · ${info.model} · ${info.dims}-d codes`
     + (info.density ? " · density model loaded" : "");
   $("#map-title").textContent = `UMAP of ${info.rows.toLocaleString()} codes`;
-  for (const m of info.metrics) $("#metric").append(el("option", {value: m, text: m === "cosine" ? "cosine" : "Euclidean (PCA)"}));
+  const metricNames = {"whitened-cosine": "whitened cosine", "cosine": "cosine (raw)", "euclidean-pca": "Euclidean (PCA)"};
+  for (const m of info.metrics) $("#metric").append(el("option", {value: m, text: metricNames[m] || m}));
   $("#metric").value = info.metric;
   for (const s of info.scopes) $("#scope").append(el("option", {value: s, text: s === "all" ? "in all rows" : "in " + s}));
   if (!info.density) {
