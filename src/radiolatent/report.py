@@ -230,20 +230,29 @@ def section_search(root: Path, doc: dict) -> str:
     res = doc["stages"].get("search")
     if not res:
         return ""
-    parts = []
+    metric = res.get("metric", "cosine")  # studies written before whitened cosine used raw cosine
+    parts = [f"<p>Metric: {esc(metric)}"
+             + (" (cosine after PCA-whitening on the searched set; [A]'s raw cosine ranks nearly every pool "
+                "source alike, see docs/results.md)" if metric == "whitened-cosine" else "") + ".</p>"]
     for name in ("large", "small"):
         q = res[name]
         rows = [[m.get("rank", i + 1), m["id"], fmt(m.get("score")), m.get("label_name", ""),
                  fmt(m.get("las_arcsec"))] for i, m in enumerate(q["matches"])]
         parts.append(f"<h3>{name} source: {esc(q['query'])} ({esc(q['label'])}, LAS {q['las_arcsec']:.0f}″)</h3>"
-                     + figure(root / "stages" / "search" / f"search_{name}.png", f"cosine search from {q['query']}")
-                     + table(["rank", "id", "cosine", "label", "LAS″"], rows))
+                     + figure(root / "stages" / "search" / f"search_{name}.png", f"{metric} search from {q['query']}")
+                     + table(["rank", "id", metric, "label", "LAS″"], rows))
     dup = res["duplicates"]
     kinds = ", ".join(f"{n} {kind}" for kind, n in dup.get("kinds", {}).items())
-    parts.append(f"<h3>Near-duplicates in the pool: {dup['pairs']} pairs with cosine ≥ {dup.get('threshold', '')}</h3>"
+    rule = f"{dup.get('metric', 'cosine')} ≥ {dup.get('threshold', '')}"
+    if dup.get("margin") is not None:
+        rule += f", mutual nearest, margin ≥ {dup['margin']} over the next-nearest"
+    paper = dup.get("paper_rule")
+    paper_text = (f" [B]'s rule (raw cosine ≥ {paper['threshold']}) would list {paper['pairs']} pairs."
+                  if paper else "")
+    parts.append(f"<h3>Near-duplicates in the pool: {dup['pairs']} pairs with {esc(rule)}</h3>"
                  f"<p>{esc(kinds)}. A pair at the same sky position is one object cut twice ([B]); "
                  "look-alikes elsewhere on the sky are mostly unresolved sources, which all look like "
-                 "the beam. Most alike of each kind first.</p>")
+                 "the beam; FR-DEEP has no positions. Most alike of each kind first." + esc(paper_text) + "</p>")
     if dup["top"]:
         header = list(dup["top"][0])
         parts.append(table(header, [[fmt(v) if isinstance(v, float) else v for v in r.values()] for r in dup["top"]]))

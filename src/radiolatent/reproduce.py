@@ -240,14 +240,14 @@ def stage_maps(ctx: StageContext, cfg: ReproduceConfig) -> dict:
 def stage_search(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     """Search the pool from the largest and the smallest MBC test source ([A] Figs. 8, 9)."""
     from radiolatent.cli import main
-    from radiolatent.codes import select
-    from radiolatent.downstream.search import DUPLICATE_KINDS, find_duplicates
+    from radiolatent.codes import code_matrix, select
+    from radiolatent.downstream.search import DUPLICATE_KINDS, duplicate_rule, find_duplicates, similar_pairs
 
     codes_path = str(ctx.path("embed-vdvae", CODES))
     table = codes_of(ctx, "embed-vdvae")
     test = select(table, "mbc:test").dropna(subset=["las_arcsec"]).sort_values("las_arcsec")
     queries = {"large": test.iloc[-1], "small": test.iloc[0]}
-    out = {}
+    out = {"metric": DEFAULT_SEARCH.metric}
     for name, row in queries.items():
         png = ctx.folder / f"search_{name}.png"
         _cli(main, ["search", "--codes", codes_path, "--query", str(row["id"]), "--in", "pool",
@@ -258,7 +258,10 @@ def stage_search(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     pairs = find_duplicates(table, "pool")
     write_csv(pairs, ctx.folder / "duplicates.csv")
     kinds = pairs["kind"].value_counts()
-    out["duplicates"] = {"pairs": len(pairs), "threshold": DEFAULT_SEARCH.duplicate_threshold,
+    # the paper's rule beside ours: raw cosine >= 0.99 ([B]), counted only
+    paper = duplicate_rule("cosine")
+    paper["pairs"] = len(similar_pairs(code_matrix(select(table, "pool")), paper["threshold"])["a"])
+    out["duplicates"] = {"pairs": len(pairs), **pairs.attrs["rule"], "paper_rule": paper,
                          "kinds": {k: int(kinds.get(k, 0)) for k in DUPLICATE_KINDS},
                          "top": pairs.head(10).replace({np.nan: None}).to_dict("records")}
     return out
