@@ -91,17 +91,27 @@ def test_two_nodes_end_with_identical_weights(two_nodes):
     assert "2 processes on cpu" in texts[0]
 
 
-def test_embed_reads_the_model_trained_under_torchrun(two_nodes, env, tmp_path, monkeypatch):
+def test_embed_under_torchrun_writes_the_single_process_table(two_nodes, env, tmp_path, monkeypatch):
+    """The model trained under torchrun embeds; two processes share the batches out and
+    rank 0 writes one table, the same as one process's."""
     from radiolatent.cli import main
     from radiolatent.codes import read_codes
 
     out, _ = two_nodes
+    embed = ["embed", "--model", str(out), "--data", "pool", "--single-view", "--batch-size", "32",
+             "--device", "cpu"]
     monkeypatch.setenv("RADIOLATENT_CACHE", env["RADIOLATENT_CACHE"])
-    codes = tmp_path / "codes.parquet"
-    assert main(["embed", "--model", str(out), "--data", "pool", "--single-view", "--out", str(codes)]) == 0
-    table = read_codes(codes)
+    one = tmp_path / "one.parquet"
+    assert main([*embed, "--out", str(one)]) == 0
+    two = tmp_path / "two.parquet"
+    proc = torchrun(["--nproc-per-node", "2", "--master-port", str(free_port()), "-m", "radiolatent", *embed,
+                     "--out", str(two)], env, tmp_path / "embed.log")
+    text = finish(proc, tmp_path / "embed.log")
+    assert text.count("wrote ") == 1  # rank 0 alone
+    table = read_codes(one)
     assert len(table) == N_IMAGES
     assert np.isfinite(table.filter(regex=r"^z\d").to_numpy()).all()
+    pd.testing.assert_frame_equal(read_codes(two), table)
 
 
 def test_a_run_killed_mid_epoch_resumes_exactly_under_torchrun(two_nodes, env, tmp_path):

@@ -14,6 +14,8 @@ if TYPE_CHECKING:  # torch is imported only by the commands that use it, for a q
     import torch
 
 DEFAULT_SETS = "mbc,frdeep-n,pool"
+#: images per forward pass on a GPU: large batches keep it busy (memory is no issue at 64x64).
+GPU_EMBED_BATCH = 1024
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=DEFAULT_SETS,
                    help=f"comma-separated dataset specs (default {DEFAULT_SETS})")
     p.add_argument("--out", type=argtypes.output_file, required=True, help="codes table to write (.parquet)")
-    p.add_argument("--batch-size", type=argtypes.positive_int, default=EmbedConfig.batch_size)
+    p.add_argument("--batch-size", type=argtypes.positive_int, default=None,
+                   help=f"images per forward pass (default {EmbedConfig.batch_size} on a CPU, "
+                        f"{GPU_EMBED_BATCH} on a GPU)")
+    add_device_argument(p, "run the encoder")
     add_pool_arguments(p)
     p.add_argument("--single-view", action="store_true",
                    help="encode each image once, as the paper did (default: average the codes "
@@ -209,11 +214,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_embed(args: argparse.Namespace) -> int:
     from radiolatent.codes import write_codes
-    from radiolatent.embedding import embed
+    from radiolatent.data.pools import build_pool
+    from radiolatent.distributed import in_turns, process_group
+    from radiolatent.embedding import FLOORS, embed
 
     specs = [s.strip() for s in args.data.split(",") if s.strip()]
-    config = EmbedConfig(batch_size=args.batch_size, dihedral_average=not args.single_view)
-    table = embed(args.model, specs, config, pool_config(args))
-    path = write_codes(table, args.out)
-    print(f"wrote {path}: {len(table)} rows, sets " + ", ".join(table["set"].unique()))
+    # Under torchrun each process encodes its share of every set's batches and rank 0
+    # writes the one table (embedding.batched).
+    with process_group(args.device) as (where, device):
+        default_batch = EmbedConfig.batch_size if device.type == "cpu" else GPU_EMBED_BATCH
+        config = EmbedConfig(batch_size=args.batch_size or default_batch, dihedral_average=not args.single_view,
+                             device=device.type)
+        if where.world > 1 and ("pool" in specs or args.model in FLOORS):
+            in_turns(lambda: build_pool(pool_config(args), progress=where.main))  # one builder at a time
+        table = embed(args.model, specs, config, pool_config(args), progress=where.main)
+        if where.main:
+            path = write_codes(table, args.out)
+            print(f"wrote {path}: {len(table)} rows, sets " + ", ".join(table["set"].unique()))
     return 0
