@@ -46,7 +46,14 @@ def _register_density_fit(sub) -> None:
                    help="override a setting, e.g. epochs=50 or hidden=128,128 (repeatable)")
     p.add_argument("--out", type=argtypes.output_dir, default="density-model", metavar="DIR", help="model folder (default density-model)")
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
+    _add_device_argument(p, "fit the flow")
     p.set_defaults(handler=cmd_density_fit)
+
+
+def _add_device_argument(p, what: str) -> None:
+    from radiolatent.cli.models import add_device_argument
+
+    add_device_argument(p, what)
 
 
 def _register_density_score(sub) -> None:
@@ -63,6 +70,7 @@ def _register_density_score(sub) -> None:
     p.add_argument("--temperature", type=argtypes.positive_float, default=1.0, help="prior temperature of generated samples (default 1)")
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument("--out", type=argtypes.output_file, default="loglik.csv", metavar="CSV", help="id,set,split,label,label_name,loglik")
+    _add_device_argument(p, "score")
     p.set_defaults(handler=cmd_density_score)
 
 
@@ -143,8 +151,10 @@ def cmd_density_fit(args: argparse.Namespace) -> int:
 
     table = read_codes(args.codes)
     rows = select(table, args.on)
+    from radiolatent.distributed import device
+
     config = _density_config(args.config, args.set)
-    model = DensityModel(config)
+    model = DensityModel(config, device(args.device))
     model.info.update(codes=str(args.codes), on=args.on, model=str(rows["model"].iloc[0]),
                       columns=len(code_columns(rows)), seed=args.seed)
     print(f"fitting a MAF ('{config.name}': {config.transforms} blocks of {list(config.hidden)}) "
@@ -164,8 +174,10 @@ def cmd_density_score(args: argparse.Namespace) -> int:
     from radiolatent.codes import code_matrix, read_codes, select
     from radiolatent.downstream.density import DensityModel
 
+    from radiolatent.distributed import device
+
     table = read_codes(args.codes)
-    model = DensityModel.load(args.model)
+    model = DensityModel.load(args.model, device(args.device))
     _check_same_encoder(model, table, args)
     if args.sets:
         parts = [(spec, select(table, spec)) for spec in (s.strip() for s in args.sets.split(",")) if spec]

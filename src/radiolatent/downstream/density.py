@@ -102,8 +102,10 @@ class DensityModel:
     the codes table and set it was fitted on).
     """
 
-    def __init__(self, config: DensityConfig = DEFAULT_DENSITY):
+    def __init__(self, config: DensityConfig = DEFAULT_DENSITY, device: str | torch.device = "cpu"):
         self.config = config
+        #: where the flow fits and scores (`density fit --device`); saved weights are on the CPU.
+        self.device = torch.device(device)
         self.flow: torch.nn.Module | None = None
         self.mean: np.ndarray | None = None
         self.matrix: np.ndarray | None = None
@@ -125,10 +127,10 @@ class DensityModel:
         train_rows, valid_rows = split_rows(len(X), cfg.valid_fraction, seed)
         with fixed_threads(cfg.threads):
             self.mean, self.matrix = standardiser(X[train_rows], cfg)
-            train = torch.from_numpy(self._standardise(X[train_rows]))
-            valid = torch.from_numpy(self._standardise(X[valid_rows]))
+            train = torch.from_numpy(self._standardise(X[train_rows])).to(self.device)
+            valid = torch.from_numpy(self._standardise(X[valid_rows])).to(self.device)
             torch.manual_seed(seed)
-            self.flow = build_flow(X.shape[1], cfg)
+            self.flow = build_flow(X.shape[1], cfg).to(self.device)
             self._train(train, valid, seed, progress)
         self.info.setdefault("n_train", int(len(train_rows)))
         self.info.setdefault("n_valid", int(len(valid_rows)))
@@ -168,7 +170,7 @@ class DensityModel:
         self.flow.train()
         total, count = 0.0, 0
         for batch in torch.randperm(len(train), generator=generator).split(cfg.batch_size):
-            log_prob = self.flow().log_prob(train[batch])
+            log_prob = self.flow().log_prob(train[batch.to(train.device)])
             loss = -log_prob.mean()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
@@ -190,7 +192,7 @@ class DensityModel:
         X = check_codes(X, features=self.features)
         with fixed_threads(self.config.threads):
             z = torch.from_numpy(self._standardise(X))
-            parts = [self._log_prob(chunk) for chunk in z.split(_SCORE_CHUNK)]
+            parts = [self._log_prob(chunk.to(self.device)).cpu() for chunk in z.split(_SCORE_CHUNK)]
         return torch.cat(parts).double().numpy() + self._log_jacobian()
 
     def score(self, X) -> float:
@@ -238,8 +240,9 @@ class DensityModel:
         return Path(directory)
 
     @classmethod
-    def load(cls, directory: str | Path) -> DensityModel:
-        """A model saved by `save`; InputError naming the file if it is missing or corrupt."""
+    def load(cls, directory: str | Path, device: str | torch.device = "cpu") -> DensityModel:
+        """A model saved by `save` (scoring on `device`); InputError naming the file if it is
+        missing or corrupt."""
         from radiolatent.models.checkpoint import load_pair
 
         directory = Path(directory)
@@ -267,7 +270,8 @@ class DensityModel:
         except RuntimeError as exc:
             first = str(exc).splitlines()[0]
             raise InputError(directory / meta["tensors_file"], f"weights do not fit the config ({first})") from None
-        model.flow = flow.eval()
+        model.device = torch.device(device)
+        model.flow = flow.to(model.device).eval()
         model.history = list(meta.get("history") or [])
         model.best_epoch = meta.get("best_epoch")
         model.valid_loglik = meta.get("valid_loglik")
