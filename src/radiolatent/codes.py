@@ -182,6 +182,11 @@ def select(df: pd.DataFrame, spec: str) -> pd.DataFrame:
     starts with name + ':' (so `mirabest` matches `mirabest:confident` rows); `pool`
     picks the pool rows. The first row of each id is kept.
     """
+    if "@" in spec or "=" in spec:
+        # a source as embedded (folder@DIR, myfits=folder@DIR): its rows are its set
+        from radiolatent.data.registry import Source
+
+        spec = Source.parse(spec).set_name
     name, split = resolve_spec(spec)
     mask = _name_matches(df, name) | (df["set"].astype(str) == spec)
     if split is not None:

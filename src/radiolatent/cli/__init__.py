@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import logging
 import warnings
 
 from radiolatent import __version__
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad option (argparse printed why)
         return exc.code if isinstance(exc.code, int) else 0
+    if getattr(args, "verbose", False):
+        # -v: the library's per-file notes (e.g. each skipped file) as plain lines
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         return args.handler(args) or 0
     except InputError as exc:

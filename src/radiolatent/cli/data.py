@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from radiolatent.cli import argtypes
-from radiolatent.config import DEFAULT_POOL, PreprocessConfig
+from radiolatent.config import DEFAULT_POOL, FolderConfig, PreprocessConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,8 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("show", help="an image grid of a dataset, as the model will see it")
-    p.add_argument("spec", help="DATASET[:SUBSET[:SPLIT]], e.g. mbc:test or first-galaxy:all:train")
-    p.add_argument("--path", help="folder for rgz-dr1 and folder datasets")
+    p.add_argument("spec", help="DATASET[:SUBSET[:SPLIT]][@PATH], e.g. mbc:test, first-galaxy:all:train "
+                                "or folder@/data/fits")
+    p.add_argument("--path", help="folder for rgz-dr1 and folder datasets (or write DATASET@PATH)")
+    add_folder_arguments(p)
     p.add_argument("-n", type=argtypes.positive_int, default=16, help="number of images (default 16)")
     p.add_argument("-o", "--out", type=argtypes.output_file, default="grid.png", help="PNG to write (default grid.png)")
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0, help="which random images (default 0)")
@@ -52,6 +54,28 @@ def add_pool_arguments(p: argparse.ArgumentParser) -> None:
                    help="another pool source, e.g. rgz-dr1@/data/rgz108k (repeatable)")
     p.add_argument("--min-las", type=argtypes.non_negative_float, default=DEFAULT_POOL.min_las_arcsec,
                    help="drop pool sources below this angular size in arcsec (default: keep all)")
+    add_folder_arguments(p)
+
+
+def add_folder_arguments(p: argparse.ArgumentParser) -> None:
+    """How folder@DIR sources are read (FolderConfig)."""
+    g = p.add_argument_group("folders of cutouts (folder@DIR)")
+    g.add_argument("--catalogue", help="the folder's catalogue: CSV, FITS table or VOTable with filename or id "
+                                       "columns, or ra/dec to match by position (default: catalogue.csv, .fits, "
+                                       ".vot or .xml in the folder)")
+    g.add_argument("--pixel-scale", type=argtypes.positive_float, metavar="ARCSEC",
+                   help="arcsec per pixel of files that carry none (PNG, JPEG, .npy, FITS without a WCS)")
+    g.add_argument("--survey", help="survey name for files that carry none, e.g. FIRST")
+    g.add_argument("--files", default=FolderConfig.files, metavar="GLOB",
+                   help="which files, relative to the folder, e.g. '**/*.fits' (default: every file)")
+    g.add_argument("--strict", action="store_true",
+                   help="stop at a file that is not a readable image (default: skip it and count it)")
+    g.add_argument("-v", "--verbose", action="store_true", help="list every skipped file")
+
+
+def folder_config(args: argparse.Namespace) -> FolderConfig:
+    return FolderConfig(files=args.files, pixel_scale_arcsec=args.pixel_scale, survey=args.survey,
+                        catalogue=args.catalogue, strict=args.strict)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -75,9 +99,12 @@ def pick(n_total: int, n: int, seed: int) -> np.ndarray:
 def cmd_show(args: argparse.Namespace) -> int:
     from radiolatent.data.grid import caption_for, image_grid
     from radiolatent.data.preprocess import preprocess
-    from radiolatent.data.registry import load_dataset
+    from radiolatent.data.registry import Source, load_source
 
-    ds = load_dataset(args.spec, path=args.path)
+    source = Source.parse(args.spec)
+    if args.path:
+        source = dataclasses.replace(source, path=Path(args.path))
+    ds = load_source(source, folder_config(args))
     rows = ds.take(pick(len(ds), args.n, args.seed))
     images = rows.images
     if not args.raw:
@@ -91,7 +118,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def pool_config(args: argparse.Namespace):
     return dataclasses.replace(
-        DEFAULT_POOL, sources=DEFAULT_POOL.sources + tuple(args.add), min_las_arcsec=args.min_las
+        DEFAULT_POOL, sources=DEFAULT_POOL.sources + tuple(args.add), min_las_arcsec=args.min_las,
+        folder=folder_config(args),
     )
 
 

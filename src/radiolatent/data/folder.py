@@ -34,6 +34,7 @@ ids are 'folder:<relative path without extension>'; dataset 'folder'; split 'all
 from __future__ import annotations
 
 import fnmatch
+import logging
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from radiolatent.data.survey import picture_cutout, survey_cutout
 from radiolatent.errors import InputError
 
 DATASET = "folder"
+log = logging.getLogger(__name__)
 SKIPPED_KEY = "skipped"
 _ARCSEC_PER_DEG = 3600.0
 _FLOAT_COLUMNS = ("ra", "dec", "las_arcsec", "redshift", "pixel_scale_arcsec")
@@ -100,7 +102,9 @@ def load_folder(path: str | Path, catalogue: str | Path | None = None, *,
         raise InputError(root, f"no images (FITS, PNG, JPEG or .npy) found{note}")
     if skipped:
         warnings.warn(f"{root}: skipped {len(skipped)} files that are not readable images, e.g. "
-                      f"{skipped[0]['file']}: {skipped[0]['problem']}", stacklevel=2)
+                      f"{skipped[0]['file']}: {skipped[0]['problem']} (-v lists them)", stacklevel=2)
+        for item in skipped:
+            log.info("skipped %s: %s", root / item["file"], item["problem"])
     images, scale_factor = common_size([c.image for c in cutouts], config.mixed_sizes)
     meta = _meta(names, cutouts, scale_factor, config)
     if cat_path is not None:

@@ -83,7 +83,8 @@ def image_grid(
         bottom = height - top - r * cell_h - config.panel_inches
         ax = fig.add_axes((c * config.panel_inches / width, bottom / height,
                            config.panel_inches / width, config.panel_inches / height))
-        ax.imshow(np.asarray(image), cmap=cmap, vmin=0, vmax=255, interpolation="nearest")
+        # FITS row order (row 0 = south, as in every archive): origin="lower" puts north up
+        ax.imshow(np.asarray(image), cmap=cmap, vmin=0, vmax=255, interpolation="nearest", origin="lower")
         ax.set_axis_off()
         if captions is not None:
             fig.text((c + 0.5) * config.panel_inches / width, (bottom - config.caption_inches / 2) / height,

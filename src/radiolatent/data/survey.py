@@ -74,7 +74,7 @@ def resample(image: np.ndarray, native_arcsec: float, config: SurveyImageConfig)
 
 
 def _resize(image: np.ndarray, side: int) -> np.ndarray:
-    return np.asarray(Image.fromarray(image, mode="F").resize((side, side), Image.BILINEAR), dtype=np.float32)
+    return np.array(Image.fromarray(image, mode="F").resize((side, side), Image.BILINEAR), dtype=np.float32)
 
 
 def clip_background(image: np.ndarray, config: SurveyImageConfig) -> np.ndarray:

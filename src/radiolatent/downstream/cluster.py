@@ -88,7 +88,7 @@ def cluster_montage(
             ax.set_yticks([])
             ax.set_frame_on(False)
         for ax, i in zip(row, best):
-            ax.imshow(images[i], cmap="inferno")
+            ax.imshow(images[i], cmap="inferno", origin="lower")  # north up (FITS row order)
             ax.set_title(f"p={probs[i]:.2f}", fontsize=6)
         row[0].set_ylabel(f"cluster {c}\n(n={members.size})", fontsize=7)
     if title:

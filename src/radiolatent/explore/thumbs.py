@@ -24,7 +24,8 @@ def render_png(image: np.ndarray, lut: np.ndarray, size: int) -> bytes:
     Nearest-neighbour scaling keeps the model's pixels visible: a radio astronomer
     wants to see what the encoder saw, not a smoothed version of it.
     """
-    rgb = lut[np.asarray(image, dtype=np.uint8)]
+    # images keep FITS row order (row 0 = south); a PNG's first row is its top: flip, north up
+    rgb = lut[np.flipud(np.asarray(image, dtype=np.uint8))]
     picture = Image.fromarray(rgb, mode="RGB").resize((size, size), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", optimize=False)

@@ -1,0 +1,129 @@
+"""Survey images (float FITS) become cutouts like the curated archives' (data/survey.py)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from PIL import Image
+
+from radiolatent.config import FolderConfig, SurveyImageConfig
+from radiolatent.data.folder import load_folder
+from radiolatent.data.grid import image_grid
+from radiolatent.data.registry import load_dataset
+from radiolatent.data.survey import survey_cutout
+from radiolatent.errors import InputError
+from radiolatent.explore.thumbs import colour_table, render_png
+
+FIRST_FITS = Path(__file__).parent / "data" / "first_fits"
+
+
+def _corr(a, b):
+    a = a.astype(float).ravel() - a.mean()
+    b = b.astype(float).ravel() - b.mean()
+    return float(a @ b / np.sqrt((a @ a) * (b @ b)))
+
+
+@pytest.fixture(scope="module")
+def fits_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fits")
+    for file in FIRST_FITS.glob("*.fits"):
+        shutil.copy(file, folder)
+    return folder
+
+
+def test_raw_first_fits_reproduce_the_shipped_mirabest_images(fits_folder):
+    """The same object rendered by MiraBest's pipeline and by our reader: the same image."""
+    ours = load_folder(fits_folder)
+    mirabest = load_dataset("mirabest")
+    shipped = dict(zip(mirabest.meta["filename"].str.removesuffix(".png"), mirabest.images))
+    assert ours.images.shape == (4, 150, 150)
+    corr = [_corr(image, shipped[ident.removeprefix("folder:")]) for ident, image in zip(ours.meta["id"], ours.images)]
+    assert min(corr) > 0.97 and np.median(corr) > 0.99, corr
+    # shipped images are mostly exact zeros (background clipped), and so are ours
+    assert 0.9 < (ours.images == 0).mean() < 0.995
+    np.testing.assert_allclose(ours.meta["pixel_scale_arcsec"], 1.8)
+
+
+def _real_plane():
+    with fits.open(next(iter(sorted(FIRST_FITS.glob("*.fits"))))) as hdus:
+        return hdus[0].data.astype(np.float64), hdus[0].header
+
+
+def test_resampling_keeps_the_field_and_the_picture():
+    plane, _ = _real_plane()
+    native, scale = survey_cutout(plane, 1.8, SurveyImageConfig(), "native")
+    # the same sky at half the pixel size (e.g. LoTSS's 1.5"), and at NVSS's 15"/px
+    fine, fine_scale = survey_cutout(np.kron(plane, np.ones((2, 2))), 0.9, SurveyImageConfig(), "fine")
+    assert native.shape == fine.shape == (150, 150) and scale == fine_scale == 1.8
+    assert _corr(native, fine) > 0.95
+    coarse, _ = survey_cutout(plane[::8, ::8], 15.0, SurveyImageConfig(field_arcsec=600.0), "coarse")
+    assert coarse.shape == (317, 317)  # the whole 38-pixel image (570"), as 1.8" pixels
+    kept, kept_scale = survey_cutout(plane, 1.8, SurveyImageConfig(pixel_scale_arcsec=None, field_arcsec=None), "x")
+    assert kept.shape == (300, 300) and kept_scale == 1.8
+
+
+def test_crop_comes_before_the_stretch():
+    """A bright source outside the field must not steal the central source's grey levels."""
+    plane, _ = _real_plane()
+    centre_peak = plane[100:200, 100:200].max()
+    plane[5:10, 5:10] = 50 * centre_peak
+    image, _ = survey_cutout(plane, 1.8, SurveyImageConfig(), "bright-neighbour")
+    assert image.max() == 255 and len(np.unique(image)) > 64
+
+
+def test_blank_pixels_are_background_and_an_empty_field_is_an_error():
+    plane, _ = _real_plane()
+    plane[140:160, :60] = np.nan
+    image, _ = survey_cutout(plane, 1.8, SurveyImageConfig(), "nans")
+    assert image[140 - 75 : 160 - 75, :5].max() == 0 and image.max() == 255
+    with pytest.raises(InputError, match="flat.fits: is constant"):
+        survey_cutout(np.full((50, 50), 3.0), 1.8, SurveyImageConfig(), "flat.fits")
+    blank = np.full((300, 300), np.nan)
+    blank[:10, :10] = 1.0
+    with pytest.raises(InputError, match="no finite pixels in the central field"):
+        survey_cutout(blank, 1.8, SurveyImageConfig(), "corner.fits")
+
+
+def test_a_folder_with_no_pixel_scale_takes_one_from_the_user(tmp_path):
+    plane, _ = _real_plane()
+    fits.PrimaryHDU(plane.astype(np.float32)).writeto(tmp_path / "nowcs.fits")
+    unknown = load_folder(tmp_path)
+    assert unknown.images.shape == (1, 300, 300) and np.isnan(unknown.meta["pixel_scale_arcsec"].iloc[0])
+    given = load_folder(tmp_path, config=FolderConfig(pixel_scale_arcsec=1.8, survey="FIRST"))
+    assert given.images.shape == (1, 150, 150) and given.meta["survey"].iloc[0] == "FIRST"
+
+
+def test_one_huge_picture_does_not_blow_up_the_folder(tmp_path):
+    """A 4000x4000 picture among small cutouts is capped, not padded into every image."""
+    small = np.zeros((64, 64), np.uint8)
+    small[30:34, 30:34] = 200
+    for i in range(3):
+        Image.fromarray(small).save(tmp_path / f"s{i}.png")
+    huge = np.zeros((4000, 4000), np.uint8)
+    huge[1990:2010, 1990:2010] = 255
+    Image.fromarray(huge).save(tmp_path / "mosaic.png")
+    out = load_folder(tmp_path)
+    assert out.images.shape == (4, 512, 512)
+    assert list(out.meta["orig_height"]) == [4000, 64, 64, 64]
+
+
+def test_north_is_up_in_pictures(tmp_path):
+    """FITS rows run south to north; grids and explorer thumbnails show north at the top."""
+    plane = np.zeros((64, 64))
+    plane[50:54, 30:34] = 1.0  # high row index: north of the centre
+    plane += np.random.default_rng(0).normal(0, 0.01, plane.shape)
+    header = fits.Header({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 150.0, "CRVAL2": 2.0,
+                          "CDELT1": -0.0005, "CDELT2": 0.0005, "CRPIX1": 32.5, "CRPIX2": 32.5})
+    fits.PrimaryHDU(plane, header).writeto(tmp_path / "north.fits")
+    image = load_folder(tmp_path).images[0]
+    assert np.unravel_index(image.argmax(), image.shape)[0] > 32  # array keeps FITS order
+    grid = np.asarray(Image.open(image_grid(image[None], None, tmp_path / "g.png")).convert("L"))
+    bright_rows = np.flatnonzero((grid > 200).any(axis=1))
+    assert bright_rows.mean() < grid.shape[0] / 2
+    thumb = np.asarray(Image.open(io.BytesIO(render_png(image, colour_table("gray"), 64))).convert("L"))
+    assert np.unravel_index(thumb.argmax(), thumb.shape)[0] < 32
