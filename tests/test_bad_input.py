@@ -191,6 +191,22 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_pa
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.parametrize("command, beside", [
+    (["search", "--query", "frdeep-n-test-000", "--in", "frdeep-n", "-o", "grid.png"], "grid.csv"),
+    (["importance", "--in", "frdeep-n", "-o", "imp.png"], "imp_pca.png"),
+    (["map", "--in", "frdeep-n", "--method", "both", "-o", "map.png"], "map_umap.png"),
+])
+def test_a_file_written_beside_the_named_one_is_checked_too(tmp_path, capsys, monkeypatch, codes,
+                                                             command, beside):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / beside).mkdir()
+    before = snapshot(tmp_path)
+    code, _, err = run(capsys, command[0], "--codes", codes, *command[1:])
+    assert code == 2
+    error_line(err, beside, "is a folder")
+    assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == sorted([beside, "codes.parquet"])
+
+
 def test_an_output_under_a_file_is_refused(tmp_path):
     (tmp_path / "plain").write_text("x")
     with pytest.raises(InputError, match="plain is a file, not a folder"):

@@ -12,7 +12,7 @@ import numpy as np
 from radiolatent.cli import argtypes
 from radiolatent.config import DEFAULT_CLUSTER, DEFAULT_SEARCH, DUPLICATE_METRICS, SEARCH_METRICS
 from radiolatent.errors import InputError
-from radiolatent.fileio import write_csv, write_text
+from radiolatent.fileio import check_output, write_csv, write_text
 
 MAP_CHOICES = ("tsne", "umap", "both")
 
@@ -95,8 +95,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from radiolatent.codes import read_codes
     from radiolatent.downstream.search import result_captions, search_grid, similar
 
-    if args.k < 1:
-        raise InputError("-k", f"must be at least 1, got {args.k}")
+    check_output(Path(args.out).with_suffix(".csv"))  # the CSV beside the grid
     from radiolatent.data.grid import caption_for
     from radiolatent.embedding import embed_file, encoder_for_table, load_images_for, table_embed_config
 
@@ -159,6 +158,10 @@ def cmd_map(args: argparse.Namespace) -> int:
     from radiolatent.codes import code_matrix
     from radiolatent.downstream.maps import embed_2d, plot_map
 
+    out = Path(args.out)
+    if args.method == "both":
+        for method in ("tsne", "umap"):
+            check_output(out.with_name(f"{out.stem}_{method}{out.suffix or '.png'}"))
     _, rows = _rows(args)
     if args.color not in rows.columns:
         raise InputError(args.codes, f"no column '{args.color}' to colour by")
@@ -177,6 +180,9 @@ def cmd_importance(args: argparse.Namespace) -> int:
     from radiolatent.downstream.importance import feature_importance, las_source_of, plot_importance
     from radiolatent.downstream.maps import pca_variance, plot_pca_variance
 
+    out = Path(args.out)
+    check_output(out.with_suffix(".csv"))  # written beside the plot
+    check_output(out.with_name(f"{out.stem}_pca.png"))
     _, rows = _rows(args)
     codes = code_matrix(rows)
     table = feature_importance(codes, rows["las_arcsec"].to_numpy(dtype=float), seed=args.seed)
