@@ -98,7 +98,8 @@ def check_output(path: str | Path, kind: str = "file") -> Path:
         raise InputError(path, "is a folder; expected a file name")
     if kind == "dir" and path.exists() and not path.is_dir():
         raise InputError(path, "is a file; expected a folder")
-    parent = path.absolute().parent
+    # an existing output folder is written into; anything else is made in its parent
+    parent = path.absolute() if kind == "dir" and path.is_dir() else path.absolute().parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
