@@ -690,6 +690,9 @@ def _train(rank, world, images, recipe, out_dir, resume, seed, progress, device,
     if world > 1:
         dist.barrier()  # every rank has checked the run folder before rank 0 writes to it
     model = recipe.build(seed).to(device)
+    if device.type == "cuda":
+        # NHWC convolutions: what tensor cores run natively (the CPU encoder gained 1.5x too)
+        model = model.to(memory_format=torch.channels_last)
     if world > 1 and device.type == "cuda":
         # Batch norm over the global batch, as on one device (gloo on CPUs cannot: there
         # each process normalises its own share, as before).
@@ -709,11 +712,16 @@ def _train(rank, world, images, recipe, out_dir, resume, seed, progress, device,
         note = _resume_note(meta, world, device, precision)
         if note and rank == 0:
             print(note, flush=True)
+    if world > 1:
+        _check_same_start(out_dir, state)
     train_idx, valid_idx = split_indices(len(images), cfg, seed)
     log = MetricsLog(out_dir / METRICS_CSV, recipe.columns(model))
     if rank == 0:
         log.keep_through(state.epoch)
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    net = model
+    if world > 1:
+        on_gpu = [device.index] if device.type == "cuda" else None  # one GPU per process
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=on_gpu)
     total_steps = cfg.epochs * _steps_per_epoch(len(train_idx), cfg.batch_size, world)
     run = _Run(recipe, net, model, ema, optimizer, guard, plateau, state, world, total_steps,
                device, precision)
@@ -734,6 +742,17 @@ def _train(rank, world, images, recipe, out_dir, resume, seed, progress, device,
         if world > 1:
             dist.barrier()
     return _finish(rank, world, out_dir, model, state, guard, valid_idx)
+
+
+def _check_same_start(out_dir: Path, state: _State) -> None:
+    """Every process reads the checkpoint on --resume: refuse, on every rank alike, when
+    they found different ones (a run folder on storage that not every machine sees)."""
+    starts = [None] * dist.get_world_size()
+    dist.all_gather_object(starts, (state.epoch, state.step))
+    if len(set(starts)) > 1:
+        epochs = ", ".join(str(epoch) for epoch, _ in starts)
+        raise InputError(out_dir, f"the processes found different checkpoints (epochs {epochs} by rank): "
+                                  "put --out on storage that every machine sees")
 
 
 def _sync_buffers(model: torch.nn.Module) -> None:
