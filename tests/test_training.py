@@ -175,3 +175,15 @@ def test_resuming_on_another_world_size_says_so():
     assert _resume_note(meta, 2, torch.device("cpu"), "fp32") is None
     note = _resume_note(meta, 1, torch.device("cpu"), "fp32")
     assert "2 process(es)" in note and "not bit for bit" in note
+
+
+def test_spawned_processes_open_the_pool_file_not_a_pickled_copy(tmp_path):
+    from radiolatent.training import _npy_file
+
+    path = tmp_path / "images.npy"
+    np.save(path, _blobs(8))
+    pool = np.load(path, mmap_mode="r")
+    with _npy_file(pool) as source:
+        assert source.path == str(path)  # the pool's own cache file, reopened by each process
+    with _npy_file(pool[2:5]) as source:  # a view of it: a temporary file of just those images
+        assert source.path != str(path) and np.array_equal(source.open(), pool[2:5])
