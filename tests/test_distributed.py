@@ -135,3 +135,13 @@ def test_a_run_killed_mid_epoch_resumes_exactly_under_torchrun(two_nodes, env, t
     uninterrupted = json.loads((two_nodes[0] / "result.json").read_text())
     assert resumed["weight_checksums"] == uninterrupted["weight_checksums"]
     assert [r["val_loss"] for r in resumed["history"]] == [r["val_loss"] for r in uninterrupted["history"]]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_asking_for_cuda_without_a_gpu_is_one_line(tmp_path, capsys):
+    from radiolatent.cli import main
+    from radiolatent.distributed import device
+
+    assert device("auto").type == "cpu"
+    assert main(["train", "vdvae", "--config", "tiny", "--device", "cuda", "--out", str(tmp_path / "run")]) == 2
+    assert "no usable CUDA device" in capsys.readouterr().err
