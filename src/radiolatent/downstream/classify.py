@@ -348,7 +348,9 @@ def classify_tables(
     )
     return ClassificationResult(
         table=result, encoder=encoder_name(model), model=model, train_spec=train_spec, test_spec=test_spec,
-        dataset=paper_dataset(train_spec), standardize=standardize, seeds=list(seeds),
+        # [A]'s numbers sit beside ours only when both sides are [A]'s sets (like with like)
+        dataset=paper_dataset(train_spec) if paper_dataset(test_spec) == paper_dataset(train_spec) else None,
+        standardize=standardize, seeds=list(seeds),
         n_train=len(train), n_test=len(test), source=source,
         dropped={"train": n_train_other, "test": n_test_other},
         test_source=test_source if test_source != source else "",
