@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -127,3 +128,36 @@ def test_north_is_up_in_pictures(tmp_path):
     assert bright_rows.mean() < grid.shape[0] / 2
     thumb = np.asarray(Image.open(io.BytesIO(render_png(image, colour_table("gray"), 64))).convert("L"))
     assert np.unravel_index(thumb.argmax(), thumb.shape)[0] < 32
+
+
+def test_a_file_name_that_is_not_utf8_is_kept_and_stored(tmp_path):
+    image = np.zeros((20, 20), np.uint8)
+    image[8:12, 8:12] = 255
+    with open(os.path.join(os.fsencode(tmp_path), b"caf\xe9.npy"), "wb") as fh:
+        np.save(fh, image)
+    out = load_folder(tmp_path)
+    assert list(out.meta["id"]) == ["folder:caf\\xe9"]
+    out.meta.to_parquet(tmp_path / "meta.parquet")  # pyarrow needs valid UTF-8
+
+
+def test_a_survey_folder_from_the_command_line(tmp_path, capsys):
+    """The README's path on the vendored FITS: look, embed, select the set by the name given."""
+    from radiolatent.cli import main
+    from radiolatent.codes import read_codes, select
+
+    folder = tmp_path / "fits"
+    shutil.copytree(FIRST_FITS, folder)
+    assert main(["data", "show", f"folder@{folder}", "-n", "4", "-o", str(tmp_path / "g.png"), "-v"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 1 files that are not readable images, e.g. README.md" in err
+    assert f"skipped {folder / 'README.md'}" in err  # -v lists each one
+    out = tmp_path / "mine.parquet"
+    assert main(["embed", "--data", f"mine=folder@{folder}", "--single-view", "--survey", "FIRST",
+                 "--out", str(out)]) == 0
+    table = read_codes(out)
+    rows = select(table, "mine")
+    assert len(rows) == 4 and set(rows["survey"]) == {"FIRST"}
+    assert len(select(table, f"mine=folder@{folder}")) == 4
+    assert main(["embed", "--data", f"folder@{tmp_path / 'typo'}", "--out", str(tmp_path / "x.parquet")]) == 2
+    assert "typo: no such folder" in capsys.readouterr().err
+    assert not (tmp_path / "x.parquet").exists()

@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     if getattr(args, "verbose", False):
         # -v: the library's per-file notes (e.g. each skipped file) as plain lines
-        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        library = logging.getLogger("radiolatent")
+        library.addHandler(handler)
+        library.setLevel(logging.INFO)
     try:
         return args.handler(args) or 0
     except InputError as exc:
