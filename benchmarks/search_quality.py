@@ -20,6 +20,9 @@ all through `downstream/search.py` as `search` and `duplicates` run it:
   of its pairs are copies).
 * label agreement: the fraction of each MBC source's 8 nearest MBC codes (itself left
   out) with its FRI/FRII label.
+
+--write-fixture PATH writes the small real subset tests/test_search.py uses (every 16th
+MiraBest source in Griese, its Griese twin and every 4th Griese source; float16 codes).
 """
 
 from __future__ import annotations
@@ -132,13 +135,30 @@ def pool_pixels(table: pd.DataFrame) -> np.ndarray:
     return correlation.argmax(axis=1)
 
 
+def write_fixture(table: pd.DataFrame, path: Path, every_query: int = 16, every_griese: int = 4) -> None:
+    mirabest, griese = rows_of(table, "mirabest:all"), rows_of(table, "first-galaxy:all")
+    q, t = sky_pairs(mirabest, griese)
+    order = np.argsort(q, kind="stable")
+    q, t = q[order][::every_query], t[order][::every_query]
+    kept = np.union1d(t, np.arange(0, len(griese), every_griese))
+    meta = pd.concat([mirabest.iloc[q], griese.iloc[kept]], ignore_index=True)
+    columns = {c: meta[c].to_numpy() if pd.api.types.is_numeric_dtype(meta[c]) else meta[c].astype(str).to_numpy().astype(str)
+               for c in ("id", "dataset", "split", "label", "label_name", "ra", "dec", "las_arcsec")}
+    codes = np.concatenate([code_matrix(mirabest)[q], code_matrix(griese)[kept]]).astype(np.float16)
+    np.savez_compressed(path, codes=codes, n_queries=len(q), **columns)
+    print(f"wrote {path}: {len(q)} MiraBest queries, {len(kept)} Griese rows")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--codes", required=True, type=Path, help="codes table holding mbc, pool, first-galaxy and mirabest")
     parser.add_argument("--fits", type=Path, default=None, help=f"folder of raw FIRST FITS (e.g. {SHARED_FITS})")
     parser.add_argument("--pixels", action="store_true", help="pixel correlation of the pool's duplicate pairs")
+    parser.add_argument("--write-fixture", type=Path, default=None, metavar="NPZ", help="write the tests' real subset and stop")
     args = parser.parse_args()
     table = read_codes(args.codes)
+    if args.write_fixture is not None:
+        return write_fixture(table, args.write_fixture)
     pixels = pool_pixels(table) if args.pixels else None
     cache: dict = {}
     rows = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -222,3 +224,114 @@ def test_cli_search_and_duplicates_write_their_files(tmp_path, monkeypatch, caps
     assert cmd_duplicates(args) == 0
     pairs = pd.read_csv(tmp_path / "d.csv")
     assert pairs[["id_a", "id_b"]].values.tolist() == [["pool-10", "pool-11"]]
+    assert "1 pairs with whitened-cosine >= 0.8, mutual nearest, margin >= 0.1 in pool" in capsys.readouterr().out
+    # the paper's raw cosine, asked for by name: its own cached index, its own threshold
+    args = parser.parse_args(["search", "--codes", str(tmp_path / "codes.parquet"), "--query", "pool-10", "--metric", "cosine",
+                              "-k", "3", "-o", str(tmp_path / "c.png")])
+    assert cmd_search(args) == 0
+    assert set(pd.read_csv(tmp_path / "c.csv")["metric"]) == {"cosine"} and (tmp_path / "codes.pool.cosine.faiss").is_file()
+    args = parser.parse_args(["duplicates", "--codes", str(tmp_path / "codes.parquet"), "--metric", "cosine",
+                              "--out", str(tmp_path / "dc.csv")])
+    assert cmd_duplicates(args) == 0
+    assert "1 pairs with cosine >= 0.99 in pool" in capsys.readouterr().out
+    assert set(pd.read_csv(tmp_path / "dc.csv")["metric"]) == {"cosine"}
+
+
+# ---------------------------------------------------------------------------
+# Real codes: the shipped VDVAE's (8 orientations) on MiraBest sources that the FIRST
+# Radio Galaxy Dataset (Griese) also holds, matched within 30". Written by
+# `benchmarks/search_quality.py --write-fixture` (every 16th such source, its Griese
+# twin, and every 4th Griese source; float16 codes).
+# ---------------------------------------------------------------------------
+
+REAL = Path(__file__).parent / "data" / "search_codes_mirabest_griese.npz"
+
+
+@pytest.fixture(scope="module")
+def real():
+    data = np.load(REAL)
+    meta = pd.DataFrame({c: data[c] for c in ("id", "dataset", "split", "label", "label_name", "ra", "dec", "las_arcsec")})
+    meta = meta.assign(redshift=np.nan, survey="FIRST", pixel_scale_arcsec=1.8)
+    n = int(data["n_queries"])
+    codes = data["codes"].astype(np.float32)
+    table = pd.concat([make_codes_table(meta.iloc[:n].reset_index(drop=True), codes[:n], "mirabest:all", "vdvae-cpu+d8"),
+                       make_codes_table(meta.iloc[n:].reset_index(drop=True), codes[n:], "first-galaxy:all", "vdvae-cpu+d8")],
+                      ignore_index=True)
+    queries, griese = table.iloc[:n], table.iloc[n:].reset_index(drop=True)
+    twin = SkyCoord(queries["ra"].to_numpy() * u.deg, queries["dec"].to_numpy() * u.deg).match_to_catalog_sky(
+        SkyCoord(griese["ra"].to_numpy() * u.deg, griese["dec"].to_numpy() * u.deg))
+    assert (twin[1].arcsec <= 30).all(), "every query's twin is in the Griese rows"
+    return table, queries["id"].tolist(), griese["id"].iloc[twin[0]].tolist()
+
+
+def top1(table, queries, twins, metric):
+    """Per query: is its Griese twin the first result? (one index, as `similar` builds it)"""
+    from radiolatent.codes import code_matrix, select
+
+    griese = select(table, "first-galaxy")
+    _, rows = CodeIndex.build(code_matrix(griese), metric=metric).search(code_matrix(select(table, "mirabest")), 1)
+    return griese["id"].to_numpy()[rows[:, 0]] == np.asarray(twins)
+
+
+def test_default_search_puts_the_same_source_first_where_raw_cosine_does_not(real):
+    table, queries, twins = real
+    whitened, raw = top1(table, queries, twins, "whitened-cosine"), top1(table, queries, twins, "cosine")
+    assert whitened.mean() >= 0.85, "the same source, cut by two pipelines, is nearly always the nearest code"
+    assert whitened.mean() >= raw.mean() + 0.1
+    rescued = np.flatnonzero(whitened & ~raw)
+    assert len(rescued) >= 5, "sources raw cosine puts elsewhere come first"
+    default = similar(table, queries[rescued[0]], "first-galaxy", k=3)
+    assert default["id"].iat[0] == twins[rescued[0]] and set(default["metric"]) == {"whitened-cosine"}
+    # raw cosine scores are all near 1; whitened ones spread out
+    cosine = similar(table, queries[rescued[0]], "first-galaxy", k=8, metric="cosine")["score"]
+    spread = similar(table, queries[rescued[0]], "first-galaxy", k=8)["score"]
+    assert cosine.min() > 0.99 and spread.iat[0] - spread.iat[-1] > 5 * (cosine.iat[0] - cosine.iat[-1])
+
+
+def test_default_duplicates_are_few_and_are_the_same_objects(real):
+    table, _, _ = real
+    both = table.assign(set="overlap")
+    pairs = find_duplicates(both, "overlap")
+    assert pairs.attrs["rule"] == {"metric": "whitened-cosine", "threshold": 0.8, "margin": 0.1}
+    assert 10 <= len(pairs) <= 60, "a list a person can read"
+    assert (pairs["kind"] == "same position").mean() >= 0.75  # 0.98 on the whole overlap (docs/results.md)
+    assert (pairs["margin"] >= 0.1).all() and (pairs["similarity"] >= 0.8).all() and set(pairs["metric"]) == {"whitened-cosine"}
+    paper = find_duplicates(both, "overlap", metric="cosine")
+    assert len(paper) > 20 * len(pairs) and (paper["kind"] == "same position").mean() < 0.1
+
+
+def test_metric_cosine_reproduces_the_papers_duplicates(real):
+    table, _, _ = real
+    griese = table[table["set"] == "first-galaxy:all"].reset_index(drop=True)
+    codes = griese.filter(regex=r"^z\d+$").to_numpy(np.float64)
+    unit = codes / np.linalg.norm(codes, axis=1, keepdims=True)
+    a, b = np.triu_indices(len(unit), 1)
+    cosine = (unit @ unit.T)[a, b]
+    expected = {(griese["id"][i], griese["id"][j]) for i, j in zip(a[cosine >= 0.99 + 1e-6], b[cosine >= 0.99 + 1e-6])}
+    pairs = find_duplicates(table, "first-galaxy", metric="cosine")
+    assert pairs.attrs["rule"] == {"metric": "cosine", "threshold": 0.99, "margin": None}
+    assert pairs["margin"].isna().all()
+    found = set(zip(pairs["id_a"], pairs["id_b"]))
+    borderline = {(griese["id"][i], griese["id"][j]) for i, j in zip(a[np.abs(cosine - 0.99) <= 1e-6], b[np.abs(cosine - 0.99) <= 1e-6])}
+    assert expected <= found <= expected | borderline and len(found) > 1000
+
+
+def test_duplicate_rule_defaults_and_refusals():
+    from radiolatent.downstream.search import duplicate_rule, rule_text
+
+    assert rule_text(duplicate_rule()) == "with whitened-cosine >= 0.8, mutual nearest, margin >= 0.1"
+    assert rule_text(duplicate_rule("cosine")) == "with cosine >= 0.99"
+    assert duplicate_rule("whitened-cosine", threshold=0.5, margin=0.0)["margin"] == 0.0
+    with pytest.raises(InputError, match="similarity metric"):
+        duplicate_rule("euclidean-pca")
+    with pytest.raises(InputError, match="threshold"):
+        duplicate_rule("cosine", threshold=1.5)
+
+
+def test_whitened_search_of_tiny_and_constant_sets_stays_finite():
+    codes = random_codes(3, seed=8)
+    scores, rows = CodeIndex.build(codes).search(codes, 3)
+    assert np.isfinite(scores).all() and (rows[:, 0] == np.arange(3)).all()
+    same = np.ones((4, 8), dtype=np.float32)
+    scores, _ = CodeIndex.build(same).search(same[:1], 2)
+    assert np.isfinite(scores).all()
