@@ -151,7 +151,10 @@ def test_markdown_shows_published_values_and_encoder():
     assert ref["reference"] == 0.78
 
     byol = classify_codes(codes_table("byol-r18"), "mbc:train", "mbc:test", seeds=(0,), classifiers=["knn"])
-    assert byol.encoder == "byol" and "best row for byol on mbc: acc 0.73" in byol.to_markdown()
+    assert byol.encoder == "byol" and "best row for byol on mbc: svc, acc 0.73" in byol.to_markdown()
+    # every classifier of every encoder has [A]'s value beside it, not only the best
+    knn = next(line for line in byol.to_markdown().splitlines() if line.startswith("| knn |"))
+    assert "| 0.63 |" in knn and "| 0.72 |" in knn
     other = classify_codes(codes_table("my-model"), "mbc:train", "mbc:test", seeds=(0,), classifiers=["knn"])
     assert other.encoder == "my-model" and other.reference("knn") is None
 
@@ -344,3 +347,18 @@ def test_cli_test_codes(real_tables, capsys):
                  "--train", "mbc:train", "--test", "mbc:test"])
     with pytest.raises(InputError, match=r"--test-codes: give one per --codes \(2\), got 1"):
         args.handler(args)
+
+
+def test_reference_holds_every_cell_of_table_2():
+    """[A] Table 2: 4 encoders x 6 classifiers x 2 datasets x 4 metrics, as published."""
+    from radiolatent.config import CLASSIFIER_NAMES
+    from radiolatent.reference import ENCODERS, PUBLISHED_TABLE2
+
+    assert len(PUBLISHED_TABLE2) == 48
+    for encoder in ENCODERS:
+        for dataset in ("mbc", "nvss"):
+            for clf in CLASSIFIER_NAMES:
+                row = published_row(encoder, dataset, clf)
+                assert all(0 < row[m] <= 1 for m in ("accuracy", "roc_auc", "specificity", "recall"))
+    assert published_row("simsiam", "nvss", "grad")["recall"] == 0.93
+    assert published_row("simclr", "nvss", "best")["classifier"] == "lr"  # 0.86, its best

@@ -27,7 +27,7 @@ from sklearn.svm import SVC
 from radiolatent import codes as codes_mod
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, FRI_LABEL, FRII_LABEL, ClassifyConfig
 from radiolatent.errors import InputError
-from radiolatent.reference import METRICS, reference_row
+from radiolatent.reference import METRICS, TABLE2, reference_row
 from radiolatent.workers import parallel
 
 #: classifiers whose fit does not depend on a seed: fitted once, their sd is 0.
@@ -245,9 +245,9 @@ class ClassificationResult:
         for source, note in sorted(sources):
             notes.append(f"ref: {source}" + (f" ({note})" if note else ""))
         best = self.reference("best")
-        if best and best["classifier"] == "best":
+        if best and best["source"] == TABLE2:
             values = ", ".join(f"{METRIC_LABELS[m]} {best[m]:.2f}" for m in METRICS if m in best)
-            notes.append(f"{best['source']} best row for {self.encoder} on {self.dataset}: {values} ({best['note']})")
+            notes.append(f"{best['source']} best row for {self.encoder} on {self.dataset}: {best['classifier']}, {values}")
         return [""] + notes if notes else []
 
     def to_frame(self) -> pd.DataFrame:
