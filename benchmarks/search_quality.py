@@ -21,6 +21,10 @@ all through `downstream/search.py` as `search` and `duplicates` run it:
 * label agreement: the fraction of each MBC source's 8 nearest MBC codes (itself left
   out) with its FRI/FRII label.
 
+--variants also scores the candidates that were weighed (numpy, exact): centred cosine,
+per-dimension standardised cosine, PCA-whitened cosine keeping 95 / 99 / 100 % of the
+variance, and whitening with several shrinkages.
+
 --write-fixture PATH writes the small real subset tests/test_search.py uses (every 16th
 MiraBest source in Griese, its Griese twin and every 4th Griese source; float16 codes).
 """
@@ -135,6 +139,41 @@ def pool_pixels(table: pd.DataFrame) -> np.ndarray:
     return correlation.argmax(axis=1)
 
 
+def variant(kind: str, fit: np.ndarray):
+    """A numpy transform of codes, fitted on `fit`, after which cosine is taken."""
+    mean = fit.mean(axis=0)
+    if kind == "centred":
+        return lambda x: x - mean
+    if kind == "standardised":
+        return lambda x: (x - mean) / fit.std(axis=0)
+    _, s, vt = np.linalg.svd(fit - mean, full_matrices=False)
+    var = s**2 / (len(fit) - 1)
+    if kind.startswith("pca-white-"):  # keep a fraction of the variance, no shrinkage
+        n = int(np.searchsorted(np.cumsum(var) / var.sum(), float(kind.rsplit("-", 1)[1]) - 1e-9) + 1)
+        return lambda x: (x - mean) @ vt[:n].T / np.sqrt(var[:n])
+    shrink = float(kind.rsplit("-", 1)[1])  # "shrink-0.01"
+    return lambda x: (x - mean) @ vt.T / np.sqrt(var + shrink * var.mean())
+
+
+def variants(table: pd.DataFrame) -> None:
+    mirabest, griese, mbc = rows_of(table, "mirabest:all"), rows_of(table, "first-galaxy:all"), rows_of(table, "mirabest:confident")
+    q, t = sky_pairs(mirabest, griese)
+    labels = mbc["label"].to_numpy()
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)
+    print("variant                 top1   median rank   MBC top-8 label agreement")
+    for kind in ("centred", "standardised", "pca-white-0.95", "pca-white-0.99", "pca-white-1.0",
+                 "shrink-0.0", "shrink-0.001", "shrink-0.01", "shrink-0.1", "shrink-1.0"):
+        f = variant(kind, code_matrix(griese))
+        sim = unit(f(code_matrix(mirabest)[q])) @ unit(f(code_matrix(griese))).T
+        r = 1 + (sim > sim[np.arange(len(q)), t][:, None]).sum(axis=1)
+        g = variant(kind, code_matrix(mbc))
+        own = unit(g(code_matrix(mbc)))
+        near = own @ own.T
+        np.fill_diagonal(near, -np.inf)
+        agree = np.mean(labels[np.argsort(-near, axis=1)[:, :8]] == labels[:, None])
+        print(f"{kind:20s} {np.mean(r == 1):7.3f} {np.median(r):9.0f} {agree:14.3f}")
+
+
 def write_fixture(table: pd.DataFrame, path: Path, every_query: int = 16, every_griese: int = 4) -> None:
     mirabest, griese = rows_of(table, "mirabest:all"), rows_of(table, "first-galaxy:all")
     q, t = sky_pairs(mirabest, griese)
@@ -154,6 +193,7 @@ def main() -> None:
     parser.add_argument("--codes", required=True, type=Path, help="codes table holding mbc, pool, first-galaxy and mirabest")
     parser.add_argument("--fits", type=Path, default=None, help=f"folder of raw FIRST FITS (e.g. {SHARED_FITS})")
     parser.add_argument("--pixels", action="store_true", help="pixel correlation of the pool's duplicate pairs")
+    parser.add_argument("--variants", action="store_true", help="also score the candidate transforms weighed")
     parser.add_argument("--write-fixture", type=Path, default=None, metavar="NPZ", help="write the tests' real subset and stop")
     args = parser.parse_args()
     table = read_codes(args.codes)
@@ -175,6 +215,8 @@ def main() -> None:
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(result.to_string())
     print("defaults:", "; ".join(f"{m}: {rule_text(duplicate_rule(m))}" for m in DUPLICATE_METRICS))
+    if args.variants:
+        variants(table)
 
 
 if __name__ == "__main__":
