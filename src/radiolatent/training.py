@@ -42,13 +42,12 @@ import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
-
-from lightly.utils.lars import LARS
 
 from radiolatent import distributed
 from radiolatent.config import (
@@ -59,8 +58,10 @@ from radiolatent.data.augment import two_views
 from radiolatent.errors import InputError
 from radiolatent.fileio import write_text
 from radiolatent.models.checkpoint import flatten_state, load_pair, save_model, save_pair, unflatten_state
-from radiolatent.models.ssl import SSLModel, build_ssl, feature_spread, target_momentum
 from radiolatent.models.vdvae import VDVAE, build_vdvae
+
+if TYPE_CHECKING:  # lightly and torchvision load only for SSL runs (seconds a process under torchrun)
+    from radiolatent.models.ssl import SSLModel
 
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_JSON = "state.json"
@@ -269,6 +270,8 @@ def weight_checksum(model: torch.nn.Module) -> str:
 def make_optimizer(cfg: TrainConfig | SSLTrainConfig, params) -> torch.optim.Optimizer:
     """The configured optimiser over `params` (parameters or parameter groups)."""
     if cfg.optimizer == "lars":
+        from lightly.utils.lars import LARS
+
         return LARS(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -427,6 +430,8 @@ class SSLRecipe:
         self.kind = run.model.method
 
     def build(self, seed: int) -> SSLModel:
+        from radiolatent.models.ssl import build_ssl
+
         return build_ssl(self.run.model, seed=seed)
 
     def optimizer(self, model: SSLModel) -> torch.optim.Optimizer:
@@ -462,6 +467,8 @@ class SSLRecipe:
     def schedule_row(self, step: int, total_steps: int) -> dict:
         if self.kind != "byol":
             return {}
+        from radiolatent.models.ssl import target_momentum
+
         return {"momentum": target_momentum(self.run.model, step, total_steps)}
 
     def train_row(self, epoch: int, mean: np.ndarray, grad_norm: float, model: SSLModel) -> dict:
@@ -488,6 +495,8 @@ class SSLRecipe:
 def evaluate_ssl(model: SSLModel, images: np.ndarray, run: SSLRunConfig, seed: int, device) -> dict:
     """Validation: the loss on two fixed-seed views of each image (the same views every
     epoch, so epochs compare), and the spread of the clean images' features."""
+    from radiolatent.models.ssl import feature_spread
+
     model.eval()
     rng = np.random.default_rng([seed, 0xE7A1])
     total, n, features = 0.0, 0, []
