@@ -375,7 +375,7 @@ class SearchConfig:
 
     The default metric is whitened cosine: the codes share a large common direction and
     most of their variance lies in a few dimensions, so raw cosine ranks nearly everything
-    alike (282,977 pool pairs at >= 0.99). Centring on the searched set's mean and
+    alike (282,978 pool pairs at >= 0.99). Centring on the searched set's mean and
     whitening (PCA, each component scaled to unit variance) before cosine puts the same
     source rendered twice first far more often; benchmarks/search_quality.py measures it
     (docs/results.md).
