@@ -290,24 +290,14 @@ def _binary_rows(rows: pd.DataFrame, spec: str, source: str, binary_only: bool) 
     return rows[keep], n_other
 
 
-def classify_codes(
-    table: pd.DataFrame,
-    train_spec: str,
-    test_spec: str,
-    seeds=DEFAULT_CLASSIFY.seeds,
-    classifiers=None,
-    standardize: bool = DEFAULT_CLASSIFY.standardize,
-    block: str = "z",
-    binary_only: bool = False,
-    config: ClassifyConfig = DEFAULT_CLASSIFY,
-) -> ClassificationResult:
+def classify_codes(table: pd.DataFrame, train_spec: str, test_spec: str, **options) -> ClassificationResult:
     """Classify from a codes table: rows selected by spec, labels from the `label` column.
 
     Rows labelled other than FRI/FRII are an error unless `binary_only`, which drops
     them (the counts are kept in `result.dropped`). Train and test must share no id.
+    `options` are classify_tables' (seeds, classifiers, standardize, block, binary_only, config).
     """
-    return classify_tables(table, train_spec, table, test_spec, seeds=seeds, classifiers=classifiers,
-                           standardize=standardize, block=block, binary_only=binary_only, config=config)
+    return classify_tables(table, train_spec, table, test_spec, **options)
 
 
 def classify_tables(
