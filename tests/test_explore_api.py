@@ -166,7 +166,8 @@ def test_thumbnail_is_the_model_input_and_is_cached(client, table):
     picture = np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB"))
     image = load_images_for(table.iloc[[7]])[0]
     scale = DEFAULT_EXPLORE.thumb_size // image.shape[0]
-    expected = colour_table(DEFAULT_EXPLORE.thumb_cmap)[image].repeat(scale, axis=0).repeat(scale, axis=1)
+    # rows are in FITS order (row 0 = south): the thumbnail shows them flipped, north up
+    expected = colour_table(DEFAULT_EXPLORE.thumb_cmap)[image[::-1]].repeat(scale, axis=0).repeat(scale, axis=1)
     assert np.array_equal(picture, expected), "each model-input pixel becomes a block of the colour map"
     renders = client.app.state.data.explorer.thumbs.renders
     assert client.get(url).content == response.content
