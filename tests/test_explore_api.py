@@ -217,6 +217,12 @@ def test_dropped_png_finds_its_source_first(client, table):
     assert "radiolatent-upload" not in broken.text, "the server's temporary path is not shown"
 
 
+def test_an_oversize_upload_is_refused(client):
+    limit = client.app.state.data.explorer.config.max_upload_bytes
+    response = client.post("/api/search/upload", files={"file": ("big.fits", b"\0" * (limit + 1), "image/fits")})
+    assert response.status_code == 413 and str(limit) in response.json()["detail"]
+
+
 def test_dropped_file_is_embedded_with_a_trained_model_given_by_path(table, tmp_path):
     """A table made by a model trained here (not rebuildable by name) searches dropped files
     with --model; without it the page says which option to give, and a model that did not
