@@ -254,6 +254,15 @@ def test_a_bad_setting_is_refused_before_any_work(tmp_path, capsys, model, setti
     assert not out.exists()
 
 
+def test_a_bad_density_setting_is_refused(tmp_path, capsys, codes):
+    out = tmp_path / "maf"
+    code, _, err = run(capsys, "density", "fit", "--codes", codes, "--on", "frdeep-n", "--set", "epochs=-1",
+                       "--out", out)
+    assert code == 2
+    error_line(err, "epochs must be at least 1")
+    assert not out.exists()
+
+
 def test_a_saved_config_with_a_bad_setting_is_refused():
     saved = dataclasses.asdict(get_vdvae_config("tiny"))
     saved["train"]["epochs"] = -3

@@ -857,7 +857,8 @@ def _loop_problems(t: TrainConfig | SSLTrainConfig, optimizers: tuple[str, ...])
     p = _Problems()
     p.finite(t)
     p.need(t.epochs >= 1, "epochs", "must be at least 1", t.epochs)
-    p.need(t.batch_size >= 1 and t.eval_batch_size >= 1, "batch_size and eval_batch_size", "must be at least 1")
+    p.need(t.batch_size >= 1, "batch_size", "must be at least 1", t.batch_size)
+    p.need(t.eval_batch_size >= 1, "eval_batch_size", "must be at least 1", t.eval_batch_size)
     p.need(t.optimizer in optimizers, "optimizer", f"must be one of {list(optimizers)}", t.optimizer)
     p.need(t.lr > 0, "lr", "must be > 0", t.lr)
     p.need(t.weight_decay >= 0, "weight_decay", "must be >= 0", t.weight_decay)
@@ -1344,8 +1345,29 @@ def _ssl_train_problems(t: SSLTrainConfig) -> list[str]:
     return p
 
 
+def _density_problems(d: DensityConfig) -> list[str]:
+    p = _Problems()
+    p.finite(d)
+    p.need(d.transforms >= 1, "transforms", "must be at least 1", d.transforms)
+    p.need(len(d.hidden) >= 1 and all(1 <= h <= MAX_VDVAE_WIDTH for h in d.hidden), "hidden",
+           f"must be one or more layer widths 1..{MAX_VDVAE_WIDTH}", d.hidden)
+    p.need(d.lr > 0, "lr", "must be > 0", d.lr)
+    p.need(d.weight_decay >= 0, "weight_decay", "must be >= 0", d.weight_decay)
+    p.need(d.epochs >= 1, "epochs", "must be at least 1", d.epochs)
+    p.need(d.batch_size >= 1, "batch_size", "must be at least 1", d.batch_size)
+    p.need(0 < d.valid_fraction < 1, "valid_fraction", "must lie in (0, 1)", d.valid_fraction)
+    p.need(d.patience >= 0, "patience", "must be >= 0", d.patience)
+    p.need(d.grad_clip > 0, "grad_clip", "must be > 0", d.grad_clip)
+    p.need(d.standardise in ("whiten", "scale"), "standardise", "must be 'whiten' or 'scale'", d.standardise)
+    p.need(0 < d.min_eigen_fraction < 1 and 0 < d.min_scale_fraction < 1,
+           "min_eigen_fraction and min_scale_fraction", "must lie in (0, 1)")
+    p.need(d.threads >= 1, "threads", "must be at least 1", d.threads)
+    return p
+
+
 #: the configs `check_config` knows how to check, each with its own settings' checks.
 _CHECKS = {
+    DensityConfig: _density_problems,
     VDVAEConfig: _vdvae_problems,
     TrainConfig: _train_problems,
     SSLModelConfig: _ssl_model_problems,
