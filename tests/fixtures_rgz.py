@@ -96,3 +96,71 @@ def write_rgz_fixture(folder: str | Path, n_batches: int = 2, per_batch: int = 6
     split = ["train"] * (n_batches * per_batch) + ["test"] * per_batch
     return {"images": images, "src_ids": src_ids, "las": las, "mb_flag": mb_flag, "split": split,
             "duplicate": duplicate, "mirabest": mirabest}
+
+
+# ---------------------------------------------------------------------------
+# A scale stand-in: many RGZ-format images made from a few real ones
+# ---------------------------------------------------------------------------
+
+#: largest shift, in pixels, of a stand-in's window from the centre of its base image.
+STANDIN_SHIFT = 12
+
+
+def standin_images(base: np.ndarray, start: int, count: int, side: int = SIDE, seed: int = 0) -> np.ndarray:
+    """Images `start..start+count` of an endless stand-in sequence made from `base` (M, H, W)
+    uint8 images (H, W >= side): each is a side x side window of one base image, offset up
+    to STANDIN_SHIFT pixels from its centre (zeros beyond the edge), then flipped and turned
+    by quarter turns. Image i depends only on (i, seed), so a folder can be written in
+    batches and any slice regenerated. A scale stand-in, not science data: every image is a
+    re-cut of a real source, so near-duplicates are common."""
+    pad = STANDIN_SHIFT + max(0, (side - min(np.shape(base)[1:])) // 2 + 1)
+    padded = np.pad(np.asarray(base), ((0, 0), (pad, pad), (pad, pad)))
+    # every image's choices come from one stream, drawn up to the last one asked for
+    rng = np.random.default_rng(seed)
+    total = start + count
+    which = rng.integers(len(padded), size=total)[start:]
+    shift = rng.integers(-STANDIN_SHIFT, STANDIN_SHIFT + 1, size=(total, 2))[start:]
+    orientation = rng.integers(8, size=total)[start:]
+    top0, left0 = (padded.shape[1] - side) // 2, (padded.shape[2] - side) // 2
+    out = np.empty((count, side, side), np.uint8)
+    for k in range(count):
+        top, left = top0 + shift[k, 0], left0 + shift[k, 1]
+        out[k] = padded[which[k], top:top + side, left:left + side]
+    for o in range(1, 8):  # orientation o: flipped if o >= 4, then o % 4 quarter turns
+        rows = np.flatnonzero(orientation == o)
+        views = out[rows][:, :, ::-1] if o >= 4 else out[rows]
+        out[rows] = np.rot90(views, o % 4, axes=(1, 2))
+    return out
+
+
+def write_rgz_standin(folder: str | Path, base: np.ndarray, n: int, per_batch: int = 10_000,
+                      seed: int = 0, progress=None) -> dict:
+    """Write an n-image RGZ DR1 batch folder of `standin_images` (the last batch is
+    `test_batch`, the others `data_batch_1..`), one batch in memory at a time. Ids are
+    `SYN0000000..`; LAS is drawn from 10 to 120 arcsec; no source is flagged MiraBest.
+    `progress(done, n)` is called after each batch. Returns {files, n, src_ids}."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    starts = list(range(0, n, per_batch))
+    names = [f"data_batch_{b + 1}" for b in range(len(starts) - 1)] + ["test_batch"]
+    las_rng = np.random.default_rng((seed, 2**32 - 1))  # apart from every image's stream
+    las = np.round(las_rng.uniform(10.0, 120.0, n), 2)
+    files = []
+    for name, start in zip(names, starts):
+        count = min(per_batch, n - start)
+        images = standin_images(base, start, count, SIDE, seed)
+        src_ids = [f"SYN{i:07d}" for i in range(start, start + count)]
+        batch = {
+            "batch_label": f"stand-in {name}",
+            "data": images.reshape(count, SIDE * SIDE),
+            "filenames": [f"{s}.png" for s in src_ids],
+            "src_ids": src_ids,
+            "mb_flag": [0] * count,
+            "LAS": [float(v) for v in las[start:start + count]],
+        }
+        (folder / name).write_bytes(py2_pickle(batch))
+        files.append(folder / name)
+        if progress is not None:
+            progress(start + count, n)
+    (folder / "batches.meta").write_bytes(py2_pickle({"num_cases_per_batch": per_batch, "num_vis": SIDE * SIDE}))
+    return {"files": files, "n": n, "src_ids": [f"SYN{i:07d}" for i in range(n)]}

@@ -8,11 +8,13 @@ server. Rows are de-duplicated by id (the first row of each id is kept, as
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,8 @@ from radiolatent.fileio import atomic_path
 HOVER_COLUMNS = ("label_name", "dataset", "las_arcsec")
 #: columns whose missing values are unlabelled sources (the legend says so).
 LABEL_COLUMNS = ("label", "label_name")
+#: maps of this many rows or more show UMAP's steps and a progress bar.
+PROGRESS_ROWS = 5000
 #: the search scope meaning "every row".
 ALL_ROWS = "all"
 #: columns never offered for colouring: unique per row, or the bookkeeping of the table.
@@ -116,20 +120,15 @@ class Explorer:
     # ------------------------------------------------------------------ map
 
     def _map(self) -> np.ndarray:
-        """[C]'s UMAP of the codes, from the cache when these exact codes were mapped before."""
-        from radiolatent.downstream.maps import embed_2d
-
-        params = {"n_neighbors": self.config.umap_neighbors, "min_dist": self.config.umap_min_dist,
-                  "seed": self.config.seed}
-        name = f"umap-{self.key}-{hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]}.npy"
-        cached = self.cache_dir / name
+        """[C]'s UMAP of the codes, from the cache when these exact codes were mapped before
+        (computed once per table: about 100 s for 100,000 codes on 2 cores)."""
+        cached = map_cache_file(self.cache_dir, self.codes, self.config)
         if cached.is_file():
             xy = np.load(cached, allow_pickle=False)
             if xy.shape == (len(self.codes), 2):
                 return xy
         self.log(f"computing the UMAP map of {len(self.codes)} codes (once; cached in {self.cache_dir})")
-        map_config = MapConfig(umap_neighbors=self.config.umap_neighbors, umap_min_dist=self.config.umap_min_dist)
-        xy = embed_2d(self.codes, "umap", seed=self.config.seed, config=map_config)
+        xy = umap_map(self.codes, self.config)
         self._save_quietly(cached, lambda tmp: np.save(tmp, xy, allow_pickle=False))
         return xy
 
@@ -229,6 +228,31 @@ class Explorer:
     def picture(self, image: np.ndarray) -> bytes:
         """Any 2-D uint8 image (a dropped file's model input) rendered like the thumbnails."""
         return render_png(image, self._lut, self.config.thumb_size)
+
+
+def map_cache_file(cache_dir: Path, codes: np.ndarray, config: ExploreConfig) -> Path:
+    """Where the map of these codes under these UMAP settings is kept: keyed on the codes'
+    content, so an edited or re-embedded table is mapped afresh."""
+    params = {"n_neighbors": config.umap_neighbors, "min_dist": config.umap_min_dist, "seed": config.seed}
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
+    return Path(cache_dir) / f"umap-{codes_key(codes)}-{digest}.npy"
+
+
+def umap_map(codes: np.ndarray, config: ExploreConfig) -> np.ndarray:
+    """(N, 2) UMAP of the codes with the explorer's parameters, as `embed_2d(..., "umap")`
+    computes it, with a progress bar over the layout epochs (the long part at 100,000 rows)."""
+    from radiolatent.downstream.maps import check_matrix
+
+    codes = check_matrix(codes, "umap input", min_rows=3)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+        warnings.filterwarnings("ignore", message=".*n_jobs.*")  # a fixed seed makes UMAP single-threaded
+        import umap
+
+        # verbose: UMAP names its steps and draws the tqdm bar of its epochs (to stderr, like every bar)
+        reducer = umap.UMAP(n_neighbors=min(config.umap_neighbors, len(codes) - 1), min_dist=config.umap_min_dist,
+                            random_state=config.seed, n_jobs=1, verbose=len(codes) >= PROGRESS_ROWS,
+                            tqdm_kwds={"desc": "UMAP layout", "unit": "epoch", "file": sys.stderr})
+        return np.asarray(reducer.fit_transform(codes), dtype=np.float32)
 
 
 def code_block_columns(table: pd.DataFrame) -> list[str]:

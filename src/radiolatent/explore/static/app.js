@@ -17,9 +17,11 @@ const BINS = 64;  // continuous colours are drawn in this many bins (one fillSty
 
 const state = {
   info: null,
-  ids: [], x: [], y: [], hover: {},
+  ids: [], x: new Float32Array(0), y: new Float32Array(0), hover: {},
   colour: null,          // {name, kind, values, categories | min/max, lo/hi}
-  pointColour: [],       // per point: palette index (categorical) or bin (continuous), -1 unknown
+  pointColour: null,     // Int16Array per point: palette index (categorical) or bin (continuous), -1 unknown
+  drawOrder: null,       // Int32Array of point indices grouped by colour, in drawing order
+  groups: [],            // [{colour, start, end}] slices of drawOrder, unknown first
   labels: {},            // id -> score
   selected: null,        // id shown in the detail panel, target of keys 0-5
   query: null,           // id whose similar sources are shown (null for a dropped file)
@@ -101,6 +103,30 @@ function fitView() {
 
 const toScreen = (i) => [state.view.ox + state.view.scale * state.x[i], state.view.oy - state.view.scale * state.y[i]];
 
+// points grouped by colour once per colouring (a counting sort), so a frame allocates nothing
+function groupPoints() {
+  const n = state.x.length, colours = state.pointColour ?? new Int16Array(n).fill(-1);
+  let top = 0;
+  for (let i = 0; i < n; i++) top = Math.max(top, colours[i]);
+  const counts = new Int32Array(top + 2);  // slot 0: unknown (-1)
+  for (let i = 0; i < n; i++) counts[colours[i] + 1]++;
+  // unknown first, then towards the interesting end, which is drawn last (on top)
+  const lowOnTop = state.colour?.interesting === "low";
+  const slots = [0, ...Array.from({length: top + 1}, (_, k) => lowOnTop ? top + 1 - k : k + 1)];
+  const start = new Int32Array(top + 2);
+  const groups = [];
+  let at = 0;
+  for (const slot of slots) {
+    start[slot] = at;
+    if (counts[slot]) groups.push({colour: slot - 1, start: at, end: at + counts[slot]});
+    at += counts[slot];
+  }
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[start[colours[i] + 1]++] = i;
+  state.drawOrder = order;
+  state.groups = groups;
+}
+
 function pointRadius() {
   const zoom = state.view.scale / (state.baseScale || state.view.scale);
   const crowd = state.x.length > 5000 ? 1.6 : state.x.length > 1000 ? 2.2 : 3.2;
@@ -119,24 +145,23 @@ function drawNow() {
   ctx.clearRect(0, 0, box.width, box.height);
   const r = pointRadius();
   const palette = colourPalette();
-  // unknown values first, then each colour as one path: fast for tens of thousands of points
-  const groups = new Map();
-  for (let i = 0; i < state.x.length; i++) {
-    const c = state.pointColour[i] ?? -1;
-    if (!groups.has(c)) groups.set(c, []);
-    groups.get(c).push(i);
-  }
-  // unknown first, then towards the interesting end, which is drawn last (on top)
-  const lowOnTop = state.colour?.interesting === "low";
-  const order = [...groups.keys()].sort((a, b) => a < 0 ? -1 : b < 0 ? 1 : lowOnTop ? b - a : a - b);
-  for (const c of order) {
-    ctx.fillStyle = c < 0 ? UNKNOWN : palette[c];
+  if (!state.drawOrder) groupPoints();
+  const {x, y, drawOrder} = state, {scale, ox, oy} = state.view, w = box.width, h = box.height;
+  // one path per colour; small points as squares (a circle of 1-2 px looks the same and
+  // costs far more), so 100,000 points draw and pan at frame rate
+  const square = r < 2.5, side = 2 * r;
+  for (const {colour, start, end} of state.groups) {
+    ctx.fillStyle = colour < 0 ? UNKNOWN : palette[colour];
     ctx.beginPath();
-    for (const i of groups.get(c)) {
-      const [sx, sy] = toScreen(i);
-      if (sx < -r || sy < -r || sx > box.width + r || sy > box.height + r) continue;
-      ctx.moveTo(sx + r, sy);
-      ctx.arc(sx, sy, r, 0, 2 * Math.PI);
+    for (let k = start; k < end; k++) {
+      const i = drawOrder[k], sx = ox + scale * x[i], sy = oy - scale * y[i];
+      if (sx < -r || sy < -r || sx > w + r || sy > h + r) continue;
+      if (square) {
+        ctx.rect(sx - r, sy - r, side, side);
+      } else {
+        ctx.moveTo(sx + r, sy);
+        ctx.arc(sx, sy, r, 0, 2 * Math.PI);
+      }
     }
     ctx.fill();
   }
@@ -172,9 +197,10 @@ function ring(ids, radius, colour, width) {
 
 function nearestPoint(px, py, within = 10) {
   let best = -1, bestD = within * within;
-  for (let i = 0; i < state.x.length; i++) {
-    const [sx, sy] = toScreen(i);
-    const d = (sx - px) ** 2 + (sy - py) ** 2;
+  const {x, y} = state, {scale, ox, oy} = state.view;
+  for (let i = 0; i < x.length; i++) {
+    const dx = ox + scale * x[i] - px, dy = oy - scale * y[i] - py;
+    const d = dx * dx + dy * dy;
     if (d < bestD) { bestD = d; best = i; }
   }
   return best;
@@ -283,13 +309,14 @@ async function setColour(name) {
     const known = column.values.filter((v) => v !== null).sort((a, b) => a - b);
     column.lo = quantile(known, 0.02); column.hi = quantile(known, 0.98);
     if (!(column.hi > column.lo)) { column.lo = column.min; column.hi = column.max > column.min ? column.max : column.min + 1; }
-    state.pointColour = column.values.map((v) => v === null ? -1
+    state.pointColour = Int16Array.from(column.values, (v) => v === null ? -1
       : Math.round(Math.min(Math.max((v - column.lo) / (column.hi - column.lo), 0), 1) * (BINS - 1)));
   } else {
     const palette = column.categories.length > 10 ? TAB20 : TAB10;
-    state.pointColour = column.values.map((c) => c < 0 ? -1 : c % palette.length);
+    state.pointColour = Int16Array.from(column.values, (c) => c < 0 ? -1 : c % palette.length);
   }
   state.colour = column;
+  groupPoints();
   drawLegend();
   draw();
 }
@@ -618,7 +645,9 @@ async function start() {
   status("loading…");
   const [info, points, labels] = await Promise.all([api("/api/info"), api("/api/map"), api("/api/labels")]);
   state.info = info;
-  Object.assign(state, {ids: points.ids, x: points.x, y: points.y, hover: points.hover, labels: labels.labels});
+  // typed arrays: a map of 100,000 points is drawn from them every frame
+  Object.assign(state, {ids: points.ids, x: Float32Array.from(points.x, (v) => v ?? NaN),
+    y: Float32Array.from(points.y, (v) => v ?? NaN), hover: points.hover, labels: labels.labels});
   state.index = new Map(points.ids.map((id, i) => [id, i]));
   $("#summary").textContent = `${info.codes} · ${info.rows.toLocaleString()} sources · ${info.model} · ${info.dims}-d codes`
     + (info.density ? " · density model loaded" : "");
