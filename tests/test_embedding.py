@@ -201,3 +201,42 @@ def test_repeated_images_are_encoded_once_with_the_same_code(pool_images):
     np.testing.assert_allclose(codes_b, direct, rtol=1e-3, atol=1e-4)  # batch make-up moves last bits
     np.testing.assert_array_equal(codes_b[0], codes_b[3])
     np.testing.assert_array_equal(codes_b[:2], codes_a[3:5])
+
+
+def test_eight_views_in_one_batch_are_the_mean_of_each_view():
+    """The VDVAE encoder runs a batch's 8 orientations as one batch: the same codes as
+    encoding each orientation on its own and averaging, and no orientation matters."""
+    from radiolatent.embedding import dihedral_views, encode_images, get_encoder
+
+    encoder = get_encoder(None, EmbedConfig())
+    images = np.asarray(model_input("mbc:test").images[:10])
+    codes = encode_images(encoder, images, EmbedConfig())
+    each = np.mean([encoder.encode(view) for view in dihedral_views(images)], axis=0)
+    np.testing.assert_allclose(codes, each, rtol=1e-5, atol=1e-5)
+    turned = np.ascontiguousarray(np.rot90(images, 3, axes=(1, 2))[:, ::-1])
+    np.testing.assert_allclose(encode_images(encoder, turned, EmbedConfig()), codes, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(codes, encode_images(encoder, images, EmbedConfig())), "deterministic"
+
+
+def test_time_estimate_says_images_views_and_the_single_view_time():
+    from radiolatent.embedding import time_estimate
+
+    assert time_estimate(95895, 8, 240, "vdvae-cpu") == (
+        "embedding 95,895 images x 8 views with vdvae-cpu: about 53 min at 240 views/s; "
+        "--single-view takes about 7 min")
+    assert time_estimate(2000, 1, 1000, "byol-cpu") == "embedding 2,000 images x 1 view with byol-cpu: about 2 s at 1,000 img/s"
+
+
+def test_a_long_embed_says_how_long_before_it_runs(monkeypatch, capsys):
+    """After its first batches, `embed` prints how long the whole run will take (here every
+    run counts as long); without a progress bar it stays quiet."""
+    import radiolatent.embedding as embedding
+
+    monkeypatch.setattr(embedding, "LONG_EMBED_S", 0.0)
+    config = EmbedConfig(dihedral_average=False)
+    table = embed(None, ["mbc:test"], config, progress=True)
+    err = capsys.readouterr().err
+    assert "embedding 104 images x 1 view with vdvae-cpu: about" in err and "img/s" in err
+    assert len(table) == 104
+    embed(None, ["mbc:test"], config, progress=False)
+    assert "about" not in capsys.readouterr().err

@@ -9,6 +9,8 @@ does not beat them is visible as such.
 from __future__ import annotations
 
 import hashlib
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -168,23 +170,95 @@ def _reset(conv: torch.nn.Conv2d, generator: torch.Generator) -> None:
 
 
 def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False,
-            device: torch.device | None = None) -> np.ndarray:
+            device: torch.device | None = None, views: int = 1, name: str = "") -> np.ndarray:
     """Apply a torch function to uint8 images in batches, as float inputs in [0, 1], on
     `device` (default the CPU). Under torchrun the batches are shared out (batch b to rank
     b mod world size) and every process gets all outputs in order: each batch holds the
-    same images as in one process, so the codes are the same numbers."""
+    same images as in one process, so the codes are the same numbers.
+
+    views=8: each batch's 8 flips and quarter turns (`dihedral_views` order) go through
+    `fn` as one batch and their outputs are averaged; `batch_size` counts views, so a
+    batch holds batch_size // 8 images and 8 views cost 8 single views, not more.
+    `progress`: a bar over images and, for a long run, a time estimate after the first
+    batches (`time_estimate`), printed above the bar."""
     from radiolatent import distributed
 
     device = device or torch.device("cpu")
     where = distributed.place() if distributed.active() else distributed.Place()
-    starts = list(range(0, len(images), batch_size))
+    per_batch = max(1, batch_size // views)
+    starts = list(range(0, len(images), per_batch))
     out = [None] * len(starts)
     mine = range(where.rank, len(starts), where.world)
-    for i in tqdm(mine, desc="embedding", disable=not progress or not where.main, leave=False):
-        x = _unit_batch(images[starts[i] : starts[i] + batch_size], device)
-        out[i] = fn(x[:, None]).float().cpu().numpy()
+    shown = progress and where.main
+    n_mine = sum(min(per_batch, len(images) - starts[i]) for i in mine)
+    clock = _EstimateClock(n_mine, views, name) if shown else None
+    with tqdm(total=n_mine, unit="img", desc=name or "embedding", disable=not shown, leave=False) as bar:
+        for i in mine:
+            x = _unit_batch(images[starts[i] : starts[i] + per_batch], device)[:, None]
+            out[i] = (fn(x) if views == 1 else _view_mean(fn, x, views)).float().cpu().numpy()
+            bar.update(len(x))
+            if clock is not None:
+                clock.batch_done(len(x))
     out = distributed.gather_rows(out, len(starts))
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def _view_mean(fn, x: torch.Tensor, views: int) -> torch.Tensor:
+    """fn's outputs for x's 8 flips and quarter turns (one batch), averaged per image."""
+    if views != len(DIHEDRAL_ORDER):
+        raise ValueError(f"views must be 1 or {len(DIHEDRAL_ORDER)}, got {views}")
+    stacked = torch.cat([torch.rot90(x.flip(3) if flip else x, k, dims=(2, 3)) for flip, k in DIHEDRAL_ORDER])
+    out = fn(stacked)
+    return out.reshape(views, len(x), *out.shape[1:]).mean(0)
+
+
+#: a time estimate is printed when an embedding run is expected to take at least this long.
+LONG_EMBED_S = 60.0
+#: images timed (after a first, warm-up batch) before the estimate is made.
+ESTIMATE_AFTER_IMAGES = 256
+
+
+class _EstimateClock:
+    """Times an embedding run's first batches and prints `time_estimate` if it is long."""
+
+    def __init__(self, n_images: int, views: int, name: str):
+        self.n_images, self.views, self.name = n_images, views, name
+        self.started: float | None = None
+        self.timed = 0
+        self.done = False
+
+    def batch_done(self, n: int) -> None:
+        if self.done:
+            return
+        now = time.perf_counter()
+        if self.started is None:  # the first batch sets up kernels and caches: not timed
+            self.started = now
+            return
+        self.timed += n
+        if self.timed >= min(ESTIMATE_AFTER_IMAGES, self.n_images // 4) or now - self.started > 10:
+            self.done = True
+            rate = self.timed * self.views / max(now - self.started, 1e-9)
+            if self.n_images * self.views / rate >= LONG_EMBED_S:
+                tqdm.write(time_estimate(self.n_images, self.views, rate, self.name), file=sys.stderr)
+
+
+def time_estimate(n_images: int, views: int, views_per_s: float, name: str) -> str:
+    """How long embedding `n_images` takes at a measured rate, e.g. "embedding 95,895 images
+    x 8 views with vdvae-cpu: about 53 min at 240 views/s; --single-view takes about 7 min"."""
+    plural = "views" if views > 1 else "view"
+    text = (f"embedding {n_images:,d} images x {views} {plural} with {name or 'this encoder'}: "
+            f"about {_duration(n_images * views / views_per_s)} at {views_per_s:,.0f} {'views' if views > 1 else 'img'}/s")
+    if views > 1:
+        text += f"; --single-view takes about {_duration(n_images / views_per_s)}"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _unit_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -237,6 +311,12 @@ def load_encoder(path: Path, config: EmbedConfig) -> Encoder:
     return SSLEncoder.load(path, config, kind)
 
 
+#: at most this many VDVAE forward passes a batch on the CPU: at 64 the 32x64x64 activations
+#: (512 KiB an image, 32 MiB a batch) pass glibc's largest mmap threshold, so each is a
+#: fresh mapping with page faults; 32 ran ~1.3x faster (benchmarks/vdvae_speed.py).
+VDVAE_CPU_BATCH = 32
+
+
 @dataclass
 class VDVAEEncoder:
     """z0 of a trained VDVAE: the posterior mean of its lowest-resolution latent."""
@@ -256,10 +336,20 @@ class VDVAEEncoder:
         where = device(config.device)
         model = load_model(path).to(where, memory_format=torch.channels_last)
         name = path.resolve().name
-        return cls(model, name if name.startswith("vdvae") else f"vdvae-{name}", config.batch_size, where)
+        batch = config.batch_size if where.type != "cpu" else min(config.batch_size, VDVAE_CPU_BATCH)
+        return cls(model, name if name.startswith("vdvae") else f"vdvae-{name}", batch, where)
+
+    def __post_init__(self):
+        # only what z0's posterior mean needs, with fewer full-resolution tensors
+        # (models/vdvae.Z0Encoder; the same codes as model.encode_z0 to ~1e-6)
+        self.z0 = self.model.z0_encoder().to(memory_format=torch.channels_last)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        return batched(self.model.encode_z0, images, self.batch_size, device=self.device)
+        return self.encode_views(images)
+
+    def encode_views(self, images: np.ndarray, views: int = 1, progress: bool = False) -> np.ndarray:
+        """Codes of images, averaged over their 8 orientations with views=8."""
+        return batched(self.z0, images, self.batch_size, progress, self.device, views, self.name)
 
 
 @dataclass
@@ -282,27 +372,48 @@ class SSLEncoder:
         # The kind leads the name, so tables and the reference lookup know the method.
         return cls(model, name if name.startswith(kind) else f"{kind}-{name}", config.batch_size, where)
 
-    @torch.no_grad()
     def encode(self, images: np.ndarray) -> np.ndarray:
-        return batched(self.model, images, self.batch_size, device=self.device)
+        return self.encode_views(images)
+
+    @torch.inference_mode()
+    def encode_views(self, images: np.ndarray, views: int = 1, progress: bool = False) -> np.ndarray:
+        """Codes of images, averaged over their 8 orientations with views=8."""
+        return batched(self.model, images, self.batch_size, progress, self.device, views, self.name)
 
 
 #: model ids of codes averaged over the 8 orientations carry this suffix.
 DIHEDRAL_SUFFIX = "+d8"
+#: the 8 flips and quarter turns as (flip the width axis first, quarter turns k).
+DIHEDRAL_ORDER = tuple((flip, k) for flip in (False, True) for k in range(4))
+#: images per chunk when an encoder without `encode_views` is averaged over orientations:
+#: 8 copies of a chunk are held, not of the whole set (a multiple of every batch size).
+VIEW_CHUNK = 4096
 
 
 def dihedral_views(images: np.ndarray) -> list[np.ndarray]:
     """The 8 flips and quarter turns of (N, H, W) images."""
     images = np.asarray(images)
-    return [np.ascontiguousarray(np.rot90(v, k, axes=(1, 2))) for v in (images, images[:, :, ::-1]) for k in range(4)]
+    return [np.ascontiguousarray(np.rot90(images[:, :, ::-1] if flip else images, k, axes=(1, 2)))
+            for flip, k in DIHEDRAL_ORDER]
 
 
 def encode_images(encoder: Encoder, images: np.ndarray, config: EmbedConfig, progress: bool = False) -> np.ndarray:
-    """Codes of (N, 64, 64) uint8 images, averaged over their 8 orientations if configured."""
-    if not config.dihedral_average:
+    """Codes of (N, 64, 64) uint8 images, averaged over their 8 orientations if configured.
+
+    Torch encoders (`encode_views`) put each batch's 8 views through the model as one
+    batch; others encode the views of a chunk of images in turn."""
+    views = len(DIHEDRAL_ORDER) if config.dihedral_average else 1
+    if hasattr(encoder, "encode_views"):
+        return encoder.encode_views(images, views, progress)
+    if views == 1:
         return encoder.encode(images)
-    views = tqdm(dihedral_views(images), desc="orientations", leave=False, disable=not progress)
-    return np.mean([encoder.encode(view) for view in views], axis=0).astype(np.float32)
+    chunks = []
+    with tqdm(total=len(images), unit="img", desc=encoder.name, disable=not progress, leave=False) as bar:
+        for start in range(0, len(images), VIEW_CHUNK):
+            chunk = images[start : start + VIEW_CHUNK]
+            chunks.append(np.mean([encoder.encode(view) for view in dihedral_views(chunk)], axis=0).astype(np.float32))
+            bar.update(len(chunk))
+    return np.concatenate(chunks) if chunks else encoder.encode(images)
 
 
 def model_id(encoder: Encoder, config: EmbedConfig) -> str:
@@ -381,7 +492,7 @@ def embed(
     for spec in specs:
         by_set.setdefault(set_name(spec), spec)
     tables, seen = [], {}
-    for name, spec in tqdm(by_set.items(), desc=f"embedding with {encoder.name}", disable=not progress):
+    for name, spec in by_set.items():  # the bar and the time estimate count images (`batched`)
         ds, pool_path = set_input(spec, pool_config)
         codes = encode_once(encoder, ds.images, config, seen, progress)
         table = make_codes_table(ds.meta, codes, name, model_id(encoder, config))
