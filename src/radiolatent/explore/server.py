@@ -164,7 +164,7 @@ def create_app(
 
         encoder = checked_encoder_for_table(explorer.table, model, table_embed_config(explorer.table))
     if preload_images:
-        threading.Thread(target=explorer.images, name="load-images", daemon=True).start()
+        explorer.load_images_in_background()
     labels_path = Path(labels_path) if labels_path is not None else default_labels_path(codes_path)
     learning = Learning(list(explorer.table["id"]), explorer.codes, labels_path, active_config, seed=config.seed)
     learning.anomaly()  # computed now so no request waits for the forest

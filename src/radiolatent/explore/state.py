@@ -87,6 +87,8 @@ class Explorer:
         self.xy = self._map()
         self._images: np.ndarray | None = None
         self._images_lock = threading.Lock()
+        self._loader: threading.Thread | None = None
+        self._loader_lock = threading.Lock()
         self._indexes: dict[tuple[str, str], object] = {}
         self._index_lock = threading.Lock()
         self._lut = colour_table(config.thumb_cmap)
@@ -222,8 +224,25 @@ class Explorer:
                 self._images = load_images_for(self.table)
             return self._images
 
+    def image(self, row: int) -> np.ndarray:
+        """One row's model input: from the loaded images, or, while they load (100,000 rows
+        take seconds), read on its own so the first thumbnails need not wait for all."""
+        images = self._images
+        if images is not None:
+            return images[row]
+        self.load_images_in_background()
+        from radiolatent.embedding import load_images_for
+
+        return load_images_for(self.table.iloc[[row]])[0]
+
+    def load_images_in_background(self) -> None:
+        with self._loader_lock:  # not _images_lock: the loader holds that until all are read
+            if self._images is None and self._loader is None:
+                self._loader = threading.Thread(target=self.images, name="load-images", daemon=True)
+                self._loader.start()
+
     def thumbnail(self, row: int) -> bytes:
-        return self.thumbs.get(row, lambda r: render_png(self.images()[r], self._lut, self.config.thumb_size))
+        return self.thumbs.get(row, lambda r: render_png(self.image(r), self._lut, self.config.thumb_size))
 
     def picture(self, image: np.ndarray) -> bytes:
         """Any 2-D uint8 image (a dropped file's model input) rendered like the thumbnails."""
