@@ -214,8 +214,9 @@ def _view_mean(fn, x: torch.Tensor, views: int) -> torch.Tensor:
 
 #: a time estimate is printed when an embedding run is expected to take at least this long.
 LONG_EMBED_S = 60.0
-#: images timed (after a first, warm-up batch) before the estimate is made.
-ESTIMATE_AFTER_IMAGES = 256
+#: image-views timed (after a first, warm-up batch), or seconds, before the estimate is made.
+ESTIMATE_AFTER_VIEWS = 256
+ESTIMATE_AFTER_S = 5.0
 
 
 class _EstimateClock:
@@ -235,7 +236,8 @@ class _EstimateClock:
             self.started = now
             return
         self.timed += n
-        if self.timed >= min(ESTIMATE_AFTER_IMAGES, self.n_images // 4) or now - self.started > 10:
+        enough = self.timed * self.views >= ESTIMATE_AFTER_VIEWS or self.timed >= self.n_images // 4
+        if enough or now - self.started > ESTIMATE_AFTER_S:
             self.done = True
             rate = self.timed * self.views / max(now - self.started, 1e-9)
             if self.n_images * self.views / rate >= LONG_EMBED_S:
