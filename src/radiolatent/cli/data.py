@@ -7,10 +7,9 @@ import dataclasses
 import json
 from pathlib import Path
 
-import numpy as np
-
 from radiolatent.cli import argtypes
 from radiolatent.config import DEFAULT_POOL, FolderConfig, PreprocessConfig
+from radiolatent.data.dataset import pick
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -88,12 +87,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     else:
         print(markdown_table(table))
     return 0
-
-
-def pick(n_total: int, n: int, seed: int) -> np.ndarray:
-    """n distinct random rows in a stable order."""
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
 
 
 def cmd_show(args: argparse.Namespace) -> int:

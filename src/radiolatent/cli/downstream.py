@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -84,60 +83,23 @@ def _rows(args: argparse.Namespace):
     return table, select(table, args.in_spec)
 
 
-def _index_path(codes_path: str, spec: str, metric: str) -> Path:
-    """The cached FAISS index lives beside the codes, one per searched set and metric."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec)
-    path = Path(codes_path)
-    return path.with_name(f"{path.stem}.{safe}.{metric}.faiss")
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     from radiolatent.codes import read_codes
-    from radiolatent.downstream.search import result_captions, search_grid, similar
+    from radiolatent.downstream.search import search_picture, search_table
 
     check_output(Path(args.out).with_suffix(".csv"))  # the CSV beside the grid
-    from radiolatent.data.grid import caption_for
-    from radiolatent.embedding import embed_file, encoder_for_table, load_images_for, table_embed_config
-
     table = read_codes(args.codes)
-    query, query_image = args.query, None
-    _check_query(args.query, table, args.codes)
-    if Path(args.query).is_file():
-        query_image, query = embed_file(args.query, encoder_for_table(table, args.model), args.pixel_scale,
-                                        table_embed_config(table))
-    result = similar(table, query, args.in_spec, k=args.k, metric=args.metric,
-                     exclude_self=args.exclude_self, index_path=_index_path(args.codes, args.in_spec, args.metric))
+    result, query_image = search_table(table, args.query, args.in_spec, k=args.k, metric=args.metric,
+                                       exclude_self=args.exclude_self, codes_path=args.codes, model=args.model,
+                                       pixel_scale=args.pixel_scale)
     out = Path(args.out)
     csv_path = write_csv(result, out.with_suffix(".csv"))
     print(result.to_string(index=False))
     print(f"wrote {csv_path}")
-    if query_image is None:
-        query_row = table[table["id"].astype(str) == args.query].iloc[:1]
-        query_image = load_images_for(query_row)[0]
-        query_caption = f"query · {caption_for(query_row.iloc[0])}"
-    else:
-        query_caption = f"query · {Path(args.query).name}"
-    result_rows = table.drop_duplicates("id").set_index("id").loc[result["id"]].reset_index()
-    search_grid(query_image, load_images_for(result_rows), result_captions(result, args.metric), out,
-                query_caption=query_caption, title=f"{args.metric} search in {args.in_spec} for {args.query}")
+    search_picture(table, result, args.query, out, query_image=query_image, metric=args.metric,
+                   in_spec=args.in_spec)
     print(f"wrote {out}")
     return 0
-
-
-#: endings of the image files `search --query` embeds (a query ending so is a file name).
-QUERY_FILE_SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".png", ".jpg", ".jpeg", ".npy", ".gz")
-
-
-def _check_query(query: str, table, codes_path: str) -> None:
-    """A query that is neither a file nor an id of the table, but looks like a file name,
-    is a missing file: say so, not "no row with id '/path/x.fits'"."""
-    if Path(query).is_file() or (table["id"].astype(str) == query).any():
-        return
-    if Path(query).exists():
-        raise InputError(query, "is a folder; --query takes an image file or an id")
-    looks_like_path = "/" in query or "\\" in query or query.lower().endswith(QUERY_FILE_SUFFIXES)
-    if looks_like_path:
-        raise InputError(query, f"no such image file (nor an id in {codes_path})")
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
@@ -202,14 +164,14 @@ def cmd_importance(args: argparse.Namespace) -> int:
 
 def cmd_cluster(args: argparse.Namespace) -> int:
     from radiolatent.codes import code_matrix
-    from radiolatent.downstream.cluster import cluster
+    from radiolatent.downstream.cluster import cluster, cluster_scores
 
     _, rows = _rows(args)
     codes = code_matrix(rows)
     labels, probs = cluster(codes, seed=args.seed)
     out = Path(args.out)
     doc = {"set": args.in_spec, "rows": len(rows), "clusters": int(len(np.unique(labels))), "seed": args.seed}
-    doc.update(_scores(codes, labels, rows["label"].to_numpy(dtype=int), args.seed))
+    doc.update(cluster_scores(codes, labels, rows["label"].to_numpy(dtype=int), args.seed))
     clusters_csv = write_csv(rows[["id"]].assign(cluster=labels, probability=probs), out / "clusters.csv")
     json_path = write_text(out / "cluster_accuracy.json", json.dumps(doc, indent=2))
     print(json.dumps(doc, indent=2))
@@ -217,22 +179,6 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     _montage(rows, labels, probs, out / "montage.png", args.per_cluster)
     return 0
-
-
-def _scores(codes: np.ndarray, labels: np.ndarray, y: np.ndarray, seed: int) -> dict:
-    """Cluster accuracy and, beside it, [C]'s kNN accuracy on the same labelled rows."""
-    from radiolatent.downstream.classify import knn_protocol_c
-    from radiolatent.downstream.cluster import cluster_accuracy
-
-    labelled = y >= 0
-    if len(np.unique(y[labelled])) < 2:
-        return {"cluster_accuracy": None, "knn_c": None, "note": "fewer than two labelled classes"}
-    knn = knn_protocol_c(codes[labelled], y[labelled], seed=seed)
-    return {
-        "labelled_rows": int(labelled.sum()),
-        "cluster_accuracy": cluster_accuracy(labels, y),
-        "knn_c": {key: knn[key] for key in ("mean", "sd", "n_splits", "k")},
-    }
 
 
 def _montage(rows, labels, probs, path: Path, per_cluster: int) -> None:

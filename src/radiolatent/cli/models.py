@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from radiolatent.cli import argtypes
 from radiolatent.cli.data import add_pool_arguments, pool_config
 from radiolatent.config import EmbedConfig
-
-if TYPE_CHECKING:  # torch is imported only by the commands that use it, for a quick --help
-    import numpy as np
-    import torch
 
 DEFAULT_SETS = "mbc,frdeep-n,pool"
 #: images per forward pass on a GPU: large batches keep it busy (memory is no issue at 64x64).
@@ -93,121 +88,41 @@ def add_device_argument(p: argparse.ArgumentParser, what: str) -> None:
                         "else the CPU), cpu or cuda")
 
 
-def _run_on(run, device):
-    """`run` with train.device set to where this process computes."""
-    import dataclasses
-
-    return dataclasses.replace(run, train=dataclasses.replace(run.train, device=device.type))
-
-
-def _say(where, text: str) -> None:
-    """Print on rank 0 only (every process of a torchrun job runs the same command)."""
-    if where.main:
-        print(text, flush=True)
-
-
 def cmd_train_vdvae(args: argparse.Namespace) -> int:
-    from radiolatent.config import get_vdvae_config, override
-    from radiolatent.data.pools import build_pool
-    from radiolatent.distributed import in_turns, process_group
-    from radiolatent.models.checkpoint import check_run_folder
-    from radiolatent.errors import InputError
-    from radiolatent.training import train_vdvae
+    from radiolatent.runs import run_config, train_model
 
-    try:
-        run = override(get_vdvae_config(args.config), args.set)
-    except (KeyError, ValueError) as exc:
-        raise InputError("--config/--set", str(exc).strip("'\"")) from None
-    # before any work, and before the processes of a torchrun job meet (none has written yet)
-    check_run_folder(args.out, args.resume, args.overwrite)
-    with process_group(args.device, run.train.backend) as (where, device):
-        run = _run_on(run, device)
-        pool = in_turns(lambda: build_pool(pool_config(args), progress=where.main))
-        _say(where, f"training VDVAE '{run.name}' on the pool ({len(pool)} images) into {args.out} "
-                    f"({_processes(where, args)} on {device.type})")
-        result = train_vdvae(pool.images, run, args.out, resume=args.resume, seed=args.seed,
-                             world_size=args.world_size, progress=where.main)
-        _say(where, f"done: {result.epochs_completed} epochs, best validation loss {result.best_val_loss:.1f} "
-                    f"nats/image, {result.skipped_total} skipped updates; model in {result.model_dir}")
+    run = run_config("vdvae", args.config, args.set)
+    train_model("vdvae", run, args.out, pool_config(args), resume=args.resume, overwrite=args.overwrite,
+                seed=args.seed, world_size=args.world_size, device=args.device, log=_say)
     return 0
-
-
-def _processes(where, args) -> str:
-    n = max(where.world, args.world_size)
-    return "1 process" if n == 1 else f"{n} processes"
 
 
 def cmd_train_ssl(args: argparse.Namespace) -> int:
-    import time
+    from radiolatent.runs import run_config, train_model
 
-    from radiolatent.config import check_ssl_config, get_ssl_config, override
-    from radiolatent.data.pools import build_pool
-    from radiolatent.distributed import in_turns, process_group
-    from radiolatent.models.checkpoint import check_run_folder
-    from radiolatent.errors import InputError
-    from radiolatent.training import train_ssl
-
-    try:
-        run = check_ssl_config(override(get_ssl_config(args.method, args.config), args.set))
-    except (KeyError, ValueError) as exc:
-        raise InputError("--config/--set", str(exc).strip("'\"")) from None
-    # before any work, and before the processes of a torchrun job meet (none has written yet)
-    check_run_folder(args.out, args.resume, args.overwrite)
-    with process_group(args.device, run.train.backend) as (where, device):
-        run = _run_on(run, device)
-        pool = in_turns(lambda: build_pool(pool_config(args), progress=where.main))
-        _say(where, f"training {args.method} '{run.name}' ({run.model.backbone}) on the pool ({len(pool)} images) "
-                    f"into {args.out} ({_processes(where, args)} on {device.type})")
-        started = time.perf_counter()
-        result = train_ssl(pool.images, run, args.out, resume=args.resume, seed=args.seed,
-                           world_size=args.world_size, progress=where.main)
-        minutes = (time.perf_counter() - started) / 60.0
-        _say(where, f"done in {minutes:.1f} min: {result.epochs_completed} epochs, final validation loss "
-                    f"{result.final_val_loss:.4f}, {result.skipped_total} skipped updates; model in {result.model_dir}")
+    run = run_config(args.method, args.config, args.set)
+    train_model(args.method, run, args.out, pool_config(args), resume=args.resume, overwrite=args.overwrite,
+                seed=args.seed, world_size=args.world_size, device=args.device, log=_say)
     return 0
 
 
-def as_uint8(images: torch.Tensor) -> np.ndarray:
-    """Model outputs (N, 1, H, W) in [0, 1] as (N, H, W) uint8 pictures."""
-    import numpy as np
-
-    return (images[:, 0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+def _say(text: str) -> None:
+    print(text, flush=True)
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    import numpy as np
-    import torch
+    from radiolatent.generative import reconstruction_grid
 
-    from radiolatent.cli.data import pick
-    from radiolatent.data.grid import image_grid
-    from radiolatent.data.preprocess import to_unit_float
-    from radiolatent.embedding import model_input
-    from radiolatent.models.checkpoint import load_model
-
-    model = load_model(args.model)
-    ds = model_input(args.data)
-    images = np.asarray(ds.images)[pick(len(ds), args.n, args.seed)]
-    with torch.no_grad():
-        recon = as_uint8(model.reconstruct(torch.from_numpy(to_unit_float(images))))
-    pairs = np.stack([images, recon], axis=1).reshape(-1, *images.shape[1:])
-    captions = [c for i in range(len(images)) for c in (f"input {i + 1}", "reconstruction")]
-    path = image_grid(pairs, captions, args.out, ncols=min(8, 2 * len(images)), title=f"{args.data}: reconstructions")
+    path = reconstruction_grid(args.model, args.data, args.n, args.seed, args.out)
     print(f"wrote {path}")
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    import torch
+    from radiolatent.generative import sample_grid
 
-    from radiolatent.data.grid import image_grid
-    from radiolatent.models.checkpoint import load_model
-
-    model = load_model(args.model)
     temperatures = [float(t) for t in args.temperatures.split(",")]
-    torch.manual_seed(args.seed)
-    images = as_uint8(torch.cat([model.sample(args.n, temperature=t) for t in temperatures]))
-    captions = [f"T={t}" for t in temperatures for _ in range(args.n)]
-    path = image_grid(images, captions, args.out, ncols=args.n, title="samples from the prior")
+    path = sample_grid(args.model, args.n, temperatures, args.seed, args.out)
     print(f"wrote {path}")
     return 0
 

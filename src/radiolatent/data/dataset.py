@@ -51,6 +51,12 @@ class RadioDataset:
         return self.take(self.meta["split"].to_numpy() == split, f"{self.name}:{split}")
 
 
+def pick(n_total: int, n: int, seed: int) -> np.ndarray:
+    """n distinct random rows of n_total (all when fewer), in a stable order."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_total, size=min(n, n_total), replace=False))
+
+
 def empty_meta(n: int) -> pd.DataFrame:
     """A metadata table of n rows with every standard column set to 'unknown'."""
     return pd.DataFrame(

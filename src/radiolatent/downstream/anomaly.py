@@ -622,3 +622,82 @@ def plot_recall(curves: RecallCurves, path: str | Path, title: str = "recall aga
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------
+# On codes-table rows: `anomaly rank | benchmark` and the study's anomaly stage
+# ---------------------------------------------------------------------------
+
+
+def rank_rows(rows: pd.DataFrame, method: str, *, labels: str | Path | None = None, density_model=None,
+              density_config=None, seed: int = 0, in_spec: str = "rows",
+              log: Callable[[str], None] = print) -> pd.DataFrame:
+    """Codes-table rows ranked from most to least interesting by `method` (RANK_METHODS):
+    active (a GP on the labels in `labels`), iforest, density (least likely first under
+    `density_model`, else under a MAF of `density_config` fitted here) or random."""
+    from radiolatent.codes import code_matrix
+
+    X = code_matrix(rows)
+    extra = {}
+    if method == "active":
+        score, extra = _active_scores(X, rows["id"], labels, seed, in_spec)
+    elif method == "iforest":
+        score = isolation_forest_scores(X, seed=seed)
+    elif method == "density":
+        if density_model is None:
+            from radiolatent.downstream.density import DensityModel
+
+            log(f"fitting a '{density_config.name}' MAF on the {len(X)} rows (give --density-model to reuse one)")
+            density_model = DensityModel(density_config).fit(X, seed=seed, progress=True)
+        score = -density_model.score_samples(X)
+    elif method == "random":
+        score = random_scores(len(X), seed=seed)
+    else:
+        raise InputError(method, f"unknown ranking method; choose from {RANK_METHODS}")
+    return ranked_frame(rows, score, extra)
+
+
+def _active_scores(X: np.ndarray, ids, labels, seed: int, in_spec: str) -> tuple[np.ndarray, dict]:
+    known = known_labels(LabelStore(labels), ids)
+    if not known:
+        raise InputError(labels, f"no labels for rows of {in_spec}; run `anomaly label` first")
+    learner = ActiveLearner(DEFAULT_ACTIVE, seed=seed).fit(X, list(known), list(known.values()))
+    mean, std = learner.predict(X)
+    given = np.full(len(X), np.nan)
+    given[list(known)] = list(known.values())
+    return mean, {"std": std, "given": given}
+
+
+def ranked_frame(rows: pd.DataFrame, score: np.ndarray, extra: dict | None = None) -> pd.DataFrame:
+    """rank, id and score (highest first), the `extra` columns, and the rows' metadata."""
+    order = ranking(score)
+    out = pd.DataFrame({"rank": np.arange(1, len(order) + 1), "id": rows["id"].to_numpy()[order],
+                        "score": np.asarray(score)[order]})
+    for name, values in (extra or {}).items():
+        out[name] = np.asarray(values)[order]
+    for col in ("dataset", "label_name", "las_arcsec", "ra", "dec"):
+        if col in rows.columns:
+            out[col] = rows[col].to_numpy()[order]
+    return out
+
+
+def benchmark_rows(rows: pd.DataFrame, interesting: str, out: str | Path, *, k: int = 100,
+                   config: ActiveLearningConfig = DEFAULT_ACTIVE, seeds=(0, 1, 2), density_config=None,
+                   density_model=None, in_spec: str = "rows", source: str = "codes",
+                   progress: bool = True) -> tuple[RecallCurves, pd.DataFrame, list[Path]]:
+    """`recall_benchmark` on codes-table rows, the rows whose label_name is `interesting`
+    being the class sought; writes recall.png and recall_at_k.csv (recall in the top k)
+    into `out` and returns (curves, that table, the files written)."""
+    from radiolatent.codes import code_matrix
+
+    names = rows["label_name"].astype(str)
+    if interesting not in set(names):
+        raise InputError(source, f"no '{interesting}' rows in {in_spec} (labels: {sorted(set(names))})")
+    out = Path(out)
+    curves = recall_benchmark(code_matrix(rows), rows["id"], (names == interesting).to_numpy(), config, list(seeds),
+                              density_config, out, progress=progress, density_model=density_model)
+    table = curves.recall_table(k)
+    title = f"{in_spec}: recall of {interesting} against rank"
+    written = [plot_recall(curves, out / "recall.png", title=title, budget=config.budget),
+               write_csv(table, out / "recall_at_k.csv")]
+    return curves, table, written

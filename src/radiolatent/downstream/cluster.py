@@ -94,3 +94,19 @@ def cluster_montage(
     if title:
         fig.suptitle(title)
     return save_figure(fig, path, dpi=100)
+
+
+def cluster_scores(codes: np.ndarray, labels: np.ndarray, y: np.ndarray, seed: int = 0) -> dict:
+    """Cluster accuracy and, beside it, [C]'s kNN accuracy on the same labelled rows
+    (y >= 0); None for both when fewer than two classes are labelled."""
+    from radiolatent.downstream.classify import knn_protocol_c
+
+    labelled = y >= 0
+    if len(np.unique(y[labelled])) < 2:
+        return {"cluster_accuracy": None, "knn_c": None, "note": "fewer than two labelled classes"}
+    knn = knn_protocol_c(codes[labelled], y[labelled], seed=seed)
+    return {
+        "labelled_rows": int(labelled.sum()),
+        "cluster_accuracy": cluster_accuracy(labels, y),
+        "knn_c": {key: knn[key] for key in ("mean", "sd", "n_splits", "k")},
+    }

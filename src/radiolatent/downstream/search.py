@@ -506,3 +506,71 @@ def search_grid(
     from radiolatent.data.grid import image_grid
 
     return image_grid(images, labels, path, title=title)
+
+
+# ---------------------------------------------------------------------------
+# On a codes table: `radiolatent search` and the study's search stage
+# ---------------------------------------------------------------------------
+
+#: endings of the image files a search query may name (a query ending so is a file name).
+QUERY_FILE_SUFFIXES = (".fits", ".fit", ".fts", ".fz", ".png", ".jpg", ".jpeg", ".npy", ".gz")
+
+
+def index_path(codes_path: str | Path, spec: str, metric: str) -> Path:
+    """Where the FAISS index of a codes table's set is cached: beside the table, one per
+    searched set and metric."""
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec)
+    path = Path(codes_path)
+    return path.with_name(f"{path.stem}.{safe}.{metric}.faiss")
+
+
+def check_query(query: str, table: pd.DataFrame, codes_path: str | Path) -> None:
+    """A query that is neither a file nor an id of the table, but looks like a file name,
+    is a missing file: say so, not "no row with id '/path/x.fits'"."""
+    if Path(query).is_file() or (table["id"].astype(str) == query).any():
+        return
+    if Path(query).exists():
+        raise InputError(query, "is a folder; --query takes an image file or an id")
+    looks_like_path = "/" in query or "\\" in query or query.lower().endswith(QUERY_FILE_SUFFIXES)
+    if looks_like_path:
+        raise InputError(query, f"no such image file (nor an id in {codes_path})")
+
+
+def search_table(table: pd.DataFrame, query: str, in_spec: str, *, k: int = DEFAULT_SEARCH.k,
+                 metric: str = DEFAULT_SEARCH.metric, exclude_self: bool = False,
+                 codes_path: str | Path | None = None, model: str | None = None,
+                 pixel_scale: float = 1.8) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """`similar` for a query that is a row id of `table` or an image file (FITS/PNG/JPEG/.npy,
+    embedded by the table's own encoder or `model`, at `pixel_scale` arcsec/pixel when it
+    carries none). The index is cached beside `codes_path` when given. Returns the results
+    and the image-file query's model input (None for an id)."""
+    from radiolatent.embedding import embed_file, encoder_for_table, table_embed_config
+
+    check_query(query, table, codes_path or "the codes table")
+    vector, query_image = query, None
+    if Path(query).is_file():
+        query_image, vector = embed_file(query, encoder_for_table(table, model), pixel_scale, table_embed_config(table))
+    cache = index_path(codes_path, in_spec, metric) if codes_path is not None else None
+    result = similar(table, vector, in_spec, k=k, metric=metric, exclude_self=exclude_self, index_path=cache)
+    return result, query_image
+
+
+def search_picture(table: pd.DataFrame, result: pd.DataFrame, query: str, out: str | Path, *,
+                   query_image: np.ndarray | None = None, metric: str = DEFAULT_SEARCH.metric,
+                   in_spec: str = "pool") -> Path:
+    """The grid PNG of a search: the query (a row id of `table`, or an image file whose
+    model input is `query_image`) and its results, read where the table keeps its images."""
+    from radiolatent import embedding
+    from radiolatent.data.grid import caption_for
+
+    if query_image is None:
+        query_row = table[table["id"].astype(str) == query].iloc[:1]
+        query_image = embedding.load_images_for(query_row)[0]
+        query_caption = f"query · {caption_for(query_row.iloc[0])}"
+    else:
+        query_caption = f"query · {Path(query).name}"
+    result_rows = table.drop_duplicates("id").set_index("id").loc[result["id"]].reset_index()
+    return search_grid(query_image, embedding.load_images_for(result_rows), result_captions(result, metric), out,
+                       query_caption=query_caption, title=f"{metric} search in {in_spec} for {query}")

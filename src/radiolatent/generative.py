@@ -1,0 +1,64 @@
+"""Pictures from a trained VDVAE: inputs beside their reconstructions, and samples from
+its prior at several temperatures (`radiolatent reconstruct` / `generate`, the study's
+generative stage)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from radiolatent.config import DEFAULT_POOL, PoolConfig
+
+if TYPE_CHECKING:  # torch is imported when a picture is made, so importing this stays quick
+    import torch
+
+
+def as_uint8(images: torch.Tensor) -> np.ndarray:
+    """Model outputs (N, 1, H, W) in [0, 1] as (N, H, W) uint8 pictures."""
+    return (images[:, 0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+
+
+def reconstruction_grid(model: str | Path, spec: str, n: int, seed: int, out: str | Path,
+                        pool_config: PoolConfig = DEFAULT_POOL) -> Path:
+    """An image grid of n random inputs of `spec` beside the VDVAE's reconstructions."""
+    import torch
+
+    from radiolatent.data.dataset import pick
+    from radiolatent.data.grid import image_grid
+    from radiolatent.data.preprocess import to_unit_float
+    from radiolatent.embedding import model_input
+    from radiolatent.models.checkpoint import load_model
+
+    vdvae = load_model(model)
+    ds = model_input(spec, pool_config)
+    images = np.asarray(ds.images)[pick(len(ds), n, seed)]
+    with torch.no_grad():
+        recon = as_uint8(vdvae.reconstruct(torch.from_numpy(to_unit_float(images))))
+    pairs = np.stack([images, recon], axis=1).reshape(-1, *images.shape[1:])
+    captions = [c for i in range(len(images)) for c in (f"input {i + 1}", "reconstruction")]
+    return image_grid(pairs, captions, out, ncols=min(8, 2 * len(images)), title=f"{spec}: reconstructions")
+
+
+def prior_samples(sampler, n: int, temperature: float = 1.0, batch_size: int | None = None) -> np.ndarray:
+    """n uint8 images decoded from a loaded VDVAE's prior, `batch_size` at a time (all at once
+    when None); the caller seeds torch."""
+    batch_size = batch_size or max(n, 1)
+    parts = [as_uint8(sampler.sample(min(batch_size, n - start), temperature=temperature))
+             for start in range(0, n, batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, 0, 0), np.uint8)
+
+
+def sample_grid(model: str | Path, n: int, temperatures: list[float], seed: int, out: str | Path) -> Path:
+    """An image grid of n samples from the VDVAE's prior at each temperature, one row each."""
+    import torch
+
+    from radiolatent.data.grid import image_grid
+    from radiolatent.models.checkpoint import load_model
+
+    vdvae = load_model(model)
+    torch.manual_seed(seed)
+    images = np.concatenate([prior_samples(vdvae, n, t) for t in temperatures])
+    captions = [f"T={t}" for t in temperatures for _ in range(n)]
+    return image_grid(images, captions, out, ncols=n, title="samples from the prior")

@@ -1,0 +1,61 @@
+"""Train a model on a pool, as `radiolatent train` and the study's training stages do:
+its settings by name, the run folder checked, the pool built (one process at a time
+under torchrun) and training.train_vdvae / train_ssl called."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Callable
+
+from radiolatent.config import DEFAULT_POOL, PoolConfig
+from radiolatent.errors import InputError
+
+
+def run_config(method: str, config: str = "cpu", overrides: list[str] | tuple[str, ...] = ()):
+    """The run settings of `train METHOD --config CONFIG --set NAME=VALUE ...`."""
+    from radiolatent.config import check_ssl_config, get_ssl_config, get_vdvae_config, override
+
+    try:
+        if method == "vdvae":
+            return override(get_vdvae_config(config), list(overrides))
+        return check_ssl_config(override(get_ssl_config(method, config), list(overrides)))
+    except (KeyError, ValueError) as exc:
+        raise InputError("--config/--set", str(exc).strip("'\"")) from None
+
+
+def train_model(method: str, run, out: str | Path, pool_config: PoolConfig = DEFAULT_POOL, *,
+                resume: bool = False, overwrite: bool = False, seed: int = 0, world_size: int = 1,
+                device: str = "auto", log: Callable[[str], None] = print):
+    """Train `method` ('vdvae', 'simclr', 'byol', 'simsiam') with settings `run` on the pool of
+    `pool_config` into the run folder `out`; returns training's TrainResult. `log` gets the
+    start and end lines, on the first process only."""
+    from radiolatent.data.pools import build_pool
+    from radiolatent.distributed import in_turns, process_group
+    from radiolatent.models.checkpoint import check_run_folder
+    from radiolatent.training import train_ssl, train_vdvae
+
+    # before any work, and before the processes of a torchrun job meet (none has written yet)
+    check_run_folder(out, resume, overwrite)
+    with process_group(device, run.train.backend) as (where, dev):
+        say = log if where.main else (lambda text: None)
+        run = dataclasses.replace(run, train=dataclasses.replace(run.train, device=dev.type))
+        pool = in_turns(lambda: build_pool(pool_config, progress=where.main))
+        processes = max(where.world, world_size)
+        on = f"({'1 process' if processes == 1 else f'{processes} processes'} on {dev.type})"
+        kwargs = dict(resume=resume, seed=seed, world_size=world_size, progress=where.main)
+        if method == "vdvae":
+            say(f"training VDVAE '{run.name}' on the pool ({len(pool)} images) into {out} {on}")
+            result = train_vdvae(pool.images, run, out, **kwargs)
+            say(f"done: {result.epochs_completed} epochs, best validation loss {result.best_val_loss:.1f} "
+                f"nats/image, {result.skipped_total} skipped updates; model in {result.model_dir}")
+            return result
+        say(f"training {method} '{run.name}' ({run.model.backbone}) on the pool ({len(pool)} images) "
+            f"into {out} {on}")
+        started = time.perf_counter()
+        result = train_ssl(pool.images, run, out, **kwargs)
+        minutes = (time.perf_counter() - started) / 60.0
+        say(f"done in {minutes:.1f} min: {result.epochs_completed} epochs, final validation loss "
+            f"{result.final_val_loss:.4f}, {result.skipped_total} skipped updates; model in {result.model_dir}")
+        return result
