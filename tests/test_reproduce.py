@@ -73,3 +73,33 @@ def test_the_page_renders_in_chromium_with_every_image_and_table_row(report):
     assert rows and all(n > 0 for n in rows), rows
     text = (report / "index.html").read_text()
     assert "src=\"http" not in text  # self-contained: nothing fetched from elsewhere
+
+
+def test_the_study_runs_on_a_pool_with_an_rgz_folder_added(tmp_path, monkeypatch):
+    """`reproduce --add rgz-dr1@DIR`: every stage on that pool, the report naming it and its sources."""
+    import dataclasses
+
+    from fixtures_rgz import write_rgz_fixture
+
+    from radiolatent.cli import reproduce as cli_reproduce
+    from radiolatent.config import DEFAULT_POOL, config_hash
+
+    write_rgz_fixture(tmp_path / "rgz", n_batches=2, per_batch=6)
+    # the VDVAE alone: every stage of the study, without a floor's embedding
+    monkeypatch.setitem(cli_reproduce.PROFILES, "quick", dataclasses.replace(QUICK_REPRODUCE, encoders=("vdvae",)))
+    out = tmp_path / "report"
+    source = f"rgz-dr1@{tmp_path / 'rgz'}"
+    assert main(["reproduce", "--profile", "quick", "--add", source, "--out", str(out)]) == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert {"pool", "embed-vdvae", "table2-vdvae", "protocols-vdvae", "generative", "maps", "search", "density",
+            "anomaly"} <= set(doc["stages"])
+    pool = doc["stages"]["pool"]
+    rgz = next(s for s in pool["sources"] if s["source"] == source)
+    assert rgz["kept"] > 0 and rgz["candidates"] == 16  # 18 written: a MiraBest-flagged one and a copy dropped
+    assert pool["key"] != config_hash(DEFAULT_POOL)  # another pool, another cache key
+    codes = read_codes(out / "stages" / "embed-vdvae" / "codes.parquet")
+    pooled = codes[codes["set"] == "pool"]
+    assert len(pooled) == pool["size"] and (pooled["dataset"] == "rgz-dr1").sum() == rgz["kept"]
+    page = (out / "index.html").read_text()
+    assert source in page and "a user's pool" in page and pool["key"] in page
+    assert "missing figure" not in page

@@ -1071,6 +1071,9 @@ class ReproduceConfig:
     anomaly_recall_at: int = 100
     anomaly_budget: int = 200
     seed: int = 0
+    #: the pre-training pool every stage runs on (`reproduce --add SOURCE --min-las A`):
+    #: the shipped pool by default, or RGZ DR1 / a user's folders added to it.
+    pool: PoolConfig = DEFAULT_POOL
 
 
 #: a quick profile for tests: two floors and the shipped VDVAE, one seed, two classifiers.

@@ -1,8 +1,12 @@
-"""`radiolatent reproduce`: the paper's study on the shipped data, as cached stages.
+"""`radiolatent reproduce`: the paper's study, as cached stages, on the shipped pool or on
+any pool (`ReproduceConfig.pool`: RGZ DR1 or a user's folders added to it).
 
 Each stage below is one part of [A] (and the tools of [B], [C]); `study_stages` lists
-them in order with the parameters that key their cache. The report (report.py) is
-written from the stages' results at the end of every run.
+them in order with the parameters that key their cache. Every stage needs the pool's
+stage, directly or through the codes, and that stage is keyed on the pool's own cache
+key, so another pool (or changed files under one) reruns them all. The stages call the
+library (embedding, training, generative, downstream.*) and keep what it returns; the
+report (report.py) is written from their results at the end of every run.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import pandas as pd
 
 from radiolatent import __version__
 from radiolatent.config import (
-    DEFAULT_POOL,
+    DEFAULT_ACTIVE,
     DEFAULT_SEARCH,
     STUDY_ENCODERS,
     EmbedConfig,
@@ -25,7 +29,6 @@ from radiolatent.config import (
     config_hash,
 )
 from radiolatent.embedding import FLOORS, SHIPPED_MODEL
-from radiolatent.errors import InputError
 from radiolatent.fileio import write_csv, write_text
 from radiolatent.pipeline import Pipeline, Stage, StageContext
 
@@ -61,9 +64,17 @@ def fingerprint(folder: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def pool_key(cfg: ReproduceConfig) -> str:
+    """The pool's cache key: its settings and, for sources on a user's path, those files'
+    names, sizes and times (the shipped pool's key is the hash of its settings alone)."""
+    from radiolatent.data.pools import pool_dir
+
+    return pool_dir(cfg.pool).name
+
+
 def study_stages(cfg: ReproduceConfig, retrain: bool = False) -> tuple[list[Stage], list[str]]:
     """The study's stages, and notes on encoders left out (with the reason)."""
-    stages = [Stage("pool", stage_pool, params={"pool": config_hash(DEFAULT_POOL)})]
+    stages = [Stage("pool", partial(stage_pool, cfg=cfg), params={"pool": pool_key(cfg)})]
     notes, encoders = [], []
     for encoder in cfg.encoders:
         source = model_source(encoder, retrain)
@@ -72,7 +83,7 @@ def study_stages(cfg: ReproduceConfig, retrain: bool = False) -> tuple[list[Stag
             continue
         encoders.append(encoder)
         if source.startswith("train-"):
-            stages.append(Stage(source, partial(stage_train, encoder=encoder), ("pool",),
+            stages.append(Stage(source, partial(stage_train, encoder=encoder, cfg=cfg), ("pool",),
                                 {"encoder": encoder, "config": "cpu", "seed": cfg.seed}))
         stages.append(_embed_stage(cfg, encoder, source))
         stages.append(Stage(f"table2-{encoder}", partial(stage_table2, cfg=cfg), (f"embed-{encoder}",),
@@ -93,8 +104,8 @@ def _embed_stage(cfg: ReproduceConfig, encoder: str, source: str) -> Stage:
     embed_config = EmbedConfig(dihedral_average=not cfg.single_view)
     params = {"encoder": encoder, "model": weights, "sets": sets, "embed": config_hash(embed_config),
               "version": __version__}
-    return Stage(f"embed-{encoder}", partial(stage_embed, source=source, sets=sets, config=embed_config),
-                 needs, params)
+    return Stage(f"embed-{encoder}", partial(stage_embed, source=source, sets=sets, config=embed_config,
+                                             cfg=cfg), needs, params)
 
 
 def _vdvae_stages(cfg: ReproduceConfig, retrain: bool) -> list[Stage]:
@@ -121,34 +132,35 @@ def _vdvae_stages(cfg: ReproduceConfig, retrain: bool) -> list[Stage]:
 # ---------------------------------------------------------------------------
 
 
-def stage_pool(ctx: StageContext) -> dict:
+def stage_pool(ctx: StageContext, cfg: ReproduceConfig) -> dict:
+    """Build the study's pool; its composition, per-source report and cache key are kept."""
     from radiolatent.data.pools import build_pool
 
-    pool = build_pool(DEFAULT_POOL)
+    pool = build_pool(cfg.pool)
     write_csv(pool.report, ctx.folder / "pool_report.csv")
-    return pool.summary()
+    return {**pool.summary(), "key": pool_key(cfg)}
 
 
-def stage_train(ctx: StageContext, encoder: str) -> dict:
-    """Train a learned encoder with its cpu config; its own checkpoints make this resumable."""
-    from radiolatent.cli import main
-
+def stage_train(ctx: StageContext, encoder: str, cfg: ReproduceConfig) -> dict:
+    """Train a learned encoder with its cpu config on the study's pool; its own checkpoints
+    make this resumable."""
+    from radiolatent.runs import run_config, train_model
     from radiolatent.training import METRICS_CSV, MODEL_DIR
 
     # outside the stage folder, so a killed run's checkpoints survive for --resume
     work = ctx.folder.parents[1] / "work" / f"train-{encoder}"
-    _cli(main, ["train", encoder, "--config", "cpu", "--out", str(work), "--resume"])
+    train_model(encoder, run_config(encoder, "cpu"), work, cfg.pool, resume=True, seed=cfg.seed)
     shutil.copytree(work / MODEL_DIR, ctx.folder / "model")
     shutil.copy(work / METRICS_CSV, ctx.folder / METRICS_CSV)
     return {"encoder": encoder, "epochs": len(pd.read_csv(work / METRICS_CSV))}
 
 
-def stage_embed(ctx: StageContext, source: str, sets: list[str], config: EmbedConfig) -> dict:
+def stage_embed(ctx: StageContext, source: str, sets: list[str], config: EmbedConfig, cfg: ReproduceConfig) -> dict:
     from radiolatent.codes import write_codes
     from radiolatent.embedding import embed
 
     model = str(ctx.path(source, "model")) if source.startswith("train-") else source
-    table = embed(model, sets, config)
+    table = embed(model, sets, config, cfg.pool)
     write_codes(table, ctx.folder / CODES)
     return {"model": str(table["model"].iloc[0]), "rows": {s: int(n) for s, n in table["set"].value_counts().items()},
             "dimension": int(sum(c.startswith("z") and c[1:].isdigit() for c in table.columns))}
@@ -197,14 +209,11 @@ def stage_protocols(ctx: StageContext, cfg: ReproduceConfig) -> dict:
 
 
 def stage_generative(ctx: StageContext, cfg: ReproduceConfig) -> dict:
-    from radiolatent.cli import main
+    from radiolatent.generative import reconstruction_grid, sample_grid
 
-    model = str(ctx.path("train-vdvae", "model")) if "train-vdvae" in ctx.needs else str(SHIPPED_MODEL)
-    temps = ",".join(str(t) for t in cfg.temperatures)
-    _cli(main, ["reconstruct", "--model", model, "--data", "mbc:test", "-n", str(cfg.reconstructions),
-                "--seed", str(cfg.seed), "-o", str(ctx.folder / "reconstructions.png")])
-    _cli(main, ["generate", "--model", model, "-n", str(cfg.samples_per_temperature), "--temperatures", temps,
-                "--seed", str(cfg.seed), "-o", str(ctx.folder / "samples.png")])
+    model = _vdvae(ctx)
+    reconstruction_grid(model, "mbc:test", cfg.reconstructions, cfg.seed, ctx.folder / "reconstructions.png")
+    sample_grid(model, cfg.samples_per_temperature, list(cfg.temperatures), cfg.seed, ctx.folder / "samples.png")
     return {"model": model, "temperatures": list(cfg.temperatures)}
 
 
@@ -239,20 +248,23 @@ def stage_maps(ctx: StageContext, cfg: ReproduceConfig) -> dict:
 
 def stage_search(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     """Search the pool from the largest and the smallest MBC test source ([A] Figs. 8, 9)."""
-    from radiolatent.cli import main
     from radiolatent.codes import code_matrix, select
-    from radiolatent.downstream.search import DUPLICATE_KINDS, duplicate_rule, find_duplicates, similar_pairs
+    from radiolatent.downstream.search import (
+        DUPLICATE_KINDS, duplicate_rule, find_duplicates, search_picture, search_table, similar_pairs,
+    )
 
-    codes_path = str(ctx.path("embed-vdvae", CODES))
+    codes_path = ctx.path("embed-vdvae", CODES)
     table = codes_of(ctx, "embed-vdvae")
     test = select(table, "mbc:test").dropna(subset=["las_arcsec"]).sort_values("las_arcsec")
     queries = {"large": test.iloc[-1], "small": test.iloc[0]}
-    out = {"metric": DEFAULT_SEARCH.metric}
+    metric = DEFAULT_SEARCH.metric
+    out = {"metric": metric}
     for name, row in queries.items():
         png = ctx.folder / f"search_{name}.png"
-        _cli(main, ["search", "--codes", codes_path, "--query", str(row["id"]), "--in", "pool",
-                    "-k", str(cfg.search_k), "-o", str(png)])
-        found = pd.read_csv(png.with_suffix(".csv"))
+        found, _ = search_table(table, str(row["id"]), "pool", k=cfg.search_k, metric=metric, codes_path=codes_path)
+        write_csv(found, png.with_suffix(".csv"))
+        search_picture(table, found, str(row["id"]), png, metric=metric, in_spec="pool")
+        found = found.replace({np.nan: None})
         out[name] = {"query": str(row["id"]), "las_arcsec": float(row["las_arcsec"]),
                      "label": str(row["label_name"]), "matches": found.to_dict("records")}
     pairs = find_duplicates(table, "pool")
@@ -270,23 +282,17 @@ def stage_search(ctx: StageContext, cfg: ReproduceConfig) -> dict:
 def stage_density(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     """[A] section 5: a MAF on the pool's codes; log-likelihood of every set and of generated
     images (Fig. 11), the least likely MBC sources (Fig. 12) and a search from the lowest (Fig. 13)."""
-    from radiolatent.cli import main
-    from radiolatent.downstream.density import DensityModel
+    from radiolatent.downstream.density import density_figures, score_table
 
-    codes = str(ctx.path("embed-vdvae", CODES))
-    vdvae = str(ctx.path("train-vdvae", "model")) if "train-vdvae" in ctx.needs else str(SHIPPED_MODEL)
-    model_dir, scores = ctx.folder / "model", ctx.folder / "loglik.csv"
-    _fit_flow(codes, "pool", model_dir, cfg)
-    _cli(main, ["density", "score", "--codes", codes, "--model", str(model_dir), "--generated", str(cfg.generated),
-                "--vdvae", vdvae, "--seed", str(cfg.seed), "--out", str(scores)])
-    _cli(main, ["density", "plot", "--scores", str(scores), "--codes", codes, "--set", "mirabest:confident",
-                "-n", str(cfg.ood_gallery), "--in", "pool", "-k", str(cfg.search_k), "--out", str(ctx.folder)])
-    model = DensityModel.load(model_dir)
-    table = pd.read_csv(scores, dtype={"id": str})
+    table = codes_of(ctx, "embed-vdvae")
+    model = _fit_flow(ctx, table, "pool", ctx.folder / "model", cfg)
+    scores = score_table(table, model, generated=cfg.generated, vdvae=_vdvae(ctx), seed=cfg.seed)
+    write_csv(scores, ctx.folder / "loglik.csv")
+    lowest, _ = density_figures(scores, table, ctx.folder, "mirabest:confident", cfg.ood_gallery, "pool",
+                                cfg.search_k)
     # percentiles, not means: a few sources off the pool's code manifold score -1e10 and would swamp a mean
-    per_set = table.groupby("set", sort=False)["loglik"].describe(percentiles=[0.05, 0.5])
+    per_set = scores.groupby("set", sort=False)["loglik"].describe(percentiles=[0.05, 0.5])
     per_set = per_set[["count", "min", "5%", "50%", "max"]]
-    lowest = pd.read_csv(ctx.folder / "lowest_mirabest_confident.csv", dtype={"id": str})
     return {"held_out_loglik": model.valid_loglik, "best_epoch": model.best_epoch, "preset": cfg.density_preset,
             "per_set": per_set.rename(columns={"5%": "p05", "50%": "median"}).reset_index().to_dict("records"),
             "lowest_mbc": lowest[["id", "label_name", "loglik"]].to_dict("records")}
@@ -297,31 +303,41 @@ def stage_anomaly(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     label-column oracle, isolation forest, MAF likelihood and random order. The flow is fitted
     to the ranked rows, as [C] does (the pool's flow ranks Bent sources about half as well),
     once on both cores: a fit per seed tripled the stage's time and moved recall@100 by ~0.01."""
-    from radiolatent.cli import main
+    import dataclasses
 
-    codes, flow = str(ctx.path("embed-vdvae", CODES)), ctx.folder / "flow"
-    _fit_flow(codes, cfg.anomaly_set, flow, cfg)
-    seeds = ",".join(str(s) for s in range(cfg.seeds))
-    _cli(main, ["anomaly", "benchmark", "--codes", codes, "--in", cfg.anomaly_set, "--interesting",
-                cfg.anomaly_interesting, "--seeds", seeds, "--density-model", str(flow),
-                "--budget", str(cfg.anomaly_budget), "-k", str(cfg.anomaly_recall_at), "--out", str(ctx.folder)])
-    table = pd.read_csv(ctx.folder / "recall_at_k.csv")
+    from radiolatent.codes import select
+    from radiolatent.downstream.anomaly import benchmark_rows
+    from radiolatent.downstream.density import density_config
+
+    table = codes_of(ctx, "embed-vdvae")
+    flow = _fit_flow(ctx, table, cfg.anomaly_set, ctx.folder / "flow", cfg)
+    _, table, _ = benchmark_rows(
+        select(table, cfg.anomaly_set), cfg.anomaly_interesting, ctx.folder, k=cfg.anomaly_recall_at,
+        config=dataclasses.replace(DEFAULT_ACTIVE, budget=cfg.anomaly_budget), seeds=range(cfg.seeds),
+        density_config=density_config("cpu"), density_model=flow, in_spec=cfg.anomaly_set,
+        source=str(ctx.path("embed-vdvae", CODES)))
     return {"set": cfg.anomaly_set, "interesting": cfg.anomaly_interesting, "k": cfg.anomaly_recall_at,
             "recall": table.replace({np.nan: None}).to_dict("records")}
 
 
-def _fit_flow(codes: str, rows: str, out: Path, cfg: ReproduceConfig) -> None:
-    """`density fit` of the study's MAF preset on `rows` of the codes table, on both cores."""
-    from radiolatent.cli import main
+def _fit_flow(ctx: StageContext, table: pd.DataFrame, rows: str, out: Path, cfg: ReproduceConfig):
+    """The study's MAF preset fitted on `rows` of the codes table on `density_threads` cores,
+    saved in `out` (with its training curve) and returned as saved."""
+    from radiolatent.codes import select
+    from radiolatent.distributed import device
+    from radiolatent.downstream.density import DensityModel, density_config, fit_table, plot_history
 
-    _cli(main, ["density", "fit", "--codes", codes, "--on", rows, "--config", cfg.density_preset,
-                "--set", f"threads={cfg.density_threads}", "--out", str(out), "--seed", str(cfg.seed)])
+    config = density_config(cfg.density_preset, [f"threads={cfg.density_threads}"])
+    model = fit_table(select(table, rows), config, seed=cfg.seed, device=device("auto"),
+                      source=str(ctx.path("embed-vdvae", CODES)), on=rows, progress=True)
+    model.save(out)
+    plot_history(model.history, out / "history.png", title=f"MAF on {rows}: mean log-likelihood per row")
+    return DensityModel.load(out)
 
 
-def _cli(main, argv: list[str]) -> None:
-    """Run a radiolatent command in-process; a failure stops the stage with its name."""
-    if main(argv) != 0:
-        raise InputError(f"radiolatent {argv[0]}", "failed (see the message above)")
+def _vdvae(ctx: StageContext) -> str:
+    """The study's VDVAE: the one trained here with --retrain, else the shipped one."""
+    return str(ctx.path("train-vdvae", "model")) if "train-vdvae" in ctx.needs else str(SHIPPED_MODEL)
 
 
 # ---------------------------------------------------------------------------
@@ -332,8 +348,10 @@ def _cli(main, argv: list[str]) -> None:
 def reproduce(out: str | Path, cfg: ReproduceConfig = ReproduceConfig(), retrain: bool = False,
               log=print) -> Path:
     """Run (or resume) the study in `out` and write `out/index.html` and `out/results.json`."""
+    from radiolatent.data.pools import check_sources
     from radiolatent.report import write_report
 
+    check_sources(cfg.pool)  # every source path, before any work
     stages, notes = study_stages(cfg, retrain)
     for note in notes:
         log(f"note: {note}")

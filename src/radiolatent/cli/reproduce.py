@@ -1,4 +1,5 @@
-"""`radiolatent reproduce`: the paper's study on the shipped data, and its report."""
+"""`radiolatent reproduce`: the paper's study on the shipped pool (or on any pool, with
+--add SOURCE), and its report."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import dataclasses
 
 from radiolatent.cli import argtypes
+from radiolatent.cli.data import add_pool_arguments, pool_config
 from radiolatent.config import QUICK_REPRODUCE, ReproduceConfig
 
 PROFILES = {"full": ReproduceConfig(), "quick": QUICK_REPRODUCE}
@@ -21,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=argtypes.positive_int, default=None, help="seeds for every multi-seed result (default 2; 3 adds about a minute)")
     p.add_argument("--profile", choices=sorted(PROFILES), default="full",
                    help="full (default) or quick (two encoders, one seed: a smoke test)")
+    # every stage runs on this pool: the shipped one, or e.g. --add rgz-dr1@/data/rgz108k
+    add_pool_arguments(p)
     p.set_defaults(handler=cmd_reproduce)
 
 
@@ -28,7 +32,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from radiolatent.errors import InputError
     from radiolatent.reproduce import reproduce
 
-    cfg = PROFILES[args.profile]
+    cfg = dataclasses.replace(PROFILES[args.profile], pool=pool_config(args))
     if args.seeds is not None:
         if args.seeds < 1:
             raise InputError("--seeds", f"must be at least 1, got {args.seeds}")
