@@ -219,6 +219,10 @@ def test_grid_png_size_and_captions(tmp_path):
     assert not list(path.parent.glob(".*part"))
     with pytest.raises(InputError, match="captions"):
         image_grid(images, ["one"], tmp_path / "bad.png")
+    # a title wider than the grid (a search from a long file name) wraps onto a second line
+    long = image_grid(images[:3], None, tmp_path / "long.png", ncols=3, title="search in mbc for " + "x" * 60)
+    with Image.open(long) as png:
+        assert png.size[1] == round((c.panel_inches + 2 * c.title_inches) * c.dpi)
 
 
 def test_caption_for():

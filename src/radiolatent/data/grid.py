@@ -7,6 +7,8 @@ bounding box, so a grid's PNG size is exactly (ncols * panel) x (nrows * (panel 
 
 from __future__ import annotations
 
+import textwrap
+
 import math
 from pathlib import Path
 
@@ -74,8 +76,11 @@ def image_grid(
         raise InputError("image grid", f"{len(images)} images but {len(captions)} captions")
     rows, cols = grid_shape(len(images), ncols)
     cell_h = config.panel_inches + (config.caption_inches if captions is not None else 0.0)
-    top = config.title_inches if title else 0.0
-    width, height = cols * config.panel_inches, rows * cell_h + top
+    width = cols * config.panel_inches
+    # a title longer than the grid is wide (a search from a long file name) wraps, not clips
+    lines = textwrap.wrap(title, width=max(20, int(width * 72 / (0.6 * config.title_fontsize)))) if title else []
+    top = config.title_inches * len(lines)
+    height = rows * cell_h + top
     fig = plt.figure(figsize=(width, height), dpi=config.dpi)
     for i, image in enumerate(images):
         r, c = divmod(i, cols)
@@ -90,5 +95,6 @@ def image_grid(
             fig.text((c + 0.5) * config.panel_inches / width, (bottom - config.caption_inches / 2) / height,
                      captions[i], ha="center", va="center", fontsize=config.caption_fontsize)
     if title:
-        fig.text(0.5, 1 - top / 2 / height, title, ha="center", va="center", fontsize=config.title_fontsize)
+        fig.text(0.5, 1 - top / 2 / height, "\n".join(lines), ha="center", va="center",
+                 fontsize=config.title_fontsize)
     return save_figure(fig, path, tight_layout=False, dpi=config.dpi, facecolor="white")
