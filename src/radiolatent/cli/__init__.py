@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import contextlib
 import logging
 import warnings
 
@@ -48,18 +49,32 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad option (argparse printed why)
         return exc.code if isinstance(exc.code, int) else 0
-    if getattr(args, "verbose", False):
-        # -v: the library's per-file notes (e.g. each skipped file) as plain lines
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        library = logging.getLogger("radiolatent")
-        library.addHandler(handler)
-        library.setLevel(logging.INFO)
+    with _verbose(getattr(args, "verbose", False)):
+        try:
+            return args.handler(args) or 0
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+
+@contextlib.contextmanager
+def _verbose(on: bool):
+    """-v: the library's per-file notes (e.g. each skipped file) as plain lines on stderr,
+    for this command only (main may run many commands in one process, as the tests do)."""
+    if not on:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    library = logging.getLogger("radiolatent")
+    level = library.level
+    library.addHandler(handler)
+    library.setLevel(logging.INFO)
     try:
-        return args.handler(args) or 0
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        library.removeHandler(handler)
+        library.setLevel(level)
