@@ -531,7 +531,8 @@ def load_images_for(rows: pd.DataFrame, pool_config: PoolConfig = DEFAULT_POOL) 
         index = rows[IMAGE_ROW_COLUMN].to_numpy(np.int64)[mine]
         if images.shape[1:] != (size, size) or index.max(initial=0) >= len(images):
             raise InputError(source, "does not hold these codes' images (changed since embedding); embed again")
-        out[mine] = np.asarray(images[np.sort(index)])[np.argsort(np.argsort(index))]
+        order = np.argsort(index)  # rows read in increasing order: a memory map reads forwards
+        out[mine[order]] = images[index[order]]
     return out
 
 

@@ -57,7 +57,6 @@ DATASET = "folder"
 log = logging.getLogger(__name__)
 SKIPPED_KEY = "skipped"
 _ARCSEC_PER_DEG = 3600.0
-_FLOAT_COLUMNS = ("ra", "dec", "las_arcsec", "redshift", "pixel_scale_arcsec")
 _TEXT_COLUMNS = ("label_name", "survey")
 #: a catalogue row and a file closer than this on the sky are the same source.
 _POSITION_MATCH_ARCSEC = 30.0
@@ -377,7 +376,7 @@ def _position_rows(table: pd.DataFrame, meta: pd.DataFrame, source: Path) -> lis
     placed = np.isfinite(meta["ra"].to_numpy(float)) & np.isfinite(meta["dec"].to_numpy(float))
     if not placed.any():
         raise InputError(source, "matches files by position, but no file carries a sky position (WCS)")
-    ra, dec = (pd.to_numeric(table[c], errors="coerce").to_numpy(float) for c in ("ra", "dec"))
+    ra, dec = table["ra"].to_numpy(float), table["dec"].to_numpy(float)  # numbers: read_catalogue
     files = SkyCoord(meta["ra"].to_numpy(float)[placed] * u.deg, meta["dec"].to_numpy(float)[placed] * u.deg)
     nearest, sep, _ = SkyCoord(np.nan_to_num(ra) * u.deg, np.nan_to_num(dec) * u.deg).match_to_catalog_sky(files)
     close = np.isfinite(ra) & np.isfinite(dec) & (sep.arcsec <= _POSITION_MATCH_ARCSEC)
@@ -441,13 +440,5 @@ def _copy_column(meta: pd.DataFrame, column: pd.Series, rows: list[int], name: s
         if np.any(values != np.round(values)):
             raise InputError(source, "column 'label' holds values that are not whole numbers")
         values = values.astype(np.int64)
-    _check_range(name, values, source)
+    # ra and dec were checked (numbers, in range) when the catalogue was read
     meta.loc[target[given], name] = values
-
-
-def _check_range(name: str, values: np.ndarray, source: Path) -> None:
-    limits = {"ra": (0.0, 360.0), "dec": (-90.0, 90.0)}
-    if name in limits and len(values):
-        low, high = limits[name]
-        if values.min() < low or values.max() > high:
-            raise InputError(source, f"column '{name}' has values outside {low:g}..{high:g} degrees")

@@ -15,9 +15,9 @@ import pandas as pd
 
 from radiolatent.config import (
     DATASET_ALIASES,
-    FolderConfig,
     DATASET_DESCRIPTIONS,
     FIRST_GALAXY_SPLITS,
+    FolderConfig,
     MIRABEST_SUBSETS,
     PIXEL_SCALE_ARCSEC,
 )

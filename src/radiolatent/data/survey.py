@@ -29,6 +29,7 @@ from astropy.stats import sigma_clipped_stats
 from PIL import Image
 
 from radiolatent.config import SurveyImageConfig
+from radiolatent.data.preprocess import centre_crop
 from radiolatent.errors import InputError
 
 _UINT8_MAX = 255
@@ -42,12 +43,6 @@ def field_side(pixel_scale_arcsec: float, config: SurveyImageConfig, shape: tupl
     if config.field_arcsec is None or not np.isfinite(pixel_scale_arcsec):
         return side
     return int(np.clip(round(config.field_arcsec / pixel_scale_arcsec), 1, side))
-
-
-def centre_square(image: np.ndarray, side: int) -> np.ndarray:
-    """The central side x side window of a 2-D image."""
-    top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
-    return image[top : top + side, left : left + side]
 
 
 def output_scale(pixel_scale_arcsec: float, config: SurveyImageConfig) -> float:
@@ -107,7 +102,7 @@ def survey_cutout(image: np.ndarray, pixel_scale_arcsec: float, config: SurveyIm
         raise InputError(source, f"is an empty image (shape {values.shape})")
     if not np.isfinite(values).any():
         raise InputError(source, "has no finite pixels (all NaN, inf or BLANK)")
-    field = centre_square(values, field_side(pixel_scale_arcsec, config, values.shape))
+    field = centre_crop(values[None], field_side(pixel_scale_arcsec, config, values.shape))[0]
     if not np.isfinite(field).any():
         raise InputError(source, "has no finite pixels in the central field")
     field = resample(field.astype(np.float32), pixel_scale_arcsec, config)
@@ -123,6 +118,6 @@ def picture_cutout(image: np.ndarray, pixel_scale_arcsec: float, config: SurveyI
         height, width = (min(side, config.max_side) for side in image.shape)
         top, left = (image.shape[0] - height) // 2, (image.shape[1] - width) // 2
         return image[top : top + height, left : left + width], pixel_scale_arcsec
-    field = centre_square(image, field_side(pixel_scale_arcsec, config, image.shape))
+    field = centre_crop(image[None], field_side(pixel_scale_arcsec, config, image.shape))[0]
     resized = resample(field.astype(np.float32), pixel_scale_arcsec, config)
     return np.clip(np.rint(resized), 0, _UINT8_MAX).astype(np.uint8), output_scale(pixel_scale_arcsec, config)
