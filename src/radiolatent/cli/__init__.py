@@ -16,7 +16,9 @@ from radiolatent.errors import InputError
 #: command-group modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
     "radiolatent.cli.data",
-    "radiolatent.cli.models",
+    "radiolatent.cli.train",
+    "radiolatent.cli.embed",
+    "radiolatent.cli.generate",
     "radiolatent.cli.classify",
     "radiolatent.cli.downstream",
     "radiolatent.cli.discover",

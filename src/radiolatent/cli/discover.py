@@ -45,7 +45,7 @@ def _register_density_fit(sub) -> None:
 
 
 def _add_device_argument(p, what: str) -> None:
-    from radiolatent.cli.models import add_device_argument
+    from radiolatent.cli.train import add_device_argument
 
     add_device_argument(p, what)
 
