@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 OUT    ?= report
 UV_VERSION := 0.13.9
 
-.PHONY: setup study test clean-cache
+.PHONY: setup study test lint clean-cache
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ study: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# ruff (rules and formatting) and mypy, configured in pyproject.toml; see .ci/lint.
+lint: setup
+	BIN=$(BIN) .ci/lint
 
 clean-cache:
 	rm -rf $${RADIOLATENT_CACHE:-$$HOME/.cache/radiolatent}
