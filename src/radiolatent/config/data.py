@@ -1,0 +1,289 @@
+"""Settings of the data layer: folders, survey images, cutouts, archives, preprocessing, pools."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+# ---------------------------------------------------------------------------
+# Data: the shipped archives and their published checksums
+# ---------------------------------------------------------------------------
+
+#: archive file name -> the authors' MD5 (see the data README).
+ARCHIVE_MD5 = {
+    "MiraBest_F_batches.tar.gz": "7d4e3a623d29db7204bce81676ee8ce2",
+    "NVSS_PNG_dataset.tar.gz": "2584ed1e174ea71f581d0e0d6f32ef38",
+    "FIRST_PNG_dataset.tar.gz": "2f39461e6c62fb45289559915106013a",
+    "galaxy_data.zip": "79bc5dfae745fce0186a7e686e99dac8",
+}
+
+#: arcsec per pixel of each survey's cutouts.
+PIXEL_SCALE_ARCSEC = {"FIRST": 1.8, "NVSS": 15.0}
+
+#: the metadata columns every dataset provides (NaN / -1 / "" where unknown).
+META_COLUMNS = (
+    "id",
+    "dataset",
+    "split",
+    "label",
+    "label_name",
+    "ra",
+    "dec",
+    "las_arcsec",
+    "redshift",
+    "survey",
+    "pixel_scale_arcsec",
+)
+
+#: short names users type for the evaluation sets.
+DATASET_ALIASES = {"mbc": "mirabest:confident", "nvss": "frdeep-n", "mb": "mirabest:all"}
+
+
+# ---------------------------------------------------------------------------
+# Data: user-supplied folders (RGZ DR1 batches, any folder of cutouts)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RGZConfig:
+    """The published RGZ DR1 "rgz108k" batch folder layout."""
+
+    #: each row of a batch's `data` is one side x side FIRST image, flattened.
+    image_side: int = 150
+    survey: str = "FIRST"
+    train_prefix: str = "data_batch_"
+    test_name: str = "test_batch"
+    required_keys: tuple[str, ...] = ("data", "filenames", "src_ids", "mb_flag", "LAS")
+
+
+@dataclass(frozen=True)
+class SurveyImageConfig:
+    """How a survey image becomes a cutout like the curated archives' (data/survey.py).
+
+    The defaults are MiraBest's recipe for FIRST: a 270" field (150 pixels of 1.8"),
+    background below 3 sigma set to zero, the rest stretched to 0..255.
+    """
+
+    #: side of the square field kept around the image centre; None keeps the whole image.
+    field_arcsec: float | None = 270.0
+    #: resample to this scale when the native one differs (the shipped models saw FIRST's
+    #: 1.8"/px); None keeps native pixels.
+    pixel_scale_arcsec: float | None = 1.8
+    #: zero pixels below median + k sigma of the sigma-clipped background; None = no clip.
+    clip_sigma: float | None = 3.0
+    #: astropy sigma_clipped_stats settings for the background estimate.
+    background_sigma: float = 3.0
+    background_iters: int = 5
+    #: images of unknown pixel scale larger than this are centre-cropped to it, so one
+    #: mosaic dropped among cutouts cannot make the folder pad to its size.
+    max_side: int = 512
+
+
+@dataclass(frozen=True)
+class FolderConfig:
+    """A user's folder of cutouts (FITS / PNG / JPEG / .npy) and optional catalogue."""
+
+    #: which files, a glob matched against paths relative to the folder ("**/*.fits").
+    files: str = "**/*"
+    #: the pixel scale of files that carry none (PNG, JPEG, .npy, FITS without WCS).
+    pixel_scale_arcsec: float | None = None
+    #: survey name written to the metadata of files that carry none (e.g. "FIRST").
+    survey: str | None = None
+    #: a catalogue (CSV, FITS table, VOTable); None looks for catalogue.{csv,fits,vot,xml}
+    #: at the folder's top level.
+    catalogue: str | None = None
+    #: True: a file that is not a readable image stops the load; False: skipped and counted.
+    strict: bool = False
+    survey_image: SurveyImageConfig = field(default_factory=SurveyImageConfig)
+    catalogue_names: tuple[str, ...] = ("catalogue.csv", "catalogue.fits", "catalogue.vot", "catalogue.xml")
+    fits_suffixes: tuple[str, ...] = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
+    picture_suffixes: tuple[str, ...] = (".png", ".jpg", ".jpeg")
+    array_suffixes: tuple[str, ...] = (".npy",)
+    #: when sizes differ: "pad" centre-pads every image with 0 to the largest height and
+    #: width (pixel scale kept, so pixel crops stay right); "resize" centre-crops each to
+    #: a square of its shorter side and resizes (bilinear) to the most common square side.
+    mixed_sizes: str = "pad"
+    #: catalogue columns copied into the metadata when present.
+    catalogue_columns: tuple[str, ...] = (
+        "ra", "dec", "las_arcsec", "label", "label_name", "redshift", "survey", "pixel_scale_arcsec",
+    )
+
+
+@dataclass(frozen=True)
+class CutoutConfig:
+    """Cutting catalogue sources out of survey mosaics (data/cutouts.py, `data cutouts`)."""
+
+    #: a source whose cutout is not fully inside any mosaic: "skip" (listed, not written)
+    #: or "fill" (written with NaN outside the mosaic, and still listed).
+    edge: str = "skip"
+    #: mosaic header keywords copied into every cutout: flux unit and restoring beam.
+    keep_keywords: tuple[str, ...] = ("BUNIT", "BMAJ", "BMIN", "BPA")
+    #: catalogue columns written to the cutouts' catalogue beside filename, id, ra, dec, mosaic.
+    carry_columns: tuple[str, ...] = ("label", "label_name", "las_arcsec", "redshift", "survey")
+
+
+# ---------------------------------------------------------------------------
+# Data: archive loaders (archives.py, mirabest.py, frdeep.py, first_galaxy.py) and registry
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveConfig:
+    """Where decoded archives are cached and how much one archive member may hold."""
+
+    cache_env: str = "RADIOLATENT_CACHE"
+    default_cache_dir: str = "~/.cache/radiolatent"
+    #: bump when the cached arrays or metadata change shape, so stale caches are ignored.
+    cache_version: int = 1
+    #: refuse archive members larger than this once decompressed (zip/gzip bombs).
+    max_member_bytes: int = 256 * 2**20
+
+
+ARCHIVES = ArchiveConfig()
+
+#: side of the square cutouts in the CIFAR-style batch files (MiraBest, FR-DEEP).
+BATCH_IMAGE_SIDE = 150
+#: side of the Griese FIRST Radio Galaxy Dataset PNGs.
+FIRST_GALAXY_IMAGE_SIDE = 300
+
+#: MiraBest batch label index -> MiraBest code (the batches.meta label_names).
+MIRABEST_CODES = ("100", "102", "104", "110", "112", "200", "201", "210", "300", "310")
+#: first digit of a MiraBest code -> (label, label_name).
+MIRABEST_CLASSES = {"1": (0, "FRI"), "2": (1, "FRII"), "3": (2, "hybrid")}
+#: second digit -> confidence.
+MIRABEST_CONFIDENCE = {"0": "confident", "1": "uncertain"}
+#: third digit -> morphology.
+MIRABEST_MORPHOLOGY = {
+    "0": "standard",
+    "1": "double-double",
+    "2": "wide-angle tail",
+    "3": "diffuse",
+    "4": "head-tail",
+}
+#: MiraBest subset -> the codes it holds (the `dataset` column names the subset).
+MIRABEST_SUBSETS = {
+    "confident": ("100", "102", "104", "200", "201"),
+    "uncertain": ("110", "112", "210"),
+    "hybrid": ("300", "310"),
+}
+MIRABEST_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 8))
+FRDEEP_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 12))
+BATCH_TEST_NAME = "test_batch"
+
+#: FR-DEEP variant -> (archive, folder inside it, survey).
+FRDEEP_VARIANTS = {
+    "frdeep-n": ("NVSS_PNG_dataset.tar.gz", "NVSS_PNG_dataset", "NVSS"),
+    "frdeep-f": ("FIRST_PNG_dataset.tar.gz", "FIRST_PNG_dataset", "FIRST"),
+}
+FRDEEP_LABEL_NAMES = ("FRI", "FRII")
+
+FIRST_GALAXY_ARCHIVE = "galaxy_data.zip"
+MIRABEST_ARCHIVE = "MiraBest_F_batches.tar.gz"
+#: Griese class folder -> label (0 FRI, 1 FRII, 2 Compact, 3 Bent).
+FIRST_GALAXY_CLASSES = {"FRI": 0, "FRII": 1, "Compact": 2, "Bent": 3}
+FIRST_GALAXY_SPLITS = ("train", "valid", "test")
+
+#: one line per shipped dataset, for `list_datasets()`.
+DATASET_DESCRIPTIONS = {
+    "mirabest": "MiraBest F (Porter & Scaife 2023), FIRST 150x150, FRI/FRII/hybrid",
+    "frdeep-n": "FR-DEEP NVSS (Tang et al. 2019), 150x150, FRI/FRII",
+    "frdeep-f": "FR-DEEP FIRST (Tang et al. 2019), 150x150, FRI/FRII",
+    "first-galaxy": "FIRST Radio Galaxy Dataset (Griese et al. 2023), 300x300, FRI/FRII/Compact/Bent",
+}
+
+
+# ---------------------------------------------------------------------------
+# Preprocessing: what the models see
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Centre crop, resize to `size`, scale to [0, 1] (stored as uint8 0..255).
+
+    The paper centre-crops 64x64 pixels from 150x150 FIRST cutouts (1.8"/px),
+    so the default crop is 64 native pixels and the resize is a no-op.
+    `crop_arcsec`, when set, overrides `crop_pixels` using each image's pixel scale.
+    """
+
+    size: int = 64
+    crop_pixels: int | None = 64
+    crop_arcsec: float | None = None
+    #: "minmax": per-image min-max after cropping; "none": keep the stored 0..255 values.
+    scale: str = "minmax"
+    #: zero pixels below median + k * sigma (astropy sigma_clipped_stats); None = off.
+    sigma_clip: float | None = None
+    sigma_clip_iters: int = 5
+    #: the clipping level astropy uses while estimating the background median and sigma.
+    sigma_clip_stats_sigma: float = 3.0
+
+
+@dataclass(frozen=True)
+class LASConfig:
+    """Angular-size estimator for cutouts with no catalogue LAS."""
+
+    k_sigma: float = 3.0
+    #: components touching this radius (fraction of the image half-width) count as central.
+    central_fraction: float = 0.25
+    #: components smaller than this many pixels are noise.
+    min_pixels: int = 3
+    #: background statistics: astropy sigma_clipped_stats(sigma=clip_sigma, maxiters=clip_iters).
+    clip_sigma: float = 3.0
+    clip_iters: int = 5
+    #: a detached component (e.g. the far lobe of a double) joins the source when its flux is at
+    #: least this fraction of the central components' flux; None = central components only.
+    #: Tuned on MiraBest's catalogue LAS (Spearman 0.85 over 1,256 images, 150x150, 1.8"/px).
+    companion_flux_fraction: float | None = 0.02
+    #: ... and it comes within this fraction of the image half-width of the centre.
+    companion_radius_fraction: float = 1.0
+    #: keep detached components only in pairs on opposite sides of the centre (at least
+    #: companion_pair_angle degrees apart, seen from the centre), as the lobes of a double are.
+    companion_pairs: bool = True
+    companion_pair_angle: float = 120.0
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """Image grids (data show, search results, galleries): exact PNG size = panels x dpi."""
+
+    panel_inches: float = 1.6
+    caption_inches: float = 0.25
+    title_inches: float = 0.4
+    caption_fontsize: float = 7.0
+    title_fontsize: float = 10.0
+    dpi: int = 100
+
+
+# ---------------------------------------------------------------------------
+# Pools: unlabelled pre-training sets with every evaluation source removed
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    """A pre-training pool: a union of dataset specs minus evaluation sources."""
+
+    sources: tuple[str, ...] = (
+        "first-galaxy:all",
+        "frdeep-f:train",
+        "mirabest:uncertain",
+        "mirabest:hybrid",
+    )
+    #: evaluation sets no pool source may match, by position or by image. FR-DEEP N and F
+    #: show the same objects; only the FIRST images can be matched against a FIRST pool,
+    #: so frdeep-f:test stands for the NVSS test set too.
+    exclude: tuple[str, ...] = ("mirabest:confident", "frdeep-f:test")
+    match_radius_arcsec: float = 30.0
+    #: pixel correlation above which two images count as the same source (FR-DEEP has no positions).
+    image_match_threshold: float = 0.99
+    #: drop sources below this largest angular size (catalogue LAS, else the estimator's); 0 = keep all.
+    min_las_arcsec: float = 0.0
+    #: drop cutouts whose model input is blank (the source lies outside the central crop).
+    drop_blank: bool = True
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    las: LASConfig = field(default_factory=LASConfig)
+    #: how folder sources (folder@DIR, in the pool or embedded beside it) are read.
+    folder: FolderConfig = field(default_factory=FolderConfig)
+
+
+DEFAULT_POOL = PoolConfig()

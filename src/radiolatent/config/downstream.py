@@ -1,0 +1,335 @@
+"""Settings of the downstream tools: classification, search, maps, importance,
+clustering, density estimation and active learning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from radiolatent.config.core import CHECKS, MAX_VDVAE_WIDTH, _Problems
+
+
+# ---------------------------------------------------------------------------
+# Downstream: classification
+# ---------------------------------------------------------------------------
+
+#: the classifier names of [A] Table 2, in the paper's order.
+CLASSIFIER_NAMES = ("knn", "rf", "svc", "lr", "grad", "ext")
+
+#: labels of the binary FR task; FRII is the positive class for ROC-AUC and recall.
+FRI_LABEL = 0
+FRII_LABEL = 1
+
+
+@dataclass(frozen=True)
+class ClassifyConfig:
+    """The six scikit-learn classifiers of [A] (only its non-default settings) and the kNN protocols.
+
+    `standardize` (StandardScaler fitted on the train rows) is off by default, as in [A],
+    which lists no scaling. Checked on MBC (729/104): standardising 256-d features
+    collapsed SVC(gamma=0.2) to ~0.53-0.56 accuracy for pixel-PCA, random-conv and
+    VDVAE-like codes (16 active dims + 240 near-zero ones), and kNN/lr too for the last
+    (0.53/0.56 vs 0.69/0.72 unscaled): scaling lifts inactive dimensions to full weight.
+    Turn it on for tiny-magnitude features (e.g. an untrained conv net, ~1e-4), where
+    unscaled svc and lr collapse instead. Every result reports which was used.
+    """
+
+    knn_neighbors: int = 20
+    rf_estimators: int = 260
+    svc_kernel: str = "rbf"
+    svc_gamma: float = 0.2
+    svc_c: float = 100.0
+    lr_max_iter: int = 1000
+    grad_estimators: int = 250
+    ext_estimators: int = 400
+    classifiers: tuple[str, ...] = CLASSIFIER_NAMES
+    seeds: tuple[int, ...] = (0, 1, 2)
+    standardize: bool = False
+    #: [B]: kNN with k=20 trained on the train split, scored on the test split.
+    knn_b_neighbors: int = 20
+    #: [C]: kNN (k=5, Minkowski) over 50 stratified random 75/25 splits.
+    knn_c_neighbors: int = 5
+    knn_c_splits: int = 50
+    knn_c_test_size: float = 0.25
+    knn_metric: str = "minkowski"
+    #: worker processes for the independent (classifier, seed) fits; results do not
+    #: depend on it (every fit has its own seed).
+    jobs: int = 2
+
+
+DEFAULT_CLASSIFY = ClassifyConfig()
+
+
+# ---------------------------------------------------------------------------
+# Downstream: search, maps, importance, clustering
+# ---------------------------------------------------------------------------
+
+#: the similarity-search metrics: [A] cosine on the raw codes; [C] Euclidean after PCA.
+#: whitened-cosine (the default: cosine after PCA-whitening on the searched set), the
+#: paper's raw cosine ([A]) and [C]'s Euclidean distance after PCA.
+SEARCH_METRICS = ("whitened-cosine", "cosine", "euclidean-pca")
+#: the metrics `duplicates` can threshold (similarities in [-1, 1]).
+DUPLICATE_METRICS = ("whitened-cosine", "cosine")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """FAISS similarity search ([A] cosine; [C] Euclidean on PCA-reduced codes, 8 neighbours).
+
+    The default metric is whitened cosine: the codes share a large common direction and
+    most of their variance lies in a few dimensions, so raw cosine ranks nearly everything
+    alike (282,978 pool pairs at >= 0.99). Centring on the searched set's mean and
+    whitening (PCA, each component scaled to unit variance) before cosine puts the same
+    source rendered twice first far more often; benchmarks/search_quality.py measures it
+    (docs/results.md).
+
+    Sets up to `exact_threshold` rows use an exact flat index; larger ones an IVF-Flat
+    index with nlist = `nlist_per_sqrt_n` * sqrt(N) lists, of which `nprobe` are scanned
+    per query (more = better recall, slower; see benchmarks/search_faiss.py).
+    """
+
+    metric: str = "whitened-cosine"
+    k: int = 8
+    exact_threshold: int = 250_000
+    nlist_per_sqrt_n: float = 1.0
+    #: IVF lists scanned per query: 64 of ~1000 lists at 1M rows.
+    nprobe: int = 64
+    #: k-means training sample per IVF list (FAISS warns below 39).
+    train_points_per_list: int = 64
+    #: [C]: keep this fraction of the variance before Euclidean search and clustering.
+    pca_variance: float = 0.95
+    #: whitened-cosine: each component's variance gets this fraction of the mean
+    #: component variance added before scaling, so near-empty directions are not blown
+    #: up into noise (0.01: best label agreement, top-1 within 0.02 of no shrinkage).
+    whiten_shrink: float = 0.01
+    #: whitened-cosine duplicates: a pair is one when each code is the other's nearest,
+    #: their similarity is at least `duplicate_threshold`, and it beats either code's
+    #: next-nearest by `duplicate_margin` (look-alikes, e.g. the many unresolved sources,
+    #: have many near-equal neighbours; one source cut twice stands out).
+    duplicate_threshold: float = 0.8
+    duplicate_margin: float = 0.1
+    #: raw cosine duplicates ([B]): every pair at or above this similarity, no margin.
+    cosine_duplicate_threshold: float = 0.99
+    #: a duplicate pair closer than this on the sky is the same object twice; farther
+    #: apart it is a look-alike (unresolved compact sources all look like the beam).
+    duplicate_separation_arcsec: float = 30.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class MapConfig:
+    """2-D maps: [A] t-SNE (scikit-learn defaults) and [C] UMAP for pictures."""
+
+    umap_neighbors: int = 15
+    umap_min_dist: float = 0.01
+    tsne_perplexity: float = 30.0
+    #: variance fractions marked on the PCA curve ([A]: 2 components hold 95 %, 4 hold 98 %).
+    pca_levels: tuple[float, ...] = (0.95, 0.98)
+    point_size: float = 4.0
+    #: categorical colour columns with more values than this fall back to "other".
+    max_categories: int = 20
+
+
+@dataclass(frozen=True)
+class ImportanceConfig:
+    """[A]'s incremental random forest: one more tree per shuffled batch of 1,000 rows.
+
+    With warm_start the forest gains one tree per batch, so n_estimators = number of
+    batches (100 trees for RGZ DR1's ~100k rows). Small sets would get one or two trees,
+    so the first batch grows `min_trees` trees instead; the paper's setting is min_trees=1.
+    """
+
+    batch_size: int = 1000
+    min_trees: int = 50
+    #: components shown in the plot (all when the code is shorter).
+    plot_components: int = 256
+    #: processes growing the trees (each tree has its own seed, so any count gives the same forest).
+    jobs: int = 2
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """[C]'s clustering: PCA keeping 95 % variance, then a Bayesian Gaussian mixture.
+
+    The defaults are [C]'s (the study's setting). `FAST_CLUSTER` (`cluster --config fast`,
+    the command's default) bounds the cost on any table: at most `max_pca_dims` PCA
+    components, a diagonal covariance above `full_covariance_dims` of them, 3 inits.
+    """
+
+    pca_variance: float = 0.95
+    n_components: int = 20
+    weight_concentration_prior: float = 0.5
+    n_init: int = 10
+    max_iter: int = 1000
+    montage_per_cluster: int = 8
+    #: keep at most this many PCA components (None: as many as pca_variance needs, as [C]).
+    max_pca_dims: int | None = None
+    #: "full" ([C]), "diag", "tied", "spherical", or "auto": full up to full_covariance_dims, diag above.
+    covariance_type: str = "full"
+    full_covariance_dims: int = 16
+    #: BLAS threads while fitting: the mixture's many small matrix operations run 20x slower
+    #: (wall clock) with a thread pool on a busy 2-core machine (benchmarks/cluster_speed.py).
+    threads: int = 1
+
+
+DEFAULT_SEARCH = SearchConfig()
+DEFAULT_MAP = MapConfig()
+DEFAULT_IMPORTANCE = ImportanceConfig()
+DEFAULT_CLUSTER = ClusterConfig()
+FAST_CLUSTER = ClusterConfig(max_pca_dims=32, covariance_type="auto", n_init=3, max_iter=300)
+#: `cluster --config NAME`: fast (bounded cost on any table) or paper ([C], the study's).
+CLUSTER_CONFIGS = {"fast": FAST_CLUSTER, "paper": DEFAULT_CLUSTER}
+
+
+# ---------------------------------------------------------------------------
+# Discovery: density estimation (downstream/density.py) and anomaly search
+# (downstream/anomaly.py)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DensityConfig:
+    """A Masked Autoregressive Flow (zuko) on standardised codes, [A] section 5.
+
+    `transforms` MADE blocks, each an MLP with `hidden` layers whose output gives the
+    shift and log-scale of a Gaussian conditional per component. Training holds out
+    `valid_fraction` of the rows, keeps the weights of the epoch with the best held-out
+    log-likelihood and stops after `patience` epochs without improvement (0 = run all
+    `epochs`, as [A] did).
+    """
+
+    name: str = "cpu"
+    transforms: int = 6
+    hidden: tuple[int, ...] = (256, 256)
+    #: reorder the components randomly between blocks (else alternate ascending/descending).
+    randperm: bool = True
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    epochs: int = 300
+    batch_size: int = 256
+    valid_fraction: float = 0.2
+    patience: int = 20
+    #: gradient-norm clip (a flow's first steps on heavy-tailed codes can be wild).
+    grad_clip: float = 10.0
+    #: the fixed affine map before the flow: "whiten" (PCA whitening) or "scale"
+    #: (each component by its spread). See downstream/density.py for why whitening.
+    standardise: str = "whiten"
+    #: whitening: covariance eigenvalues below this fraction of the largest are raised to
+    #: it; only a guard against a singular covariance (constant components, fewer rows
+    #: than components; use "scale" there). A real floor (1e-6) hurt: the flow then saw
+    #: directions of spread 0.03 in which held-out rows reached ~1, and its conditioners
+    #: extrapolated to log-likelihoods of -1e17 (measured on the pool codes).
+    min_eigen_fraction: float = 1e-12
+    #: scaling: spreads below this fraction of the largest are raised to it, so
+    #: near-constant (inactive) components do not become huge numbers.
+    min_scale_fraction: float = 1e-3
+    #: torch threads: one is fastest for these small matrices, and many times faster than
+    #: two when the cores are shared (measured: 0.4 s vs 2.7-17 s per epoch on a busy 2-core box).
+    threads: int = 1
+
+
+def _density_configs() -> dict[str, DensityConfig]:
+    tiny = DensityConfig("tiny", transforms=2, hidden=(32, 32), epochs=40, batch_size=64,
+                         patience=10, threads=1)
+    # Chosen on the shipped VDVAE's pool codes (2,214 x 256; 10 % test rows held out, one
+    # seed; whitened; test log-likelihood in nats/row, fit time on one thread): 4 x 128 at
+    # lr 5e-4: 1656 (50 s); 4 x 256: 1647 (39 s); 6 x 256 at lr 5e-4: 1659 (76 s);
+    # 6 x 512: 1642; 6 x 512 at 5e-4: 1605; 8 x 256 at 5e-4: 1572 (stopped at epoch 49).
+    # Per-component scaling instead of whitening: 1251-1343 at best. docs/discovery.md.
+    # Then lr 1e-3 over 5e-4 for 6 x 256 on the current checkpoint's pool codes (20 %
+    # held out, seed 0): 1040.1 in 37 s (best epoch 75) against 1047.6 in 79 s (191);
+    # on the FIRST Radio Galaxy Dataset the same Bent recall in the top 100 in half the time.
+    cpu = DensityConfig()
+    # [A]: 48 MADE blocks of 2 x 512 units, Adam lr 5e-4, 600 epochs (denmarf kept the best
+    # epoch on its validation split, which patience=0 reproduces).
+    paper = DensityConfig("paper", transforms=48, hidden=(512, 512), lr=5e-4, epochs=600,
+                          patience=0)
+    return {c.name: c for c in (tiny, cpu, paper)}
+
+
+DENSITY_CONFIGS = _density_configs()
+DEFAULT_DENSITY = DENSITY_CONFIGS["cpu"]
+
+
+def get_density_config(name: str) -> DensityConfig:
+    """The named flow setup: "tiny" (tests), "cpu" (default) or "paper"."""
+    if name not in DENSITY_CONFIGS:
+        raise KeyError(f"unknown density config {name!r}; choose from {sorted(DENSITY_CONFIGS)}")
+    return DENSITY_CONFIGS[name]
+
+
+@dataclass(frozen=True)
+class ActiveLearningConfig:
+    """[C]'s active-learning anomaly search (Astronomaly's "protege").
+
+    Codes are reduced by PCA to `pca_variance` of their variance ([C]); a Gaussian
+    process (Matern + white noise, hyperparameters fitted by maximum likelihood) is fit
+    to the 0..5 interest scores; each round labels the `batch_size` rows of highest
+    expected improvement with trade-off `ei_tradeoff`, up to `budget` labels.
+    """
+
+    n_initial: int = 10
+    batch_size: int = 10
+    budget: int = 200
+    ei_tradeoff: float = 0.5
+    #: Matern smoothness (scikit-learn's and Astronomaly's default 1.5).
+    matern_nu: float = 1.5
+    #: extra random restarts of the kernel-hyperparameter optimiser.
+    n_restarts: int = 2
+    #: scale the scores to zero mean / unit variance inside the GP (Astronomaly: off).
+    normalize_y: bool = False
+    #: multiply the Matern kernel by a fitted constant (its variance); Astronomaly has none.
+    amplitude: bool = False
+    #: None keeps every component.
+    pca_variance: float | None = 0.95
+    #: the score range a person gives (0 = boring, 5 = most interesting).
+    min_score: float = 0.0
+    max_score: float = 5.0
+    #: isolation forest (label-free ranking).
+    iforest_estimators: int = 300
+    #: worker processes for the benchmark's independent (method, seed) rankings.
+    jobs: int = 2
+
+
+DEFAULT_ACTIVE = ActiveLearningConfig()
+
+
+def _density_problems(d: DensityConfig) -> list[str]:
+    p = _Problems()
+    p.finite(d)
+    p.need(d.transforms >= 1, "transforms", "must be at least 1", d.transforms)
+    p.need(len(d.hidden) >= 1 and all(1 <= h <= MAX_VDVAE_WIDTH for h in d.hidden), "hidden",
+           f"must be one or more layer widths 1..{MAX_VDVAE_WIDTH}", d.hidden)
+    p.need(d.lr > 0, "lr", "must be > 0", d.lr)
+    p.need(d.weight_decay >= 0, "weight_decay", "must be >= 0", d.weight_decay)
+    p.need(d.epochs >= 1, "epochs", "must be at least 1", d.epochs)
+    p.need(d.batch_size >= 1, "batch_size", "must be at least 1", d.batch_size)
+    p.need(0 < d.valid_fraction < 1, "valid_fraction", "must lie in (0, 1)", d.valid_fraction)
+    p.need(d.patience >= 0, "patience", "must be >= 0", d.patience)
+    p.need(d.grad_clip > 0, "grad_clip", "must be > 0", d.grad_clip)
+    p.need(d.standardise in ("whiten", "scale"), "standardise", "must be 'whiten' or 'scale'", d.standardise)
+    p.need(0 < d.min_eigen_fraction < 1 and 0 < d.min_scale_fraction < 1,
+           "min_eigen_fraction and min_scale_fraction", "must lie in (0, 1)")
+    p.need(d.threads >= 1, "threads", "must be at least 1", d.threads)
+    return p
+
+
+CHECKS[DensityConfig] = _density_problems
+
+#: covariance types of the clustering's mixture (`auto`: full when few PCA components, else diag).
+COVARIANCE_TYPES = ("full", "diag", "tied", "spherical", "auto")
+
+
+def _cluster_problems(c: ClusterConfig) -> list[str]:
+    p = _Problems()
+    p.need(0 < c.pca_variance <= 1, "pca_variance", "must lie in (0, 1]", c.pca_variance)
+    p.need(c.n_components >= 1 and c.n_init >= 1 and c.max_iter >= 1, "n_components, n_init and max_iter",
+           "must be at least 1")
+    p.need(c.max_pca_dims is None or c.max_pca_dims >= 1, "max_pca_dims", "must be None or at least 1",
+           c.max_pca_dims)
+    p.need(c.covariance_type in COVARIANCE_TYPES, "covariance_type", f"must be one of {COVARIANCE_TYPES}",
+           c.covariance_type)
+    p.need(c.threads >= 1, "threads", "must be at least 1", c.threads)
+    return p
+
+
+CHECKS[ClusterConfig] = _cluster_problems

@@ -1,0 +1,222 @@
+"""Settings of the encoders: embedding, the VDVAE and the SSL baselines' models and views."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from radiolatent.config.core import CHECKS, MAX_IMAGE_SIZE, MAX_VDVAE_WIDTH, _Problems
+
+LIKELIHOODS = ("dmol", "gaussian")
+
+
+# ---------------------------------------------------------------------------
+# Embedding: codes from any encoder, and the no-learning floors
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    #: images per forward pass: 32-64 run 30-40 % faster than 256 on 2 CPU cores (cache-sized
+    #: activations; measured for the VDVAE encoder and ResNet-18).
+    batch_size: int = 64
+    threads: int = 2
+    #: "cpu", "cuda" (this process's GPU) or "auto" (CUDA when present); `embed --device`
+    #: sets it. Codes on a GPU agree with the CPU's to ~1e-5, not bit for bit.
+    device: str = "cpu"
+    #: pixels-pca floor: components kept (the paper's code length).
+    pca_components: int = 256
+    #: random-conv floor: an untrained encoder of stride-2 stages (measurements.md).
+    random_conv_seed: int = 0
+    random_conv_channels: tuple[int, ...] = (32, 64, 128, 256)
+    #: average every encoder's codes over the 8 flips and quarter turns of each image:
+    #: radio sources have no preferred orientation, so their codes should not either.
+    #: Floors and models get the same treatment; False gives the paper's single pass.
+    dihedral_average: bool = True
+
+
+# ---------------------------------------------------------------------------
+# Models: VDVAE (models/vdvae.py, models/likelihood.py)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VDVAEConfig:
+    """Architecture and likelihood of the Very Deep VAE, as readable strings.
+
+    `encoder_blocks` runs from the image resolution down: "RxN" is N residual blocks
+    at resolution R, "RdK" average-pools by K. `decoder_blocks` runs from the lowest
+    resolution up: "RxN" is N top-down blocks (each one latent layer) at R, "RmS"
+    upsamples (nearest neighbour) from S to R. `widths` gives the channel width per
+    resolution ("R:W,..."), shared by encoder and decoder so activations can be
+    concatenated. The first decoder block is z0, the representation.
+    """
+
+    image_size: int = 64
+    encoder_blocks: str = "64x1,64d2,32x1,32d2,16x1,16d2,8x1,8d2,4x1,4d4,1x1"
+    decoder_blocks: str = "1x1,4m1,4x1,8m4,8x1,16m8,16x1,32m16,32x1,64m32,64x1"
+    widths: str = "64:32,32:32,16:64,8:64,4:128,1:256"
+    #: hidden width of residual blocks as a fraction of the stream width.
+    bottleneck: float = 0.25
+    #: latent channels of every layer except z0.
+    z_channels: int = 16
+    #: latent channels of z0 (1x1), i.e. the code length.
+    z0_channels: int = 256
+    #: hidden width of z0's posterior and prior heads; must be >= z0_channels so the
+    #: posterior mean is not rank-limited by a narrow bottleneck (measurements.md).
+    top_head_width: int = 256
+    #: resolutions at or below this use 1x1 instead of 3x3 middle convolutions
+    #: (a 3x3 kernel on a 1x1 or 2x2 map is mostly padding).
+    max_res_1x1: int = 2
+    #: "dmol" (discretised mixture of logistics) or "gaussian" (discretised Gaussian).
+    likelihood: str = "dmol"
+    n_mixtures: int = 5
+    #: log-scale floor of the likelihood's components (stops the density collapsing).
+    min_log_scale: float = -7.0
+    #: latent log-std values are soft-clamped to +-this (tanh), for numerical safety.
+    logstd_limit: float = 5.0
+    #: weight of an auxiliary decoder reconstructing the image from z0's mean alone
+    #: (pushes information into z0); 0 builds no auxiliary decoder.
+    aux_weight: float = 0.0
+    aux_width: int = 32
+    #: the auxiliary decoder's loss: "same" (the main likelihood) or "mse" (squared
+    #: error / 2 aux_sigma^2 on [0, 1] pixels). A learned-scale likelihood lets the
+    #: auxiliary decoder settle for each pixel's marginal and leave z0 empty; a fixed
+    #: scale makes z0's posterior mean an autoencoder bottleneck that must hold the source.
+    aux_likelihood: str = "same"
+    aux_sigma: float = 0.1
+    #: probability, per training image, that every layer below z0 is sampled from the
+    #: prior instead of the posterior (its KL then counts as 0), so the decoder must
+    #: rely on z0 ("latent dropout"); 0 = off. Inactive in eval mode.
+    latent_dropout: float = 0.0
+    #: initialisation of the bottom-up path (encoder and posterior heads): "he" (unit
+    #: gain through GELU) or "default" (PyTorch's, ~1/3 of the variance per layer). Sparse
+    #: radio images differ in few pixels; with the default, image-to-image differences
+    #: reach z0's posterior mean at ~1e-4 of its spread, and z0 took ~10 of 20 CPU epochs to
+    #: wake up. The generative path keeps the default so first outputs stay near the mean image.
+    bottom_up_init: str = "he"
+
+
+# ---------------------------------------------------------------------------
+# Models: the SSL baselines (models/ssl.py, data/augment.py, training.py): SimCLR, BYOL, SimSiam
+# ---------------------------------------------------------------------------
+
+SSL_METHODS = ("simclr", "byol", "simsiam")
+#: torchvision ResNets with BasicBlocks; "resnet10" ([1, 1, 1, 1] blocks) is for tests.
+SSL_BACKBONES = {"resnet10": (1, 1, 1, 1), "resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
+
+
+@dataclass(frozen=True)
+class SSLModelConfig:
+    """Backbone and heads of one SSL method. The representation is the backbone's
+    global-average-pooled output: 512-d for every backbone here.
+
+    The stem reads one channel. torchvision's 7x7 stride-2 convolution + max-pool would
+    leave a 16x16 map of a 64x64 image before the first block; a 3x3 stride-1 stem and no
+    max-pool keeps all 64x64 (`paper`), stride 2 keeps 32x32 at a quarter of the cost (`cpu`).
+    """
+
+    method: str = "byol"
+    backbone: str = "resnet18"
+    image_size: int = 64
+    stem_kernel: int = 3
+    stem_stride: int = 1
+    stem_max_pool: bool = False
+    #: projection head: one hidden layer (lightly heads), then `projection_dim`.
+    projection_hidden: int = 512
+    projection_dim: int = 128
+    #: prediction head (BYOL, SimSiam): one hidden layer.
+    prediction_hidden: int = 512
+    #: NT-Xent temperature (SimCLR).
+    temperature: float = 0.5
+    #: BYOL target network momentum, cosine from start to end over the run.
+    momentum_start: float = 0.99
+    momentum_end: float = 1.0
+
+
+@dataclass(frozen=True)
+class SSLAugmentConfig:
+    """Views for sparse radio images (data/augment.py): keep the source, blur weakly ([B])."""
+
+    #: horizontal and vertical flips, each with this probability.
+    flip_p: float = 0.5
+    #: rotation by a uniform angle in [0, 360) degrees with this probability.
+    rotate_p: float = 1.0
+    #: crop area fraction, resized back to the image size ([B]: crops must not cut off jets).
+    crop_scale: tuple[float, float] = (0.8, 1.0)
+    crop_ratio: tuple[float, float] = (0.75, 4.0 / 3.0)
+    #: Gaussian blur: [B] found it must be weak for sparse images (3 px kernel, p 0.05).
+    blur_p: float = 0.05
+    blur_kernel: int = 3
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
+    #: brightness (x [1-b, 1+b]) and contrast jitter, applied together with probability jitter_p.
+    jitter_p: float = 0.8
+    brightness: float = 0.3
+    contrast: float = 0.3
+
+
+def _vdvae_problems(m: VDVAEConfig) -> list[str]:
+    p = _Problems()
+    p.finite(m)
+    p.need(1 <= m.image_size <= MAX_IMAGE_SIZE, "image_size", f"must be 1..{MAX_IMAGE_SIZE}", m.image_size)
+    for name in ("encoder_blocks", "decoder_blocks"):
+        value = getattr(m, name)
+        p.need(isinstance(value, str) and re.fullmatch(r"\d+[xdm]\d+(,\d+[xdm]\d+)*", value.replace(" ", "")) is not None,
+               name, "must be tokens like 64x2,64d2 (encoder) or 4m1,4x2 (decoder)", value)
+    widths = re.fullmatch(r"\d+:\d+(,\d+:\d+)*", str(m.widths).replace(" ", ""))
+    p.need(widths is not None, "widths", "must be R:W pairs like 64:32,32:64", m.widths)
+    if widths is not None:
+        channels = [int(t.split(":")[1]) for t in m.widths.replace(" ", "").split(",")]
+        p.need(all(1 <= c <= MAX_VDVAE_WIDTH for c in channels), "widths",
+               f"must give 1..{MAX_VDVAE_WIDTH} channels per resolution", m.widths)
+    p.need(0 < m.bottleneck <= 4, "bottleneck", "must lie in (0, 4]", m.bottleneck)
+    for name in ("z_channels", "z0_channels", "top_head_width", "n_mixtures", "aux_width"):
+        value = getattr(m, name)
+        p.need(1 <= value <= MAX_VDVAE_WIDTH, name, f"must be 1..{MAX_VDVAE_WIDTH}", value)
+    p.need(m.top_head_width >= m.z0_channels, "top_head_width", "must be >= z0_channels")
+    p.need(m.max_res_1x1 >= 0, "max_res_1x1", "must be >= 0", m.max_res_1x1)
+    p.need(m.likelihood in LIKELIHOODS, "likelihood", f"must be one of {list(LIKELIHOODS)}", m.likelihood)
+    p.need(m.logstd_limit > 0, "logstd_limit", "must be > 0", m.logstd_limit)
+    p.need(m.aux_weight >= 0, "aux_weight", "must be >= 0", m.aux_weight)
+    p.need(m.aux_likelihood in ("same", "mse"), "aux_likelihood", "must be 'same' or 'mse'", m.aux_likelihood)
+    p.need(m.aux_sigma > 0, "aux_sigma", "must be > 0", m.aux_sigma)
+    p.need(0 <= m.latent_dropout <= 1, "latent_dropout", "must lie in [0, 1]", m.latent_dropout)
+    p.need(m.bottom_up_init in ("he", "default"), "bottom_up_init", "must be 'he' or 'default'", m.bottom_up_init)
+    return p
+
+
+def _ssl_model_problems(m: SSLModelConfig) -> list[str]:
+    p = _Problems()
+    p.finite(m)
+    p.need(m.method in SSL_METHODS, "method", f"must be one of {list(SSL_METHODS)}", m.method)
+    p.need(m.backbone in SSL_BACKBONES, "backbone", f"must be one of {sorted(SSL_BACKBONES)}", m.backbone)
+    p.need(1 <= m.image_size <= MAX_IMAGE_SIZE, "image_size", f"must be 1..{MAX_IMAGE_SIZE}", m.image_size)
+    p.need(m.stem_stride in (1, 2) and m.stem_kernel >= 1 and m.stem_kernel % 2 == 1,
+           "stem_stride and stem_kernel", "must be 1 or 2, and odd")
+    for name in ("projection_hidden", "projection_dim", "prediction_hidden"):
+        p.need(1 <= getattr(m, name) <= MAX_VDVAE_WIDTH, name, f"must be 1..{MAX_VDVAE_WIDTH}", getattr(m, name))
+    p.need(m.temperature > 0, "temperature", "must be > 0", m.temperature)
+    p.need(0 <= m.momentum_start <= m.momentum_end <= 1, "momentum_start and momentum_end",
+           "need 0 <= momentum_start <= momentum_end <= 1")
+    return p
+
+
+def _ssl_augment_problems(a: SSLAugmentConfig) -> list[str]:
+    p = _Problems()
+    p.finite(a)
+    p.need(len(a.crop_scale) == 2 and 0 < a.crop_scale[0] <= a.crop_scale[1] <= 1, "crop_scale",
+           "needs 0 < crop_scale[0] <= crop_scale[1] <= 1", a.crop_scale)
+    p.need(len(a.crop_ratio) == 2 and 0 < a.crop_ratio[0] <= a.crop_ratio[1], "crop_ratio",
+           "must be a positive range", a.crop_ratio)
+    p.need(a.blur_kernel >= 1 and a.blur_kernel % 2 == 1, "blur_kernel", "must be odd", a.blur_kernel)
+    p.need(len(a.blur_sigma) == 2 and 0 < a.blur_sigma[0] <= a.blur_sigma[1], "blur_sigma",
+           "must be a positive range", a.blur_sigma)
+    for name in ("flip_p", "rotate_p", "blur_p", "jitter_p"):
+        p.need(0 <= getattr(a, name) <= 1, name, "is a probability and must lie in [0, 1]", getattr(a, name))
+    p.need(0 <= a.brightness < 1 and 0 <= a.contrast < 1, "brightness and contrast", "must lie in [0, 1)")
+    return p
+
+
+CHECKS[VDVAEConfig] = _vdvae_problems
+CHECKS[SSLModelConfig] = _ssl_model_problems
+CHECKS[SSLAugmentConfig] = _ssl_augment_problems
