@@ -128,8 +128,11 @@ def read_codes(path: str | Path) -> pd.DataFrame:
     try:
         df = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a non-parquet file
-        raise InputError(path, f"is not a parquet codes table (not a readable parquet file: {type(exc).__name__}; "
-                               "`radiolatent embed` writes codes tables)") from None
+        raise InputError(
+            path,
+            f"is not a parquet codes table (not a readable parquet file: {type(exc).__name__}; "
+            "`radiolatent embed` writes codes tables)",
+        ) from None
     validate_codes(df, str(path))
     _warn_repeated_ids(df, str(path))
     df.attrs["source"] = str(path)
@@ -143,9 +146,11 @@ def _warn_repeated_ids(df: pd.DataFrame, source: str) -> None:
     repeated = df.duplicated(["set", "id"], keep="first").to_numpy()
     if repeated.any():
         first = df[repeated].iloc[0]
-        warnings.warn(f"{source}: {int(repeated.sum())} rows repeat an id within their set "
-                      f"(first: '{first['id']}' in set '{first['set']}'); only the first row of each id is used",
-                      stacklevel=3)
+        warnings.warn(
+            f"{source}: {int(repeated.sum())} rows repeat an id within their set "
+            f"(first: '{first['id']}' in set '{first['set']}'); only the first row of each id is used",
+            stacklevel=3,
+        )
 
 
 def resolve_spec(spec: str) -> tuple[str, str | None]:

@@ -24,7 +24,13 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import (
-    DEFAULT_CLASSIFY, DEFAULT_POOL, EmbedConfig, PoolConfig, SSLRunConfig, check_ssl_config, get_ssl_config,
+    DEFAULT_CLASSIFY,
+    DEFAULT_POOL,
+    EmbedConfig,
+    PoolConfig,
+    SSLRunConfig,
+    check_ssl_config,
+    get_ssl_config,
     override,
 )
 from radiolatent.errors import InputError
@@ -65,7 +71,7 @@ def check_thresholds(values: list[float]) -> tuple[float, ...]:
     """Sorted distinct non-negative thresholds; InputError otherwise."""
     if not values or any(not np.isfinite(v) or v < 0 for v in values):
         raise InputError("--thresholds", f"need one or more non-negative angular sizes in arcsec, got {values}")
-    return tuple(sorted(set(float(v) for v in values)))
+    return tuple(sorted({float(v) for v in values}))
 
 
 def cut_mask(las_arcsec: np.ndarray, threshold: float) -> np.ndarray:
@@ -73,8 +79,9 @@ def cut_mask(las_arcsec: np.ndarray, threshold: float) -> np.ndarray:
     return ~(np.asarray(las_arcsec, float) < threshold)
 
 
-def run_cut_study(study: CutStudy, out_dir: str | Path, pool_config: PoolConfig = DEFAULT_POOL,
-                  progress: bool = True) -> pd.DataFrame:
+def run_cut_study(
+    study: CutStudy, out_dir: str | Path, pool_config: PoolConfig = DEFAULT_POOL, progress: bool = True
+) -> pd.DataFrame:
     """Train, embed and score every (threshold, seed); write the CSVs and the plot."""
     from radiolatent.data.pools import build_pool
 
@@ -95,8 +102,16 @@ def run_cut_study(study: CutStudy, out_dir: str | Path, pool_config: PoolConfig 
     return runs
 
 
-def _one_run(study: CutStudy, run: SSLRunConfig, images: np.ndarray, keep: np.ndarray, threshold: float,
-             seed: int, out_dir: Path, progress: bool) -> dict:
+def _one_run(
+    study: CutStudy,
+    run: SSLRunConfig,
+    images: np.ndarray,
+    keep: np.ndarray,
+    threshold: float,
+    seed: int,
+    out_dir: Path,
+    progress: bool,
+) -> dict:
     """One (threshold, seed): reuse its recorded result, or train (resuming) and score it."""
     from radiolatent.training import train_ssl
 
@@ -110,10 +125,19 @@ def _one_run(study: CutStudy, run: SSLRunConfig, images: np.ndarray, keep: np.nd
     started = time.perf_counter()
     train_ssl(np.ascontiguousarray(images[chosen]), run, run_dir, resume=True, seed=seed, progress=progress)
     minutes = (time.perf_counter() - started) / 60.0
-    row = {"method": study.method, "config": run.name, "threshold_arcsec": threshold, "seed": seed,
-           "pool_images": int(len(keep)), "train_images": int(len(chosen)), "epochs": run.train.epochs,
-           "train_minutes": round(minutes, 2), "knn_k": study.k,
-           "knn_accuracy": knn_accuracy(run_dir, study), "run_dir": str(run_dir)}
+    row = {
+        "method": study.method,
+        "config": run.name,
+        "threshold_arcsec": threshold,
+        "seed": seed,
+        "pool_images": len(keep),
+        "train_images": len(chosen),
+        "epochs": run.train.epochs,
+        "train_minutes": round(minutes, 2),
+        "knn_k": study.k,
+        "knn_accuracy": knn_accuracy(run_dir, study),
+        "run_dir": str(run_dir),
+    }
     write_text(done, json.dumps(row, indent=1))
     return row
 
@@ -132,8 +156,9 @@ def knn_accuracy(model_path: Path, study: CutStudy) -> float:
 
     table = embed(str(model_path), ["mbc"], EmbedConfig(dihedral_average=not study.single_view), progress=False)
     train, test = select(table, "mbc:train"), select(table, "mbc:test")
-    return knn_protocol_b(code_matrix(train), train["label"].to_numpy(), code_matrix(test),
-                          test["label"].to_numpy(), k=study.k)
+    return knn_protocol_b(
+        code_matrix(train), train["label"].to_numpy(), code_matrix(test), test["label"].to_numpy(), k=study.k
+    )
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
@@ -153,10 +178,17 @@ def plot_cut_study(runs: pd.DataFrame, summary: pd.DataFrame, study: CutStudy, p
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=120)
-    ax.errorbar(summary["threshold_arcsec"], summary["mean"], yerr=summary["std"], marker="o",
-                capsize=4, label=f"{study.method} ({runs['config'].iloc[0]}), mean ± sd over seeds")
-    ax.scatter(runs["threshold_arcsec"], runs["knn_accuracy"], s=12, color="grey", alpha=0.6,
-               label="single runs", zorder=3)
+    ax.errorbar(
+        summary["threshold_arcsec"],
+        summary["mean"],
+        yerr=summary["std"],
+        marker="o",
+        capsize=4,
+        label=f"{study.method} ({runs['config'].iloc[0]}), mean ± sd over seeds",
+    )
+    ax.scatter(
+        runs["threshold_arcsec"], runs["knn_accuracy"], s=12, color="grey", alpha=0.6, label="single runs", zorder=3
+    )
     if study.method == "byol":
         ax.scatter(*REFERENCE_POINT, marker="x", color="red", s=50, label='[B] BYOL, RGZ DR1, 29" cut')
     ax.set_xlabel("angular-size cut: pool sources below this LAS removed (arcsec)")

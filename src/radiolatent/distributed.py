@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -53,8 +54,7 @@ def place() -> Place:
     """This process's place, from the environment (rank 0 of 1 outside torchrun)."""
     if not launched():
         return Place()
-    return Place(int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0")),
-                 int(os.environ["WORLD_SIZE"]))
+    return Place(int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0")), int(os.environ["WORLD_SIZE"]))
 
 
 def device(name: str = "auto", local_rank: int | None = None) -> torch.device:
@@ -71,8 +71,11 @@ def device(name: str = "auto", local_rank: int | None = None) -> torch.device:
         raise InputError("--device", f"{name} was asked for, but this machine has no usable CUDA device")
     chosen = torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
     if chosen.index >= torch.cuda.device_count():
-        raise InputError("--device", f"{chosen} does not exist: this machine has {torch.cuda.device_count()} "
-                                     "GPU(s); start at most that many processes per machine")
+        raise InputError(
+            "--device",
+            f"{chosen} does not exist: this machine has {torch.cuda.device_count()} "
+            "GPU(s); start at most that many processes per machine",
+        )
     torch.cuda.set_device(chosen)
     return chosen
 
@@ -138,16 +141,22 @@ def spawn(fn: Callable, world: int, *args) -> None:
 
 
 def _spawned(rank: int, world: int, port: int, fn: Callable, args: tuple) -> None:
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     fn(*args)
 
 
-def gather_rows(part, n_parts_total: int):
+def gather_rows(part: list[Any], n_parts_total: int) -> list[Any]:
     """Every process's list of items (one per `n_parts_total` slot, None where another
     process has it) merged into one list on every process."""
     if not active():
         return part
-    parts = [None] * dist.get_world_size()
+    parts: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(parts, part)
     return [next(p[i] for p in parts if p[i] is not None) for i in range(n_parts_total)]

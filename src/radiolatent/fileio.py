@@ -8,8 +8,8 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from radiolatent.errors import InputError
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from radiolatent.config import config_hash
 from radiolatent.errors import InputError
@@ -30,7 +31,7 @@ class Stage:
     """One step of a study: `run(ctx)` writes into `ctx.folder` and returns results."""
 
     name: str
-    run: Callable[["StageContext"], dict]
+    run: Callable[[StageContext], dict]
     needs: tuple[str, ...] = ()
     params: dict = field(default_factory=dict)
 
@@ -40,7 +41,7 @@ class StageContext:
     """What a running stage may read: its folder, and the folders and results of its needs."""
 
     folder: Path
-    needs: dict[str, "StageResult"]
+    needs: dict[str, StageResult]
 
     def path(self, stage: str, name: str) -> Path:
         return self.needs[stage].folder / name
@@ -115,8 +116,15 @@ class Pipeline:
         start = time.perf_counter()
         results = stage.run(StageContext(scratch, needs))
         seconds = time.perf_counter() - start
-        record = {"name": stage.name, "key": key, "seconds": seconds, "params": stage.params,
-                  "needs": list(stage.needs), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "results": results}
+        record = {
+            "name": stage.name,
+            "key": key,
+            "seconds": seconds,
+            "params": stage.params,
+            "needs": list(stage.needs),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "results": results,
+        }
         write_text(scratch / STAGE_RECORD, json.dumps(record, indent=2, default=_plain))
         # the old folder goes only once the new one is complete
         shutil.rmtree(final, ignore_errors=True)
