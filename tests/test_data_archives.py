@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from radiolatent.config import ARCHIVE_MD5, META_COLUMNS
+from radiolatent.config import META_COLUMNS
 from radiolatent.data import archives
-from radiolatent.data.archives import archive_path, cache_dir, file_md5, iter_members, verify_md5
+from radiolatent.data.archives import ARCHIVE_MD5, archive_path, cache_dir, file_md5, iter_members, verify_md5
 from radiolatent.data.first_galaxy import load_first_galaxy
 from radiolatent.data.frdeep import load_frdeep
 from radiolatent.data.frdeep import parse_filename as parse_frdeep

@@ -6,19 +6,9 @@ from dataclasses import dataclass, field
 
 
 # ---------------------------------------------------------------------------
-# Data: the shipped archives and their published checksums
+# Data: the metadata contract and dataset names. Facts about the shipped datasets (MD5s,
+# MiraBest codes, class tables, pixel scales) live beside their loaders in data/.
 # ---------------------------------------------------------------------------
-
-#: archive file name -> the authors' MD5 (see the data README).
-ARCHIVE_MD5 = {
-    "MiraBest_F_batches.tar.gz": "7d4e3a623d29db7204bce81676ee8ce2",
-    "NVSS_PNG_dataset.tar.gz": "2584ed1e174ea71f581d0e0d6f32ef38",
-    "FIRST_PNG_dataset.tar.gz": "2f39461e6c62fb45289559915106013a",
-    "galaxy_data.zip": "79bc5dfae745fce0186a7e686e99dac8",
-}
-
-#: arcsec per pixel of each survey's cutouts.
-PIXEL_SCALE_ARCSEC = {"FIRST": 1.8, "NVSS": 15.0}
 
 #: the metadata columns every dataset provides (NaN / -1 / "" where unknown).
 META_COLUMNS = (
@@ -123,7 +113,7 @@ class CutoutConfig:
 
 
 # ---------------------------------------------------------------------------
-# Data: archive loaders (archives.py, mirabest.py, frdeep.py, first_galaxy.py) and registry
+# Data: the archive cache (data/archives.py)
 # ---------------------------------------------------------------------------
 
 
@@ -140,56 +130,6 @@ class ArchiveConfig:
 
 
 ARCHIVES = ArchiveConfig()
-
-#: side of the square cutouts in the CIFAR-style batch files (MiraBest, FR-DEEP).
-BATCH_IMAGE_SIDE = 150
-#: side of the Griese FIRST Radio Galaxy Dataset PNGs.
-FIRST_GALAXY_IMAGE_SIDE = 300
-
-#: MiraBest batch label index -> MiraBest code (the batches.meta label_names).
-MIRABEST_CODES = ("100", "102", "104", "110", "112", "200", "201", "210", "300", "310")
-#: first digit of a MiraBest code -> (label, label_name).
-MIRABEST_CLASSES = {"1": (0, "FRI"), "2": (1, "FRII"), "3": (2, "hybrid")}
-#: second digit -> confidence.
-MIRABEST_CONFIDENCE = {"0": "confident", "1": "uncertain"}
-#: third digit -> morphology.
-MIRABEST_MORPHOLOGY = {
-    "0": "standard",
-    "1": "double-double",
-    "2": "wide-angle tail",
-    "3": "diffuse",
-    "4": "head-tail",
-}
-#: MiraBest subset -> the codes it holds (the `dataset` column names the subset).
-MIRABEST_SUBSETS = {
-    "confident": ("100", "102", "104", "200", "201"),
-    "uncertain": ("110", "112", "210"),
-    "hybrid": ("300", "310"),
-}
-MIRABEST_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 8))
-FRDEEP_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 12))
-BATCH_TEST_NAME = "test_batch"
-
-#: FR-DEEP variant -> (archive, folder inside it, survey).
-FRDEEP_VARIANTS = {
-    "frdeep-n": ("NVSS_PNG_dataset.tar.gz", "NVSS_PNG_dataset", "NVSS"),
-    "frdeep-f": ("FIRST_PNG_dataset.tar.gz", "FIRST_PNG_dataset", "FIRST"),
-}
-FRDEEP_LABEL_NAMES = ("FRI", "FRII")
-
-FIRST_GALAXY_ARCHIVE = "galaxy_data.zip"
-MIRABEST_ARCHIVE = "MiraBest_F_batches.tar.gz"
-#: Griese class folder -> label (0 FRI, 1 FRII, 2 Compact, 3 Bent).
-FIRST_GALAXY_CLASSES = {"FRI": 0, "FRII": 1, "Compact": 2, "Bent": 3}
-FIRST_GALAXY_SPLITS = ("train", "valid", "test")
-
-#: one line per shipped dataset, for `list_datasets()`.
-DATASET_DESCRIPTIONS = {
-    "mirabest": "MiraBest F (Porter & Scaife 2023), FIRST 150x150, FRI/FRII/hybrid",
-    "frdeep-n": "FR-DEEP NVSS (Tang et al. 2019), 150x150, FRI/FRII",
-    "frdeep-f": "FR-DEEP FIRST (Tang et al. 2019), 150x150, FRI/FRII",
-    "first-galaxy": "FIRST Radio Galaxy Dataset (Griese et al. 2023), 300x300, FRI/FRII/Compact/Bent",
-}
 
 
 # ---------------------------------------------------------------------------

@@ -19,13 +19,24 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from radiolatent.config import ARCHIVE_MD5, ARCHIVES, ArchiveConfig
+from radiolatent.config import ARCHIVES, ArchiveConfig
 from radiolatent.data.dataset import RadioDataset
 from radiolatent.data.safepickle import load_pickle
 from radiolatent.errors import InputError
 from radiolatent.fileio import atomic_path
 
 ARCHIVE_DIR = Path(__file__).resolve().parent / "archives"
+
+#: archive file name -> the authors' MD5 (see the data README).
+ARCHIVE_MD5 = {
+    "MiraBest_F_batches.tar.gz": "7d4e3a623d29db7204bce81676ee8ce2",
+    "NVSS_PNG_dataset.tar.gz": "2584ed1e174ea71f581d0e0d6f32ef38",
+    "FIRST_PNG_dataset.tar.gz": "2f39461e6c62fb45289559915106013a",
+    "galaxy_data.zip": "79bc5dfae745fce0186a7e686e99dac8",
+}
+#: side of the square cutouts in the CIFAR-style batch files (MiraBest, FR-DEEP).
+BATCH_IMAGE_SIDE = 150
+BATCH_TEST_NAME = "test_batch"
 
 #: (resolved path, size, mtime_ns) -> MD5 hex, so each archive is hashed once per process.
 _MD5_MEMO: dict[tuple[str, int, int], str] = {}
@@ -35,7 +46,7 @@ _ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, O
 
 
 def archive_path(name: str) -> Path:
-    """Path of a vendored archive by file name (one of config.ARCHIVE_MD5)."""
+    """Path of a vendored archive by file name (one of ARCHIVE_MD5)."""
     if name not in ARCHIVE_MD5:
         raise InputError(name, f"not a shipped archive (choose from {sorted(ARCHIVE_MD5)})")
     path = ARCHIVE_DIR / name

@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from radiolatent.config import (
-    FIRST_GALAXY_ARCHIVE,
-    FIRST_GALAXY_CLASSES,
-    FIRST_GALAXY_IMAGE_SIDE,
-    FIRST_GALAXY_SPLITS,
-    PIXEL_SCALE_ARCSEC,
-)
 from radiolatent.data.archives import cached_dataset, iter_members, resolve_archive
 from radiolatent.data.dataset import RadioDataset, check_unique_ids, empty_meta
+from radiolatent.data.facts import FIRST_GALAXY_SPLITS, PIXEL_SCALE_ARCSEC
 from radiolatent.errors import InputError
+
+FIRST_GALAXY_ARCHIVE = "galaxy_data.zip"
+#: side of the Griese FIRST Radio Galaxy Dataset PNGs.
+FIRST_GALAXY_IMAGE_SIDE = 300
+#: Griese class folder -> label (0 FRI, 1 FRII, 2 Compact, 3 Bent).
+FIRST_GALAXY_CLASSES = {"FRI": 0, "FRII": 1, "Compact": 2, "Bent": 3}
 
 NAME = "first-galaxy"
 _ROOT = "galaxy_data"

@@ -14,17 +14,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radiolatent.config import (
-    BATCH_IMAGE_SIDE,
-    BATCH_TEST_NAME,
-    FRDEEP_LABEL_NAMES,
-    FRDEEP_TRAIN_BATCHES,
-    FRDEEP_VARIANTS,
-    PIXEL_SCALE_ARCSEC,
-)
-from radiolatent.data.archives import cached_dataset, read_batches, resolve_archive
+from radiolatent.data.archives import BATCH_IMAGE_SIDE, BATCH_TEST_NAME, cached_dataset, read_batches, resolve_archive
 from radiolatent.data.dataset import RadioDataset, check_unique_ids, empty_meta
+from radiolatent.data.facts import PIXEL_SCALE_ARCSEC
 from radiolatent.errors import InputError
+
+#: FR-DEEP variant -> (archive, folder inside it, survey).
+FRDEEP_VARIANTS = {
+    "frdeep-n": ("NVSS_PNG_dataset.tar.gz", "NVSS_PNG_dataset", "NVSS"),
+    "frdeep-f": ("FIRST_PNG_dataset.tar.gz", "FIRST_PNG_dataset", "FIRST"),
+}
+FRDEEP_LABEL_NAMES = ("FRI", "FRII")
+FRDEEP_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 12))
 
 NAMES = tuple(FRDEEP_VARIANTS)
 _FILENAME = re.compile(r"^(\d+)[a-z]?(?:_([A-Za-z]+)_FR([12])_)?(?:_?example)?$")

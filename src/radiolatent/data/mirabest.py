@@ -12,21 +12,27 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from radiolatent.config import (
-    BATCH_IMAGE_SIDE,
-    BATCH_TEST_NAME,
-    MIRABEST_ARCHIVE,
-    MIRABEST_CLASSES,
-    MIRABEST_CODES,
-    MIRABEST_CONFIDENCE,
-    MIRABEST_MORPHOLOGY,
-    MIRABEST_SUBSETS,
-    MIRABEST_TRAIN_BATCHES,
-    PIXEL_SCALE_ARCSEC,
-)
-from radiolatent.data.archives import cached_dataset, read_batches, resolve_archive
+from radiolatent.data.archives import BATCH_IMAGE_SIDE, BATCH_TEST_NAME, cached_dataset, read_batches, resolve_archive
 from radiolatent.data.dataset import RadioDataset, check_unique_ids, empty_meta
+from radiolatent.data.facts import MIRABEST_SUBSETS, PIXEL_SCALE_ARCSEC
 from radiolatent.errors import InputError
+
+MIRABEST_ARCHIVE = "MiraBest_F_batches.tar.gz"
+#: MiraBest batch label index -> MiraBest code (the batches.meta label_names).
+MIRABEST_CODES = ("100", "102", "104", "110", "112", "200", "201", "210", "300", "310")
+#: first digit of a MiraBest code -> (label, label_name).
+MIRABEST_CLASSES = {"1": (0, "FRI"), "2": (1, "FRII"), "3": (2, "hybrid")}
+#: second digit -> confidence.
+MIRABEST_CONFIDENCE = {"0": "confident", "1": "uncertain"}
+#: third digit -> morphology.
+MIRABEST_MORPHOLOGY = {
+    "0": "standard",
+    "1": "double-double",
+    "2": "wide-angle tail",
+    "3": "diffuse",
+    "4": "head-tail",
+}
+MIRABEST_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 8))
 
 NAME = "mirabest"
 SUBSETS = (*MIRABEST_SUBSETS, "all")

@@ -13,18 +13,20 @@ from typing import Callable
 
 import pandas as pd
 
-from radiolatent.config import (
-    DATASET_ALIASES,
-    DATASET_DESCRIPTIONS,
-    FIRST_GALAXY_SPLITS,
-    FolderConfig,
-    MIRABEST_SUBSETS,
-    PIXEL_SCALE_ARCSEC,
-)
+from radiolatent.config import DATASET_ALIASES, FolderConfig
 from radiolatent.data.dataset import RadioDataset
+from radiolatent.data.facts import FIRST_GALAXY_SPLITS, MIRABEST_SUBSETS, PIXEL_SCALE_ARCSEC
 from radiolatent.errors import InputError
 
 SPLIT_COLUMNS = ("train", "valid", "test")
+
+#: one line per shipped dataset, for `list_datasets()`.
+DATASET_DESCRIPTIONS = {
+    "mirabest": "MiraBest F (Porter & Scaife 2023), FIRST 150x150, FRI/FRII/hybrid",
+    "frdeep-n": "FR-DEEP NVSS (Tang et al. 2019), 150x150, FRI/FRII",
+    "frdeep-f": "FR-DEEP FIRST (Tang et al. 2019), 150x150, FRI/FRII",
+    "first-galaxy": "FIRST Radio Galaxy Dataset (Griese et al. 2023), 300x300, FRI/FRII/Compact/Bent",
+}
 
 
 @dataclass(frozen=True)

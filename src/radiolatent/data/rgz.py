@@ -23,8 +23,9 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from radiolatent.config import PIXEL_SCALE_ARCSEC, RGZConfig
+from radiolatent.config import RGZConfig
 from radiolatent.data.dataset import RadioDataset, check_unique_ids, empty_meta
+from radiolatent.data.facts import PIXEL_SCALE_ARCSEC
 from radiolatent.data.safepickle import load_pickle
 from radiolatent.errors import InputError
 
