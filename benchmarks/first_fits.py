@@ -66,12 +66,22 @@ def compare(fits_codes, fits_meta, mb_codes, mb_meta, seeds) -> dict:
         for seed in seeds:
             model = make_classifier(name, seed).fit(mb_codes[train.to_numpy()], mb_meta["label"][train].to_numpy())
             ours, theirs = model.predict(fits_codes), model.predict(mb_codes[counterpart])
-            rows.append({"classifier": name, "seed": seed, "agree": np.mean(ours == theirs),
-                         "acc_fits": np.mean(ours[fr] == labelled[fr]), "acc_shipped": np.mean(theirs[fr] == labelled[fr])})
+            rows.append(
+                {
+                    "classifier": name,
+                    "seed": seed,
+                    "agree": np.mean(ours == theirs),
+                    "acc_fits": np.mean(ours[fr] == labelled[fr]),
+                    "acc_shipped": np.mean(theirs[fr] == labelled[fr]),
+                }
+            )
     per = pd.DataFrame(rows).groupby("classifier")[["agree", "acc_fits", "acc_shipped"]].mean()
-    return {"n": len(fits_codes), "own_source_rate": float(own.mean()),
-            "median_cosine": float(np.median(cos[np.arange(len(cos)), counterpart])),
-            "per_classifier": per}
+    return {
+        "n": len(fits_codes),
+        "own_source_rate": float(own.mean()),
+        "median_cosine": float(np.median(cos[np.arange(len(cos)), counterpart])),
+        "per_classifier": per,
+    }
 
 
 def figure(folder: Path, out: Path, n: int = 4) -> Path:
@@ -125,10 +135,12 @@ def main() -> None:
             images, meta = fits_inputs(args.fits, reader)
             result = compare(encode_images(encoder, images, config), meta, mb_codes, mirabest.meta, args.seeds)
             per = result["per_classifier"]
-            print(f"\n{encoder.name}, {views}, reader {reader}: {result['n']} FITS files, "
-                  f"own source nearest {result['own_source_rate']:.1%}, median cosine {result['median_cosine']:.3f}, "
-                  f"FRI/FRII agreement {per['agree'].min():.1%}-{per['agree'].max():.1%} "
-                  f"(mean over classifiers {per['agree'].mean():.1%})")
+            print(
+                f"\n{encoder.name}, {views}, reader {reader}: {result['n']} FITS files, "
+                f"own source nearest {result['own_source_rate']:.1%}, median cosine {result['median_cosine']:.3f}, "
+                f"FRI/FRII agreement {per['agree'].min():.1%}-{per['agree'].max():.1%} "
+                f"(mean over classifiers {per['agree'].mean():.1%})"
+            )
             print(per.round(3).to_string())
         print(f"({views}: {time.perf_counter() - started:.0f} s)")
 

@@ -53,7 +53,7 @@ def blobs(n: int, seed: int = 0) -> np.ndarray:
             cy, cx = rng.uniform(16, 48, (2, m, 1, 1)).astype(np.float32)
             width = rng.uniform(2, 6, (m, 1, 1)).astype(np.float32)
             keep = rng.random((m, 1, 1)) < 0.6 if _ else 1.0
-            out[start:start + m] += keep * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * width ** 2))
+            out[start : start + m] += keep * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * width**2))
     return (255 * out / out.max(axis=(1, 2), keepdims=True)).astype(np.uint8)
 
 
@@ -71,22 +71,38 @@ def peak(device: torch.device) -> float:
     return gib(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else float("nan")
 
 
-def train_speed(config: str, precision: str, device: torch.device, steps: int, batch: int | None,
-                folder: Path) -> dict:
+def train_speed(config: str, precision: str, device: torch.device, steps: int, batch: int | None, folder: Path) -> dict:
     """Two epochs of `steps` steps each; img/s of the second (warm) epoch."""
     run = get_config(config)
     batch = batch or run.train.batch_size
-    train = dataclasses.replace(run.train, epochs=2, batch_size=batch, precision=precision, device=device.type,
-                                valid_max=batch, eval_batch_size=max(batch, 64))
+    train = dataclasses.replace(
+        run.train,
+        epochs=2,
+        batch_size=batch,
+        precision=precision,
+        device=device.type,
+        valid_max=batch,
+        eval_batch_size=max(batch, 64),
+    )
     run = dataclasses.replace(run, train=train)
     n = steps * batch + batch  # `steps` training batches and one validation batch
     peak_reset(device)
     started = time.perf_counter()
     result = train_vdvae(blobs(n), run, folder / f"{config}-{precision}", seed=0, progress=False)
-    row = {"what": "train", "config": config, "precision": precision, "gpus": 1 if device.type == "cuda" else 0,
-           "batch": batch, "steps": result.steps, "skipped": result.skipped_total,
-           "img_per_s": result.history[-1]["images_per_s"], "wall_s": time.perf_counter() - started,
-           "peak_gib": peak(device), "final_loss": result.history[-1]["loss"], "model": result.model_dir}
+    row = {
+        "what": "train",
+        "config": config,
+        "precision": precision,
+        "gpus": 1 if device.type == "cuda" else 0,
+        "batch": batch,
+        "steps": result.steps,
+        "skipped": result.skipped_total,
+        "img_per_s": result.history[-1]["images_per_s"],
+        "wall_s": time.perf_counter() - started,
+        "peak_gib": peak(device),
+        "final_loss": result.history[-1]["loss"],
+        "model": result.model_dir,
+    }
     if not np.isfinite(row["final_loss"]):
         raise SystemExit(f"FAILED: {config} {precision}: the training loss is not finite")
     return row
@@ -104,8 +120,16 @@ def embed_speed(model_dir: str, device: torch.device, n: int, dihedral: bool) ->
     seconds = time.perf_counter() - started
     if not np.isfinite(codes).all():
         raise SystemExit(f"FAILED: embedding {model_dir} gave non-finite codes")
-    return {"what": "embed", "model": model_dir, "views": 8 if dihedral else 1, "images": n, "batch": batch,
-            "img_per_s": n / seconds, "peak_gib": peak(device), "codes": codes}
+    return {
+        "what": "embed",
+        "model": model_dir,
+        "views": 8 if dihedral else 1,
+        "images": n,
+        "batch": batch,
+        "img_per_s": n / seconds,
+        "peak_gib": peak(device),
+        "codes": codes,
+    }
 
 
 def density_check(codes: np.ndarray, device: torch.device, config_name: str) -> dict:
@@ -116,8 +140,14 @@ def density_check(codes: np.ndarray, device: torch.device, config_name: str) -> 
     scores = model.score_samples(codes)
     if not np.isfinite(scores).all():
         raise SystemExit("FAILED: the density gave non-finite log-likelihoods")
-    return {"what": "density", "config": config_name, "rows": len(codes), "epochs": len(model.history),
-            "fit_s": fit_s, "valid_loglik": model.valid_loglik}
+    return {
+        "what": "density",
+        "config": config_name,
+        "rows": len(codes),
+        "epochs": len(model.history),
+        "fit_s": fit_s,
+        "valid_loglik": model.valid_loglik,
+    }
 
 
 def write_pool_cache(cache: Path, n: int) -> None:
@@ -128,8 +158,16 @@ def write_pool_cache(cache: Path, n: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / "images.npy", blobs(n, seed=2))
     meta = pd.DataFrame({c: [""] * n for c in META_COLUMNS}).assign(
-        id=[f"blob-{i}" for i in range(n)], dataset="first-galaxy", split="train", label=-1, ra=np.nan,
-        dec=np.nan, las_arcsec=np.nan, redshift=np.nan, pixel_scale_arcsec=1.8)
+        id=[f"blob-{i}" for i in range(n)],
+        dataset="first-galaxy",
+        split="train",
+        label=-1,
+        ra=np.nan,
+        dec=np.nan,
+        las_arcsec=np.nan,
+        redshift=np.nan,
+        pixel_scale_arcsec=1.8,
+    )
     meta.to_parquet(folder / "meta.parquet")
     (folder / "report.json").write_text("[]")
     (folder / "config.json").write_text("{}")
@@ -142,20 +180,43 @@ def torchrun_two_gpus(steps: int, folder: Path) -> dict:
     write_pool_cache(cache, 2 * steps * batch + batch)
     torchrun = Path(sys.executable).with_name("torchrun")
     out = folder / "torchrun-2gpu"
-    command = [str(torchrun), "--nproc-per-node", "2", "-m", "radiolatent", "train", "vdvae", "--config", "cpu",
-               "--device", "cuda", "--set", "train.epochs=2", "--set", f"train.valid_max={batch}",
-               "--out", str(out)]
+    command = [
+        str(torchrun),
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "radiolatent",
+        "train",
+        "vdvae",
+        "--config",
+        "cpu",
+        "--device",
+        "cuda",
+        "--set",
+        "train.epochs=2",
+        "--set",
+        f"train.valid_max={batch}",
+        "--out",
+        str(out),
+    ]
     started = time.perf_counter()
-    done = subprocess.run(command, env=dict(os.environ, RADIOLATENT_CACHE=str(cache)), capture_output=True,
-                          text=True)
+    done = subprocess.run(command, env=dict(os.environ, RADIOLATENT_CACHE=str(cache)), capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit("FAILED: " + " ".join(command) + "\n" + done.stdout[-3000:] + done.stderr[-3000:])
     result = json.loads((out / "result.json").read_text())
     if len(set(result["weight_checksums"])) != 1:
         raise SystemExit("FAILED: the 2 GPUs ended with different weights")
-    return {"what": "train", "config": "cpu", "precision": "bf16", "gpus": 2, "batch": batch,
-            "steps": result["steps"], "img_per_s": result["history"][-1]["images_per_s"],
-            "wall_s": time.perf_counter() - started, "peak_gib": float("nan")}
+    return {
+        "what": "train",
+        "config": "cpu",
+        "precision": "bf16",
+        "gpus": 2,
+        "batch": batch,
+        "steps": result["steps"],
+        "img_per_s": result["history"][-1]["images_per_s"],
+        "wall_s": time.perf_counter() - started,
+        "peak_gib": float("nan"),
+    }
 
 
 def show(row: dict) -> None:
@@ -175,8 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         folder = Path(tmp)
         if not torch.cuda.is_available():
-            print("no CUDA device on this machine: checking the CPU path quickly (tiny config); "
-                  "run this script on a GPU machine for the GPU figures")
+            print(
+                "no CUDA device on this machine: checking the CPU path quickly (tiny config); "
+                "run this script on a GPU machine for the GPU figures"
+            )
             cpu = torch.device("cpu")
             for precision in ("fp32", "bf16"):
                 rows.append(train_speed("tiny", precision, cpu, 3, 16, folder))
@@ -190,8 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         device = torch.device("cuda", 0)
         torch.cuda.set_device(device)
         name = torch.cuda.get_device_name(device)
-        print(f"GPU: {name} ({torch.cuda.device_count()} visible), torch {torch.__version__}, "
-              f"CUDA {torch.version.cuda}", flush=True)
+        print(
+            f"GPU: {name} ({torch.cuda.device_count()} visible), torch {torch.__version__}, CUDA {torch.version.cuda}",
+            flush=True,
+        )
         models = {}
         for config in ("cpu", "paper"):
             for precision in ("fp32", "bf16"):
@@ -210,10 +275,14 @@ def main(argv: list[str] | None = None) -> int:
         codes = next(r["codes"] for r in rows if r["what"] == "embed")
         rows.append(density_check(codes, device, "cpu"))
         show(rows[-1])
-    goals = {"paper bf16 train img/s >= 3000": max(r["img_per_s"] for r in rows if r.get("config") == "paper"
-                                                   and r.get("precision") == "bf16" and r["what"] == "train"),
-             "embed img/s (1 view) >= 20000": max(r["img_per_s"] for r in rows if r["what"] == "embed"
-                                                  and r["views"] == 1)}
+    goals = {
+        "paper bf16 train img/s >= 3000": max(
+            r["img_per_s"]
+            for r in rows
+            if r.get("config") == "paper" and r.get("precision") == "bf16" and r["what"] == "train"
+        ),
+        "embed img/s (1 view) >= 20000": max(r["img_per_s"] for r in rows if r["what"] == "embed" and r["views"] == 1),
+    }
     print(f"goals on {name}: " + "; ".join(f"{k}: {v:,.0f}" for k, v in goals.items()))
     if args.out:
         plain = [{k: v for k, v in r.items() if k != "codes"} for r in rows]

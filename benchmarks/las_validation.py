@@ -35,7 +35,7 @@ def report(dataset, config: LASConfig, label: str) -> dict:
     seconds = time.perf_counter() - start
     print(
         f"{label:<40} spearman {result['spearman']:.3f}  n {result['n']}  "
-        f"median |err| {result['median_abs_error_arcsec']:.1f}\"  ({seconds:.1f} s)"
+        f'median |err| {result["median_abs_error_arcsec"]:.1f}"  ({seconds:.1f} s)'
     )
     return result
 

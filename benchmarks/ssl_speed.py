@@ -79,9 +79,11 @@ def main() -> None:
             params = sum(p.numel() for p in SSLRecipe(run).build(0).backbone.parameters())
             train = train_speed(method, name, steps, args.batch)
             embed = embed_speed(method, name, 1 if name == "paper" else args.embed_batches, args.batch)
-            print(f"{method:8s} {name:6s} {run.model.backbone:9s} stem-stride={run.model.stem_stride} "
-                  f"backbone-params={params:>10,d} train={train:7.1f} img/s embed={embed:7.1f} img/s",
-                  flush=True)
+            print(
+                f"{method:8s} {name:6s} {run.model.backbone:9s} stem-stride={run.model.stem_stride} "
+                f"backbone-params={params:>10,d} train={train:7.1f} img/s embed={embed:7.1f} img/s",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -29,7 +29,12 @@ import torch
 
 from radiolatent.config import EmbedConfig
 from radiolatent.embedding import (
-    SHIPPED_MODEL, VDVAE_CPU_BATCH, VDVAEEncoder, batched, dihedral_views, encode_images,
+    SHIPPED_MODEL,
+    VDVAE_CPU_BATCH,
+    VDVAEEncoder,
+    batched,
+    dihedral_views,
+    encode_images,
 )
 from radiolatent.models.vdvae import build_vdvae, get_config
 from radiolatent.training import EMA, make_optimizer, vdvae_objective
@@ -85,7 +90,6 @@ def compare_embed(n_images: int, rounds: int) -> None:
     """Shipped-encoder img/s, before and after, single-view and 8-view, interleaved."""
     from synthetic import blobs  # radio-like sparse sources
 
-
     images = blobs(n_images, seed=1)
     encoder = VDVAEEncoder.load(SHIPPED_MODEL, EmbedConfig())
     at_64 = VDVAEEncoder(encoder.model, encoder.name, 64)  # the fast path at the old batch size
@@ -105,11 +109,14 @@ def compare_embed(n_images: int, rounds: int) -> None:
             best[key] = min(best[key], time.perf_counter() - started)
     rate = {key: n / best[key] for key, (_, n) in runs.items()}
     for views in (1, 8):
-        print(f"embed {SHIPPED_MODEL.name} {views} view{'s' if views > 1 else ''}: "
-              f"before {rate[('before', views)]:7.1f} img/s  after {rate[('after', views)]:7.1f} img/s  "
-              f"ratio {rate[('after', views)] / rate[('before', views)]:.2f}  "
-              f"(after at batch 64: {rate[('after-64', views)]:7.1f} img/s, "
-              f"batch {VDVAE_CPU_BATCH} is {rate[('after', views)] / rate[('after-64', views)]:.2f}x)", flush=True)
+        print(
+            f"embed {SHIPPED_MODEL.name} {views} view{'s' if views > 1 else ''}: "
+            f"before {rate[('before', views)]:7.1f} img/s  after {rate[('after', views)]:7.1f} img/s  "
+            f"ratio {rate[('after', views)] / rate[('before', views)]:.2f}  "
+            f"(after at batch 64: {rate[('after-64', views)]:7.1f} img/s, "
+            f"batch {VDVAE_CPU_BATCH} is {rate[('after', views)] / rate[('after-64', views)]:.2f}x)",
+            flush=True,
+        )
     print(f"8-view cost / single-view cost (after): {rate[('after', 1)] / rate[('after', 8)]:.2f} (8 = no overhead)")
 
 
@@ -124,8 +131,9 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=8)
     parser.add_argument("--paper-steps", type=int, default=2)
     parser.add_argument("--embed-batches", type=int, default=3)
-    parser.add_argument("--compare-images", type=int, default=512,
-                        help="images for the before/after embed comparison (0 skips it)")
+    parser.add_argument(
+        "--compare-images", type=int, default=512, help="images for the before/after embed comparison (0 skips it)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -138,8 +146,11 @@ def main() -> None:
         n_params = sum(p.numel() for p in model.parameters())
         train = train_speed(name, steps)
         embed = embed_speed(name, 1 if name == "paper" else args.embed_batches)
-        print(f"{name:6s} params={n_params:>9,d} train={train:7.1f} img/s "
-              f"embed={embed:7.1f} img/s peak_rss={peak_memory_mib():7.0f} MiB", flush=True)
+        print(
+            f"{name:6s} params={n_params:>9,d} train={train:7.1f} img/s "
+            f"embed={embed:7.1f} img/s peak_rss={peak_memory_mib():7.0f} MiB",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
