@@ -60,8 +60,8 @@ def _geometric(x: torch.Tensor, rng: np.random.Generator, cfg: SSLAugmentConfig)
     theta[:, 1, 1] = height * cos * flip_y
     theta[:, 0, 2] = centre_x
     theta[:, 1, 2] = centre_y
-    theta = torch.from_numpy(theta).to(dtype=x.dtype, device=x.device)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    affine = torch.from_numpy(theta).to(dtype=x.dtype, device=x.device)
+    grid = F.affine_grid(affine, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 

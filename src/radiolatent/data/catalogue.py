@@ -103,7 +103,7 @@ def _to_frame(table: Table) -> pd.DataFrame:
     # Vector cells (e.g. a FITS column of 2-element arrays) have no DataFrame form;
     # they carry nothing the loaders use, so they are left out.
     flat = [name for name in table.colnames if len(table[name].shape) <= 1]
-    frame = table[flat].to_pandas()
+    frame: pd.DataFrame = table[flat].to_pandas()
     return frame.reset_index(drop=True)
 
 
@@ -139,6 +139,7 @@ def _positions(column: pd.Series, name: str, source: Path) -> pd.Series:
     low, high = _LIMITS[name]
     outside = (numbers < low) | (numbers > high)
     if outside.any():
-        raise InputError(source, f"column '{name}' has values outside {low:g}..{high:g} degrees, "
-                                 f"e.g. {numbers[outside].iloc[0]:g}")
+        raise InputError(
+            source, f"column '{name}' has values outside {low:g}..{high:g} degrees, e.g. {numbers[outside].iloc[0]:g}"
+        )
     return numbers

@@ -26,8 +26,10 @@ from __future__ import annotations
 import glob
 import re
 import warnings
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import astropy.units as u
 import numpy as np
@@ -37,6 +39,7 @@ from astropy.io.fits.verify import VerifyWarning
 from astropy.nddata import Cutout2D
 from astropy.wcs import WCS, FITSFixedWarning
 from astropy.wcs.utils import proj_plane_pixel_scales
+from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
 from radiolatent.config import CutoutConfig
@@ -109,13 +112,15 @@ def make_cutouts(
     out = _check_out_dir(Path(out_dir), overwrite)
     best, distance = _assign(sources, mosaics)
     half_size = size_arcsec / 2
-    written, not_cut = [], []
+    written: list[dict[Hashable, Any]] = []
+    not_cut: list[dict[str, Any]] = []
     bar = tqdm(total=int((best >= 0).sum()), desc="cutting", unit="source", disable=not progress)
     for index, mosaic in enumerate(mosaics):
         rows = np.flatnonzero(best == index)
         if len(rows):
-            _cut_mosaic(mosaic, sources.iloc[rows], distance[rows] < half_size, size_arcsec, out,
-                        config, written, not_cut, bar)
+            _cut_mosaic(
+                mosaic, sources.iloc[rows], distance[rows] < half_size, size_arcsec, out, config, written, not_cut, bar
+            )
     bar.close()
     for _, source in sources[best < 0].iterrows():
         reason = NO_POSITION if not np.isfinite([source["ra"], source["dec"]]).all() else NO_IMAGE
@@ -157,8 +162,9 @@ def _sources(catalogue: str | Path | pd.DataFrame, config: CutoutConfig) -> pd.D
     table["dec"] = pd.to_numeric(table["dec"], errors="coerce").astype(float)
     if "id" not in table.columns:
         table["id"] = [_position_name(ra, dec, row) for row, (ra, dec) in enumerate(zip(table["ra"], table["dec"]))]
-    table["id"] = [str(v).strip() if pd.notna(v) and str(v).strip() else f"row{row}"
-                   for row, v in enumerate(table["id"])]
+    table["id"] = [
+        str(v).strip() if pd.notna(v) and str(v).strip() else f"row{row}" for row, v in enumerate(table["id"])
+    ]
     table["filename"] = [_UNSAFE.sub("_", ident).strip("._") + ".fits" for ident in table["id"]]
     for column, what in (("id", "ids"), ("filename", "ids once made file names")):
         repeated = table[column][table[column].duplicated()]
@@ -244,14 +250,24 @@ def _edge_distance(mosaic: Mosaic, ra: np.ndarray, dec: np.ndarray) -> np.ndarra
     return np.where(np.isfinite(pixels) & (pixels > 0) & same, pixels * mosaic.scale_arcsec, -np.inf)
 
 
-def _separation_arcsec(ra1, dec1, ra2, dec2) -> np.ndarray:
-    ra1, dec1, ra2, dec2 = (np.radians(np.asarray(v, dtype=float)) for v in (ra1, dec1, ra2, dec2))
-    cos = np.sin(dec1) * np.sin(dec2) + np.cos(dec1) * np.cos(dec2) * np.cos(ra1 - ra2)
-    return np.degrees(np.arccos(np.clip(cos, -1, 1))) * _ARCSEC_PER_DEG
+def _separation_arcsec(ra1: ArrayLike, dec1: ArrayLike, ra2: ArrayLike, dec2: ArrayLike) -> np.ndarray:
+    a1, d1, a2, d2 = (np.radians(np.asarray(v, dtype=float)) for v in (ra1, dec1, ra2, dec2))
+    cos = np.sin(d1) * np.sin(d2) + np.cos(d1) * np.cos(d2) * np.cos(a1 - a2)
+    arcsec: np.ndarray = np.degrees(np.arccos(np.clip(cos, -1, 1))) * _ARCSEC_PER_DEG
+    return arcsec
 
 
-def _cut_mosaic(mosaic: Mosaic, sources: pd.DataFrame, at_edge: np.ndarray, size_arcsec: float, out: Path,
-                config: CutoutConfig, written: list, not_cut: list, bar) -> None:
+def _cut_mosaic(
+    mosaic: Mosaic,
+    sources: pd.DataFrame,
+    at_edge: np.ndarray,
+    size_arcsec: float,
+    out: Path,
+    config: CutoutConfig,
+    written: list[dict[Hashable, Any]],
+    not_cut: list[dict[str, Any]],
+    bar: tqdm[Any],
+) -> None:
     """Open one mosaic memory-mapped and write the cutouts of the sources given to it."""
     name = mosaic.path.name
     with warnings.catch_warnings():
@@ -276,13 +292,21 @@ def _cut_mosaic(mosaic: Mosaic, sources: pd.DataFrame, at_edge: np.ndarray, size
                     not_cut.append(_problem(source, EDGE, name, True))
 
 
-def _cutout(data: np.ndarray, header: fits.Header, mosaic: Mosaic, source: pd.Series,
-            size_arcsec: float) -> tuple[np.ndarray, WCS]:
+def _cutout(
+    data: np.ndarray, header: fits.Header, mosaic: Mosaic, source: pd.Series, size_arcsec: float
+) -> tuple[np.ndarray, WCS]:
     """The float cutout (NaN outside the mosaic and at BLANK pixels) and its WCS."""
     x, y = mosaic.wcs.all_world2pix(source["ra"], source["dec"], 0)
     fill = np.nan if data.dtype.kind == "f" else 0
-    cut = Cutout2D(data, (float(x), float(y)), u.Quantity(size_arcsec, u.arcsec), wcs=mosaic.wcs,
-                   mode="partial", fill_value=fill, copy=True)
+    cut = Cutout2D(
+        data,
+        (float(x), float(y)),
+        u.Quantity(size_arcsec, u.arcsec),
+        wcs=mosaic.wcs,
+        mode="partial",
+        fill_value=fill,
+        copy=True,
+    )
     raw = cut.data
     image = raw.astype(np.float64) * header.get("BSCALE", 1.0) + header.get("BZERO", 0.0)
     bad = ~np.isfinite(image)
@@ -294,8 +318,15 @@ def _cutout(data: np.ndarray, header: fits.Header, mosaic: Mosaic, source: pd.Se
     return image, cut.wcs
 
 
-def _write_fits(path: Path, image: np.ndarray, wcs: WCS, mosaic_header: fits.Header, source: pd.Series,
-                mosaic_name: str, config: CutoutConfig) -> None:
+def _write_fits(
+    path: Path,
+    image: np.ndarray,
+    wcs: WCS,
+    mosaic_header: fits.Header,
+    source: pd.Series,
+    mosaic_name: str,
+    config: CutoutConfig,
+) -> None:
     header = wcs.to_header()
     for key in config.keep_keywords:
         if key in mosaic_header:
@@ -306,17 +337,29 @@ def _write_fits(path: Path, image: np.ndarray, wcs: WCS, mosaic_header: fits.Hea
         fits.PrimaryHDU(image.astype(np.float32), header).writeto(tmp, overwrite=True)
 
 
-def _header_text(value) -> str:
+def _header_text(value: object) -> str:
     """FITS header strings are printable ASCII of at most 68 characters."""
     return str(value).encode("ascii", "replace").decode("ascii")[:68]
 
 
-def _problem(source: pd.Series, reason: str, mosaic: str, written: bool) -> dict:
-    return {"id": source["id"], "ra": source["ra"], "dec": source["dec"], "reason": reason,
-            "mosaic": mosaic, "written": written}
+def _problem(source: pd.Series, reason: str, mosaic: str, written: bool) -> dict[str, Any]:
+    return {
+        "id": source["id"],
+        "ra": source["ra"],
+        "dec": source["dec"],
+        "reason": reason,
+        "mosaic": mosaic,
+        "written": written,
+    }
 
 
-def _finish(out: Path, sources: pd.DataFrame, written: list, not_cut: list, config: CutoutConfig) -> CutoutResult:
+def _finish(
+    out: Path,
+    sources: pd.DataFrame,
+    written: list[dict[Hashable, Any]],
+    not_cut: list[dict[str, Any]],
+    config: CutoutConfig,
+) -> CutoutResult:
     carried = [c for c in config.carry_columns if c in sources.columns]
     columns = ["filename", "id", "ra", "dec", "mosaic", *carried]
     table = pd.DataFrame(written, columns=[*sources.columns, "mosaic"])[columns]

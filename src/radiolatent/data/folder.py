@@ -73,8 +73,9 @@ class Cutout:
     native_shape: tuple[int, int] = (0, 0)
 
 
-def load_folder(path: str | Path, catalogue: str | Path | None = None, *,
-                config: FolderConfig = FolderConfig()) -> RadioDataset:
+def load_folder(
+    path: str | Path, catalogue: str | Path | None = None, *, config: FolderConfig = FolderConfig()
+) -> RadioDataset:
     """Every image under `path` as one dataset, merged with an optional catalogue.
 
     Files that are not readable images are skipped and counted (see `skipped_files`),
@@ -96,12 +97,21 @@ def load_folder(path: str | Path, catalogue: str | Path | None = None, *,
                 raise
             skipped.append({"file": rel, "problem": exc.problem})
     if not cutouts:
-        note = (f"; skipped {len(skipped)} files that are not readable images, e.g. {skipped[0]['file']}: "
-                f"{skipped[0]['problem']}") if skipped else ""
+        note = (
+            (
+                f"; skipped {len(skipped)} files that are not readable images, e.g. {skipped[0]['file']}: "
+                f"{skipped[0]['problem']}"
+            )
+            if skipped
+            else ""
+        )
         raise InputError(root, f"no images (FITS, PNG, JPEG or .npy) found{note}")
     if skipped:
-        warnings.warn(f"{root}: skipped {len(skipped)} files that are not readable images, e.g. "
-                      f"{skipped[0]['file']}: {skipped[0]['problem']} (-v lists them)", stacklevel=2)
+        warnings.warn(
+            f"{root}: skipped {len(skipped)} files that are not readable images, e.g. "
+            f"{skipped[0]['file']}: {skipped[0]['problem']} (-v lists them)",
+            stacklevel=2,
+        )
         for item in skipped:
             log.info("skipped %s: %s", root / item["file"], item["problem"])
     images, scale_factor = common_size([c.image for c in cutouts], config.mixed_sizes)
@@ -202,8 +212,9 @@ def _catalogue_path(root: Path, catalogue: str | Path | None, config: FolderConf
         return path.resolve()
     found = [root / name for name in config.catalogue_names if (root / name).is_file()]
     if len(found) > 1:
-        raise InputError(root, f"holds {len(found)} catalogues ({', '.join(f.name for f in found)}); "
-                               "name the one to use")
+        raise InputError(
+            root, f"holds {len(found)} catalogues ({', '.join(f.name for f in found)}); name the one to use"
+        )
     return found[0].resolve() if found else None
 
 
@@ -217,7 +228,9 @@ def _candidate_files(root: Path, catalogue: Path | None, config: FolderConfig) -
             continue
         # "**/*.fits" should also take top-level files, as a shell with globstar does.
         pattern = config.files
-        if not (fnmatch.fnmatch(rel.as_posix(), pattern) or fnmatch.fnmatch(rel.as_posix(), pattern.removeprefix("**/"))):
+        if not (
+            fnmatch.fnmatch(rel.as_posix(), pattern) or fnmatch.fnmatch(rel.as_posix(), pattern.removeprefix("**/"))
+        ):
             continue
         files.append(file)
     return files
@@ -235,6 +248,7 @@ def _read_fits(file: Path) -> tuple[np.ndarray, float, float, float]:
     plane = _single_plane(values, file)
     ra, dec, scale = _fits_position(header, plane.shape)
     return plane, ra, dec, scale
+
 
 def _first_image_hdu(file: Path) -> tuple[np.ndarray, fits.Header]:
     image_types = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
@@ -371,8 +385,10 @@ def _position_rows(table: pd.DataFrame, meta: pd.DataFrame, source: Path) -> lis
     from astropy.coordinates import SkyCoord
 
     if not {"ra", "dec"} <= set(table.columns):
-        raise InputError(source, "has no 'filename' or 'id' column, nor 'ra' and 'dec' to match files by "
-                                 f"(has {list(table.columns)})")
+        raise InputError(
+            source,
+            f"has no 'filename' or 'id' column, nor 'ra' and 'dec' to match files by (has {list(table.columns)})",
+        )
     placed = np.isfinite(meta["ra"].to_numpy(float)) & np.isfinite(meta["dec"].to_numpy(float))
     if not placed.any():
         raise InputError(source, "matches files by position, but no file carries a sky position (WCS)")
@@ -384,9 +400,13 @@ def _position_rows(table: pd.DataFrame, meta: pd.DataFrame, source: Path) -> lis
     taken = rows[rows >= 0]
     if len(taken) != len(set(taken)):
         twice = Counter(taken.tolist()).most_common(1)[0][0]
-        raise InputError(source, f"more than one row lies within {_POSITION_MATCH_ARCSEC:g}\" of "
-                                 f"{meta['filename'].iloc[twice]}; add a filename column")
-    return rows.tolist()
+        raise InputError(
+            source,
+            f'more than one row lies within {_POSITION_MATCH_ARCSEC:g}" of '
+            f"{meta['filename'].iloc[twice]}; add a filename column",
+        )
+    matched: list[int] = rows.tolist()
+    return matched
 
 
 def _lookup(meta: pd.DataFrame, key: str) -> dict[str, list[int]]:
@@ -419,8 +439,7 @@ def _match_rows(values: list[str], lookup: dict[str, list[int]], meta: pd.DataFr
         twice = Counter(used).most_common(1)[0][0]
         raise InputError(source, f"more than one row names the file {meta['filename'].iloc[twice]}")
     if unmatched:
-        warnings.warn(f"{source}: {len(unmatched)} catalogue rows match no file, e.g. '{unmatched[0]}'",
-                      stacklevel=3)
+        warnings.warn(f"{source}: {len(unmatched)} catalogue rows match no file, e.g. '{unmatched[0]}'", stacklevel=3)
     return rows
 
 

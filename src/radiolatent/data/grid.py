@@ -7,19 +7,21 @@ bounding box, so a grid's PNG size is exactly (ncols * panel) x (nrows * (panel 
 
 from __future__ import annotations
 
-import textwrap
-
 import math
+import textwrap
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from radiolatent.config import GridConfig
 from radiolatent.data.las import check_images
 from radiolatent.errors import InputError
 
 
-def caption_for(meta_row) -> str:
+def caption_for(meta_row: Mapping[str, Any] | pd.Series) -> str:
     """Short caption from a metadata row: 'FRII · 34″', 'unlabelled', 'unlabelled · 12″'."""
     name = str(meta_row.get("label_name", "") or "")
     label = meta_row.get("label", -1)
@@ -31,7 +33,7 @@ def caption_for(meta_row) -> str:
     return f"{name} · {float(las):.0f}″"
 
 
-def _missing(value) -> bool:
+def _missing(value: Any) -> bool:
     try:
         return value is None or bool(np.isnan(float(value)))
     except (TypeError, ValueError):
@@ -86,15 +88,26 @@ def image_grid(
         r, c = divmod(i, cols)
         # axes placed in figure fractions: panel at the top of its cell, caption below it
         bottom = height - top - r * cell_h - config.panel_inches
-        ax = fig.add_axes((c * config.panel_inches / width, bottom / height,
-                           config.panel_inches / width, config.panel_inches / height))
+        ax = fig.add_axes(
+            (
+                c * config.panel_inches / width,
+                bottom / height,
+                config.panel_inches / width,
+                config.panel_inches / height,
+            )
+        )
         # FITS row order (row 0 = south, as in every archive): origin="lower" puts north up
         ax.imshow(np.asarray(image), cmap=cmap, vmin=0, vmax=255, interpolation="nearest", origin="lower")
         ax.set_axis_off()
         if captions is not None:
-            fig.text((c + 0.5) * config.panel_inches / width, (bottom - config.caption_inches / 2) / height,
-                     captions[i], ha="center", va="center", fontsize=config.caption_fontsize)
+            fig.text(
+                (c + 0.5) * config.panel_inches / width,
+                (bottom - config.caption_inches / 2) / height,
+                captions[i],
+                ha="center",
+                va="center",
+                fontsize=config.caption_fontsize,
+            )
     if title:
-        fig.text(0.5, 1 - top / 2 / height, "\n".join(lines), ha="center", va="center",
-                 fontsize=config.title_fontsize)
+        fig.text(0.5, 1 - top / 2 / height, "\n".join(lines), ha="center", va="center", fontsize=config.title_fontsize)
     return save_figure(fig, path, tight_layout=False, dpi=config.dpi, facecolor="white")

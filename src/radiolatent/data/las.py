@@ -21,8 +21,8 @@ across rather than zero. An image with nothing above the threshold near the cent
 from __future__ import annotations
 
 import functools
-
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from astropy.stats import sigma_clipped_stats
@@ -31,6 +31,9 @@ from scipy.spatial import ConvexHull
 
 from radiolatent.config import LASConfig
 from radiolatent.errors import InputError
+
+if TYPE_CHECKING:
+    from radiolatent.data.dataset import RadioDataset
 
 #: 8-connectivity: diagonal neighbours join, so a thin diagonal jet stays one component.
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
@@ -46,8 +49,9 @@ def check_images(images: np.ndarray, source: str) -> None:
         raise InputError(source, f"images must be uint8, got {images.dtype}")
 
 
-def pixel_scales(pixel_scale_arcsec: float | np.ndarray | None, n: int, source: str,
-                 required: bool = True) -> np.ndarray | None:
+def pixel_scales(
+    pixel_scale_arcsec: float | np.ndarray | None, n: int, source: str, required: bool = True
+) -> np.ndarray | None:
     """Broadcast a scalar or per-image pixel scale to shape (n,); None stays None.
     Unless `required`, unknown (NaN) scales are allowed."""
     if pixel_scale_arcsec is None:
@@ -59,8 +63,11 @@ def pixel_scales(pixel_scale_arcsec: float | np.ndarray | None, n: int, source: 
         raise InputError(source, f"pixel scale must be a scalar or one value per image ({n}), got shape {scales.shape}")
     known = np.isfinite(scales)
     if (required and not known.all()) or np.any(scales[known] <= 0) or np.isinf(scales).any():
-        raise InputError(source, "pixel scale must be finite and positive for every image "
-                                 "(give one for files that carry none: --pixel-scale)")
+        raise InputError(
+            source,
+            "pixel scale must be finite and positive for every image "
+            "(give one for files that carry none: --pixel-scale)",
+        )
     return scales
 
 
@@ -121,7 +128,8 @@ def _has_opposite_partner(
 @functools.lru_cache(maxsize=8)
 def _distance_from_centre(shape: tuple[int, int]) -> np.ndarray:
     rows, cols = np.indices(shape, dtype=np.float32)
-    return np.hypot(rows - (shape[0] - 1) / 2.0, cols - (shape[1] - 1) / 2.0)
+    distance: np.ndarray = np.hypot(rows - (shape[0] - 1) / 2.0, cols - (shape[1] - 1) / 2.0)
+    return distance
 
 
 def mask_extent_pixels(mask: np.ndarray) -> float:
@@ -163,7 +171,7 @@ def estimate_las(
     return out
 
 
-def catalogue_las(dataset) -> tuple[np.ndarray, np.ndarray]:
+def catalogue_las(dataset: RadioDataset) -> tuple[np.ndarray, np.ndarray]:
     """(images, catalogue LAS) of the rows of a RadioDataset whose LAS is known."""
     las = dataset.meta["las_arcsec"].to_numpy(dtype=float)
     known = np.isfinite(las) & (las > 0)
@@ -172,7 +180,7 @@ def catalogue_las(dataset) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(known), las[known]
 
 
-def validate_las(dataset, config: LASConfig) -> dict:
+def validate_las(dataset: RadioDataset, config: LASConfig) -> dict[str, Any]:
     """Compare the estimator with the catalogue LAS of a RadioDataset (e.g. MiraBest).
 
     Returns spearman (rank correlation), n (images compared), median_abs_error_arcsec,
@@ -185,7 +193,7 @@ def validate_las(dataset, config: LASConfig) -> dict:
     est = estimate_las(np.asarray(dataset.images[index]), scales, config, source=dataset.name)
     return {
         "spearman": float(spearmanr(est, cat).statistic),
-        "n": int(len(index)),
+        "n": len(index),
         "median_abs_error_arcsec": float(np.median(np.abs(est - cat))),
         "estimate": est,
         "catalogue": cat,
@@ -219,5 +227,6 @@ def plot_las_validation(est: np.ndarray, cat: np.ndarray, path: str | Path) -> P
     ax.set_ylabel('estimated LAS (")')
     ax.set_title(f"LAS estimate vs catalogue: Spearman {rho:.3f} (n={len(est)})")
     ax.legend(loc="upper left")
-    return save_figure(fig, path, tight_layout=False, format=Path(path).suffix.lstrip(".") or "png", dpi=120,
-                       bbox_inches="tight")
+    return save_figure(
+        fig, path, tight_layout=False, format=Path(path).suffix.lstrip(".") or "png", dpi=120, bbox_inches="tight"
+    )

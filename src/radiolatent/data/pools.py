@@ -16,9 +16,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,6 @@ from radiolatent.data.dataset import RadioDataset
 from radiolatent.data.las import estimate_las
 from radiolatent.data.preprocess import preprocess
 from radiolatent.errors import InputError
-
 
 #: the columns of a pool's report, in order: why candidates were dropped.
 DROP_REASONS = ("candidates", "dropped_position", "dropped_image", "dropped_blank", "dropped_small")
@@ -54,10 +54,10 @@ class Pool:
     def as_dataset(self) -> RadioDataset:
         return RadioDataset("pool", self.images, self.meta)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Composition and provenance, JSON-ready."""
         return {
-            "size": int(len(self)),
+            "size": len(self),
             "image_shape": list(self.images.shape[1:]),
             "path": str(self.path) if self.path else None,
             "config": asdict(self.config),
@@ -162,7 +162,7 @@ def position_matches(meta: pd.DataFrame, reference: pd.DataFrame, radius_arcsec:
     """Boolean per row of `meta`: within `radius_arcsec` of any positioned row of `reference`."""
     hit = np.zeros(len(meta), dtype=bool)
     has, coords = _coords(meta)
-    ref_has, ref_coords = _coords(reference)
+    _, ref_coords = _coords(reference)
     if coords is None or ref_coords is None:
         return hit
     _, sep, _ = coords.match_to_catalog_sky(ref_coords)
@@ -175,7 +175,8 @@ def _standardise_rows(images: np.ndarray) -> np.ndarray:
     x = images.reshape(len(images), -1).astype(np.float32)
     x -= x.mean(axis=1, keepdims=True)
     norm = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+    unit: np.ndarray = np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+    return unit
 
 
 def max_image_correlation(images: np.ndarray, reference: np.ndarray, chunk: int = 2048) -> np.ndarray:
@@ -215,7 +216,8 @@ class _Exclusions:
 
 
 def _load_exclusions(config: PoolConfig) -> _Exclusions:
-    metas, by_survey = [], {}
+    metas: list[pd.DataFrame] = []
+    by_survey: dict[str, list[np.ndarray]] = {}
     for spec in config.exclude:
         for ds in iter_source(spec):
             metas.append(ds.meta)
@@ -247,7 +249,9 @@ def _angular_sizes(ds: RadioDataset, config: PoolConfig) -> tuple[np.ndarray, np
     return las, source
 
 
-def _filter_chunk(ds: RadioDataset, excl: _Exclusions, config: PoolConfig) -> tuple[np.ndarray, pd.DataFrame, dict]:
+def _filter_chunk(
+    ds: RadioDataset, excl: _Exclusions, config: PoolConfig
+) -> tuple[np.ndarray, pd.DataFrame, dict[str, int]]:
     """Preprocess a chunk and drop what matches an evaluation source or is too small."""
     pre = preprocess(ds.images, ds.meta["pixel_scale_arcsec"].to_numpy(float), config.preprocess)
     by_pos = position_matches(ds.meta, excl.meta, config.match_radius_arcsec)
@@ -259,7 +263,7 @@ def _filter_chunk(ds: RadioDataset, excl: _Exclusions, config: PoolConfig) -> tu
     keep = ~(by_pos | by_img | blank | small)
     meta = ds.meta.assign(las_arcsec=las, las_source=las_source)[keep].reset_index(drop=True)
     counts = {
-        "candidates": int(len(ds)),
+        "candidates": len(ds),
         "dropped_position": int(by_pos.sum()),
         "dropped_image": int(by_img.sum()),
         "dropped_blank": int(blank.sum()),
@@ -268,7 +272,7 @@ def _filter_chunk(ds: RadioDataset, excl: _Exclusions, config: PoolConfig) -> tu
     return pre[keep], meta, counts
 
 
-def _report_row(source: str, counts: dict, dropped_dup: int, kept: int) -> dict:
+def _report_row(source: str, counts: dict[str, int], dropped_dup: int, kept: int) -> dict[str, Any]:
     return {"source": source, **counts, "dropped_duplicate": dropped_dup, "kept": kept}
 
 
@@ -298,7 +302,8 @@ def build_pool(config: PoolConfig = DEFAULT_POOL, *, cache: bool = True, progres
 def _write_pool(folder: Path, excl: _Exclusions, config: PoolConfig, progress: bool) -> None:
     """Filter every source into `folder`: images.npy, meta.parquet, report.json, config.json."""
     raw_path = folder / "images.raw.part"
-    metas, rows = [], []
+    metas: list[pd.DataFrame] = []
+    rows: list[dict[str, Any]] = []
     with open(raw_path, "wb") as raw:
         for source in tqdm(config.sources, desc="pool sources", disable=not progress):
             counts = dict.fromkeys(DROP_REASONS, 0)
@@ -308,7 +313,9 @@ def _write_pool(folder: Path, excl: _Exclusions, config: PoolConfig, progress: b
                 counts = {k: counts[k] + c[k] for k in counts}
                 kept_images.append(pre)
                 kept_meta.append(meta.assign(pool_source=source))
-            images = np.concatenate(kept_images) if kept_images else np.zeros((0,) + (config.preprocess.size,) * 2, np.uint8)
+            images = (
+                np.concatenate(kept_images) if kept_images else np.zeros((0,) + (config.preprocess.size,) * 2, np.uint8)
+            )
             meta = pd.concat(kept_meta, ignore_index=True)
             dup = _duplicates_against(meta, metas, config.match_radius_arcsec)
             raw.write(np.ascontiguousarray(images[~dup]).tobytes())
@@ -381,4 +388,5 @@ def load_pool(folder: str | Path, config: PoolConfig | None = None) -> Pool:
 def _config_from_json(path: Path) -> PoolConfig:
     from radiolatent.config import dataclass_from_dict
 
-    return dataclass_from_dict(PoolConfig, json.loads(path.read_text()))
+    config: PoolConfig = dataclass_from_dict(PoolConfig, json.loads(path.read_text()))
+    return config

@@ -11,6 +11,8 @@ chunk's worth of float memory.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from astropy.stats import sigma_clipped_stats
 from PIL import Image
@@ -48,7 +50,7 @@ def crop_sizes(
         sizes = np.full(n, config.crop_pixels, dtype=int)
     else:
         sizes = np.full(n, side, dtype=int)
-    return np.clip(sizes, 1, side)
+    return sizes.clip(1, side)
 
 
 def centre_crop(images: np.ndarray, side: int) -> np.ndarray:
@@ -65,7 +67,7 @@ def resize(images: np.ndarray, size: int) -> np.ndarray:
     out = np.empty((len(images), size, size), dtype=np.float32)
     for i, image in enumerate(images):
         # PIL's bilinear filter widens its support when shrinking, so it also anti-aliases
-        out[i] = np.asarray(Image.fromarray(image, mode="F").resize((size, size), Image.BILINEAR))
+        out[i] = np.asarray(Image.fromarray(image, mode="F").resize((size, size), Image.Resampling.BILINEAR))
     return out
 
 
@@ -74,19 +76,21 @@ def sigma_clip(images: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     _, median, std = sigma_clipped_stats(
         images, sigma=config.sigma_clip_stats_sigma, maxiters=config.sigma_clip_iters, axis=(1, 2)
     )
-    threshold = (np.asarray(median) + config.sigma_clip * np.asarray(std))[:, None, None]
+    threshold: np.ndarray = (np.asarray(median) + config.sigma_clip * np.asarray(std))[:, None, None]
     return np.where(images < threshold, np.float32(0), images)
 
 
 def scale_to_uint8(images: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     """Quantise to uint8: per-image min-max to 0..255, or keep the 0..255 values ('none')."""
     if config.scale == "none":
-        return np.clip(np.rint(images), 0, MAX_UINT8).astype(np.uint8)
+        kept: np.ndarray = np.clip(np.rint(images), 0, MAX_UINT8).astype(np.uint8)
+        return kept
     low = images.min(axis=(1, 2), keepdims=True)
     span = images.max(axis=(1, 2), keepdims=True) - low
     # constant images have no range to stretch: they become all zero instead of 0/0
     unit = np.divide(images - low, span, out=np.zeros_like(images), where=span > 0)
-    return np.rint(unit * MAX_UINT8).astype(np.uint8)
+    stretched: np.ndarray = np.rint(unit * MAX_UINT8).astype(np.uint8)
+    return stretched
 
 
 def _process_chunk(images: np.ndarray, sides: np.ndarray, config: PreprocessConfig) -> np.ndarray:
@@ -119,15 +123,13 @@ def preprocess_into(
     check_config(config)
     n = len(images)
     if out.shape != (n, config.size, config.size) or out.dtype != np.uint8:
-        raise InputError(
-            "output", f"needs shape {(n, config.size, config.size)} uint8, got {out.shape} {out.dtype}"
-        )
+        raise InputError("output", f"needs shape {(n, config.size, config.size)} uint8, got {out.shape} {out.dtype}")
     if chunk < 1:
         raise InputError(source, f"chunk must be positive, got {chunk}")
     # only an arcsec crop needs each image's scale; a PNG folder of unknown scale still works
     known = pixel_scales(scales, n, source, required=config.crop_arcsec is not None)
     sides = crop_sizes(n, images.shape[1:], known, config, source)
-    starts = range(0, n, chunk)
+    starts: Iterable[int] = range(0, n, chunk)
     if progress:
         from tqdm import tqdm
 

@@ -75,9 +75,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         try:
             return ALLOWED[(module, name)]
         except KeyError:
-            raise InputError(
-                self.source, f"pickle tries to construct {module}.{name}, which is not allowed"
-            ) from None
+            raise InputError(self.source, f"pickle tries to construct {module}.{name}, which is not allowed") from None
 
 
 def load_pickle(data: bytes, source: str | Path) -> object:
@@ -89,6 +87,16 @@ def load_pickle(data: bytes, source: str | Path) -> object:
         return _RestrictedUnpickler(io.BytesIO(data), source).load()
     except InputError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, MemoryError, OverflowError, UnicodeDecodeError) as exc:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        MemoryError,
+        OverflowError,
+        UnicodeDecodeError,
+    ) as exc:
         raise InputError(source, f"corrupt or truncated pickle: {type(exc).__name__}: {exc}") from None

@@ -69,7 +69,7 @@ def resample(image: np.ndarray, native_arcsec: float, config: SurveyImageConfig)
 
 
 def _resize(image: np.ndarray, side: int) -> np.ndarray:
-    return np.array(Image.fromarray(image, mode="F").resize((side, side), Image.BILINEAR), dtype=np.float32)
+    return np.array(Image.fromarray(image, mode="F").resize((side, side), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def clip_background(image: np.ndarray, config: SurveyImageConfig) -> np.ndarray:
@@ -78,9 +78,7 @@ def clip_background(image: np.ndarray, config: SurveyImageConfig) -> np.ndarray:
     out = np.where(finite, image, 0).astype(np.float64)
     if config.clip_sigma is None:
         return np.where(finite, out, out[finite].min())
-    _, median, std = sigma_clipped_stats(
-        image[finite], sigma=config.background_sigma, maxiters=config.background_iters
-    )
+    _, median, std = sigma_clipped_stats(image[finite], sigma=config.background_sigma, maxiters=config.background_iters)
     out[~finite | (out < median + config.clip_sigma * std)] = 0.0
     return out
 
@@ -89,13 +87,16 @@ def stretch(values: np.ndarray, source: str) -> np.ndarray:
     """Min-max to 0..255 uint8; a constant image has nothing to learn from."""
     low, high = values.min(), values.max()
     if high == low:
-        raise InputError(source, f"is constant ({low:g}) after background clipping; no emission above "
-                                 "the clip level in the field")
-    return np.round((values - low) / (high - low) * _UINT8_MAX).astype(np.uint8)
+        raise InputError(
+            source, f"is constant ({low:g}) after background clipping; no emission above the clip level in the field"
+        )
+    stretched: np.ndarray = np.round((values - low) / (high - low) * _UINT8_MAX).astype(np.uint8)
+    return stretched
 
 
-def survey_cutout(image: np.ndarray, pixel_scale_arcsec: float, config: SurveyImageConfig,
-                  source: str) -> tuple[np.ndarray, float]:
+def survey_cutout(
+    image: np.ndarray, pixel_scale_arcsec: float, config: SurveyImageConfig, source: str
+) -> tuple[np.ndarray, float]:
     """(uint8 cutout, its pixel scale in arcsec) of a 2-D float survey image; see the module doc."""
     values = np.asarray(image, dtype=np.float64)
     if values.size == 0:
