@@ -1,21 +1,16 @@
-"""VDVAE model: block strings, shapes, likelihoods, KL, z0 head, model files."""
+"""The VDVAE: shapes, the z0 head, KL, latent dropout and the aux decoder, model files."""
 
 import dataclasses
 import json
-import time
 
 import pytest
 import torch
+from synthetic import blobs
 
 from radiolatent.config import VDVAEConfig
 from radiolatent.errors import InputError
 from radiolatent.models.checkpoint import load_model, save_model
-from radiolatent.models.likelihood import DiscretisedGaussian, MixtureOfLogistics, to_signed
-from radiolatent.models.vdvae import (
-    build_vdvae, gaussian_kl, get_config, parse_blocks, parse_widths, stage_counts,
-)
-
-from synthetic import blobs
+from radiolatent.models.vdvae import build_vdvae, gaussian_kl, get_config
 
 torch.set_num_threads(1)
 
@@ -25,38 +20,11 @@ def _images(n, seed=0):
     return torch.randint(0, 256, (n, 1, 64, 64), generator=gen).float() / 255.0
 
 
-def test_paper_block_strings_give_the_published_counts():
-    cfg = get_config("paper").model
-    assert stage_counts(parse_blocks(cfg.encoder_blocks, "down")) == {64: 3, 32: 3, 16: 2, 8: 2, 4: 2, 1: 1}
-    assert stage_counts(parse_blocks(cfg.decoder_blocks, "up")) == {1: 5, 4: 5, 8: 4, 16: 3, 32: 2, 64: 1}
-    assert parse_widths("64:32,1:256") == {64: 32, 1: 256}
-
-
-@pytest.mark.parametrize("spec,direction", [
-    ("64x2,64d3", "down"),      # 64 not divisible by 3
-    ("64x2,32x1", "down"),      # resolution jumps without pooling
-    ("1x1,4m2", "up"),          # upsampling from the wrong resolution
-    ("64y2", "down"),           # unknown operator
-    ("64d2", "down"),           # no blocks
-])
-def test_bad_block_strings_fail(spec, direction):
-    with pytest.raises(ValueError):
-        parse_blocks(spec, direction)
-
-
-def test_layout_mismatch_fails():
-    cfg = dataclasses.replace(get_config("tiny").model, decoder_blocks="1x1,8m1,8x1,64m8,64x1")
-    with pytest.raises(ValueError, match="no encoder activation"):
-        build_vdvae(cfg)
-
-
 @pytest.mark.parametrize("name", ["cpu", "paper"])
 def test_shapes_and_z0_of_default_and_paper(name):
     model = build_vdvae(get_config(name).model, seed=0)
     x = _images(2)
-    started = time.perf_counter()
     out = model(x)
-    assert time.perf_counter() - started < 20
     n_layers = len(model.layer_names)
     assert out["kl_per_layer"].shape == (n_layers,)
     assert out["kl_per_image"].shape == (2, n_layers)
@@ -97,35 +65,6 @@ def test_top_head_narrower_than_code_is_refused():
     cfg = dataclasses.replace(get_config("tiny").model, top_head_width=8)
     with pytest.raises(ValueError, match="rank"):
         build_vdvae(cfg)
-
-
-def _random_params(n_params, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    return torch.randn(1, n_params, 1, 1, generator=gen)
-
-
-@pytest.mark.parametrize("likelihood", [MixtureOfLogistics(4, -7.0), DiscretisedGaussian(-7.0)])
-@pytest.mark.parametrize("log_scale", [-1.0, -3.0, -6.0])
-def test_pixel_probabilities_sum_to_one(likelihood, log_scale):
-    params = _random_params(likelihood.n_params).repeat(256, 1, 1, 1)
-    k = likelihood.n_params // (3 if isinstance(likelihood, MixtureOfLogistics) else 2)
-    params[:, -k:] = log_scale  # the log-scales are the last chunk in both layouts
-    values = torch.arange(256).float().view(256, 1, 1, 1) / 255.0
-    probs = likelihood.pixel_log_prob(params, to_signed(values)).exp().sum()
-    # Narrow components use the density approximation for tiny bins, hence the tolerance.
-    assert probs.item() == pytest.approx(1.0, abs=1e-4 if log_scale > -5 else 2e-3)
-
-
-def test_dmol_prefers_the_right_image():
-    lik = MixtureOfLogistics(3, -7.0)
-    image = _images(1, seed=3)
-    wrong = _images(1, seed=4)
-    params = torch.zeros(1, 9, 64, 64)
-    params[:, 3:6] = to_signed(image)       # every component centred on the image
-    params[:, 6:9] = -5.0                   # sharp
-    assert lik.nll(params, image).item() < lik.nll(params, wrong).item()
-    assert torch.allclose(lik.mean(params), image, atol=1e-6)
-    assert lik.nll(params, image).item() > 0  # a proper distribution: -log p >= 0
 
 
 def test_gaussian_likelihood_model_trains_a_step():
@@ -250,39 +189,3 @@ def test_z0_sees_image_differences_at_initialisation(init, least, most):
 def test_unknown_initialisation_is_refused():
     with pytest.raises(ValueError, match="bottom_up_init"):
         build_vdvae(dataclasses.replace(get_config("tiny").model, bottom_up_init="xavier"))
-
-
-def _real_images(n):
-    """The first `n` MiraBest test images as the model sees them, (n, 1, 64, 64) in [0, 1]."""
-    from radiolatent.embedding import model_input
-
-    images = torch.from_numpy(model_input("mbc:test").images[:n].copy())
-    return images.float().div(255.0).unsqueeze(1)
-
-
-@pytest.mark.parametrize("channels_last", [False, True])
-def test_z0_fast_path_gives_the_full_models_z0_on_real_images(channels_last):
-    """Z0Encoder (embedding's fast path) skips the decoder and pools before the last 1x1
-    convolutions: the same codes as the full model's top-down pass, to float rounding."""
-    from radiolatent.embedding import SHIPPED_MODEL
-
-    model = load_model(SHIPPED_MODEL).eval()
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=fmt)
-    x = _real_images(24)
-    full = model.encode_layers(x, pool=64)[model.layer_names[0]]  # posterior means, whole model
-    fast = model.z0_encoder().to(memory_format=fmt)(x)
-    assert fast.shape == full.shape == (24, 256)
-    assert torch.allclose(fast, full, rtol=1e-5, atol=1e-5)
-    assert torch.allclose(fast, model.encode_z0(x), rtol=1e-5, atol=1e-5)
-    assert fast.std(0).mean() > 0.01, "different sources get different codes"
-    assert torch.equal(fast, model.z0_encoder().to(memory_format=fmt)(x)), "deterministic"
-
-
-@pytest.mark.parametrize("name", ["tiny", "paper"])
-def test_z0_fast_path_fits_every_layout(name):
-    """Stages of several blocks and a 1x1 z0 (paper): still the model's own z0."""
-    model = build_vdvae(get_config(name).model, seed=0).eval()
-    x = _sparse_sources(6)
-    assert torch.allclose(model.z0_encoder()(x), model.encode_z0(x), rtol=1e-5, atol=1e-5)
-    assert torch.equal(x, _sparse_sources(6)), "the input is not overwritten"

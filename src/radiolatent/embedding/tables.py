@@ -1,0 +1,72 @@
+"""Codes tables: every spec's rows encoded by one model, with where their inputs are kept."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from radiolatent.config import DEFAULT_POOL, EmbedConfig, PoolConfig
+from radiolatent.embedding.encoders import Encoder, get_encoder
+from radiolatent.embedding.inputs import IMAGE_ROW_COLUMN, IMAGES_COLUMN, keep_inputs, set_input, set_name
+from radiolatent.embedding.views import DIHEDRAL_SUFFIX, encode_images
+
+
+def model_id(encoder: Encoder, config: EmbedConfig) -> str:
+    return encoder.name + (DIHEDRAL_SUFFIX if config.dihedral_average else "")
+
+
+def embed_file(path: str | Path, encoder: Encoder, pixel_scale_arcsec: float, config: EmbedConfig,
+               pool_config: PoolConfig = DEFAULT_POOL) -> tuple[np.ndarray, np.ndarray]:
+    """An image file (FITS, PNG, JPEG, .npy) as model input and its code, (64, 64) and (d,)."""
+    from radiolatent.data.folder import read_cutout
+    from radiolatent.data.preprocess import preprocess
+
+    cutout = read_cutout(Path(path))
+    scale = cutout.pixel_scale_arcsec if np.isfinite(cutout.pixel_scale_arcsec) else pixel_scale_arcsec
+    image = preprocess(cutout.image[None], scale, pool_config.preprocess)
+    return image[0], encode_images(encoder, image, config)[0]
+
+
+def embed(
+    model: str | None,
+    specs: list[str],
+    config: EmbedConfig | None = None,
+    pool_config: PoolConfig = DEFAULT_POOL,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """One codes table holding every spec's rows, encoded by `model`. Specs naming the
+    same set ('first-galaxy' and 'first-galaxy:all', 'mbc' and 'mirabest:confident') give
+    its rows once."""
+    from radiolatent.codes import make_codes_table
+
+    config = config or EmbedConfig()
+    torch.set_num_threads(config.threads)
+    encoder = get_encoder(model, config, pool_config)
+    by_set = {}
+    for spec in specs:
+        by_set.setdefault(set_name(spec), spec)
+    tables, seen = [], {}
+    for name, spec in by_set.items():  # the bar and the time estimate count images (`batched`)
+        ds, pool_path = set_input(spec, pool_config)
+        codes = encode_once(encoder, ds.images, config, seen, progress)
+        table = make_codes_table(ds.meta, codes, name, model_id(encoder, config))
+        table.insert(table.columns.get_loc("model") + 1, IMAGES_COLUMN, str(keep_inputs(ds.images, pool_path)))
+        table.insert(table.columns.get_loc(IMAGES_COLUMN) + 1, IMAGE_ROW_COLUMN, np.arange(len(table)))
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+def encode_once(encoder: Encoder, images: np.ndarray, config: EmbedConfig, seen: dict[bytes, np.ndarray],
+                progress: bool = False) -> np.ndarray:
+    """`encode_images`, encoding each distinct image only once: `seen` maps an image's bytes
+    digest to its code and is filled in (sets overlap, e.g. the pool and first-galaxy)."""
+    keys = [hashlib.blake2b(image.tobytes(), digest_size=16).digest() for image in images]
+    new = {key: row for row, key in enumerate(keys) if key not in seen}
+    if new:
+        codes = encode_images(encoder, images[list(new.values())], config, progress)
+        seen.update(zip(new, codes))
+    return np.stack([seen[key] for key in keys]) if keys else encode_images(encoder, images, config)

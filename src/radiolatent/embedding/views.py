@@ -1,0 +1,103 @@
+"""Running an encoder over images: batches (shared out under torchrun) and the average
+over an image's 8 flips and quarter turns."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from radiolatent.config import EmbedConfig
+from radiolatent.data.preprocess import to_unit_float
+from radiolatent.embedding.progress import EstimateClock
+
+if TYPE_CHECKING:
+    from radiolatent.embedding.encoders import Encoder
+
+#: model ids of codes averaged over the 8 orientations carry this suffix.
+DIHEDRAL_SUFFIX = "+d8"
+#: the 8 flips and quarter turns as (flip the width axis first, quarter turns k).
+DIHEDRAL_ORDER = tuple((flip, k) for flip in (False, True) for k in range(4))
+#: images per chunk when an encoder without `encode_views` is averaged over orientations:
+#: 8 copies of a chunk are held, not of the whole set (a multiple of every batch size).
+VIEW_CHUNK = 4096
+
+
+def dihedral_views(images: np.ndarray) -> list[np.ndarray]:
+    """The 8 flips and quarter turns of (N, H, W) images."""
+    images = np.asarray(images)
+    return [np.ascontiguousarray(np.rot90(images[:, :, ::-1] if flip else images, k, axes=(1, 2)))
+            for flip, k in DIHEDRAL_ORDER]
+
+
+def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False,
+            device: torch.device | None = None, views: int = 1, name: str = "") -> np.ndarray:
+    """Apply a torch function to uint8 images in batches, as float inputs in [0, 1], on
+    `device` (default the CPU). Under torchrun the batches are shared out (batch b to rank
+    b mod world size) and every process gets all outputs in order: each batch holds the
+    same images as in one process, so the codes are the same numbers.
+
+    views=8: each batch's 8 flips and quarter turns (`dihedral_views` order) go through
+    `fn` as one batch and their outputs are averaged; `batch_size` counts views, so a
+    batch holds batch_size // 8 images and 8 views cost 8 single views, not more.
+    `progress`: a bar over images and, for a long run, a time estimate after the first
+    batches (`time_estimate`), printed above the bar."""
+    from radiolatent import distributed
+
+    device = device or torch.device("cpu")
+    where = distributed.place() if distributed.active() else distributed.Place()
+    per_batch = max(1, batch_size // views)
+    starts = list(range(0, len(images), per_batch))
+    out = [None] * len(starts)
+    mine = range(where.rank, len(starts), where.world)
+    shown = progress and where.main
+    n_mine = sum(min(per_batch, len(images) - starts[i]) for i in mine)
+    clock = EstimateClock(n_mine, views, name) if shown else None
+    with tqdm(total=n_mine, unit="img", desc=name or "embedding", disable=not shown, leave=False) as bar:
+        for i in mine:
+            x = _unit_batch(images[starts[i] : starts[i] + per_batch], device)[:, None]
+            out[i] = (fn(x) if views == 1 else _view_mean(fn, x, views)).float().cpu().numpy()
+            bar.update(len(x))
+            if clock is not None:
+                clock.batch_done(len(x))
+    out = distributed.gather_rows(out, len(starts))
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def _view_mean(fn, x: torch.Tensor, views: int) -> torch.Tensor:
+    """fn's outputs for x's 8 flips and quarter turns (one batch), averaged per image."""
+    if views != len(DIHEDRAL_ORDER):
+        raise ValueError(f"views must be 1 or {len(DIHEDRAL_ORDER)}, got {views}")
+    stacked = torch.cat([torch.rot90(x.flip(3) if flip else x, k, dims=(2, 3)) for flip, k in DIHEDRAL_ORDER])
+    out = fn(stacked)
+    return out.reshape(views, len(x), *out.shape[1:]).mean(0)
+
+
+def _unit_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 images as float32 in [0, 1] on `device` (on a GPU: sent as uint8, a quarter of
+    the bytes, and divided there; the same float32 division either way)."""
+    if device.type == "cpu":
+        return torch.from_numpy(to_unit_float(np.asarray(images)))
+    uint8 = torch.from_numpy(np.ascontiguousarray(images)).pin_memory()
+    return uint8.to(device, non_blocking=True).float().div_(255.0)
+
+
+def encode_images(encoder: Encoder, images: np.ndarray, config: EmbedConfig, progress: bool = False) -> np.ndarray:
+    """Codes of (N, 64, 64) uint8 images, averaged over their 8 orientations if configured.
+
+    Torch encoders (`encode_views`) put each batch's 8 views through the model as one
+    batch; others encode the views of a chunk of images in turn."""
+    views = len(DIHEDRAL_ORDER) if config.dihedral_average else 1
+    if hasattr(encoder, "encode_views"):
+        return encoder.encode_views(images, views, progress)
+    if views == 1:
+        return encoder.encode(images)
+    chunks = []
+    with tqdm(total=len(images), unit="img", desc=encoder.name, disable=not progress, leave=False) as bar:
+        for start in range(0, len(images), VIEW_CHUNK):
+            chunk = images[start : start + VIEW_CHUNK]
+            chunks.append(np.mean([encoder.encode(view) for view in dihedral_views(chunk)], axis=0).astype(np.float32))
+            bar.update(len(chunk))
+    return np.concatenate(chunks) if chunks else encoder.encode(images)
