@@ -7,7 +7,7 @@ reaches the user, and that nothing already written changed. Inputs are tiny.
 
 Neighbouring suites hold the rest of the defences: test_data_archives.py (hostile and
 truncated pickles in the archives), test_data_user.py (RGZ batches and FITS files at the
-library level), test_training.py and test_ssl.py (resume equals an uninterrupted run),
+library level), training/test_loop.py and training/recipes/test_ssl.py (resume equals an uninterrupted run),
 test_anomaly.py (truncated label store), test_explore_api.py (path traversal, foreign
 hosts, remote binding), test_reproduce.py (a rerun resumes the study).
 """

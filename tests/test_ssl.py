@@ -1,4 +1,5 @@
-"""SSL baselines (SimCLR, BYOL, SimSiam): training, resume, embedding, views, the cut study."""
+"""SSL baselines (SimCLR, BYOL, SimSiam): checkpoints, embedding, views, the cut study.
+(Training and resume: tests/training/recipes/test_ssl.py.)"""
 
 import dataclasses
 import json
@@ -15,8 +16,8 @@ from radiolatent.config import DEFAULT_POOL, SSL_METHODS, SSLAugmentConfig, chec
 from radiolatent.data.augment import random_view, two_views
 from radiolatent.errors import InputError
 from radiolatent.models.checkpoint import load_model, model_kind
-from radiolatent.models.ssl import ResNetBackbone, build_ssl
-from radiolatent.training import train_ssl, weight_checksum
+from radiolatent.models.ssl import ResNetBackbone
+from radiolatent.training import train_ssl
 
 from synthetic import blobs
 
@@ -33,68 +34,9 @@ def _tiny(method, epochs=1):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """One tiny run per method (BYOL two epochs, for the resume test); 36 train images = 2 steps each."""
-    out = {}
-    for method in SSL_METHODS:
-        folder = tmp_path_factory.mktemp(f"{method}-run")
-        epochs = 2 if method == "byol" else 1
-        out[method] = (folder, train_ssl(_blobs(), _tiny(method, epochs), folder, seed=0, progress=False))
-    return out
-
-
-# ---------------------------------------------------------------------------
-# Training
-# ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("method", SSL_METHODS)
-def test_each_method_trains_with_a_finite_loss(runs, method):
-    folder, result = runs[method]
-    row = result.history[-1]
-    assert result.steps == 2 * result.epochs_completed and result.skipped_total == 0
-    assert np.isfinite(row["loss"]) and np.isfinite(row["val_loss"]) and row["grad_norm"] > 0
-    header = (folder / "metrics.csv").read_text().splitlines()[0].split(",")
-    assert {"epoch", "loss", "feature_spread", "lr", "images_per_s", "val_loss"} <= set(header)
-    assert ("momentum" in header) == (method == "byol")
-    initial = build_ssl(get_ssl_config(method, "tiny").model, seed=0).backbone
-    assert weight_checksum(load_model(folder)) != weight_checksum(initial), "the backbone learned something"
-
-
-def test_byol_target_follows_the_online_network(runs):
-    folder, _ = runs["byol"]
-    from radiolatent.models.checkpoint import load_pair
-    _, tensors = load_pair(folder / "checkpoint", "state.json")
-    online = tensors["model.backbone.net.conv1.weight"]
-    target = tensors["model.target_backbone.net.conv1.weight"]
-    start = build_ssl(get_ssl_config("byol", "tiny").model, seed=0).backbone.net.conv1.weight.detach()
-    assert not torch.equal(target, start), "the target moved"
-    assert not torch.equal(target, online), "but lags the online network"
-
-
-def test_resume_continues_exactly(runs, tmp_path):
-    _, full = runs["byol"]
-    train_ssl(_blobs(), _tiny("byol", 2), tmp_path, seed=0, progress=False, stop_after=1)
-    resumed = train_ssl(_blobs(), _tiny("byol", 2), tmp_path, resume=True, seed=0, progress=False)
-    assert resumed.weight_checksums == full.weight_checksums
-    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in full.history]
-    assert resumed.epochs_completed == 2 and resumed.steps == full.steps
-
-
-def test_resume_refuses_another_method_or_seed(runs, tmp_path):
-    folder, _ = runs["simclr"]
-    with pytest.raises(InputError, match="simclr run, not simsiam"):
-        train_ssl(_blobs(), _tiny("simsiam"), folder, resume=True, progress=False)
-    with pytest.raises(InputError, match="another config or seed"):
-        train_ssl(_blobs(), _tiny("simclr"), folder, resume=True, seed=5, progress=False)
-
-
-def test_two_process_gloo_ddp_gathers_negatives_and_stays_in_sync(tmp_path):
-    """SimCLR under DDP: NT-Xent gathers both ranks' projections; validation (rank 0 only)
-    must not wait for a gather; the ranks end with identical weights and buffers."""
-    result = train_ssl(_blobs(), _tiny("simclr"), tmp_path, seed=0, world_size=2, progress=False)
-    assert len(result.weight_checksums) == 2 and result.weight_checksums[0] == result.weight_checksums[1]
-    assert result.steps == 2 and np.isfinite(result.final_val_loss)
+def runs(ssl_runs):
+    """One tiny run per method (conftest.py; the training tests read them too)."""
+    return ssl_runs
 
 
 # ---------------------------------------------------------------------------
