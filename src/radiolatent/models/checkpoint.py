@@ -35,7 +35,7 @@ MODEL_STEM = "weights"
 #: the model directory inside a training run folder.
 RUN_MODEL_DIR = "model"
 #: model kinds `load_model` can build: the VDVAE and the SSL methods' backbones.
-MODEL_KINDS = ("vdvae",) + SSL_METHODS
+MODEL_KINDS = ("vdvae", *SSL_METHODS)
 
 
 def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
@@ -77,8 +77,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_pair(directory: str | Path, json_name: str, stem: str,
-              tensors: dict[str, torch.Tensor], meta: dict) -> Path:
+def save_pair(
+    directory: str | Path, json_name: str, stem: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> Path:
     """Write tensors then the JSON that names them (see the module docstring).
 
     Tensor files of the same stem that the new JSON no longer names are removed.
@@ -99,7 +100,7 @@ def save_pair(directory: str | Path, json_name: str, stem: str,
     return directory / json_name
 
 
-def read_json(path: str | Path) -> dict:
+def read_json(path: str | Path) -> dict[str, Any]:
     """A JSON object from `path`, or InputError naming the file."""
     path = Path(path)
     if not path.is_file():
@@ -113,7 +114,7 @@ def read_json(path: str | Path) -> dict:
     return data
 
 
-def load_pair(directory: str | Path, json_name: str) -> tuple[dict, dict[str, torch.Tensor]]:
+def load_pair(directory: str | Path, json_name: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Read a pair written by `save_pair`; InputError names the bad file."""
     directory = Path(directory)
     json_path = directory / json_name
@@ -135,15 +136,23 @@ def load_pair(directory: str | Path, json_name: str) -> tuple[dict, dict[str, to
     return meta, tensors
 
 
-def save_model(directory: str | Path, model: torch.nn.Module, kind: str = "vdvae",
-               extra: dict | None = None, half: bool = False) -> Path:
+def save_model(
+    directory: str | Path,
+    model: torch.nn.Module,
+    kind: str = "vdvae",
+    extra: dict[str, Any] | None = None,
+    half: bool = False,
+) -> Path:
     """Save a model's config and weights into `directory` (atomically).
 
     `half` stores conv and linear weights (tensors of 2+ dimensions) as float16, halving
     the file; norm parameters and buffers stay float32. `load_model` casts them back.
     """
     tensors = {k: _stored(v, half) for k, v in model.state_dict().items()}
-    meta = {"kind": kind, "config": dataclasses.asdict(model.cfg), **(extra or {})}
+    cfg = model.cfg
+    if not isinstance(cfg, (VDVAEConfig, SSLModelConfig)):
+        raise TypeError(f"{type(model).__name__} carries no model config (.cfg) to save")
+    meta = {"kind": kind, "config": dataclasses.asdict(cfg), **(extra or {})}
     save_pair(directory, MODEL_JSON, MODEL_STEM, tensors, meta)
     return Path(directory)
 
@@ -170,8 +179,9 @@ def check_run_folder(path: str | Path, resume: bool, overwrite: bool) -> Path:
     entries = sorted(p.name for p in path.iterdir())
     if entries:
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
-        raise InputError(path, f"run folder is not empty ({shown}); pass --resume to continue it "
-                               "or --overwrite to replace it")
+        raise InputError(
+            path, f"run folder is not empty ({shown}); pass --resume to continue it or --overwrite to replace it"
+        )
     return path
 
 
@@ -189,10 +199,11 @@ def model_kind(path: str | Path) -> str:
     kind = read_json(json_path).get("kind")
     if kind not in MODEL_KINDS:
         raise InputError(json_path, f"unknown model kind {kind!r} (known: {', '.join(MODEL_KINDS)})")
-    return kind
+    return str(kind)
 
 
-def load_model(path: str | Path):
+# Any, not nn.Module: each caller knows the kind it loads and calls that class's methods.
+def load_model(path: str | Path) -> Any:
     """The model saved in `path` (a model directory, or a training run folder holding
     one), in eval mode on CPU: a VDVAE, or an SSL method's ResNet backbone. Unknown
     kinds, bad configs and garbled or mismatched weight files raise InputError naming the file."""
@@ -223,17 +234,21 @@ def check_shapes(expected: dict[str, torch.Tensor], tensors: dict[str, torch.Ten
     """InputError unless `tensors` has exactly the names and shapes of `expected`."""
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
-    parts = ([f"{len(missing)} tensors missing (e.g. {missing[0]})"] if missing else []) + \
-            ([f"{len(extra)} not in the config (e.g. {extra[0]})"] if extra else [])
+    parts = ([f"{len(missing)} tensors missing (e.g. {missing[0]})"] if missing else []) + (
+        [f"{len(extra)} not in the config (e.g. {extra[0]})"] if extra else []
+    )
     if parts:
         raise InputError(source, f"weights do not fit the config ({'; '.join(parts)})")
     for name, want in expected.items():
         if tuple(tensors[name].shape) != tuple(want.shape):
-            raise InputError(source, f"weights do not fit the config ({name} is {tuple(tensors[name].shape)}, "
-                                     f"the config needs {tuple(want.shape)})")
+            raise InputError(
+                source,
+                f"weights do not fit the config ({name} is {tuple(tensors[name].shape)}, "
+                f"the config needs {tuple(want.shape)})",
+            )
 
 
-def _build(kind: str, config: dict) -> torch.nn.Module:
+def _build(kind: str, config: Any) -> torch.nn.Module:
     # Imported here: the model modules import config only, and loading one kind
     # should not pay for the other.
     if kind == "vdvae":

@@ -14,6 +14,7 @@ comparable nats per image:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +33,10 @@ def to_signed(x01: torch.Tensor) -> torch.Tensor:
     return x01 * 2.0 - 1.0
 
 
+#: a log-CDF or log-PDF of a standardised distribution, elementwise.
+_LogFn = Callable[[torch.Tensor], torch.Tensor]
+
+
 def _logistic_log_cdf(z: torch.Tensor) -> torch.Tensor:
     return F.logsigmoid(z)
 
@@ -41,14 +46,17 @@ def _logistic_log_pdf(z: torch.Tensor) -> torch.Tensor:
 
 
 def _normal_log_cdf(z: torch.Tensor) -> torch.Tensor:
-    return torch.special.log_ndtr(z)
+    log_cdf: torch.Tensor = torch.special.log_ndtr(z)
+    return log_cdf
 
 
 def _normal_log_pdf(z: torch.Tensor) -> torch.Tensor:
     return -0.5 * z * z - 0.5 * math.log(2.0 * math.pi)
 
 
-def discretised_log_prob(x, mean, log_scale, log_cdf, log_pdf) -> torch.Tensor:
+def discretised_log_prob(
+    x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor, log_cdf: _LogFn, log_pdf: _LogFn
+) -> torch.Tensor:
     """Log-probability of bin centres `x` under a discretised location-scale family.
 
     `log_cdf` / `log_pdf` are those of the standardised distribution, which must be
@@ -66,9 +74,7 @@ def discretised_log_prob(x, mean, log_scale, log_cdf, log_pdf) -> torch.Tensor:
     right = torch.exp(log_cdf(-lower)) - torch.exp(log_cdf(-upper))
     bin_prob = torch.where(centre > 0, right, left)
     by_density = log_pdf(centre) - log_scale + math.log(2.0 * HALF_BIN)
-    interior = torch.where(
-        bin_prob > MIN_BIN_PROB, torch.log(bin_prob.clamp_min(MIN_BIN_PROB)), by_density
-    )
+    interior = torch.where(bin_prob > MIN_BIN_PROB, torch.log(bin_prob.clamp_min(MIN_BIN_PROB)), by_density)
     return torch.where(x < -EDGE, low_edge, torch.where(x > EDGE, high_edge, interior))
 
 
@@ -80,16 +86,14 @@ class MixtureOfLogistics:
         self.min_log_scale = min_log_scale
         self.n_params = 3 * n_mixtures
 
-    def _split(self, params: torch.Tensor):
+    def _split(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         logits, means, log_scales = params.chunk(3, dim=1)
         return logits, means, log_scales.clamp_min(self.min_log_scale)
 
     def pixel_log_prob(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Per-pixel log-probability (N, 1, H, W) of bin centres x (N, 1, H, W) in [-1, 1]."""
         logits, means, log_scales = self._split(params)
-        per_component = discretised_log_prob(
-            x, means, log_scales, _logistic_log_cdf, _logistic_log_pdf
-        )
+        per_component = discretised_log_prob(x, means, log_scales, _logistic_log_cdf, _logistic_log_pdf)
         weighted = per_component + F.log_softmax(logits, dim=1)
         return torch.logsumexp(weighted, dim=1, keepdim=True)
 
@@ -124,7 +128,7 @@ class DiscretisedGaussian:
     def __init__(self, min_log_scale: float):
         self.min_log_scale = min_log_scale
 
-    def _split(self, params: torch.Tensor):
+    def _split(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, log_scale = params.chunk(2, dim=1)
         return mean, log_scale.clamp_min(self.min_log_scale)
 
@@ -153,7 +157,7 @@ def _quantise(signed: torch.Tensor) -> torch.Tensor:
     return levels / 255.0
 
 
-def make_likelihood(kind: str, n_mixtures: int, min_log_scale: float):
+def make_likelihood(kind: str, n_mixtures: int, min_log_scale: float) -> MixtureOfLogistics | DiscretisedGaussian:
     """The likelihood named by `VDVAEConfig.likelihood` ("dmol" or "gaussian")."""
     if kind == "dmol":
         return MixtureOfLogistics(n_mixtures, min_log_scale)

@@ -18,7 +18,11 @@ import math
 import torch
 from lightly.loss import NegativeCosineSimilarity, NTXentLoss
 from lightly.models.modules.heads import (
-    BYOLPredictionHead, BYOLProjectionHead, ProjectionHead, SimCLRProjectionHead, SimSiamPredictionHead,
+    BYOLPredictionHead,
+    BYOLProjectionHead,
+    ProjectionHead,
+    SimCLRProjectionHead,
+    SimSiamPredictionHead,
 )
 from lightly.models.utils import deactivate_requires_grad, update_momentum
 from lightly.utils.scheduler import cosine_schedule
@@ -48,7 +52,8 @@ class ResNetBackbone(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        features: torch.Tensor = self.net(x)
+        return features
 
 
 def feature_spread(features: torch.Tensor) -> torch.Tensor:
@@ -87,17 +92,21 @@ class SSLModel(nn.Module):
         z0, z1 = self.projection(h0), self.projection(h1)
         if self.cfg.method == "simclr":
             loss = (self.criterion if self.training else self.local_criterion)(z0.float(), z1.float())
-        elif self.cfg.method == "simsiam":
-            p0, p1 = self.prediction(z0).float(), self.prediction(z1).float()
-            loss = 0.5 * (self.criterion(p0, z1.detach().float()) + self.criterion(p1, z0.detach().float()))
         else:
+            assert self.prediction is not None, "SimSiam and BYOL have a prediction head"
             p0, p1 = self.prediction(z0).float(), self.prediction(z1).float()
-            with torch.no_grad():
-                t0 = self.target_projection(self.target_backbone(view0)).float()
-                t1 = self.target_projection(self.target_backbone(view1)).float()
-            loss = 0.5 * (self.criterion(p0, t1) + self.criterion(p1, t0))
-        return {"loss": loss, "feature_spread": feature_spread(h0.float()),
-                "projection_spread": feature_spread(z0.float())}
+            if self.cfg.method == "simsiam":
+                loss = 0.5 * (self.criterion(p0, z1.detach().float()) + self.criterion(p1, z0.detach().float()))
+            else:
+                with torch.no_grad():
+                    t0 = self.target_projection(self.target_backbone(view0)).float()
+                    t1 = self.target_projection(self.target_backbone(view1)).float()
+                loss = 0.5 * (self.criterion(p0, t1) + self.criterion(p1, t0))
+        return {
+            "loss": loss,
+            "feature_spread": feature_spread(h0.float()),
+            "projection_spread": feature_spread(z0.float()),
+        }
 
     @torch.no_grad()
     def update_target(self, step: int, total_steps: int) -> None:
@@ -111,30 +120,36 @@ class SSLModel(nn.Module):
 
 def target_momentum(cfg: SSLModelConfig, step: int, total_steps: int) -> float:
     """BYOL's target momentum at `step`: cosine from momentum_start to momentum_end."""
-    return cosine_schedule(min(step, total_steps), max(1, total_steps), cfg.momentum_start, cfg.momentum_end)
+    return float(cosine_schedule(min(step, total_steps), max(1, total_steps), cfg.momentum_start, cfg.momentum_end))
 
 
 def _projection_head(cfg: SSLModelConfig) -> nn.Module:
+    head: nn.Module  # lightly's heads are untyped
     if cfg.method == "simclr":
-        return SimCLRProjectionHead(FEATURE_DIM, cfg.projection_hidden, cfg.projection_dim)
-    if cfg.method == "byol":
-        return BYOLProjectionHead(FEATURE_DIM, cfg.projection_hidden, cfg.projection_dim)
-    if cfg.method == "simsiam":
+        head = SimCLRProjectionHead(FEATURE_DIM, cfg.projection_hidden, cfg.projection_dim)
+    elif cfg.method == "byol":
+        head = BYOLProjectionHead(FEATURE_DIM, cfg.projection_hidden, cfg.projection_dim)
+    elif cfg.method == "simsiam":
         # [A]: one hidden layer (lightly's SimSiamProjectionHead has two); BN on the output
         # without affine, as SimSiam does.
-        return ProjectionHead([
-            (FEATURE_DIM, cfg.projection_hidden, nn.BatchNorm1d(cfg.projection_hidden), nn.ReLU()),
-            (cfg.projection_hidden, cfg.projection_dim, nn.BatchNorm1d(cfg.projection_dim, affine=False), None),
-        ])
-    raise ValueError(f"unknown SSL method {cfg.method!r}")
+        head = ProjectionHead(
+            [
+                (FEATURE_DIM, cfg.projection_hidden, nn.BatchNorm1d(cfg.projection_hidden), nn.ReLU()),
+                (cfg.projection_hidden, cfg.projection_dim, nn.BatchNorm1d(cfg.projection_dim, affine=False), None),
+            ]
+        )
+    else:
+        raise ValueError(f"unknown SSL method {cfg.method!r}")
+    return head
 
 
 def _prediction_head(cfg: SSLModelConfig) -> nn.Module | None:
+    head: nn.Module | None = None  # lightly's heads are untyped
     if cfg.method == "byol":
-        return BYOLPredictionHead(cfg.projection_dim, cfg.prediction_hidden, cfg.projection_dim)
-    if cfg.method == "simsiam":
-        return SimSiamPredictionHead(cfg.projection_dim, cfg.prediction_hidden, cfg.projection_dim)
-    return None
+        head = BYOLPredictionHead(cfg.projection_dim, cfg.prediction_hidden, cfg.projection_dim)
+    elif cfg.method == "simsiam":
+        head = SimSiamPredictionHead(cfg.projection_dim, cfg.prediction_hidden, cfg.projection_dim)
+    return head
 
 
 def build_ssl(cfg: SSLModelConfig, seed: int = 0) -> SSLModel:
