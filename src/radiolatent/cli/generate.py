@@ -5,21 +5,36 @@ from __future__ import annotations
 import argparse
 
 from radiolatent.cli import argtypes
+from radiolatent.config import ReproduceConfig
+
+#: the study's picture settings are the commands' defaults
+_STUDY = ReproduceConfig()
+_TEMPERATURES = ",".join(map(str, _STUDY.temperatures))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("reconstruct", help="image grid: inputs beside their VDVAE reconstructions")
     p.add_argument("--model", required=True, help="a trained VDVAE run folder")
     p.add_argument("--data", default="mbc:test", help="dataset spec (default mbc:test)")
-    p.add_argument("-n", type=argtypes.positive_int, default=8, help="number of images (default 8)")
+    p.add_argument(
+        "-n",
+        type=argtypes.positive_int,
+        default=_STUDY.reconstructions,
+        help=f"number of images (default {_STUDY.reconstructions})",
+    )
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument("-o", "--out", type=argtypes.output_file, default="reconstructions.png")
     p.set_defaults(handler=cmd_reconstruct)
 
     p = subparsers.add_parser("generate", help="image grid of samples from the VDVAE prior")
     p.add_argument("--model", required=True, help="a trained VDVAE run folder")
-    p.add_argument("-n", type=argtypes.positive_int, default=8, help="samples per temperature (default 8)")
-    p.add_argument("--temperatures", default="0.6,0.8,1.0", help="comma-separated (default 0.6,0.8,1.0)")
+    p.add_argument(
+        "-n",
+        type=argtypes.positive_int,
+        default=_STUDY.samples_per_temperature,
+        help=f"samples per temperature (default {_STUDY.samples_per_temperature})",
+    )
+    p.add_argument("--temperatures", default=_TEMPERATURES, help=f"comma-separated (default {_TEMPERATURES})")
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument("-o", "--out", type=argtypes.output_file, default="samples.png")
     p.set_defaults(handler=cmd_generate)

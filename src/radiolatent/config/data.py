@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
+from radiolatent.config.core import Settings, check_presets
 
 # ---------------------------------------------------------------------------
 # Data: the metadata contract and dataset names. Facts about the shipped datasets (MD5s,
@@ -35,7 +37,7 @@ DATASET_ALIASES = {"mbc": "mirabest:confident", "nvss": "frdeep-n", "mb": "mirab
 
 
 @dataclass(frozen=True)
-class RGZConfig:
+class RGZConfig(Settings):
     """The published RGZ DR1 "rgz108k" batch folder layout."""
 
     #: each row of a batch's `data` is one side x side FIRST image, flattened.
@@ -47,7 +49,7 @@ class RGZConfig:
 
 
 @dataclass(frozen=True)
-class SurveyImageConfig:
+class SurveyImageConfig(Settings):
     """How a survey image becomes a cutout like the curated archives' (data/survey.py).
 
     The defaults are MiraBest's recipe for FIRST: a 270" field (150 pixels of 1.8"),
@@ -70,7 +72,7 @@ class SurveyImageConfig:
 
 
 @dataclass(frozen=True)
-class FolderConfig:
+class FolderConfig(Settings):
     """A user's folder of cutouts (FITS / PNG / JPEG / .npy) and optional catalogue."""
 
     #: which files, a glob matched against paths relative to the folder ("**/*.fits").
@@ -92,20 +94,27 @@ class FolderConfig:
     #: when sizes differ: "pad" centre-pads every image with 0 to the largest height and
     #: width (pixel scale kept, so pixel crops stay right); "resize" centre-crops each to
     #: a square of its shorter side and resizes (bilinear) to the most common square side.
-    mixed_sizes: str = "pad"
+    mixed_sizes: Literal["pad", "resize"] = "pad"
     #: catalogue columns copied into the metadata when present.
     catalogue_columns: tuple[str, ...] = (
-        "ra", "dec", "las_arcsec", "label", "label_name", "redshift", "survey", "pixel_scale_arcsec",
+        "ra",
+        "dec",
+        "las_arcsec",
+        "label",
+        "label_name",
+        "redshift",
+        "survey",
+        "pixel_scale_arcsec",
     )
 
 
 @dataclass(frozen=True)
-class CutoutConfig:
+class CutoutConfig(Settings):
     """Cutting catalogue sources out of survey mosaics (data/cutouts.py, `data cutouts`)."""
 
     #: a source whose cutout is not fully inside any mosaic: "skip" (listed, not written)
     #: or "fill" (written with NaN outside the mosaic, and still listed).
-    edge: str = "skip"
+    edge: Literal["skip", "fill"] = "skip"
     #: mosaic header keywords copied into every cutout: flux unit and restoring beam.
     keep_keywords: tuple[str, ...] = ("BUNIT", "BMAJ", "BMIN", "BPA")
     #: catalogue columns written to the cutouts' catalogue beside filename, id, ra, dec, mosaic.
@@ -118,7 +127,7 @@ class CutoutConfig:
 
 
 @dataclass(frozen=True)
-class ArchiveConfig:
+class ArchiveConfig(Settings):
     """Where decoded archives are cached and how much one archive member may hold."""
 
     cache_env: str = "RADIOLATENT_CACHE"
@@ -138,7 +147,7 @@ ARCHIVES = ArchiveConfig()
 
 
 @dataclass(frozen=True)
-class PreprocessConfig:
+class PreprocessConfig(Settings):
     """Centre crop, resize to `size`, scale to [0, 1] (stored as uint8 0..255).
 
     The paper centre-crops 64x64 pixels from 150x150 FIRST cutouts (1.8"/px),
@@ -150,7 +159,7 @@ class PreprocessConfig:
     crop_pixels: int | None = 64
     crop_arcsec: float | None = None
     #: "minmax": per-image min-max after cropping; "none": keep the stored 0..255 values.
-    scale: str = "minmax"
+    scale: Literal["minmax", "none"] = "minmax"
     #: zero pixels below median + k * sigma (astropy sigma_clipped_stats); None = off.
     sigma_clip: float | None = None
     sigma_clip_iters: int = 5
@@ -159,7 +168,7 @@ class PreprocessConfig:
 
 
 @dataclass(frozen=True)
-class LASConfig:
+class LASConfig(Settings):
     """Angular-size estimator for cutouts with no catalogue LAS."""
 
     k_sigma: float = 3.0
@@ -172,7 +181,7 @@ class LASConfig:
     clip_iters: int = 5
     #: a detached component (e.g. the far lobe of a double) joins the source when its flux is at
     #: least this fraction of the central components' flux; None = central components only.
-    #: Tuned on MiraBest's catalogue LAS (Spearman 0.85 over 1,256 images, 150x150, 1.8"/px).
+    #: Tuned on MiraBest's catalogue LAS (docs/defaults.md#data-configdatapy).
     companion_flux_fraction: float | None = 0.02
     #: ... and it comes within this fraction of the image half-width of the centre.
     companion_radius_fraction: float = 1.0
@@ -183,7 +192,7 @@ class LASConfig:
 
 
 @dataclass(frozen=True)
-class GridConfig:
+class GridConfig(Settings):
     """Image grids (data show, search results, galleries): exact PNG size = panels x dpi."""
 
     panel_inches: float = 1.6
@@ -200,7 +209,7 @@ class GridConfig:
 
 
 @dataclass(frozen=True)
-class PoolConfig:
+class PoolConfig(Settings):
     """A pre-training pool: a union of dataset specs minus evaluation sources."""
 
     sources: tuple[str, ...] = (
@@ -227,3 +236,5 @@ class PoolConfig:
 
 
 DEFAULT_POOL = PoolConfig()
+
+check_presets(ARCHIVES, DEFAULT_POOL)

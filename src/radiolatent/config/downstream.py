@@ -4,16 +4,17 @@ clustering, density estimation and active learning."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-from radiolatent.config.core import CHECKS, MAX_VDVAE_WIDTH, _Problems
-
+from radiolatent.config.core import CHECKS, MAX_VDVAE_WIDTH, Settings, _Problems, check_presets
 
 # ---------------------------------------------------------------------------
 # Downstream: classification
 # ---------------------------------------------------------------------------
 
 #: the classifier names of [A] Table 2, in the paper's order.
-CLASSIFIER_NAMES = ("knn", "rf", "svc", "lr", "grad", "ext")
+ClassifierName = Literal["knn", "rf", "svc", "lr", "grad", "ext"]
+CLASSIFIER_NAMES: tuple[ClassifierName, ...] = get_args(ClassifierName)
 
 #: labels of the binary FR task; FRII is the positive class for ROC-AUC and recall.
 FRI_LABEL = 0
@@ -21,27 +22,25 @@ FRII_LABEL = 1
 
 
 @dataclass(frozen=True)
-class ClassifyConfig:
+class ClassifyConfig(Settings):
     """The six scikit-learn classifiers of [A] (only its non-default settings) and the kNN protocols.
 
     `standardize` (StandardScaler fitted on the train rows) is off by default, as in [A],
-    which lists no scaling. Checked on MBC (729/104): standardising 256-d features
-    collapsed SVC(gamma=0.2) to ~0.53-0.56 accuracy for pixel-PCA, random-conv and
-    VDVAE-like codes (16 active dims + 240 near-zero ones), and kNN/lr too for the last
-    (0.53/0.56 vs 0.69/0.72 unscaled): scaling lifts inactive dimensions to full weight.
-    Turn it on for tiny-magnitude features (e.g. an untrained conv net, ~1e-4), where
-    unscaled svc and lr collapse instead. Every result reports which was used.
+    which lists no scaling: scaling lifts inactive code dimensions to full weight. Turn it
+    on for tiny-magnitude features (e.g. an untrained conv net), where unscaled svc and lr
+    collapse instead (docs/defaults.md#classification-configdownstreampy-classifyconfig).
+    Every result reports which was used.
     """
 
     knn_neighbors: int = 20
     rf_estimators: int = 260
-    svc_kernel: str = "rbf"
+    svc_kernel: Literal["linear", "poly", "rbf", "sigmoid"] = "rbf"
     svc_gamma: float = 0.2
     svc_c: float = 100.0
     lr_max_iter: int = 1000
     grad_estimators: int = 250
     ext_estimators: int = 400
-    classifiers: tuple[str, ...] = CLASSIFIER_NAMES
+    classifiers: tuple[ClassifierName, ...] = CLASSIFIER_NAMES
     seeds: tuple[int, ...] = (0, 1, 2)
     standardize: bool = False
     #: [B]: kNN with k=20 trained on the train split, scored on the test split.
@@ -66,28 +65,28 @@ DEFAULT_CLASSIFY = ClassifyConfig()
 #: the similarity-search metrics: [A] cosine on the raw codes; [C] Euclidean after PCA.
 #: whitened-cosine (the default: cosine after PCA-whitening on the searched set), the
 #: paper's raw cosine ([A]) and [C]'s Euclidean distance after PCA.
-SEARCH_METRICS = ("whitened-cosine", "cosine", "euclidean-pca")
+SearchMetric = Literal["whitened-cosine", "cosine", "euclidean-pca"]
+SEARCH_METRICS: tuple[SearchMetric, ...] = get_args(SearchMetric)
 #: the metrics `duplicates` can threshold (similarities in [-1, 1]).
-DUPLICATE_METRICS = ("whitened-cosine", "cosine")
+DUPLICATE_METRICS: tuple[SearchMetric, ...] = ("whitened-cosine", "cosine")
 
 
 @dataclass(frozen=True)
-class SearchConfig:
+class SearchConfig(Settings):
     """FAISS similarity search ([A] cosine; [C] Euclidean on PCA-reduced codes, 8 neighbours).
 
     The default metric is whitened cosine: the codes share a large common direction and
     most of their variance lies in a few dimensions, so raw cosine ranks nearly everything
-    alike (282,978 pool pairs at >= 0.99). Centring on the searched set's mean and
-    whitening (PCA, each component scaled to unit variance) before cosine puts the same
-    source rendered twice first far more often; benchmarks/search_quality.py measures it
-    (docs/results.md).
+    alike. Centring on the searched set's mean and whitening (PCA, each component scaled
+    to unit variance) before cosine puts the same source rendered twice first far more
+    often (docs/defaults.md#search-configdownstreampy-searchconfig).
 
     Sets up to `exact_threshold` rows use an exact flat index; larger ones an IVF-Flat
     index with nlist = `nlist_per_sqrt_n` * sqrt(N) lists, of which `nprobe` are scanned
     per query (more = better recall, slower; see benchmarks/search_faiss.py).
     """
 
-    metric: str = "whitened-cosine"
+    metric: SearchMetric = "whitened-cosine"
     k: int = 8
     exact_threshold: int = 250_000
     nlist_per_sqrt_n: float = 1.0
@@ -99,7 +98,7 @@ class SearchConfig:
     pca_variance: float = 0.95
     #: whitened-cosine: each component's variance gets this fraction of the mean
     #: component variance added before scaling, so near-empty directions are not blown
-    #: up into noise (0.01: best label agreement, top-1 within 0.02 of no shrinkage).
+    #: up into noise.
     whiten_shrink: float = 0.01
     #: whitened-cosine duplicates: a pair is one when each code is the other's nearest,
     #: their similarity is at least `duplicate_threshold`, and it beats either code's
@@ -112,11 +111,14 @@ class SearchConfig:
     #: a duplicate pair closer than this on the sky is the same object twice; farther
     #: apart it is a look-alike (unresolved compact sources all look like the beam).
     duplicate_separation_arcsec: float = 30.0
+    #: arcsec/pixel assumed for an image-file query without a FITS WCS (FIRST's, as the
+    #: shipped models saw).
+    query_pixel_scale: float = 1.8
     seed: int = 0
 
 
 @dataclass(frozen=True)
-class MapConfig:
+class MapConfig(Settings):
     """2-D maps: [A] t-SNE (scikit-learn defaults) and [C] UMAP for pictures."""
 
     umap_neighbors: int = 15
@@ -130,7 +132,7 @@ class MapConfig:
 
 
 @dataclass(frozen=True)
-class ImportanceConfig:
+class ImportanceConfig(Settings):
     """[A]'s incremental random forest: one more tree per shuffled batch of 1,000 rows.
 
     With warm_start the forest gains one tree per batch, so n_estimators = number of
@@ -147,7 +149,7 @@ class ImportanceConfig:
 
 
 @dataclass(frozen=True)
-class ClusterConfig:
+class ClusterConfig(Settings):
     """[C]'s clustering: PCA keeping 95 % variance, then a Bayesian Gaussian mixture.
 
     The defaults are [C]'s (the study's setting). `FAST_CLUSTER` (`cluster --config fast`,
@@ -187,7 +189,7 @@ CLUSTER_CONFIGS = {"fast": FAST_CLUSTER, "paper": DEFAULT_CLUSTER}
 
 
 @dataclass(frozen=True)
-class DensityConfig:
+class DensityConfig(Settings):
     """A Masked Autoregressive Flow (zuko) on standardised codes, [A] section 5.
 
     `transforms` MADE blocks, each an MLP with `hidden` layers whose output gives the
@@ -212,37 +214,27 @@ class DensityConfig:
     grad_clip: float = 10.0
     #: the fixed affine map before the flow: "whiten" (PCA whitening) or "scale"
     #: (each component by its spread). See downstream/density.py for why whitening.
-    standardise: str = "whiten"
+    standardise: Literal["whiten", "scale"] = "whiten"
     #: whitening: covariance eigenvalues below this fraction of the largest are raised to
     #: it; only a guard against a singular covariance (constant components, fewer rows
-    #: than components; use "scale" there). A real floor (1e-6) hurt: the flow then saw
-    #: directions of spread 0.03 in which held-out rows reached ~1, and its conditioners
-    #: extrapolated to log-likelihoods of -1e17 (measured on the pool codes).
+    #: than components; use "scale" there). A real floor hurt:
+    #: docs/defaults.md#density-configdownstreampy-densityconfig.
     min_eigen_fraction: float = 1e-12
     #: scaling: spreads below this fraction of the largest are raised to it, so
     #: near-constant (inactive) components do not become huge numbers.
     min_scale_fraction: float = 1e-3
-    #: torch threads: one is fastest for these small matrices, and many times faster than
-    #: two when the cores are shared (measured: 0.4 s vs 2.7-17 s per epoch on a busy 2-core box).
+    #: torch threads: one is fastest for these small matrices:
+    #: docs/defaults.md#density-configdownstreampy-densityconfig.
     threads: int = 1
 
 
 def _density_configs() -> dict[str, DensityConfig]:
-    tiny = DensityConfig("tiny", transforms=2, hidden=(32, 32), epochs=40, batch_size=64,
-                         patience=10, threads=1)
-    # Chosen on the shipped VDVAE's pool codes (2,214 x 256; 10 % test rows held out, one
-    # seed; whitened; test log-likelihood in nats/row, fit time on one thread): 4 x 128 at
-    # lr 5e-4: 1656 (50 s); 4 x 256: 1647 (39 s); 6 x 256 at lr 5e-4: 1659 (76 s);
-    # 6 x 512: 1642; 6 x 512 at 5e-4: 1605; 8 x 256 at 5e-4: 1572 (stopped at epoch 49).
-    # Per-component scaling instead of whitening: 1251-1343 at best. docs/discovery.md.
-    # Then lr 1e-3 over 5e-4 for 6 x 256 on the current checkpoint's pool codes (20 %
-    # held out, seed 0): 1040.1 in 37 s (best epoch 75) against 1047.6 in 79 s (191);
-    # on the FIRST Radio Galaxy Dataset the same Bent recall in the top 100 in half the time.
+    tiny = DensityConfig("tiny", transforms=2, hidden=(32, 32), epochs=40, batch_size=64, patience=10, threads=1)
+    # Chosen on the shipped VDVAE's pool codes (docs/defaults.md#density-configdownstreampy-densityconfig).
     cpu = DensityConfig()
     # [A]: 48 MADE blocks of 2 x 512 units, Adam lr 5e-4, 600 epochs (denmarf kept the best
     # epoch on its validation split, which patience=0 reproduces).
-    paper = DensityConfig("paper", transforms=48, hidden=(512, 512), lr=5e-4, epochs=600,
-                          patience=0)
+    paper = DensityConfig("paper", transforms=48, hidden=(512, 512), lr=5e-4, epochs=600, patience=0)
     return {c.name: c for c in (tiny, cpu, paper)}
 
 
@@ -258,7 +250,7 @@ def get_density_config(name: str) -> DensityConfig:
 
 
 @dataclass(frozen=True)
-class ActiveLearningConfig:
+class ActiveLearningConfig(Settings):
     """[C]'s active-learning anomaly search (Astronomaly's "protege").
 
     Codes are reduced by PCA to `pca_variance` of their variance ([C]); a Gaussian
@@ -297,8 +289,12 @@ def _density_problems(d: DensityConfig) -> list[str]:
     p = _Problems()
     p.finite(d)
     p.need(d.transforms >= 1, "transforms", "must be at least 1", d.transforms)
-    p.need(len(d.hidden) >= 1 and all(1 <= h <= MAX_VDVAE_WIDTH for h in d.hidden), "hidden",
-           f"must be one or more layer widths 1..{MAX_VDVAE_WIDTH}", d.hidden)
+    p.need(
+        len(d.hidden) >= 1 and all(1 <= h <= MAX_VDVAE_WIDTH for h in d.hidden),
+        "hidden",
+        f"must be one or more layer widths 1..{MAX_VDVAE_WIDTH}",
+        d.hidden,
+    )
     p.need(d.lr > 0, "lr", "must be > 0", d.lr)
     p.need(d.weight_decay >= 0, "weight_decay", "must be >= 0", d.weight_decay)
     p.need(d.epochs >= 1, "epochs", "must be at least 1", d.epochs)
@@ -306,9 +302,11 @@ def _density_problems(d: DensityConfig) -> list[str]:
     p.need(0 < d.valid_fraction < 1, "valid_fraction", "must lie in (0, 1)", d.valid_fraction)
     p.need(d.patience >= 0, "patience", "must be >= 0", d.patience)
     p.need(d.grad_clip > 0, "grad_clip", "must be > 0", d.grad_clip)
-    p.need(d.standardise in ("whiten", "scale"), "standardise", "must be 'whiten' or 'scale'", d.standardise)
-    p.need(0 < d.min_eigen_fraction < 1 and 0 < d.min_scale_fraction < 1,
-           "min_eigen_fraction and min_scale_fraction", "must lie in (0, 1)")
+    p.need(
+        0 < d.min_eigen_fraction < 1 and 0 < d.min_scale_fraction < 1,
+        "min_eigen_fraction and min_scale_fraction",
+        "must lie in (0, 1)",
+    )
     p.need(d.threads >= 1, "threads", "must be at least 1", d.threads)
     return p
 
@@ -322,14 +320,30 @@ COVARIANCE_TYPES = ("full", "diag", "tied", "spherical", "auto")
 def _cluster_problems(c: ClusterConfig) -> list[str]:
     p = _Problems()
     p.need(0 < c.pca_variance <= 1, "pca_variance", "must lie in (0, 1]", c.pca_variance)
-    p.need(c.n_components >= 1 and c.n_init >= 1 and c.max_iter >= 1, "n_components, n_init and max_iter",
-           "must be at least 1")
-    p.need(c.max_pca_dims is None or c.max_pca_dims >= 1, "max_pca_dims", "must be None or at least 1",
-           c.max_pca_dims)
-    p.need(c.covariance_type in COVARIANCE_TYPES, "covariance_type", f"must be one of {COVARIANCE_TYPES}",
-           c.covariance_type)
+    p.need(
+        c.n_components >= 1 and c.n_init >= 1 and c.max_iter >= 1,
+        "n_components, n_init and max_iter",
+        "must be at least 1",
+    )
+    p.need(c.max_pca_dims is None or c.max_pca_dims >= 1, "max_pca_dims", "must be None or at least 1", c.max_pca_dims)
+    p.need(
+        c.covariance_type in COVARIANCE_TYPES,
+        "covariance_type",
+        f"must be one of {COVARIANCE_TYPES}",
+        c.covariance_type,
+    )
     p.need(c.threads >= 1, "threads", "must be at least 1", c.threads)
     return p
 
 
 CHECKS[ClusterConfig] = _cluster_problems
+
+check_presets(
+    DEFAULT_CLASSIFY,
+    DEFAULT_SEARCH,
+    DEFAULT_MAP,
+    DEFAULT_IMPORTANCE,
+    *CLUSTER_CONFIGS.values(),
+    *DENSITY_CONFIGS.values(),
+    DEFAULT_ACTIVE,
+)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-from radiolatent.config.core import CHECKS, MAX_IMAGE_SIZE, MAX_VDVAE_WIDTH, _Problems
+from radiolatent.config.core import CHECKS, MAX_IMAGE_SIZE, MAX_VDVAE_WIDTH, Settings, _Problems
 
-LIKELIHOODS = ("dmol", "gaussian")
+Likelihood = Literal["dmol", "gaussian"]
+LIKELIHOODS: tuple[Likelihood, ...] = get_args(Likelihood)
+#: "cpu", "cuda" or "auto" (CUDA when present).
+EmbedDevice = Literal["cpu", "cuda", "auto"]
+SSLMethod = Literal["simclr", "byol", "simsiam"]
+SSLBackbone = Literal["resnet10", "resnet18", "resnet34"]
 
 
 # ---------------------------------------------------------------------------
@@ -16,17 +22,16 @@ LIKELIHOODS = ("dmol", "gaussian")
 
 
 @dataclass(frozen=True)
-class EmbedConfig:
-    #: images per forward pass: 32-64 run 30-40 % faster than 256 on 2 CPU cores (cache-sized
-    #: activations; measured for the VDVAE encoder and ResNet-18).
+class EmbedConfig(Settings):
+    #: images per forward pass (32-64 beat 256 on 2 CPU cores: docs/defaults.md#embedding-configmodelspy-embedconfig).
     batch_size: int = 64
     threads: int = 2
     #: "cpu", "cuda" (this process's GPU) or "auto" (CUDA when present); `embed --device`
-    #: sets it. Codes on a GPU agree with the CPU's to ~1e-5, not bit for bit.
-    device: str = "cpu"
+    #: sets it. Codes on a GPU agree with the CPU's closely, not bit for bit.
+    device: EmbedDevice = "cpu"
     #: pixels-pca floor: components kept (the paper's code length).
     pca_components: int = 256
-    #: random-conv floor: an untrained encoder of stride-2 stages (measurements.md).
+    #: random-conv floor: an untrained encoder of stride-2 stages.
     random_conv_seed: int = 0
     random_conv_channels: tuple[int, ...] = (32, 64, 128, 256)
     #: average every encoder's codes over the 8 flips and quarter turns of each image:
@@ -41,7 +46,7 @@ class EmbedConfig:
 
 
 @dataclass(frozen=True)
-class VDVAEConfig:
+class VDVAEConfig(Settings):
     """Architecture and likelihood of the Very Deep VAE, as readable strings.
 
     `encoder_blocks` runs from the image resolution down: "RxN" is N residual blocks
@@ -50,26 +55,30 @@ class VDVAEConfig:
     upsamples (nearest neighbour) from S to R. `widths` gives the channel width per
     resolution ("R:W,..."), shared by encoder and decoder so activations can be
     concatenated. The first decoder block is z0, the representation.
+
+    The bare defaults are the `cpu` preset's (the shipped checkpoint's): z0 is the 4x4
+    layer with 16 channels (256 numbers), read by an auxiliary MSE decoder.
     """
 
     image_size: int = 64
-    encoder_blocks: str = "64x1,64d2,32x1,32d2,16x1,16d2,8x1,8d2,4x1,4d4,1x1"
-    decoder_blocks: str = "1x1,4m1,4x1,8m4,8x1,16m8,16x1,32m16,32x1,64m32,64x1"
-    widths: str = "64:32,32:32,16:64,8:64,4:128,1:256"
+    encoder_blocks: str = "64x1,64d2,32x1,32d2,16x1,16d2,8x1,8d2,4x1"
+    decoder_blocks: str = "4x1,8m4,8x1,16m8,16x1,32m16,32x1,64m32,64x1"
+    widths: str = "64:32,32:32,16:64,8:64,4:128"
     #: hidden width of residual blocks as a fraction of the stream width.
     bottleneck: float = 0.25
     #: latent channels of every layer except z0.
     z_channels: int = 16
-    #: latent channels of z0 (1x1), i.e. the code length.
-    z0_channels: int = 256
+    #: latent channels of z0 (the first decoder block); the code length is this times
+    #: z0's resolution squared (4x4x16 = 256 here, 1x1x256 in the paper's layout).
+    z0_channels: int = 16
     #: hidden width of z0's posterior and prior heads; must be >= z0_channels so the
-    #: posterior mean is not rank-limited by a narrow bottleneck (measurements.md).
-    top_head_width: int = 256
+    #: posterior mean is not rank-limited by a narrow bottleneck.
+    top_head_width: int = 128
     #: resolutions at or below this use 1x1 instead of 3x3 middle convolutions
     #: (a 3x3 kernel on a 1x1 or 2x2 map is mostly padding).
     max_res_1x1: int = 2
     #: "dmol" (discretised mixture of logistics) or "gaussian" (discretised Gaussian).
-    likelihood: str = "dmol"
+    likelihood: Likelihood = "dmol"
     n_mixtures: int = 5
     #: log-scale floor of the likelihood's components (stops the density collapsing).
     min_log_scale: float = -7.0
@@ -77,37 +86,40 @@ class VDVAEConfig:
     logstd_limit: float = 5.0
     #: weight of an auxiliary decoder reconstructing the image from z0's mean alone
     #: (pushes information into z0); 0 builds no auxiliary decoder.
-    aux_weight: float = 0.0
+    aux_weight: float = 1.0
     aux_width: int = 32
     #: the auxiliary decoder's loss: "same" (the main likelihood) or "mse" (squared
     #: error / 2 aux_sigma^2 on [0, 1] pixels). A learned-scale likelihood lets the
     #: auxiliary decoder settle for each pixel's marginal and leave z0 empty; a fixed
     #: scale makes z0's posterior mean an autoencoder bottleneck that must hold the source.
-    aux_likelihood: str = "same"
+    aux_likelihood: Literal["same", "mse"] = "mse"
     aux_sigma: float = 0.1
     #: probability, per training image, that every layer below z0 is sampled from the
     #: prior instead of the posterior (its KL then counts as 0), so the decoder must
     #: rely on z0 ("latent dropout"); 0 = off. Inactive in eval mode.
     latent_dropout: float = 0.0
     #: initialisation of the bottom-up path (encoder and posterior heads): "he" (unit
-    #: gain through GELU) or "default" (PyTorch's, ~1/3 of the variance per layer). Sparse
-    #: radio images differ in few pixels; with the default, image-to-image differences
-    #: reach z0's posterior mean at ~1e-4 of its spread, and z0 took ~10 of 20 CPU epochs to
-    #: wake up. The generative path keeps the default so first outputs stay near the mean image.
-    bottom_up_init: str = "he"
+    #: gain through GELU) or "default" (PyTorch's): with the default, z0 of sparse radio
+    #: images wakes up late (docs/defaults.md#vdvae-configmodelspy-configtrainingpy). The
+    #: generative path keeps the default so first outputs stay near the mean image.
+    bottom_up_init: Literal["he", "default"] = "he"
 
 
 # ---------------------------------------------------------------------------
 # Models: the SSL baselines (models/ssl.py, data/augment.py, training.py): SimCLR, BYOL, SimSiam
 # ---------------------------------------------------------------------------
 
-SSL_METHODS = ("simclr", "byol", "simsiam")
+SSL_METHODS: tuple[SSLMethod, ...] = get_args(SSLMethod)
 #: torchvision ResNets with BasicBlocks; "resnet10" ([1, 1, 1, 1] blocks) is for tests.
-SSL_BACKBONES = {"resnet10": (1, 1, 1, 1), "resnet18": (2, 2, 2, 2), "resnet34": (3, 4, 6, 3)}
+SSL_BACKBONES: dict[SSLBackbone, tuple[int, int, int, int]] = {
+    "resnet10": (1, 1, 1, 1),
+    "resnet18": (2, 2, 2, 2),
+    "resnet34": (3, 4, 6, 3),
+}
 
 
 @dataclass(frozen=True)
-class SSLModelConfig:
+class SSLModelConfig(Settings):
     """Backbone and heads of one SSL method. The representation is the backbone's
     global-average-pooled output: 512-d for every backbone here.
 
@@ -116,8 +128,8 @@ class SSLModelConfig:
     max-pool keeps all 64x64 (`paper`), stride 2 keeps 32x32 at a quarter of the cost (`cpu`).
     """
 
-    method: str = "byol"
-    backbone: str = "resnet18"
+    method: SSLMethod = "byol"
+    backbone: SSLBackbone = "resnet18"
     image_size: int = 64
     stem_kernel: int = 3
     stem_stride: int = 1
@@ -135,7 +147,7 @@ class SSLModelConfig:
 
 
 @dataclass(frozen=True)
-class SSLAugmentConfig:
+class SSLAugmentConfig(Settings):
     """Views for sparse radio images (data/augment.py): keep the source, blur weakly ([B])."""
 
     #: horizontal and vertical flips, each with this probability.
@@ -161,56 +173,77 @@ def _vdvae_problems(m: VDVAEConfig) -> list[str]:
     p.need(1 <= m.image_size <= MAX_IMAGE_SIZE, "image_size", f"must be 1..{MAX_IMAGE_SIZE}", m.image_size)
     for name in ("encoder_blocks", "decoder_blocks"):
         value = getattr(m, name)
-        p.need(isinstance(value, str) and re.fullmatch(r"\d+[xdm]\d+(,\d+[xdm]\d+)*", value.replace(" ", "")) is not None,
-               name, "must be tokens like 64x2,64d2 (encoder) or 4m1,4x2 (decoder)", value)
+        p.need(
+            isinstance(value, str) and re.fullmatch(r"\d+[xdm]\d+(,\d+[xdm]\d+)*", value.replace(" ", "")) is not None,
+            name,
+            "must be tokens like 64x2,64d2 (encoder) or 4m1,4x2 (decoder)",
+            value,
+        )
     widths = re.fullmatch(r"\d+:\d+(,\d+:\d+)*", str(m.widths).replace(" ", ""))
     p.need(widths is not None, "widths", "must be R:W pairs like 64:32,32:64", m.widths)
     if widths is not None:
         channels = [int(t.split(":")[1]) for t in m.widths.replace(" ", "").split(",")]
-        p.need(all(1 <= c <= MAX_VDVAE_WIDTH for c in channels), "widths",
-               f"must give 1..{MAX_VDVAE_WIDTH} channels per resolution", m.widths)
+        p.need(
+            all(1 <= c <= MAX_VDVAE_WIDTH for c in channels),
+            "widths",
+            f"must give 1..{MAX_VDVAE_WIDTH} channels per resolution",
+            m.widths,
+        )
     p.need(0 < m.bottleneck <= 4, "bottleneck", "must lie in (0, 4]", m.bottleneck)
     for name in ("z_channels", "z0_channels", "top_head_width", "n_mixtures", "aux_width"):
         value = getattr(m, name)
         p.need(1 <= value <= MAX_VDVAE_WIDTH, name, f"must be 1..{MAX_VDVAE_WIDTH}", value)
     p.need(m.top_head_width >= m.z0_channels, "top_head_width", "must be >= z0_channels")
     p.need(m.max_res_1x1 >= 0, "max_res_1x1", "must be >= 0", m.max_res_1x1)
-    p.need(m.likelihood in LIKELIHOODS, "likelihood", f"must be one of {list(LIKELIHOODS)}", m.likelihood)
     p.need(m.logstd_limit > 0, "logstd_limit", "must be > 0", m.logstd_limit)
     p.need(m.aux_weight >= 0, "aux_weight", "must be >= 0", m.aux_weight)
-    p.need(m.aux_likelihood in ("same", "mse"), "aux_likelihood", "must be 'same' or 'mse'", m.aux_likelihood)
     p.need(m.aux_sigma > 0, "aux_sigma", "must be > 0", m.aux_sigma)
     p.need(0 <= m.latent_dropout <= 1, "latent_dropout", "must lie in [0, 1]", m.latent_dropout)
-    p.need(m.bottom_up_init in ("he", "default"), "bottom_up_init", "must be 'he' or 'default'", m.bottom_up_init)
     return p
 
 
 def _ssl_model_problems(m: SSLModelConfig) -> list[str]:
     p = _Problems()
     p.finite(m)
-    p.need(m.method in SSL_METHODS, "method", f"must be one of {list(SSL_METHODS)}", m.method)
-    p.need(m.backbone in SSL_BACKBONES, "backbone", f"must be one of {sorted(SSL_BACKBONES)}", m.backbone)
     p.need(1 <= m.image_size <= MAX_IMAGE_SIZE, "image_size", f"must be 1..{MAX_IMAGE_SIZE}", m.image_size)
-    p.need(m.stem_stride in (1, 2) and m.stem_kernel >= 1 and m.stem_kernel % 2 == 1,
-           "stem_stride and stem_kernel", "must be 1 or 2, and odd")
+    p.need(
+        m.stem_stride in (1, 2) and m.stem_kernel >= 1 and m.stem_kernel % 2 == 1,
+        "stem_stride and stem_kernel",
+        "must be 1 or 2, and odd",
+    )
     for name in ("projection_hidden", "projection_dim", "prediction_hidden"):
         p.need(1 <= getattr(m, name) <= MAX_VDVAE_WIDTH, name, f"must be 1..{MAX_VDVAE_WIDTH}", getattr(m, name))
     p.need(m.temperature > 0, "temperature", "must be > 0", m.temperature)
-    p.need(0 <= m.momentum_start <= m.momentum_end <= 1, "momentum_start and momentum_end",
-           "need 0 <= momentum_start <= momentum_end <= 1")
+    p.need(
+        0 <= m.momentum_start <= m.momentum_end <= 1,
+        "momentum_start and momentum_end",
+        "need 0 <= momentum_start <= momentum_end <= 1",
+    )
     return p
 
 
 def _ssl_augment_problems(a: SSLAugmentConfig) -> list[str]:
     p = _Problems()
     p.finite(a)
-    p.need(len(a.crop_scale) == 2 and 0 < a.crop_scale[0] <= a.crop_scale[1] <= 1, "crop_scale",
-           "needs 0 < crop_scale[0] <= crop_scale[1] <= 1", a.crop_scale)
-    p.need(len(a.crop_ratio) == 2 and 0 < a.crop_ratio[0] <= a.crop_ratio[1], "crop_ratio",
-           "must be a positive range", a.crop_ratio)
+    p.need(
+        len(a.crop_scale) == 2 and 0 < a.crop_scale[0] <= a.crop_scale[1] <= 1,
+        "crop_scale",
+        "needs 0 < crop_scale[0] <= crop_scale[1] <= 1",
+        a.crop_scale,
+    )
+    p.need(
+        len(a.crop_ratio) == 2 and 0 < a.crop_ratio[0] <= a.crop_ratio[1],
+        "crop_ratio",
+        "must be a positive range",
+        a.crop_ratio,
+    )
     p.need(a.blur_kernel >= 1 and a.blur_kernel % 2 == 1, "blur_kernel", "must be odd", a.blur_kernel)
-    p.need(len(a.blur_sigma) == 2 and 0 < a.blur_sigma[0] <= a.blur_sigma[1], "blur_sigma",
-           "must be a positive range", a.blur_sigma)
+    p.need(
+        len(a.blur_sigma) == 2 and 0 < a.blur_sigma[0] <= a.blur_sigma[1],
+        "blur_sigma",
+        "must be a positive range",
+        a.blur_sigma,
+    )
     for name in ("flip_p", "rotate_p", "blur_p", "jitter_p"):
         p.need(0 <= getattr(a, name) <= 1, name, "is a probability and must lie in [0, 1]", getattr(a, name))
     p.need(0 <= a.brightness < 1 and 0 <= a.contrast < 1, "brightness and contrast", "must lie in [0, 1)")

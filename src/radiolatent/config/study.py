@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
+from radiolatent.config.core import Settings, check_presets
 from radiolatent.config.data import DEFAULT_POOL, PoolConfig
-from radiolatent.config.downstream import CLASSIFIER_NAMES, DEFAULT_CLUSTER, ClusterConfig
-
+from radiolatent.config.downstream import (
+    CLASSIFIER_NAMES,
+    DEFAULT_CLUSTER,
+    ClassifierName,
+    ClusterConfig,
+    SearchMetric,
+)
 
 # ---------------------------------------------------------------------------
 # The study: `radiolatent reproduce` (reproduce.py, report.py)
 # ---------------------------------------------------------------------------
 
+StudyEncoder = Literal["vdvae", "simclr", "byol", "simsiam", "pixels-pca", "random-conv"]
 #: encoder name -> shipped checkpoint folder under src/radiolatent/weights/ (learned
 #: encoders) or the floor's name (no-learning floors).
-STUDY_ENCODERS = {
+STUDY_ENCODERS: dict[StudyEncoder, str] = {
     "vdvae": "vdvae-cpu",
     "simclr": "simclr-cpu",
     "byol": "byol-cpu",
@@ -25,25 +33,24 @@ STUDY_ENCODERS = {
 
 
 @dataclass(frozen=True)
-class ReproduceConfig:
+class ReproduceConfig(Settings):
     """What `radiolatent reproduce` runs; every figure in the report comes from here.
 
     The VDVAE's codes feed the pictures, search, density and anomaly stages as in [A];
     every encoder gets Table 2, the kNN protocols and clustering.
     """
 
-    encoders: tuple[str, ...] = tuple(STUDY_ENCODERS)
+    encoders: tuple[StudyEncoder, ...] = tuple(STUDY_ENCODERS)
     #: sets every encoder embeds; the VDVAE also embeds `vdvae_extra_sets`.
     sets: tuple[str, ...] = ("mbc", "frdeep-n")
     vdvae_extra_sets: tuple[str, ...] = ("pool", "first-galaxy")
     #: Table 2's (dataset, train spec, test spec).
-    table2: tuple[tuple[str, str, str], ...] = (("mbc", "mbc:train", "mbc:test"),
-                                                 ("nvss", "nvss:train", "nvss:test"))
-    #: seeds of every multi-seed result. Two keep the study within its 10-minute budget on
-    #: 2 cores (Table 2's third seed costs ~65 s, nearly all gradient boosting); the seed sd
-    #: of Table 2's cells is mostly one test source. `--seeds 3` gives docs/results.md's tables.
+    table2: tuple[tuple[str, str, str], ...] = (("mbc", "mbc:train", "mbc:test"), ("nvss", "nvss:train", "nvss:test"))
+    #: seeds of every multi-seed result: two keep the study within its 10-minute budget on
+    #: 2 cores (docs/defaults.md#the-study-configstudypy-reproduceconfig). `--seeds 3` gives
+    #: docs/results.md's tables.
     seeds: int = 2
-    classifiers: tuple[str, ...] = CLASSIFIER_NAMES
+    classifiers: tuple[ClassifierName, ...] = CLASSIFIER_NAMES
     #: False averages every code over the 8 orientations (EmbedConfig.dihedral_average)
     single_view: bool = False
     cluster: ClusterConfig = DEFAULT_CLUSTER
@@ -53,14 +60,13 @@ class ReproduceConfig:
     reconstructions: int = 8
     samples_per_temperature: int = 8
     temperatures: tuple[float, ...] = (0.6, 0.8, 1.0)
-    map_methods: tuple[str, ...] = ("tsne", "umap")
+    map_methods: tuple[Literal["tsne", "umap"], ...] = ("tsne", "umap")
     #: similarity search from MBC test sources into the pool ([A] Figs. 8, 9)
     search_k: int = 8
     #: density: MAF preset, generated images scored beside the data, MBC gallery size
-    density_preset: str = "cpu"
-    #: torch threads for the density and anomaly stages' flows, each fitted alone: 2 threads
-    #: fit one 1.7x faster than 1 on an idle 2-core machine (measured, 25 epochs on the
-    #: pool's codes: 5.3 s against 9.1 s).
+    density_preset: Literal["tiny", "cpu", "paper"] = "cpu"
+    #: torch threads for the density and anomaly stages' flows, each fitted alone
+    #: (docs/defaults.md#the-study-configstudypy-reproduceconfig).
     density_threads: int = 2
     generated: int = 512
     ood_gallery: int = 16
@@ -77,11 +83,24 @@ class ReproduceConfig:
 
 #: a quick profile for tests: two floors and the shipped VDVAE, one seed, two classifiers.
 QUICK_REPRODUCE = ReproduceConfig(
-    encoders=("vdvae", "pixels-pca"), vdvae_extra_sets=("pool",), seeds=1, classifiers=("knn", "lr"),
-    single_view=True, cluster=ClusterConfig(n_init=1, max_iter=200), map_max_rows=400,
-    reconstructions=4, samples_per_temperature=4, temperatures=(1.0,), map_methods=("tsne",),
-    density_preset="tiny", generated=32, ood_gallery=4,
-    anomaly_set="mirabest:all", anomaly_interesting="hybrid", anomaly_recall_at=20, anomaly_budget=30,
+    encoders=("vdvae", "pixels-pca"),
+    vdvae_extra_sets=("pool",),
+    seeds=1,
+    classifiers=("knn", "lr"),
+    single_view=True,
+    cluster=ClusterConfig(n_init=1, max_iter=200),
+    map_max_rows=400,
+    reconstructions=4,
+    samples_per_temperature=4,
+    temperatures=(1.0,),
+    map_methods=("tsne",),
+    density_preset="tiny",
+    generated=32,
+    ood_gallery=4,
+    anomaly_set="mirabest:all",
+    anomaly_interesting="hybrid",
+    anomaly_recall_at=20,
+    anomaly_budget=30,
 )
 
 
@@ -91,7 +110,7 @@ QUICK_REPRODUCE = ReproduceConfig(
 
 
 @dataclass(frozen=True)
-class ExploreConfig:
+class ExploreConfig(Settings):
     """`radiolatent explore`: a local web server over one codes table.
 
     The map is [C]'s UMAP (its n_neighbors and min_dist), computed once per codes table
@@ -103,7 +122,7 @@ class ExploreConfig:
     port: int = 8765
     #: neighbours shown for a clicked or dropped source ([C] shows 8).
     k: int = 8
-    metric: str = "whitened-cosine"
+    metric: SearchMetric = "whitened-cosine"
     #: thumbnails: side in pixels (the 64x64 model input, upscaled without smoothing so
     #: pixels stay visible), matplotlib colour map, and how many PNGs are kept in memory.
     thumb_size: int = 128
@@ -111,6 +130,9 @@ class ExploreConfig:
     thumb_cache: int = 4096
     umap_neighbors: int = 15
     umap_min_dist: float = 0.01
+    #: a larger table's UMAP is fitted on this many random rows and the rest are placed
+    #: among their nearest fitted codes (a full UMAP of 100,000 codes took 101 s on 2 cores).
+    umap_fit_rows: int = 10_000
     seed: int = 0
     #: rows returned by a ranking list.
     list_length: int = 200
@@ -123,3 +145,5 @@ class ExploreConfig:
 
 
 DEFAULT_EXPLORE = ExploreConfig()
+
+check_presets(ReproduceConfig(), QUICK_REPRODUCE, DEFAULT_EXPLORE)
