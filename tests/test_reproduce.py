@@ -29,6 +29,8 @@ def test_results_hold_table2_with_the_paper_beside_ours(report):
     assert set(summary) == {(e, d) for e in ("vdvae", "pixels-pca") for d in ("mbc", "nvss")}
     assert summary[("vdvae", "mbc")]["paper_accuracy"] == 0.82  # [A]'s best VDVAE row (ext)
     assert summary[("pixels-pca", "nvss")]["paper_accuracy"] is None
+    # the quick profile runs single pass only: every row is the like-for-like one
+    assert all(r["view"] == "single" and r["like_for_like"] for r in doc["summary"])
     # the stage's numbers are what the classifier gives on the stage's own codes
     codes = read_codes(report / "stages" / "embed-vdvae" / "codes.parquet")
     direct = classify_codes(codes, "mbc:train", "mbc:test", seeds=[0], classifiers=QUICK_REPRODUCE.classifiers)
@@ -38,6 +40,29 @@ def test_results_hold_table2_with_the_paper_beside_ours(report):
     assert knn_acc["reference"] == published_row("vdvae", "mbc", "knn")["accuracy"]
     assert doc["stages"]["pool"]["size"] > 2000
     assert 0 <= doc["stages"]["protocols-vdvae"]["cluster_accuracy"] <= 1
+
+
+def test_the_page_shows_every_encoder_map_and_held_out_reconstructions(report):
+    doc = json.loads((report / "results.json").read_text())
+    assert doc["stages"]["maps-encoders"]["encoders"] == ["vdvae"]  # the quick profile's one learned encoder
+    assert doc["stages"]["generative"]["held_out_pool"] == 221  # the shipped VDVAE's validation split
+    page = (report / "index.html").read_text()
+    for alt in ("t-SNE of vdvae codes (single pass)", "pool images held out of the VDVAE's training"):
+        assert f'alt="{alt}' in page.replace("&#x27;", "'")
+    assert "missing figure" not in page and "single pass: best clf" in page
+
+
+def test_held_out_pool_images_were_not_trained_on():
+    from radiolatent.data.pools import build_pool
+    from radiolatent.embedding import SHIPPED_MODEL
+    from radiolatent.generative import held_out_pool
+
+    held = held_out_pool(SHIPPED_MODEL)
+    pool = build_pool()
+    assert len(held) == round(0.1 * len(pool))  # the cpu config's valid_fraction
+    held_bytes = {image.tobytes() for image in held}
+    copies = sum(image.tobytes() in held_bytes for image in pool.images)
+    assert copies == len(held)  # each is in the pool once (its held-out self), none in the training split
 
 
 def test_a_rerun_skips_every_finished_stage(report, capsys):
@@ -72,7 +97,7 @@ def test_the_page_renders_in_chromium_with_every_image_and_table_row(report):
     assert len(images) >= 6 and all(ok for _, ok in images), images
     assert rows and all(n > 0 for n in rows), rows
     text = (report / "index.html").read_text()
-    assert "src=\"http" not in text  # self-contained: nothing fetched from elsewhere
+    assert 'src="http' not in text  # self-contained: nothing fetched from elsewhere
 
 
 def test_the_study_runs_on_a_pool_with_an_rgz_folder_added(tmp_path, monkeypatch):
@@ -91,8 +116,17 @@ def test_the_study_runs_on_a_pool_with_an_rgz_folder_added(tmp_path, monkeypatch
     source = f"rgz-dr1@{tmp_path / 'rgz'}"
     assert main(["reproduce", "--profile", "quick", "--add", source, "--out", str(out)]) == 0
     doc = json.loads((out / "results.json").read_text())
-    assert {"pool", "embed-vdvae", "table2-vdvae", "protocols-vdvae", "generative", "maps", "search", "density",
-            "anomaly"} <= set(doc["stages"])
+    assert {
+        "pool",
+        "embed-vdvae",
+        "table2-vdvae",
+        "protocols-vdvae",
+        "generative",
+        "maps",
+        "search",
+        "density",
+        "anomaly",
+    } <= set(doc["stages"])
     pool = doc["stages"]["pool"]
     rgz = next(s for s in pool["sources"] if s["source"] == source)
     assert rgz["kept"] > 0 and rgz["candidates"] == 16  # 18 written: a MiraBest-flagged one and a copy dropped

@@ -20,33 +20,71 @@ def as_uint8(images: torch.Tensor) -> np.ndarray:
     return (images[:, 0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
 
 
-def reconstruction_grid(model: str | Path, spec: str, n: int, seed: int, out: str | Path,
-                        pool_config: PoolConfig = DEFAULT_POOL) -> Path:
+def reconstruction_grid(
+    model: str | Path, spec: str, n: int, seed: int, out: str | Path, pool_config: PoolConfig = DEFAULT_POOL
+) -> Path:
     """An image grid of n random inputs of `spec` beside the VDVAE's reconstructions."""
+    from radiolatent.data.dataset import pick
+    from radiolatent.embedding import model_input
+
+    ds = model_input(spec, pool_config)
+    images = np.asarray(ds.images)[pick(len(ds), n, seed)]
+    return images_reconstruction_grid(model, images, out, f"{spec}: reconstructions")
+
+
+def images_reconstruction_grid(model: str | Path, images: np.ndarray, out: str | Path, title: str) -> Path:
+    """(N, 64, 64) uint8 inputs beside the VDVAE's reconstructions, two columns a pair."""
     import torch
 
-    from radiolatent.data.dataset import pick
     from radiolatent.data.grid import image_grid
     from radiolatent.data.preprocess import to_unit_float
-    from radiolatent.embedding import model_input
     from radiolatent.models.checkpoint import load_model
 
     vdvae = load_model(model)
-    ds = model_input(spec, pool_config)
-    images = np.asarray(ds.images)[pick(len(ds), n, seed)]
     with torch.no_grad():
         recon = as_uint8(vdvae.reconstruct(torch.from_numpy(to_unit_float(images))))
     pairs = np.stack([images, recon], axis=1).reshape(-1, *images.shape[1:])
     captions = [c for i in range(len(images)) for c in (f"input {i + 1}", "reconstruction")]
-    return image_grid(pairs, captions, out, ncols=min(8, 2 * len(images)), title=f"{spec}: reconstructions")
+    return image_grid(pairs, captions, out, ncols=min(8, 2 * len(images)), title=title)
+
+
+def held_out_pool(model: str | Path, pool_config: PoolConfig = DEFAULT_POOL) -> np.ndarray:
+    """The pool images a VDVAE was not trained on: the validation split its training drew
+    (training.split_indices with the run config and seed stored in the model's config.json)
+    from the pool it was trained on (`pool_config`: the default pool for the shipped model)."""
+    import json
+
+    from radiolatent.data.pools import build_pool
+    from radiolatent.runs import run_config
+    from radiolatent.training import split_indices
+
+    meta = json.loads((Path(model) / "config.json").read_text())
+    run = run_config("vdvae", meta.get("run_config", "cpu"))
+    pool = build_pool(pool_config)
+    _, valid = split_indices(len(pool.images), run.train, int(meta.get("seed", 0)))
+    return np.asarray(pool.images)[valid]
+
+
+def held_out_reconstruction_grid(
+    model: str | Path, n: int, seed: int, out: str | Path, pool_config: PoolConfig = DEFAULT_POOL
+) -> tuple[Path, int]:
+    """n random held-out pool images (`held_out_pool`) beside their reconstructions ([A]
+    Fig. 5 reconstructs pre-training test images); returns the grid and the held-out count."""
+    from radiolatent.data.dataset import pick
+
+    held = held_out_pool(model, pool_config)
+    images = held[pick(len(held), n, seed)]
+    return images_reconstruction_grid(model, images, out, "held-out pool images: reconstructions"), len(held)
 
 
 def prior_samples(sampler, n: int, temperature: float = 1.0, batch_size: int | None = None) -> np.ndarray:
     """n uint8 images decoded from a loaded VDVAE's prior, `batch_size` at a time (all at once
     when None); the caller seeds torch."""
     batch_size = batch_size or max(n, 1)
-    parts = [as_uint8(sampler.sample(min(batch_size, n - start), temperature=temperature))
-             for start in range(0, n, batch_size)]
+    parts = [
+        as_uint8(sampler.sample(min(batch_size, n - start), temperature=temperature))
+        for start in range(0, n, batch_size)
+    ]
     return np.concatenate(parts) if parts else np.zeros((0, 0, 0), np.uint8)
 
 
