@@ -30,7 +30,7 @@ from pathlib import Path
 
 from radiolatent.codes import code_matrix, read_codes, select
 from radiolatent.config import DEFAULT_ACTIVE, get_density_config
-from radiolatent.downstream.anomaly import plot_recall, recall_benchmark
+from radiolatent.downstream.recall import plot_recall, recall_benchmark
 from radiolatent.fileio import write_csv
 
 TUNED = "active, PCA 99.9 % + amplitude"

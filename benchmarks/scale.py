@@ -87,7 +87,7 @@ SEARCH_RUN = """
 import json, sys, time
 import numpy as np
 from radiolatent.codes import code_matrix, read_codes
-from radiolatent.downstream.search import CodeIndex
+from radiolatent.downstream.code_index import CodeIndex
 codes = code_matrix(read_codes(sys.argv[1]))
 t = time.perf_counter()
 index = CodeIndex.build(codes, metric="whitened-cosine")

@@ -18,7 +18,7 @@ import faiss
 import numpy as np
 
 from radiolatent.config import SearchConfig
-from radiolatent.downstream.search import CodeIndex
+from radiolatent.downstream.code_index import CodeIndex
 
 
 def rss_mb() -> float:

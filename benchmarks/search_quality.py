@@ -41,7 +41,8 @@ from astropy.coordinates import SkyCoord, search_around_sky
 
 from radiolatent.codes import code_matrix, read_codes, select
 from radiolatent.config import DUPLICATE_METRICS, SEARCH_METRICS
-from radiolatent.downstream.search import CodeIndex, duplicate_rule, find_duplicates, rule_text
+from radiolatent.downstream.code_index import CodeIndex
+from radiolatent.downstream.duplicates import duplicate_rule, find_duplicates, rule_text
 
 SHARED_FITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "first_fits"
 MATCH_ARCSEC = 30.0

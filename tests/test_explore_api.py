@@ -18,7 +18,8 @@ from explore_fixtures import FAST_ACTIVE, write_mbc_codes
 from radiolatent.cli import main
 from radiolatent.codes import code_matrix, read_codes
 from radiolatent.config import DEFAULT_EXPLORE
-from radiolatent.downstream.anomaly import LabelStore, initial_batch
+from radiolatent.downstream.active import initial_batch
+from radiolatent.downstream.labels import LabelStore
 from radiolatent.downstream.search import similar
 from radiolatent.errors import InputError
 from radiolatent.explore.server import check_host, create_app

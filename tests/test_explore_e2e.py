@@ -138,6 +138,6 @@ def test_click_search_score_retrain_reload(served):
                                timeout=TIMEOUT_MS)
         wait_for_score(page, 4)
         assert errors == [], errors
-    from radiolatent.downstream.anomaly import LabelStore
+    from radiolatent.downstream.labels import LabelStore
 
     assert LabelStore(served["labels"]).scores() == {first: 4.0, second: 1.0}

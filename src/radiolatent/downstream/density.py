@@ -51,8 +51,9 @@ def build_flow(features: int, config: DensityConfig) -> torch.nn.Module:
 
     if features < 1:
         raise InputError("codes", "a flow needs at least one code component")
-    return zuko.flows.MAF(features, transforms=config.transforms, hidden_features=tuple(config.hidden),
-                          randperm=config.randperm)
+    return zuko.flows.MAF(
+        features, transforms=config.transforms, hidden_features=tuple(config.hidden), randperm=config.randperm
+    )
 
 
 @contextlib.contextmanager
@@ -74,7 +75,7 @@ def split_rows(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np
     """(train rows, held-out rows): a seeded shuffle, at least one row in each."""
     if n < 2:
         raise InputError("codes", f"need at least 2 rows to hold some out, got {n}")
-    n_valid = min(n - 1, max(1, int(round(n * valid_fraction))))
+    n_valid = min(n - 1, max(1, round(n * valid_fraction)))
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
@@ -132,8 +133,8 @@ class DensityModel:
             torch.manual_seed(seed)
             self.flow = build_flow(X.shape[1], cfg).to(self.device)
             self._train(train, valid, seed, progress)
-        self.info.setdefault("n_train", int(len(train_rows)))
-        self.info.setdefault("n_valid", int(len(valid_rows)))
+        self.info.setdefault("n_train", len(train_rows))
+        self.info.setdefault("n_valid", len(valid_rows))
         return self
 
     def _train(self, train: torch.Tensor, valid: torch.Tensor, seed: int, progress: bool) -> None:
@@ -148,8 +149,14 @@ class DensityModel:
         for epoch in bar:
             train_ll = self._epoch(train, optimiser, generator)
             valid_ll = float(self._log_prob(valid).mean()) + offset
-            self.history.append({"epoch": epoch + 1, "train_loglik": train_ll + offset, "valid_loglik": valid_ll,
-                                 "seconds": time.perf_counter() - started})
+            self.history.append(
+                {
+                    "epoch": epoch + 1,
+                    "train_loglik": train_ll + offset,
+                    "valid_loglik": valid_ll,
+                    "seconds": time.perf_counter() - started,
+                }
+            )
             if valid_ll > best:
                 best, best_state, since_best = valid_ll, copy.deepcopy(self.flow.state_dict()), 0
                 self.best_epoch = epoch + 1
@@ -306,91 +313,6 @@ def standard_normal_loglik(X) -> np.ndarray:
     return -0.5 * (X**2).sum(axis=1) - 0.5 * X.shape[1] * math.log(2 * math.pi)
 
 
-# ---------------------------------------------------------------------------
-# Figures
-# ---------------------------------------------------------------------------
-
-
-def plot_history(history: list[dict], path: str | Path, title: str = "MAF training") -> Path:
-    """Mean log-likelihood per row on the training and held-out rows, per epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from radiolatent.fileio import save_figure
-
-    if not history:
-        raise InputError(path, "no training history to plot")
-    epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.plot(epochs, [h["train_loglik"] for h in history], label="train")
-    ax.plot(epochs, [h["valid_loglik"] for h in history], label="held out")
-    best = max(history, key=lambda h: h["valid_loglik"])
-    ax.axvline(best["epoch"], color="grey", ls=":", label=f"best epoch {best['epoch']}")
-    # the first epochs can be far below the rest; show the part worth reading
-    values = np.array([h["valid_loglik"] for h in history] + [h["train_loglik"] for h in history])
-    low, high = np.percentile(values, 5), values.max()
-    ax.set_ylim(low - 0.05 * (high - low), high + 0.05 * (high - low))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("mean log-likelihood per row (nats)")
-    ax.set_title(title, fontsize=10)
-    ax.legend()
-    return save_figure(fig, path)
-
-
-#: display order and colours of the sets in the histogram ([A] Fig. 11: generated in black).
-_SET_COLOURS = {"pool": "tab:blue", "mirabest:confident": "tab:orange", "frdeep-n": "tab:green",
-                "generated": "black"}
-
-
-def plot_loglik_histograms(scores, path: str | Path, title: str = "log-likelihood under the MAF") -> Path:
-    """One normalised histogram per set of a `density score` table ([A] Fig. 11).
-
-    The x range spans the 0.5th to 100th percentile of all values, so a few extreme
-    outliers do not squash the rest; how many rows of each set fall below is in the legend.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import to_hex
-
-    from radiolatent.fileio import save_figure
-
-    values = scores["loglik"].to_numpy(dtype=float)
-    low, high = np.percentile(values, 0.5), values.max()
-    bins = np.linspace(low, high, 60)
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    names = list(dict.fromkeys(scores["set"].astype(str)))
-    known = [n for n in _SET_COLOURS if n in names]
-    others = [n for n in names if n not in _SET_COLOURS]
-    used = {to_hex(c) for c in _SET_COLOURS.values()}
-    spare = iter(c for c in plt.rcParams["axes.prop_cycle"].by_key()["color"] if to_hex(c) not in used)
-    colours = {**{n: _SET_COLOURS[n] for n in known}, **{n: next(spare, "tab:grey") for n in others}}
-    for name in known + others:
-        ll = scores.loc[scores["set"] == name, "loglik"].to_numpy(dtype=float)
-        below = int((ll < low).sum())
-        label = f"{name} ({len(ll)}" + (f", {below} below range)" if below else ")")
-        ax.hist(np.clip(ll, low, None), bins=bins, density=True, histtype="step", lw=1.5,
-                color=colours[name], label=label)
-    ax.set_xlabel("log-likelihood (nats)")
-    ax.set_ylabel("density")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
-    return save_figure(fig, path)
-
-
-# ---------------------------------------------------------------------------
-# On codes tables: fit, score, figures (`density fit | score | plot`, the study's stages)
-# ---------------------------------------------------------------------------
-
-#: columns of a scores table (`density score`'s CSV; label_name added for captions).
-SCORE_COLUMNS = ("id", "set", "split", "label", "label_name", "loglik")
-#: the set name of images decoded from the VDVAE prior and scored beside the data.
-GENERATED_SET = "generated"
-
-
 def density_config(name: str, assignments: list[str] | tuple[str, ...] = ()) -> DensityConfig:
     """A named MAF preset with NAME=VALUE overrides, e.g. ('threads=2',)."""
     from radiolatent.config import get_density_config, override
@@ -401,181 +323,14 @@ def density_config(name: str, assignments: list[str] | tuple[str, ...] = ()) -> 
         raise InputError("--config/--set", str(exc).strip("'\"")) from None
 
 
-def fit_table(rows, config: DensityConfig, *, seed: int = 0, device: str | torch.device = "cpu",
-              source: str = "", on: str = "", progress: bool = False) -> DensityModel:
-    """A MAF fitted to the codes of codes-table rows; its info records where they came from
-    (the table `source`, the rows `on`, the model that made them), so scoring another
-    encoder's codes with it is refused."""
-    from radiolatent.codes import code_columns, code_matrix
+def __getattr__(name: str):
+    # fitting and scoring codes tables, and the figures, moved out (issue 19); docs showed them here
+    if name in ("fit_table", "score_table", "load_for", "read_scores"):
+        from radiolatent.downstream import density_tables
 
-    model = DensityModel(config, device)
-    model.info.update(codes=str(source), on=on, model=str(rows["model"].iloc[0]),
-                      columns=len(code_columns(rows)), seed=seed)
-    return model.fit(code_matrix(rows), seed=seed, progress=progress)
+        return getattr(density_tables, name)
+    if name in ("density_figures", "plot_history"):
+        from radiolatent.downstream import density_plots
 
-
-def check_same_encoder(model: DensityModel, table, source: str) -> None:
-    """A density fitted on one encoder's codes means nothing for another's."""
-    fitted_on = model.info.get("model")
-    made_by = sorted(table["model"].astype(str).unique())
-    if fitted_on and made_by != [fitted_on]:
-        raise InputError(source, f"codes made by {made_by}, the density model was fitted on codes of {fitted_on!r}")
-
-
-def load_for(path: str | Path, table, source: str, device: str | torch.device = "cpu") -> DensityModel:
-    """The flow saved in `path`, refused unless it was fitted on codes of the table's encoder."""
-    model = DensityModel.load(path, device)
-    check_same_encoder(model, table, source)
-    return model
-
-
-def scored_rows(rows, set_name: str, loglik: np.ndarray):
-    """A scores table (SCORE_COLUMNS) of codes-table rows and their log-likelihoods."""
-    out = rows[["id", "split", "label", "label_name"]].reset_index(drop=True).copy()
-    out.insert(1, "set", set_name)
-    out["loglik"] = loglik
-    return out[list(SCORE_COLUMNS)]
-
-
-def score_table(table, model: DensityModel, sets: list[str] | None = None, *, generated: int = 0,
-                vdvae: str | Path | None = None, encoder: str | None = None, temperature: float = 1.0,
-                seed: int = 0):
-    """Log-likelihood of every row of `sets` (specs; default every set of the table), and of
-    `generated` images decoded from the VDVAE prior (`vdvae`, default the shipped one),
-    embedded like the table's rows: [A]'s black curve."""
-    import pandas as pd
-
-    from radiolatent.codes import code_matrix, select
-
-    if sets:
-        parts = [(spec, select(table, spec)) for spec in sets]
-    else:
-        parts = [(name, table[table["set"] == name]) for name in table["set"].astype(str).unique()]
-    frames = [scored_rows(rows, name, model.score_samples(code_matrix(rows))) for name, rows in parts]
-    if generated > 0:
-        frames.append(_generated_scores(table, model, generated, vdvae, encoder, temperature, seed))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _generated_scores(table, model: DensityModel, n: int, vdvae, encoder, temperature: float, seed: int):
-    import pandas as pd
-
-    from radiolatent.embedding import SHIPPED_MODEL, encode_images, table_embed_config
-    from radiolatent.generative import prior_samples
-    from radiolatent.models.checkpoint import load_model
-
-    sampler = load_model(vdvae or SHIPPED_MODEL)
-    config = table_embed_config(table)
-    coder = _generated_encoder(table, vdvae, encoder, config)
-    torch.manual_seed(seed)
-    images = prior_samples(sampler, n, temperature, config.batch_size)
-    codes = encode_images(coder, images, config, progress=True)
-    rows = pd.DataFrame({"id": [f"generated-{i}" for i in range(len(codes))], "split": "all", "label": -1,
-                         "label_name": f"generated T={temperature:g}"})
-    return scored_rows(rows, GENERATED_SET, model.score_samples(codes))
-
-
-def _generated_encoder(table, vdvae, encoder, config):
-    """The encoder for generated images: `encoder`, else the `vdvae` model itself when it
-    made the table (a freshly trained run cannot be rebuilt by name), else the table's own."""
-    from radiolatent.embedding import encoder_for_table, load_encoder, table_model
-
-    if encoder is None and vdvae:
-        sampler_encoder = load_encoder(Path(vdvae), config)
-        if sampler_encoder.name == table_model(table):
-            return sampler_encoder
-    return encoder_for_table(table, encoder, config)
-
-
-def read_scores(path: str | Path):
-    """A scores CSV written by `density score`, checked."""
-    import pandas as pd
-
-    if not Path(path).is_file():
-        raise InputError(path, "no such scores file")
-    try:
-        scores = pd.read_csv(path, dtype={"id": str, "set": str})
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise InputError(path, f"not a readable CSV ({exc})") from None
-    missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
-    if missing:
-        raise InputError(path, f"lacks columns {missing}; write it with `density score`")
-    if not np.isfinite(scores["loglik"].to_numpy(dtype=float)).all():
-        raise InputError(path, "loglik holds NaN or infinite values")
-    return scores
-
-
-def lowest(scores, set_name: str, n: int, source: str = "scores"):
-    """The n least likely rows of one set of a scores table, least likely first."""
-    rows = scores[scores["set"] == set_name]
-    if rows.empty:
-        raise InputError(source, f"no rows of set '{set_name}' (sets: {sorted(scores['set'].unique())})")
-    if n < 1:
-        raise InputError("-n", f"must be at least 1, got {n}")
-    return rows.sort_values("loglik", kind="stable").head(n).reset_index(drop=True)
-
-
-def density_figures(scores, table, out: str | Path, gallery_set: str = "mirabest:confident", n: int = 16,
-                    in_spec: str = "pool", k: int = 8, metric: str = "cosine", source: str = "scores"):
-    """[A]'s Figures 11-13 from a scores table and the codes table it scored: histograms per
-    set, a gallery of `gallery_set`'s n least likely sources, and a search in `in_spec` from
-    the least likely one. Returns (the n least likely rows, the files written)."""
-    out = Path(out)
-    least = lowest(scores, gallery_set, n, source)
-    written = [plot_loglik_histograms(scores, out / "loglik_hist.png")]
-    written += _gallery(table, least, gallery_set, out)
-    written += _search_from_lowest(table, least.iloc[0], gallery_set, in_spec, k, metric, out)
-    return least, written
-
-
-def _gallery(table, least, set_name: str, out: Path) -> list[Path]:
-    from radiolatent import embedding
-    from radiolatent.data.grid import image_grid
-    from radiolatent.fileio import write_csv
-
-    rows = _table_rows(table, least, set_name)
-    captions = [f"{label_text(name)}\nlog L {ll:.0f}" for name, ll in zip(least["label_name"], least["loglik"])]
-    safe = safe_name(set_name)
-    png = image_grid(embedding.load_images_for(rows), captions, out / f"lowest_{safe}.png",
-                     title=f"lowest-likelihood sources of {set_name}")
-    return [png, write_csv(least, out / f"lowest_{safe}.csv")]
-
-
-def _search_from_lowest(table, query, set_name: str, in_spec: str, k: int, metric: str, out: Path) -> list[Path]:
-    from radiolatent import embedding
-    from radiolatent.data.grid import caption_for
-    from radiolatent.downstream.search import result_captions, search_grid, similar
-    from radiolatent.fileio import write_csv
-
-    result = similar(table, str(query["id"]), in_spec, k=k, metric=metric, exclude_self=True)
-    query_row = _table_rows(table, query.to_frame().T, set_name)
-    result_rows = table.drop_duplicates("id").set_index("id").loc[result["id"]].reset_index()
-    png = search_grid(embedding.load_images_for(query_row)[0], embedding.load_images_for(result_rows),
-                      result_captions(result, metric), out / "search_from_lowest.png",
-                      query_caption=f"query · {caption_for(query_row.iloc[0])}",
-                      title=f"{in_spec}, {metric}: like the least likely source")
-    return [png, write_csv(result, out / "search_from_lowest.csv")]
-
-
-def _table_rows(table, picked, set_name: str):
-    """The codes-table rows of `picked` ids (from `set_name` when the id appears in several sets)."""
-    rows = table[table["set"].astype(str) == set_name]
-    if rows.empty:
-        rows = table
-    rows = rows.drop_duplicates("id").set_index("id")
-    missing = [i for i in picked["id"] if i not in rows.index]
-    if missing:
-        raise InputError(table.attrs.get("source", "codes table"), f"no row with id {missing[0]!r}: scores and codes differ")
-    return rows.loc[list(picked["id"])].reset_index()
-
-
-def label_text(name) -> str:
-    """A label name for a caption; a missing one is 'unlabelled'."""
-    return str(name) if isinstance(name, str) and name else "unlabelled"
-
-
-def safe_name(text: str) -> str:
-    """`text` with every run of characters unsafe in a file name replaced by '_'."""
-    import re
-
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+        return getattr(density_plots, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

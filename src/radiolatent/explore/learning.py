@@ -3,7 +3,7 @@
 The labels live in `anomaly.LabelStore`, the same append-only file the terminal
 oracle writes, so a session in the browser and one in the terminal add to one
 record. The Gaussian-process learner, its expected improvement, the PC1-spaced first
-batch and the isolation forest all come from `downstream.anomaly`; this module only
+batch and the isolation forest all come from `downstream.labels`, `.active` and `.anomaly`; this module only
 keeps the explorer's state between requests (which model is current, the ranking it
 gave last time) behind one lock.
 """
@@ -29,7 +29,7 @@ class Learning:
 
     def __init__(self, ids: list[str], codes: np.ndarray, labels_path: str | Path,
                  config: ActiveLearningConfig = DEFAULT_ACTIVE, seed: int = 0):
-        from radiolatent.downstream.anomaly import LabelStore
+        from radiolatent.downstream.labels import LabelStore
 
         self.ids = list(ids)
         self.row_of = {source_id: i for i, source_id in enumerate(self.ids)}
@@ -77,7 +77,7 @@ class Learning:
 
     def retrain(self) -> int:
         """Refit the learner to every label so far; returns how many it saw."""
-        from radiolatent.downstream.anomaly import ActiveLearner
+        from radiolatent.downstream.active import ActiveLearner
 
         with self._lock:
             scores = self.scores()
@@ -148,7 +148,7 @@ class Learning:
             out = _listing(rows, self.improvement)
             out["message"] = f"unlabelled sources by expected improvement (model fitted to {self.fitted_on} labels)"
             return out
-        from radiolatent.downstream.anomaly import initial_batch
+        from radiolatent.downstream.active import initial_batch
 
         first = [r for r in np.asarray(initial_batch(self.codes, self.config.n_initial), dtype=np.int64)
                  if r not in set(labelled.tolist())]

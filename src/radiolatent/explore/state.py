@@ -193,7 +193,7 @@ class Explorer:
 
     def _index(self, scope: str, metric: str):
         """The FAISS index of one scope, built once (cached on disk beside the codes)."""
-        from radiolatent.downstream.search import CodeIndex
+        from radiolatent.downstream.code_index import CodeIndex
 
         if scope not in self.scopes():
             raise InputError("in", f"unknown search scope '{scope}'; choose one of {self.scopes()}")
@@ -285,7 +285,7 @@ def code_block_columns(table: pd.DataFrame) -> list[str]:
 
 
 def codes_key(codes: np.ndarray) -> str:
-    from radiolatent.downstream.search import codes_hash
+    from radiolatent.downstream.code_index import codes_hash
 
     return codes_hash(codes)[:16]
 
