@@ -73,8 +73,13 @@ def float_list(values: np.ndarray, digits: int = 5) -> list:
 class Explorer:
     """One codes table opened for exploring; the server's single source of truth."""
 
-    def __init__(self, codes_path: str | Path, config: ExploreConfig = DEFAULT_EXPLORE,
-                 cache_dir: str | Path | None = None, log=None):
+    def __init__(
+        self,
+        codes_path: str | Path,
+        config: ExploreConfig = DEFAULT_EXPLORE,
+        cache_dir: str | Path | None = None,
+        log=None,
+    ):
         self.codes_path = Path(codes_path)
         self.config = config
         self.log = log or (lambda message: print(message, file=sys.stderr))
@@ -123,13 +128,16 @@ class Explorer:
 
     def _map(self) -> np.ndarray:
         """[C]'s UMAP of the codes, from the cache when these exact codes were mapped before
-        (computed once per table: about 100 s for 100,000 codes on 2 cores)."""
+        (computed once per table; above `umap_fit_rows` rows, fitted on a sample of them)."""
         cached = map_cache_file(self.cache_dir, self.codes, self.config)
         if cached.is_file():
             xy = np.load(cached, allow_pickle=False)
             if xy.shape == (len(self.codes), 2):
                 return xy
-        self.log(f"computing the UMAP map of {len(self.codes)} codes (once; cached in {self.cache_dir})")
+        sample = (
+            f", fitted on {self.config.umap_fit_rows} of them" if len(self.codes) > self.config.umap_fit_rows else ""
+        )
+        self.log(f"computing the UMAP map of {len(self.codes)} codes{sample} (once; cached in {self.cache_dir})")
         xy = umap_map(self.codes, self.config)
         self._save_quietly(cached, lambda tmp: np.save(tmp, xy, allow_pickle=False))
         return xy
@@ -137,9 +145,8 @@ class Explorer:
     def _save_quietly(self, path: Path, write) -> None:
         """Write a cache file; a read-only folder only costs recomputing next time."""
         try:
-            with atomic_path(path) as tmp:
-                with open(tmp, "wb") as fh:
-                    write(fh)
+            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                write(fh)
         except OSError as exc:
             self.log(f"note: could not cache {path.name} ({exc.strerror}); it will be recomputed next time")
 
@@ -180,8 +187,9 @@ class Explorer:
         """Where a search can look: every row, or one dataset."""
         return [ALL_ROWS, *sorted(self.table["dataset"].astype(str).unique())]
 
-    def neighbours(self, vector: np.ndarray, k: int, metric: str, scope: str = ALL_ROWS,
-                   exclude_row: int | None = None) -> list[tuple[int, float]]:
+    def neighbours(
+        self, vector: np.ndarray, k: int, metric: str, scope: str = ALL_ROWS, exclude_row: int | None = None
+    ) -> list[tuple[int, float]]:
         """(row, score) of the k codes most like `vector` in `scope`, best first."""
         if metric not in SEARCH_METRICS:
             raise InputError("metric", f"unknown search metric '{metric}'; choose one of {SEARCH_METRICS}")
@@ -253,31 +261,92 @@ def map_cache_file(cache_dir: Path, codes: np.ndarray, config: ExploreConfig) ->
     """Where the map of these codes under these UMAP settings is kept: keyed on the codes'
     content, so an edited or re-embedded table is mapped afresh."""
     params = {"n_neighbors": config.umap_neighbors, "min_dist": config.umap_min_dist, "seed": config.seed}
+    if len(codes) > config.umap_fit_rows:  # only a large table's map depends on it (small caches stay valid)
+        params["fit_rows"] = config.umap_fit_rows
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
     return Path(cache_dir) / f"umap-{codes_key(codes)}-{digest}.npy"
 
 
 def umap_map(codes: np.ndarray, config: ExploreConfig) -> np.ndarray:
     """(N, 2) UMAP of the codes with the explorer's parameters, as `embed_2d(..., "umap")`
-    computes it, with a progress bar over the layout epochs (the long part at 100,000 rows)."""
+    computes it, with a progress bar over the layout epochs. Above `config.umap_fit_rows`
+    rows UMAP is fitted on that many random rows and every other row is placed among its
+    nearest fitted codes (`place_among`): the layout's cost grows with the rows fitted, and
+    a full UMAP of 100,000 codes took 101 s on 2 cores."""
     from radiolatent.downstream.maps import check_matrix
 
     codes = check_matrix(codes, "umap input", min_rows=3)
+    if len(codes) <= config.umap_fit_rows:
+        return fit_umap(codes, config)
+    fitted = np.sort(np.random.default_rng(config.seed).choice(len(codes), config.umap_fit_rows, replace=False))
+    rest = np.setdiff1d(np.arange(len(codes)), fitted)
+    xy = np.empty((len(codes), 2), np.float32)
+    # 200 epochs, as UMAP itself runs for more than 10,000 rows (it runs 500 below that)
+    xy[fitted] = fit_umap(codes[fitted], config, n_epochs=LARGE_EPOCHS)
+    xy[rest] = place_among(codes[rest], codes[fitted], xy[fitted], config.umap_neighbors)
+    return xy
+
+
+def fit_umap(codes: np.ndarray, config: ExploreConfig, n_epochs: int | None = None) -> np.ndarray:
     with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         warnings.filterwarnings("ignore", message=".*n_jobs.*")  # a fixed seed makes UMAP single-threaded
         import umap
 
         # verbose: UMAP names its steps and draws the tqdm bar of its epochs (to stderr, like every bar)
-        reducer = umap.UMAP(n_neighbors=min(config.umap_neighbors, len(codes) - 1), min_dist=config.umap_min_dist,
-                            random_state=config.seed, n_jobs=1, verbose=len(codes) >= PROGRESS_ROWS,
-                            tqdm_kwds={"desc": "UMAP layout", "unit": "epoch", "file": sys.stderr})
+        reducer = umap.UMAP(
+            n_neighbors=min(config.umap_neighbors, len(codes) - 1),
+            min_dist=config.umap_min_dist,
+            n_epochs=n_epochs,
+            random_state=config.seed,
+            n_jobs=1,
+            verbose=len(codes) >= PROGRESS_ROWS,
+            tqdm_kwds={"desc": "UMAP layout", "unit": "epoch", "file": sys.stderr},
+        )
         return np.asarray(reducer.fit_transform(codes), dtype=np.float32)
+
+
+#: UMAP's layout epochs for a fitted sample of a large table (UMAP's own choice above 10,000 rows).
+LARGE_EPOCHS = 200
+#: dimensions the codes are reduced to (PCA on the fitted rows) before finding neighbours.
+PLACE_DIMS = 32
+#: rows placed per FAISS query (and per step of the progress bar).
+PLACE_BATCH = 10_000
+
+
+def place_among(points: np.ndarray, fitted: np.ndarray, fitted_xy: np.ndarray, k: int) -> np.ndarray:
+    """Map positions for `points`: each at the weighted mean position of its k nearest
+    `fitted` codes (Euclidean, as UMAP measures, after PCA to PLACE_DIMS), as UMAP's own
+    `transform` starts before its epochs (which cost minutes at 100,000 rows). A neighbour
+    counts by how little farther it is than the nearest, relative to the nearest's
+    distance (exp(-(d - d_nearest) / d_nearest)): a copy of a fitted code lands on it, a
+    point among equally near neighbours at their centre, and a neighbour in another
+    cluster, much farther, hardly at all."""
+    import faiss
+    from sklearn.decomposition import PCA
+    from tqdm import tqdm
+
+    pca = PCA(n_components=min(PLACE_DIMS, *fitted.shape), random_state=0).fit(fitted)
+    index = faiss.IndexFlatL2(pca.n_components_)
+    index.add(np.ascontiguousarray(pca.transform(fitted), dtype=np.float32))
+    k = min(k, len(fitted))
+    out = np.empty((len(points), 2), np.float32)
+    starts = range(0, len(points), PLACE_BATCH)
+    for start in tqdm(
+        starts, desc="UMAP placing the other rows", unit="batch", file=sys.stderr, disable=len(points) < PROGRESS_ROWS
+    ):
+        chunk = np.ascontiguousarray(pca.transform(points[start : start + PLACE_BATCH]), dtype=np.float32)
+        squared, nearest = index.search(chunk, k)
+        distance = np.sqrt(np.maximum(squared, 0.0))
+        scale = np.maximum(distance[:, :1], 1e-6 * distance.mean() + 1e-12)
+        weights = np.exp(-(distance - distance[:, :1]) / scale)
+        weights /= weights.sum(axis=1, keepdims=True)
+        out[start : start + len(chunk)] = np.einsum("nk,nkd->nd", weights, fitted_xy[nearest])
+    return out
 
 
 def code_block_columns(table: pd.DataFrame) -> list[str]:
     """Every code column: the z block and any `<block>_NNN` block."""
-    blocks = {str(c).rsplit("_", 1)[0] for c in table.columns
-              if "_" in str(c) and str(c).rsplit("_", 1)[1].isdigit()}
+    blocks = {str(c).rsplit("_", 1)[0] for c in table.columns if "_" in str(c) and str(c).rsplit("_", 1)[1].isdigit()}
     names = code_columns(table, "z")
     for block in sorted(blocks):
         names += code_columns(table, block)
@@ -317,8 +386,12 @@ def colour_column(series: pd.Series, max_categories: int, force_continuous: bool
         finite = values[np.isfinite(values)]
         if finite.size == 0:
             return None
-        return {"kind": "continuous", "values": float_list(values),
-                "min": float(finite.min()), "max": float(finite.max())}
+        return {
+            "kind": "continuous",
+            "values": float_list(values),
+            "min": float(finite.min()),
+            "max": float(finite.max()),
+        }
     # not series.where(known, None): pandas fills with NaN there, which str() makes "nan"
     text = pd.Series([str(v) if k else None for v, k in zip(series, known)], index=series.index, dtype=object)
     categories = sorted(text.dropna().unique(), key=str)
@@ -327,6 +400,10 @@ def colour_column(series: pd.Series, max_categories: int, force_continuous: bool
     lookup = {name: i for i, name in enumerate(categories)}
     codes = [-1 if v is None else lookup[v] for v in text]
     counts = np.bincount([c for c in codes if c >= 0], minlength=len(categories)).tolist()
-    return {"kind": "categorical", "values": codes, "categories": categories, "counts": counts,
-            "unknown_name": "unlabelled" if label_column else "unknown"}
-
+    return {
+        "kind": "categorical",
+        "values": codes,
+        "categories": categories,
+        "counts": counts,
+        "unknown_name": "unlabelled" if label_column else "unknown",
+    }
