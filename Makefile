@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 OUT    ?= report
 UV_VERSION := 0.13.9
 
-.PHONY: setup study test lint clean-cache
+.PHONY: setup study test lint install-smoke clean-cache
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,11 @@ test: setup
 # ruff (rules and formatting) and mypy, configured in pyproject.toml; see .ci/lint.
 lint: setup
 	BIN=$(BIN) .ci/lint
+
+# `pip install .` of the last commit into a fresh venv, newest allowed versions, no lock;
+# a smoke test (see .ci/install-smoke). Not part of CI: it tests the ranges, not the lock.
+install-smoke:
+	.ci/install-smoke
 
 clean-cache:
 	rm -rf $${RADIOLATENT_CACHE:-$$HOME/.cache/radiolatent}

@@ -15,22 +15,44 @@ from radiolatent.fileio import write_csv
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("classify", help="the six classifiers of [A] Table 2 on a codes table")
-    p.add_argument("--codes", action="append", required=True, metavar="PATH",
-                   help="codes table (parquet); repeat for several encoders to compare them")
+    p.add_argument(
+        "--codes",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="codes table (parquet); repeat for several encoders to compare them",
+    )
     p.add_argument("--train", required=True, help="train spec, e.g. mbc:train")
     p.add_argument("--test", required=True, help="test spec, e.g. mbc:test")
-    p.add_argument("--test-codes", action="append", default=[], metavar="PATH",
-                   help="take the --test rows from this codes table instead (made by the same model, "
-                        "e.g. your own folder's codes); one per --codes, in the same order")
-    p.add_argument("--seeds", type=argtypes.positive_int, default=len(DEFAULT_CLASSIFY.seeds),
-                   help=f"number of seeds 0..N-1 (default {len(DEFAULT_CLASSIFY.seeds)})")
-    p.add_argument("--classifiers", default=",".join(CLASSIFIER_NAMES),
-                   help=f"comma-separated subset of {','.join(CLASSIFIER_NAMES)}")
-    p.add_argument("--standardize", action=argparse.BooleanOptionalAction, default=DEFAULT_CLASSIFY.standardize,
-                   help="StandardScaler fitted on train (default off, as in [A]; on for tiny-magnitude features)")
+    p.add_argument(
+        "--test-codes",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="take the --test rows from this codes table instead (made by the same model, "
+        "e.g. your own folder's codes); one per --codes, in the same order",
+    )
+    p.add_argument(
+        "--seeds",
+        type=argtypes.positive_int,
+        default=len(DEFAULT_CLASSIFY.seeds),
+        help=f"number of seeds 0..N-1 (default {len(DEFAULT_CLASSIFY.seeds)})",
+    )
+    p.add_argument(
+        "--classifiers",
+        default=",".join(CLASSIFIER_NAMES),
+        help=f"comma-separated subset of {','.join(CLASSIFIER_NAMES)}",
+    )
+    p.add_argument(
+        "--standardize",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_CLASSIFY.standardize,
+        help="StandardScaler fitted on train (default off, as in [A]; on for tiny-magnitude features)",
+    )
     p.add_argument("--block", default="z", help="code block to use (default z; e.g. l3 for l3_000..)")
-    p.add_argument("--binary-only", action="store_true",
-                   help="drop rows labelled other than FRI/FRII instead of failing")
+    p.add_argument(
+        "--binary-only", action="store_true", help="drop rows labelled other than FRI/FRII instead of failing"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--out", type=argtypes.output_file, metavar="CSV", help="also write the table(s) as CSV")
     p.set_defaults(handler=cmd_classify)
@@ -42,7 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--test", default="mbc:test", help="protocol b: test spec (default mbc:test)")
     p.add_argument("--set", dest="set_spec", default="mbc", help="protocol c: the rows to split (default mbc)")
     p.add_argument("-k", type=argtypes.positive_int, help="neighbours (default 20 for b, 5 for c)")
-    p.add_argument("--splits", type=argtypes.positive_int, default=DEFAULT_CLASSIFY.knn_c_splits, help="protocol c: splits")
+    p.add_argument(
+        "--splits", type=argtypes.positive_int, default=DEFAULT_CLASSIFY.knn_c_splits, help="protocol c: splits"
+    )
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0, help="protocol c: split seed")
     p.add_argument("--block", default="z", help="code block to use (default z)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -71,9 +95,19 @@ def cmd_classify(args: argparse.Namespace) -> int:
     for path, test_path in zip(args.codes, test_paths):
         table = read_codes(path)
         test_table = table if test_path == path else read_codes(test_path)
-        results.append(classify_tables(table, args.train, test_table, args.test, seeds=list(range(args.seeds)),
-                                       classifiers=names, standardize=args.standardize, block=args.block,
-                                       binary_only=args.binary_only))
+        results.append(
+            classify_tables(
+                table,
+                args.train,
+                test_table,
+                args.test,
+                seeds=list(range(args.seeds)),
+                classifiers=names,
+                standardize=args.standardize,
+                block=args.block,
+                binary_only=args.binary_only,
+            )
+        )
     if args.json:
         docs = [json.loads(r.to_json()) for r in results]
         print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
@@ -96,17 +130,25 @@ def cmd_knn(args: argparse.Namespace) -> int:
     if args.protocol == "b":
         k = args.k or DEFAULT_CLASSIFY.knn_b_neighbors
         train, test = select(table, args.train), select(table, args.test)
-        acc = knn_protocol_b(code_matrix(train, args.block), train["label"].to_numpy(),
-                             code_matrix(test, args.block), test["label"].to_numpy(), k=k)
+        acc = knn_protocol_b(
+            code_matrix(train, args.block),
+            train["label"].to_numpy(),
+            code_matrix(test, args.block),
+            test["label"].to_numpy(),
+            k=k,
+        )
         doc = {"protocol": "b", "k": k, "train": args.train, "test": args.test, "accuracy": acc}
         text = f"kNN [B] k={k}: train {args.train} ({len(train)}), test {args.test} ({len(test)}): accuracy {acc:.4f}"
     else:
         k = args.k or DEFAULT_CLASSIFY.knn_c_neighbors
         rows = select(table, args.set_spec)
-        res = knn_protocol_c(code_matrix(rows, args.block), rows["label"].to_numpy(), k=k,
-                             n_splits=args.splits, seed=args.seed)
+        res = knn_protocol_c(
+            code_matrix(rows, args.block), rows["label"].to_numpy(), k=k, n_splits=args.splits, seed=args.seed
+        )
         doc = {"protocol": "c", "set": args.set_spec, **res}
-        text = (f"kNN [C] k={k}: {args.set_spec} ({len(rows)}), {res['n_splits']} stratified 75/25 splits: "
-                f"accuracy {res['mean']:.4f} ± {res['sd']:.4f}")
+        text = (
+            f"kNN [C] k={k}: {args.set_spec} ({len(rows)}), {res['n_splits']} stratified 75/25 splits: "
+            f"accuracy {res['mean']:.4f} ± {res['sd']:.4f}"
+        )
     print(json.dumps(doc, indent=2) if args.json else text)
     return 0

@@ -21,8 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_list)
 
     p = sub.add_parser("show", help="an image grid of a dataset, as the model will see it")
-    p.add_argument("spec", help="DATASET[:SUBSET[:SPLIT]][@PATH], e.g. mbc:test, first-galaxy:all:train "
-                                "or folder@/data/fits")
+    p.add_argument(
+        "spec", help="DATASET[:SUBSET[:SPLIT]][@PATH], e.g. mbc:test, first-galaxy:all:train or folder@/data/fits"
+    )
     p.add_argument("--path", help="folder for rgz-dr1 and folder datasets (or write DATASET@PATH)")
     add_folder_arguments(p)
     p.add_argument("-n", type=argtypes.positive_int, default=16, help="number of images (default 16)")
@@ -49,32 +50,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_pool_arguments(p: argparse.ArgumentParser) -> None:
     """The pool options shared by `train` and `embed` (and `data pool`)."""
-    p.add_argument("--add", action="append", default=[], metavar="SOURCE",
-                   help="another pool source, e.g. rgz-dr1@/data/rgz108k (repeatable)")
-    p.add_argument("--min-las", type=argtypes.non_negative_float, default=DEFAULT_POOL.min_las_arcsec,
-                   help="drop pool sources below this angular size in arcsec (default: keep all)")
+    p.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="another pool source, e.g. rgz-dr1@/data/rgz108k (repeatable)",
+    )
+    p.add_argument(
+        "--min-las",
+        type=argtypes.non_negative_float,
+        default=DEFAULT_POOL.min_las_arcsec,
+        help="drop pool sources below this angular size in arcsec (default: keep all)",
+    )
     add_folder_arguments(p)
 
 
 def add_folder_arguments(p: argparse.ArgumentParser) -> None:
     """How folder@DIR sources are read (FolderConfig)."""
     g = p.add_argument_group("folders of cutouts (folder@DIR)")
-    g.add_argument("--catalogue", help="the folder's catalogue: CSV, FITS table or VOTable with filename or id "
-                                       "columns, or ra/dec to match by position (default: catalogue.csv, .fits, "
-                                       ".vot or .xml in the folder)")
-    g.add_argument("--pixel-scale", type=argtypes.positive_float, metavar="ARCSEC",
-                   help="arcsec per pixel of files that carry none (PNG, JPEG, .npy, FITS without a WCS)")
+    g.add_argument(
+        "--catalogue",
+        help="the folder's catalogue: CSV, FITS table or VOTable with filename or id "
+        "columns, or ra/dec to match by position (default: catalogue.csv, .fits, "
+        ".vot or .xml in the folder)",
+    )
+    g.add_argument(
+        "--pixel-scale",
+        type=argtypes.positive_float,
+        metavar="ARCSEC",
+        help="arcsec per pixel of files that carry none (PNG, JPEG, .npy, FITS without a WCS)",
+    )
     g.add_argument("--survey", help="survey name for files that carry none, e.g. FIRST")
-    g.add_argument("--files", default=FolderConfig.files, metavar="GLOB",
-                   help="which files, relative to the folder, e.g. '**/*.fits' (default: every file)")
-    g.add_argument("--strict", action="store_true",
-                   help="stop at a file that is not a readable image (default: skip it and count it)")
+    g.add_argument(
+        "--files",
+        default=FolderConfig.files,
+        metavar="GLOB",
+        help="which files, relative to the folder, e.g. '**/*.fits' (default: every file)",
+    )
+    g.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at a file that is not a readable image (default: skip it and count it)",
+    )
     g.add_argument("-v", "--verbose", action="store_true", help="list every skipped file")
 
 
 def folder_config(args: argparse.Namespace) -> FolderConfig:
-    return FolderConfig(files=args.files, pixel_scale_arcsec=args.pixel_scale, survey=args.survey,
-                        catalogue=args.catalogue, strict=args.strict)
+    return FolderConfig(
+        files=args.files,
+        pixel_scale_arcsec=args.pixel_scale,
+        survey=args.survey,
+        catalogue=args.catalogue,
+        strict=args.strict,
+    )
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -111,7 +140,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def pool_config(args: argparse.Namespace):
     return dataclasses.replace(
-        DEFAULT_POOL, sources=DEFAULT_POOL.sources + tuple(args.add), min_las_arcsec=args.min_las,
+        DEFAULT_POOL,
+        sources=DEFAULT_POOL.sources + tuple(args.add),
+        min_las_arcsec=args.min_las,
         folder=folder_config(args),
     )
 
@@ -140,8 +171,10 @@ def cmd_las(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"LAS estimator vs MiraBest catalogue: Spearman {result['spearman']:.3f} over {result['n']} sources, "
-              f"median |error| {result['median_abs_error_arcsec']:.1f} arcsec")
+        print(
+            f"LAS estimator vs MiraBest catalogue: Spearman {result['spearman']:.3f} over {result['n']} sources, "
+            f"median |error| {result['median_abs_error_arcsec']:.1f} arcsec"
+        )
     if args.out:
         print(f"wrote {plot_las_validation(result['estimate'], result['catalogue'], Path(args.out))}")
     return 0

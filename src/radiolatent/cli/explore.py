@@ -12,20 +12,43 @@ from radiolatent.config import DEFAULT_EXPLORE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("explore", help="a local web page: UMAP map, click-to-search, outliers, labels and retraining")
+    p = subparsers.add_parser(
+        "explore", help="a local web page: UMAP map, click-to-search, outliers, labels and retraining"
+    )
     p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument("--port", type=argtypes.port, default=DEFAULT_EXPLORE.port, help=f"port (default {DEFAULT_EXPLORE.port})")
-    p.add_argument("--host", default=DEFAULT_EXPLORE.host,
-                   help=f"address to bind (default {DEFAULT_EXPLORE.host}; others need --allow-remote)")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow a non-loopback --host: anyone who can reach the port can see the data and label")
-    p.add_argument("--labels", type=argtypes.output_file, default=None, metavar="PATH",
-                   help="label store (JSON lines; default CODES_STEM.labels.jsonl beside the codes)")
-    p.add_argument("--density", default=None, metavar="DIR",
-                   help="fitted density model (`radiolatent density fit`): colour and sort by log-likelihood")
-    p.add_argument("--model", default=None, metavar="PATH",
-                   help="model that made the codes, to embed dropped image files (default: the table's own, "
-                        "if it is a floor or a shipped checkpoint; needed for a model you trained)")
+    p.add_argument(
+        "--port", type=argtypes.port, default=DEFAULT_EXPLORE.port, help=f"port (default {DEFAULT_EXPLORE.port})"
+    )
+    p.add_argument(
+        "--host",
+        default=DEFAULT_EXPLORE.host,
+        help=f"address to bind (default {DEFAULT_EXPLORE.host}; others need --allow-remote)",
+    )
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host: anyone who can reach the port can see the data and label",
+    )
+    p.add_argument(
+        "--labels",
+        type=argtypes.output_file,
+        default=None,
+        metavar="PATH",
+        help="label store (JSON lines; default CODES_STEM.labels.jsonl beside the codes)",
+    )
+    p.add_argument(
+        "--density",
+        default=None,
+        metavar="DIR",
+        help="fitted density model (`radiolatent density fit`): colour and sort by log-likelihood",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="PATH",
+        help="model that made the codes, to embed dropped image files (default: the table's own, "
+        "if it is a floor or a shipped checkpoint; needed for a model you trained)",
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     p.set_defaults(handler=cmd_explore)
 
@@ -37,8 +60,14 @@ def cmd_explore(args: argparse.Namespace) -> int:
     sock = bind(args.host, args.port)  # before loading: a port in use fails at once
     labels = Path(args.labels) if args.labels else default_labels_path(args.codes)
     print(f"opening {args.codes} (labels: {labels})")
-    app = create_app(args.codes, labels, density_dir=args.density, model=args.model,
-                     allowed_hosts=None if args.allow_remote else LOOPBACK_NAMES, preload_images=True)
+    app = create_app(
+        args.codes,
+        labels,
+        density_dir=args.density,
+        model=args.model,
+        allowed_hosts=None if args.allow_remote else LOOPBACK_NAMES,
+        preload_images=True,
+    )
     address = f"http://{_url_host(args.host)}:{args.port}/"
     print(f"radiolatent explorer at {address}  (Ctrl+C to stop)", flush=True)
     if not args.no_browser:

@@ -15,14 +15,29 @@ PROFILES = {"full": ReproduceConfig(), "quick": QUICK_REPRODUCE}
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "reproduce", help="run the paper's study (cached stages) and write report/index.html + results.json")
-    p.add_argument("--out", type=argtypes.output_dir, default="report", help="report folder (default report/); rerun to resume")
-    p.add_argument("--retrain", action="store_true",
-                   help="train the VDVAE, SimCLR, BYOL and SimSiam from scratch (cpu configs) instead of "
-                        "using the shipped checkpoints")
-    p.add_argument("--seeds", type=argtypes.positive_int, default=None, help="seeds for every multi-seed result (default 2; 3 adds about a minute)")
-    p.add_argument("--profile", choices=sorted(PROFILES), default="full",
-                   help="full (default) or quick (two encoders, one seed: a smoke test)")
+        "reproduce", help="run the paper's study (cached stages) and write report/index.html + results.json"
+    )
+    p.add_argument(
+        "--out", type=argtypes.output_dir, default="report", help="report folder (default report/); rerun to resume"
+    )
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train the VDVAE, SimCLR, BYOL and SimSiam from scratch (cpu configs) instead of "
+        "using the shipped checkpoints",
+    )
+    p.add_argument(
+        "--seeds",
+        type=argtypes.positive_int,
+        default=None,
+        help="seeds for every multi-seed result (default 2; 3 adds about a minute)",
+    )
+    p.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="full",
+        help="full (default) or quick (two encoders, one seed: a smoke test)",
+    )
     # every stage runs on this pool: the shipped one, or e.g. --add rgz-dr1@/data/rgz108k
     add_pool_arguments(p)
     p.set_defaults(handler=cmd_reproduce)

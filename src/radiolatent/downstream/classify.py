@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from joblib import delayed
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, RandomForestClassifier
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
 from sklearn.model_selection import StratifiedShuffleSplit
@@ -118,8 +118,9 @@ def _summarise(name: str, runs: list[dict[str, float]]) -> list[dict]:
     for metric in METRICS:
         values = np.array([r[metric] for r in runs])
         sd = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
-        rows.append({"classifier": name, "metric": metric, "mean": float(values.mean()), "sd": sd,
-                     "n_seeds": len(values)})
+        rows.append(
+            {"classifier": name, "metric": metric, "mean": float(values.mean()), "sd": sd, "n_seeds": len(values)}
+        )
     return rows
 
 
@@ -153,7 +154,8 @@ def classify(
     fits = [(name, seed) for name in names for seed in (seeds[:1] if name in DETERMINISTIC else seeds)]
     fits.sort(key=lambda fit: _SLOWEST_FIRST.index(fit[0]) if fit[0] in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
     scores = parallel(min(config.jobs, len(fits)))(
-        delayed(_fit_score)(name, seed, config, train_X, train_y, test_X, test_y) for name, seed in fits)
+        delayed(_fit_score)(name, seed, config, train_X, train_y, test_X, test_y) for name, seed in fits
+    )
     rows = []
     for name in names:
         runs = [score for (fitted, _), score in zip(fits, scores) if fitted == name]
@@ -219,8 +221,10 @@ class ClassificationResult:
     def header(self) -> str:
         scaling = "standardised (StandardScaler fitted on train)" if self.standardize else "unscaled"
         test_from = f" of {self.test_source}" if self.test_source else ""
-        return (f"{self.encoder} ({self.model}): train {self.train_spec} ({self.n_train}), "
-                f"test {self.test_spec}{test_from} ({self.n_test}); features {scaling}; seeds {self.seeds}")
+        return (
+            f"{self.encoder} ({self.model}): train {self.train_spec} ({self.n_train}), "
+            f"test {self.test_spec}{test_from} ({self.n_test}); features {scaling}; seeds {self.seeds}"
+        )
 
     def to_markdown(self) -> str:
         """A row per classifier: ours as 'mean ± sd', the reference value beside each metric."""
@@ -240,35 +244,55 @@ class ClassificationResult:
 
     def _reference_notes(self) -> list[str]:
         notes = []
-        sources = {(r["source"], r["note"]) for n in dict.fromkeys(self.table["classifier"])
-                   if (r := self.reference(n))}
+        sources = {
+            (r["source"], r["note"]) for n in dict.fromkeys(self.table["classifier"]) if (r := self.reference(n))
+        }
         for source, note in sorted(sources):
             notes.append(f"ref: {source}" + (f" ({note})" if note else ""))
         best = self.reference("best")
         if best and best["source"] == TABLE2:
             values = ", ".join(f"{METRIC_LABELS[m]} {best[m]:.2f}" for m in METRICS if m in best)
-            notes.append(f"{best['source']} best row for {self.encoder} on {self.dataset}: {best['classifier']}, {values}")
-        return [""] + notes if notes else []
+            notes.append(
+                f"{best['source']} best row for {self.encoder} on {self.dataset}: {best['classifier']}, {values}"
+            )
+        return ["", *notes] if notes else []
 
     def to_frame(self) -> pd.DataFrame:
         """The table with run details and reference values as columns (for CSV)."""
         out = self.table.copy()
         refs = [(self.reference(c) or {}).get(m, np.nan) for c, m in zip(out["classifier"], out["metric"])]
-        return out.assign(reference=refs, encoder=self.encoder, model=self.model, train=self.train_spec,
-                          test=self.test_spec, standardize=self.standardize, codes=self.source,
-                          test_codes=self.test_source or self.source)
+        return out.assign(
+            reference=refs,
+            encoder=self.encoder,
+            model=self.model,
+            train=self.train_spec,
+            test=self.test_spec,
+            standardize=self.standardize,
+            codes=self.source,
+            test_codes=self.test_source or self.source,
+        )
 
     def to_json(self) -> str:
         """The result and its settings as a JSON document."""
         doc = {
-            "encoder": self.encoder, "model": self.model, "codes": self.source,
+            "encoder": self.encoder,
+            "model": self.model,
+            "codes": self.source,
             "test_codes": self.test_source or self.source,
-            "train": self.train_spec, "test": self.test_spec, "dataset": self.dataset,
-            "standardize": self.standardize, "seeds": self.seeds,
-            "n_train": self.n_train, "n_test": self.n_test, "dropped": self.dropped,
-            "results": [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
-                        for row in self.to_frame()[["classifier", "metric", "mean", "sd", "n_seeds",
-                                                    "reference"]].to_dict("records")],
+            "train": self.train_spec,
+            "test": self.test_spec,
+            "dataset": self.dataset,
+            "standardize": self.standardize,
+            "seeds": self.seeds,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "dropped": self.dropped,
+            "results": [
+                {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+                for row in self.to_frame()[["classifier", "metric", "mean", "sd", "n_seeds", "reference"]].to_dict(
+                    "records"
+                )
+            ],
         }
         return json.dumps(doc, indent=2)
 
@@ -285,8 +309,11 @@ def _binary_rows(rows: pd.DataFrame, spec: str, source: str, binary_only: bool) 
     n_other = int((~keep).sum())
     if n_other and not binary_only:
         other = sorted(rows.loc[~keep, "label"].unique().tolist())
-        raise InputError(source, f"'{spec}' has {n_other} rows with labels {other} (not FRI/FRII); "
-                                 "filter them (binary_only=True, --binary-only)")
+        raise InputError(
+            source,
+            f"'{spec}' has {n_other} rows with labels {other} (not FRI/FRII); "
+            "filter them (binary_only=True, --binary-only)",
+        )
     return rows[keep], n_other
 
 
@@ -332,37 +359,58 @@ def classify_tables(
     train, n_train_other = _binary_rows(train, train_spec, source, binary_only)
     test, n_test_other = _binary_rows(test, test_spec, test_source, binary_only)
     result = classify(
-        codes_mod.code_matrix(train, block), _labels(train, train_spec, source),
-        codes_mod.code_matrix(test, block), _labels(test, test_spec, test_source),
-        seeds=seeds, classifiers=classifiers, standardize=standardize, config=config,
+        codes_mod.code_matrix(train, block),
+        _labels(train, train_spec, source),
+        codes_mod.code_matrix(test, block),
+        _labels(test, test_spec, test_source),
+        seeds=seeds,
+        classifiers=classifiers,
+        standardize=standardize,
+        config=config,
     )
     return ClassificationResult(
-        table=result, encoder=encoder_name(model), model=model, train_spec=train_spec, test_spec=test_spec,
+        table=result,
+        encoder=encoder_name(model),
+        model=model,
+        train_spec=train_spec,
+        test_spec=test_spec,
         # [A]'s numbers sit beside ours only when both sides are [A]'s sets (like with like)
         dataset=paper_dataset(train_spec) if paper_dataset(test_spec) == paper_dataset(train_spec) else None,
-        standardize=standardize, seeds=list(seeds),
-        n_train=len(train), n_test=len(test), source=source,
+        standardize=standardize,
+        seeds=list(seeds),
+        n_train=len(train),
+        n_test=len(test),
+        source=source,
         dropped={"train": n_train_other, "test": n_test_other},
         test_source=test_source if test_source != source else "",
     )
 
 
-def _same_model(train: pd.DataFrame, train_spec: str, source: str,
-                test: pd.DataFrame, test_spec: str, test_source: str) -> str:
+def _same_model(
+    train: pd.DataFrame, train_spec: str, source: str, test: pd.DataFrame, test_spec: str, test_source: str
+) -> str:
     """The one model behind both tables' rows, or a one-line error saying why not."""
     from radiolatent.embedding import DIHEDRAL_SUFFIX, table_model  # torch, so only when needed
 
     model = _single_model(train, train_spec, source)
     test_model = _single_model(test, test_spec, test_source)
     if table_model(train) != table_model(test):
-        raise InputError(test_source, f"codes made by model '{table_model(test)}' but the train table "
-                                      f"{source} was made by '{table_model(train)}'; codes of different "
-                                      "models are not comparable (embed both with the same model)")
+        raise InputError(
+            test_source,
+            f"codes made by model '{table_model(test)}' but the train table "
+            f"{source} was made by '{table_model(train)}'; codes of different "
+            "models are not comparable (embed both with the same model)",
+        )
     if model != test_model:
-        averaged = {m: "averaged over orientations" if m.endswith(DIHEDRAL_SUFFIX) else "single orientation"
-                    for m in (model, test_model)}
-        raise InputError(test_source, f"codes are {averaged[test_model]} ('{test_model}') but the train table "
-                                      f"{source} is {averaged[model]} ('{model}'); embed both the same way")
+        averaged = {
+            m: "averaged over orientations" if m.endswith(DIHEDRAL_SUFFIX) else "single orientation"
+            for m in (model, test_model)
+        }
+        raise InputError(
+            test_source,
+            f"codes are {averaged[test_model]} ('{test_model}') but the train table "
+            f"{source} is {averaged[model]} ('{model}'); embed both the same way",
+        )
     return model
 
 
@@ -392,7 +440,10 @@ def compare(results: list[ClassificationResult]) -> str:
 
 
 def knn_protocol_b(
-    train_X: np.ndarray, train_y: np.ndarray, test_X: np.ndarray, test_y: np.ndarray,
+    train_X: np.ndarray,
+    train_y: np.ndarray,
+    test_X: np.ndarray,
+    test_y: np.ndarray,
     k: int = DEFAULT_CLASSIFY.knn_b_neighbors,
 ) -> float:
     """[B]'s evaluation: kNN (k=20) fitted on the train codes, accuracy on the test codes."""
@@ -403,7 +454,8 @@ def knn_protocol_b(
 
 
 def knn_protocol_c(
-    X: np.ndarray, y: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
     k: int = DEFAULT_CLASSIFY.knn_c_neighbors,
     n_splits: int = DEFAULT_CLASSIFY.knn_c_splits,
     test_size: float = DEFAULT_CLASSIFY.knn_c_test_size,
@@ -425,8 +477,13 @@ def knn_protocol_c(
         model.fit(X[train_idx], y[train_idx])
         accuracies.append(float(accuracy_score(y[test_idx], model.predict(X[test_idx]))))
     acc = np.array(accuracies)
-    return {"mean": float(acc.mean()), "sd": float(acc.std(ddof=1)) if len(acc) > 1 else float("nan"),
-            "n_splits": len(acc), "k": k, "accuracies": accuracies}
+    return {
+        "mean": float(acc.mean()),
+        "sd": float(acc.std(ddof=1)) if len(acc) > 1 else float("nan"),
+        "n_splits": len(acc),
+        "k": k,
+        "accuracies": accuracies,
+    }
 
 
 def _check_any_labels(X, y, what: str, min_classes: int = 2) -> tuple[np.ndarray, np.ndarray]:

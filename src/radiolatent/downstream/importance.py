@@ -15,13 +15,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from radiolatent.config import DEFAULT_IMPORTANCE, ImportanceConfig  # noqa: E402
-from radiolatent.errors import InputError  # noqa: E402
-from radiolatent.fileio import save_figure  # noqa: E402
+from radiolatent.config import DEFAULT_IMPORTANCE, ImportanceConfig
+from radiolatent.errors import InputError
+from radiolatent.fileio import save_figure
 
 LAS_SOURCES = ("catalogue", "estimator", "mixed")
 
@@ -44,8 +44,7 @@ def incremental_forest(X: np.ndarray, y: np.ndarray, seed: int = 0, config: Impo
     batches = [order[i : i + config.batch_size] for i in range(0, len(X), config.batch_size)]
     # the first batch makes up any shortfall so small sets still get a real forest
     first_trees = max(1, config.min_trees - (len(batches) - 1))
-    forest = RandomForestRegressor(n_estimators=first_trees, warm_start=True, random_state=seed,
-                                   n_jobs=config.jobs)
+    forest = RandomForestRegressor(n_estimators=first_trees, warm_start=True, random_state=seed, n_jobs=config.jobs)
     for i, rows in enumerate(batches):
         if i > 0:
             forest.n_estimators += 1
@@ -77,7 +76,7 @@ def feature_importance(
     table = pd.DataFrame(
         {"component": np.arange(X.shape[1]), "importance": forest.feature_importances_, "mean_value": X.mean(axis=0)}
     )
-    table.attrs["n_rows"] = int(len(X))
+    table.attrs["n_rows"] = len(X)
     table.attrs["n_trees"] = int(forest.n_estimators)
     return table.sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
 

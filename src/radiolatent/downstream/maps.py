@@ -12,13 +12,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from radiolatent.config import DEFAULT_MAP, MapConfig  # noqa: E402
-from radiolatent.errors import InputError  # noqa: E402
-from radiolatent.fileio import save_figure  # noqa: E402
+from radiolatent.config import DEFAULT_MAP, MapConfig
+from radiolatent.errors import InputError
+from radiolatent.fileio import save_figure
 
 MAP_METHODS = ("tsne", "umap")
 #: t-SNE needs perplexity < n_samples; leave this many samples of head-room.
@@ -136,7 +136,9 @@ def _scatter_categories(ax, xy: np.ndarray, values: pd.Series, config: MapConfig
     cmap = plt.get_cmap("tab20" if len(keep) > 10 else "tab10")
     for i, name in enumerate(sorted(values.unique())):
         mask = (values == name).to_numpy()
-        ax.scatter(xy[mask, 0], xy[mask, 1], s=config.point_size, color=cmap(i % cmap.N), label=f"{name} ({mask.sum()})")
+        ax.scatter(
+            xy[mask, 0], xy[mask, 1], s=config.point_size, color=cmap(i % cmap.N), label=f"{name} ({mask.sum()})"
+        )
 
 
 def _scatter_continuous(fig, ax, xy: np.ndarray, values: pd.Series, label: str, config: MapConfig) -> None:
@@ -166,5 +168,3 @@ def plot_pca_variance(result: dict, path: str | Path, title: str = "PCA of the c
     ax.set_title(title)
     ax.legend(loc="lower right")
     return save_figure(fig, path, dpi=120)
-
-
