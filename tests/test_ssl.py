@@ -1,4 +1,4 @@
-"""SSL baselines (SimCLR, BYOL, SimSiam): checkpoints, embedding, views, the cut study.
+"""SSL baselines (SimCLR, BYOL, SimSiam): checkpoints, embedding, views.
 (Training and resume: tests/training/recipes/test_ssl.py.)"""
 
 import dataclasses
@@ -6,13 +6,12 @@ import json
 import shutil
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from radiolatent.cli import main
 from radiolatent.codes import code_matrix, read_codes
-from radiolatent.config import DEFAULT_POOL, SSL_METHODS, SSLAugmentConfig, check_ssl_config, get_ssl_config, override
+from radiolatent.config import SSL_METHODS, SSLAugmentConfig, check_ssl_config, get_ssl_config, override
 from radiolatent.data.augment import random_view, two_views
 from radiolatent.errors import InputError
 from radiolatent.models.checkpoint import load_model, model_kind
@@ -161,8 +160,6 @@ def test_bad_configs_are_refused(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error:") and "stem_stride" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "y").exists()
-    code = main(["study", "cut", "--model", "byol", "--thresholds", "10,-5", "--out", str(tmp_path / "z")])
-    assert code == 2 and "--thresholds" in capsys.readouterr().err
 
 
 def test_paper_presets_follow_the_paper():
@@ -173,25 +170,3 @@ def test_paper_presets_follow_the_paper():
         assert paper.train.lr == (1e-3 if method == "simclr" else 5e-4)
         assert paper.augment.crop_scale[0] >= 0.8 and paper.augment.blur_kernel == 3 and paper.augment.blur_p == 0.05
         assert get_ssl_config(method, "cpu").model.backbone == "resnet18"
-
-
-def test_study_cut_writes_its_table_and_plot(tmp_path, monkeypatch):
-    # A MiraBest-only pool (422 images, catalogue LAS) builds in seconds; the default
-    # pool's LAS estimation would take most of this file's time budget.
-    small = dataclasses.replace(DEFAULT_POOL, sources=("mirabest:uncertain", "mirabest:hybrid"))
-    monkeypatch.setattr("radiolatent.cli.data.DEFAULT_POOL", small)
-    out = tmp_path / "study"
-    args = ["study", "cut", "--model", "byol", "--thresholds", "0,40", "--config", "tiny", "--seeds", "1",
-            "--max-images", "40", "--single-view", "--out", str(out)]
-    assert main(args) == 0
-    runs = pd.read_csv(out / "cut_study.csv")
-    assert list(runs["threshold_arcsec"]) == [0.0, 40.0]
-    assert runs["pool_images"].iloc[0] > runs["pool_images"].iloc[1] > 0, "the cut removes small sources"
-    assert runs["knn_accuracy"].between(0, 1).all() and (runs["train_images"] == 40).all()
-    assert (out / "cut_study.png").read_bytes()[:4] == b"\x89PNG"
-    assert len(pd.read_csv(out / "cut_study_summary.csv")) == 2
-    # Finished runs are skipped on a second call: same numbers, no retraining.
-    stamp = (out / "runs" / "t0-s0" / "cut_result.json").stat().st_mtime_ns
-    assert main(args) == 0
-    assert (out / "runs" / "t0-s0" / "cut_result.json").stat().st_mtime_ns == stamp
-    assert pd.read_csv(out / "cut_study.csv").equals(runs)

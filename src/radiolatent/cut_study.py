@@ -9,7 +9,13 @@ The cut pools are subsets of one pool build (same leak rules, same images), so t
 differ only in what the cut removed. Each run lives in OUT/runs/t<t>-s<s>/ with its own
 checkpoints; a finished run's `cut_result.json` makes a second invocation skip it, and an
 unfinished one resumes from its last epoch. OUT/cut_study.csv holds one row per run,
-OUT/cut_study_summary.csv mean and sd per threshold, OUT/cut_study.png the plot.
+OUT/cut_study_summary.csv mean, sd and standard error per threshold, OUT/cut_study.png
+the plot (mean +- standard error, as [B]).
+
+[B] Figure 5: every epoch each run also scores kNN on MBC (single pass, k=20, fitted on
+mbc:train, accuracy on mbc:test) with its current backbone: the metrics.csv column
+`val_knn_accuracy`. OUT/cut_study_epochs.csv and OUT/cut_study_epochs.png give it
+against epoch, one curve per cut (mean +- standard error over seeds).
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ RESULT_NAME = "cut_result.json"
 RUNS_CSV = "cut_study.csv"
 SUMMARY_CSV = "cut_study_summary.csv"
 PLOT_PNG = "cut_study.png"
+EPOCHS_CSV = "cut_study_epochs.csv"
+EPOCHS_PNG = "cut_study_epochs.png"
+#: the default cuts: each removes a part of the default pool (10" removed 29 of 2,214 sources).
+DEFAULT_THRESHOLDS = (0.0, 20.0, 30.0, 45.0)
 #: [B]'s point for context: BYOL on RGZ DR1 with a 29" cut, kNN k=20 on MBC test (their pool, not ours).
 REFERENCE_POINT = (29.0, 0.8525)
 
@@ -50,8 +60,9 @@ class CutStudy:
 
     method: str
     thresholds: tuple[float, ...]
-    config: str = "tiny"
-    seeds: int = 1
+    #: `cut`: ResNet-18 (max-pooled stem), 15 epochs (config/presets.py).
+    config: str = "cut"
+    seeds: int = 3
     overrides: tuple[str, ...] = ()
     #: train on a seeded random subset of at most this many cut-pool images (None = all):
     #: for quick looks only, as it hides the cut's effect on the pool size.
@@ -99,6 +110,10 @@ def run_cut_study(
     summary = summarise(runs)
     write_csv(summary, out_dir / SUMMARY_CSV)
     plot_cut_study(runs, summary, study, out_dir / PLOT_PNG)
+    curves = epoch_curves(runs)
+    if len(curves):
+        write_csv(curves, out_dir / EPOCHS_CSV)
+        plot_epoch_curves(curves, study, out_dir / EPOCHS_PNG)
     return runs
 
 
@@ -113,7 +128,7 @@ def _one_run(
     progress: bool,
 ) -> dict:
     """One (threshold, seed): reuse its recorded result, or train (resuming) and score it."""
-    from radiolatent.training import train_ssl
+    from radiolatent.training import train
 
     run_dir = out_dir / "runs" / f"t{threshold:g}-s{seed}"
     done = run_dir / RESULT_NAME
@@ -123,7 +138,8 @@ def _one_run(
     if len(chosen) < run.train.batch_size * 2:
         raise InputError(f"threshold {threshold:g}", f"the cut leaves {len(chosen)} images, too few to train on")
     started = time.perf_counter()
-    train_ssl(np.ascontiguousarray(images[chosen]), run, run_dir, resume=True, seed=seed, progress=progress)
+    recipe = knn_tracking_recipe(run, study.k)
+    train(np.ascontiguousarray(images[chosen]), recipe, run_dir, resume=True, seed=seed, progress=progress)
     minutes = (time.perf_counter() - started) / 60.0
     row = {
         "method": study.method,
@@ -161,17 +177,67 @@ def knn_accuracy(model_path: Path, study: CutStudy) -> float:
     )
 
 
+def knn_tracking_recipe(run: SSLRunConfig, k: int):
+    """The SSL recipe, plus [B]'s kNN accuracy on MBC after every epoch (Figure 5)."""
+    from radiolatent.embedding import model_input
+    from radiolatent.training import SSLRecipe
+
+    try:
+        SSLRecipe(run)
+    except ValueError as exc:
+        raise InputError("config", str(exc)) from None
+    train, test = model_input("mbc:train"), model_input("mbc:test")
+    mbc = (train.images, train.meta["label"].to_numpy(), test.images, test.meta["label"].to_numpy())
+
+    class KNNTrackingRecipe(SSLRecipe):
+        def evaluate(self, model, images, rows, seed, device):  # type: ignore[no-untyped-def]
+            val = super().evaluate(model, images, rows, seed, device)
+            val["knn_accuracy"] = _knn_now(model.backbone, mbc, k, device)
+            return val
+
+        def val_row(self, val, model):  # type: ignore[no-untyped-def]
+            return {**super().val_row(val, model), "val_knn_accuracy": val["knn_accuracy"]}
+
+        def columns(self, model):  # type: ignore[no-untyped-def]
+            return [*super().columns(model), "val_knn_accuracy"]
+
+    return KNNTrackingRecipe(run)
+
+
+def _knn_now(backbone, mbc: tuple, k: int, device) -> float:  # type: ignore[no-untyped-def]
+    """kNN (k) on the backbone's single-pass codes: fitted on mbc:train, accuracy on mbc:test."""
+    import torch
+
+    from radiolatent.downstream.classify import knn_protocol_b
+
+    def codes(images: np.ndarray) -> np.ndarray:
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(images), 256):
+                x = torch.from_numpy(images[start : start + 256].astype(np.float32) / 255.0).unsqueeze(1)
+                out.append(backbone(x.to(device)).float().cpu().numpy())
+        return np.concatenate(out)
+
+    was_training = backbone.training
+    backbone.eval()
+    try:
+        return knn_protocol_b(codes(mbc[0]), mbc[1], codes(mbc[2]), mbc[3], k=k)
+    finally:
+        backbone.train(was_training)
+
+
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean, sd (0 for one seed), min and max kNN accuracy per threshold."""
+    """Mean, sd and standard error (0 for one seed), min and max kNN accuracy per threshold."""
     grouped = runs.groupby("threshold_arcsec")
     summary = grouped["knn_accuracy"].agg(["mean", "std", "min", "max", "count"]).reset_index()
     summary["std"] = summary["std"].fillna(0.0)
+    summary["sem"] = summary["std"] / np.sqrt(summary["count"])  # [B] shows the standard error
     summary["pool_images"] = grouped["pool_images"].first().to_numpy()
     return summary.rename(columns={"count": "seeds"})
 
 
 def plot_cut_study(runs: pd.DataFrame, summary: pd.DataFrame, study: CutStudy, path: Path) -> Path:
-    """Mean +- sd per threshold, every seed as a dot, pool sizes on the top axis."""
+    """Mean +- standard error per threshold, every seed as a dot, pool sizes on the top axis."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -181,10 +247,10 @@ def plot_cut_study(runs: pd.DataFrame, summary: pd.DataFrame, study: CutStudy, p
     ax.errorbar(
         summary["threshold_arcsec"],
         summary["mean"],
-        yerr=summary["std"],
+        yerr=summary["sem"],
         marker="o",
         capsize=4,
-        label=f"{study.method} ({runs['config'].iloc[0]}), mean ± sd over seeds",
+        label=f"{study.method} ({runs['config'].iloc[0]}), mean ± standard error over seeds",
     )
     ax.scatter(
         runs["threshold_arcsec"], runs["knn_accuracy"], s=12, color="grey", alpha=0.6, label="single runs", zorder=3
@@ -200,4 +266,48 @@ def plot_cut_study(runs: pd.DataFrame, summary: pd.DataFrame, study: CutStudy, p
     top.set_xlabel("pool images", fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
+    return save_figure(fig, path)
+
+
+def epoch_curves(runs: pd.DataFrame) -> pd.DataFrame:
+    """[B] Fig. 5's data: per threshold and epoch, the mean and standard error over seeds of
+    the kNN accuracy recorded after that epoch (runs whose metrics.csv lack it are left out)."""
+    frames = []
+    for row in runs.itertuples():
+        metrics = Path(row.run_dir) / "metrics.csv"
+        if not metrics.is_file():
+            continue
+        m = pd.read_csv(metrics)
+        if "val_knn_accuracy" in m:
+            frames.append(m[["epoch", "val_knn_accuracy"]].assign(threshold_arcsec=row.threshold_arcsec))
+    if not frames:
+        return pd.DataFrame(columns=["threshold_arcsec", "epoch", "mean", "sem", "seeds"])
+    grouped = pd.concat(frames).groupby(["threshold_arcsec", "epoch"])["val_knn_accuracy"]
+    curves = grouped.agg(["mean", "std", "count"]).reset_index()
+    curves["sem"] = curves["std"].fillna(0.0) / np.sqrt(curves["count"])
+    return curves.rename(columns={"count": "seeds"})[["threshold_arcsec", "epoch", "mean", "sem", "seeds"]]
+
+
+def plot_epoch_curves(curves: pd.DataFrame, study: CutStudy, path: Path) -> Path:
+    """kNN accuracy on MBC test against epoch, one curve per cut, +- standard error ([B] Fig. 5)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=120)
+    for threshold, curve in curves.groupby("threshold_arcsec"):
+        line = ax.plot(curve["epoch"], curve["mean"], marker=".", label=f'cut {threshold:g}"')[0]
+        ax.fill_between(
+            curve["epoch"],
+            curve["mean"] - curve["sem"],
+            curve["mean"] + curve["sem"],
+            color=line.get_color(),
+            alpha=0.2,
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"kNN (k={study.k}) accuracy, MBC test (single pass)")
+    ax.set_title(f"kNN accuracy during training, per cut ([B] Fig. 5), {study.method}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right", title="mean ± standard error", title_fontsize=7)
     return save_figure(fig, path)

@@ -15,23 +15,44 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = study.add_subparsers(dest="study_command", metavar="STUDY", required=True)
     p = sub.add_parser("cut", help="kNN accuracy on MBC against an angular-size cut of the pool ([B] Fig. 3)")
     p.add_argument("--model", required=True, choices=SSL_METHODS, help="the SSL method to train")
-    p.add_argument("--thresholds", default="0,10,20,30,40",
-                   help="comma-separated LAS cuts in arcsec (default 0,10,20,30,40)")
-    p.add_argument("--config", default="tiny", help="tiny (default), cpu or paper")
-    p.add_argument("--seeds", type=argtypes.positive_int, default=1, help="training seeds 0..N-1 per threshold (default 1)")
-    p.add_argument("--out", type=argtypes.output_dir, required=True, help="study folder: runs/, cut_study.csv, cut_study.png")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a setting of the config, e.g. train.epochs=3 (repeatable)")
-    p.add_argument("--max-images", type=argtypes.positive_int, default=None,
-                   help="train on at most this many images per run (quick looks; default all)")
-    p.add_argument("--single-view", action="store_true",
-                   help="embed MBC once per image (default: average over the 8 flips and quarter turns)")
+    p.add_argument(
+        "--thresholds", default="0,20,30,45", help="comma-separated LAS cuts in arcsec (default 0,20,30,45)"
+    )
+    p.add_argument(
+        "--config",
+        default="cut",
+        help="cut (default: ResNet-18, max-pooled stem, 15 epochs), tiny, cpu, paper, b-paper or c-mirabest",
+    )
+    p.add_argument(
+        "--seeds", type=argtypes.positive_int, default=3, help="training seeds 0..N-1 per threshold (default 3)"
+    )
+    p.add_argument(
+        "--out", type=argtypes.output_dir, required=True, help="study folder: runs/, cut_study.csv, cut_study.png"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a setting of the config, e.g. train.epochs=3 (repeatable)",
+    )
+    p.add_argument(
+        "--max-images",
+        type=argtypes.positive_int,
+        default=None,
+        help="train on at most this many images per run (quick looks; default all)",
+    )
+    p.add_argument(
+        "--single-view",
+        action="store_true",
+        help="embed MBC once per image (default: average over the 8 flips and quarter turns)",
+    )
     add_pool_arguments(p)
     p.set_defaults(handler=cmd_cut)
 
 
 def cmd_cut(args: argparse.Namespace) -> int:
-    from radiolatent.cut_study import CutStudy, check_thresholds, run_cut_study
+    from radiolatent.cut_study import CutStudy, check_thresholds, run_cut_study, summarise
     from radiolatent.errors import InputError
 
     try:
@@ -44,12 +65,18 @@ def cmd_cut(args: argparse.Namespace) -> int:
         raise InputError("--max-images", "need at least 2 images")
     if args.min_las:
         raise InputError("--min-las", "the study sets the cut itself: give --thresholds instead")
-    study = CutStudy(method=args.model, thresholds=check_thresholds(values), config=args.config,
-                     seeds=args.seeds, overrides=tuple(args.set), max_images=args.max_images,
-                     single_view=args.single_view)
+    study = CutStudy(
+        method=args.model,
+        thresholds=check_thresholds(values),
+        config=args.config,
+        seeds=args.seeds,
+        overrides=tuple(args.set),
+        max_images=args.max_images,
+        single_view=args.single_view,
+    )
     study.run_config()  # bad --config/--set fail here, before the pool is built
     runs = run_cut_study(study, args.out, pool_config(args))
-    summary = runs.groupby("threshold_arcsec")["knn_accuracy"].agg(["mean", "std", "count"])
+    summary = summarise(runs).set_index("threshold_arcsec")[["mean", "sem", "seeds", "pool_images"]]
     print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
-    print(f"wrote {args.out}/cut_study.csv, cut_study_summary.csv and cut_study.png")
+    print(f"wrote {args.out}/cut_study.csv, cut_study_summary.csv, cut_study.png and cut_study_epochs.png")
     return 0

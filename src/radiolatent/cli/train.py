@@ -11,47 +11,124 @@ from radiolatent.cli.data import add_pool_arguments, pool_config
 def register(subparsers: argparse._SubParsersAction) -> None:
     from radiolatent.config import SSL_METHODS
 
-    train = subparsers.add_parser("train", help="train a model on the pre-training pool")
+    train = subparsers.add_parser("train", help="train a model: on the pre-training pool, or the supervised ceiling")
     sub = train.add_subparsers(dest="model_kind", metavar="MODEL", required=True)
     p = sub.add_parser("vdvae", help="the Very Deep VAE")
     _add_train_arguments(p, "e.g. train.epochs=20 or model.aux_weight=1")
     p.set_defaults(handler=cmd_train_vdvae)
-    names = {"simclr": "SimCLR (NT-Xent)", "byol": "BYOL (online/target networks)",
-             "simsiam": "SimSiam (stop-gradient)"}
+    names = {
+        "simclr": "SimCLR (NT-Xent)",
+        "byol": "BYOL (online/target networks)",
+        "simsiam": "SimSiam (stop-gradient)",
+    }
     for method in SSL_METHODS:
         p = sub.add_parser(method, help=f"{names[method]} on a one-channel ResNet (docs/ssl.md)")
         _add_train_arguments(p, "e.g. train.epochs=5, model.backbone=resnet34 or augment.blur_p=0")
+        p.add_argument(
+            "--train-on",
+            default=None,
+            metavar="SPEC",
+            help="train on this dataset instead of the pool, e.g. mirabest:all ([C]'s protocol: "
+            "--config c-mirabest); the confident subset's kNN score ([C]: k=5, 50 splits) is printed",
+        )
+        p.add_argument(
+            "--init",
+            choices=("random", "pretrained"),
+            default="random",
+            help=f"with --train-on: start from random weights (default) or the shipped {method}-cpu "
+            "backbone ([C] compared the two)",
+        )
         p.set_defaults(handler=cmd_train_ssl, method=method)
+    _register_supervised(sub)
+
+
+def _register_supervised(sub) -> None:
+    from radiolatent.config.supervised import SUPERVISED_SETS
+
+    p = sub.add_parser(
+        "supervised",
+        help="the supervised ceiling: a ResNet-18 on FRI/FRII labels "
+        "([B]: 92.42 %% on MiraBest), scored on the test split",
+    )
+    p.add_argument(
+        "--data",
+        default="mbc:train",
+        help=f"comma-separated labelled train splits: {', '.join(SUPERVISED_SETS)} (default mbc:train)",
+    )
+    p.add_argument("--seeds", type=argtypes.positive_int, default=3, help="seeds 0..N-1 per set (default 3)")
+    p.add_argument(
+        "--out",
+        type=argtypes.output_dir,
+        required=True,
+        help="folder: supervised.csv (one row per set and seed) and each classifier's weights",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a setting, e.g. max_epochs=10 or patience=3 (repeatable)",
+    )
+    p.set_defaults(handler=cmd_train_supervised)
 
 
 def _add_train_arguments(p: argparse.ArgumentParser, set_example: str) -> None:
-    p.add_argument("--config", default="cpu", help="tiny, cpu (default) or paper")
-    p.add_argument("--out", type=argtypes.output_dir, required=True, help="run folder: checkpoints, metrics.csv, model/")
+    p.add_argument(
+        "--config", default="cpu", help="tiny, cpu (default) or paper; SSL also b-paper ([B]), c-mirabest ([C]), cut"
+    )
+    p.add_argument(
+        "--out", type=argtypes.output_dir, required=True, help="run folder: checkpoints, metrics.csv, model/"
+    )
     p.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start a new run in a non-empty --out, replacing what is there (refused otherwise)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run in a non-empty --out, replacing what is there (refused otherwise)",
+    )
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help=f"override a setting, {set_example} (repeatable)")
-    p.add_argument("--world-size", type=argtypes.positive_int, default=1,
-                   help="data-parallel processes on this machine (default 1); under torchrun leave it "
-                        "at 1: torchrun --nproc-per-node starts the processes (docs/gpu.md)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"override a setting, {set_example} (repeatable)",
+    )
+    p.add_argument(
+        "--world-size",
+        type=argtypes.positive_int,
+        default=1,
+        help="data-parallel processes on this machine (default 1); under torchrun leave it "
+        "at 1: torchrun --nproc-per-node starts the processes (docs/gpu.md)",
+    )
     add_device_argument(p, "train (overrides train.device)")
     add_pool_arguments(p)
 
 
 def add_device_argument(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                   help=f"where to {what}: auto (default: this process's GPU when CUDA is present, "
-                        "else the CPU), cpu or cuda")
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help=f"where to {what}: auto (default: this process's GPU when CUDA is present, else the CPU), cpu or cuda",
+    )
 
 
 def cmd_train_vdvae(args: argparse.Namespace) -> int:
     from radiolatent.runs import run_config, train_model
 
     run = run_config("vdvae", args.config, args.set)
-    train_model("vdvae", run, args.out, pool_config(args), resume=args.resume, overwrite=args.overwrite,
-                seed=args.seed, world_size=args.world_size, device=args.device, log=_say)
+    train_model(
+        "vdvae",
+        run,
+        args.out,
+        pool_config(args),
+        resume=args.resume,
+        overwrite=args.overwrite,
+        seed=args.seed,
+        world_size=args.world_size,
+        device=args.device,
+        log=_say,
+    )
     return 0
 
 
@@ -59,8 +136,63 @@ def cmd_train_ssl(args: argparse.Namespace) -> int:
     from radiolatent.runs import run_config, train_model
 
     run = run_config(args.method, args.config, args.set)
-    train_model(args.method, run, args.out, pool_config(args), resume=args.resume, overwrite=args.overwrite,
-                seed=args.seed, world_size=args.world_size, device=args.device, log=_say)
+    if args.train_on is not None or args.init != "random":
+        return _train_on_set(args, run)
+    train_model(
+        args.method,
+        run,
+        args.out,
+        pool_config(args),
+        resume=args.resume,
+        overwrite=args.overwrite,
+        seed=args.seed,
+        world_size=args.world_size,
+        device=args.device,
+        log=_say,
+    )
+    return 0
+
+
+def _train_on_set(args: argparse.Namespace, run) -> int:
+    """[C]'s protocol: train on a dataset (not the pool) from a random or pretrained start."""
+    import dataclasses
+
+    import torch
+
+    from radiolatent.errors import InputError
+    from radiolatent.models.checkpoint import check_run_folder
+    from radiolatent.set_training import knn_c_score, train_on_set
+
+    if args.train_on is None:
+        raise InputError("--init", "a pretrained start is for --train-on (the pool runs start from random weights)")
+    if args.world_size > 1 or args.add or args.min_las:
+        raise InputError("--train-on", "trains in one process on the dataset alone: drop --world-size/--add/--min-las")
+    check_run_folder(args.out, args.resume, args.overwrite)
+    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    run = dataclasses.replace(run, train=dataclasses.replace(run.train, device="cuda" if cuda else "cpu"))
+    train_on_set(run, args.train_on, args.out, args.init, seed=args.seed, resume=args.resume, log=_say)
+    score = knn_c_score(args.out)
+    print(
+        f"kNN (k={score['k']}, {score['n_splits']} random 75/25 splits of MBC, single pass): "
+        f"accuracy {score['mean']:.4f} +- {score['sd']:.4f} (sd)"
+    )
+    return 0
+
+
+def cmd_train_supervised(args: argparse.Namespace) -> int:
+    from radiolatent.config import override
+    from radiolatent.config.supervised import SupervisedConfig
+    from radiolatent.errors import InputError
+    from radiolatent.supervised import RESULTS_CSV, run_ceiling, summary
+
+    try:
+        cfg = override(SupervisedConfig(), list(args.set))
+    except (KeyError, ValueError) as exc:
+        raise InputError("--set", str(exc).strip("'\"")) from None
+    specs = [s.strip() for s in args.data.split(",") if s.strip()]
+    rows = run_ceiling(specs, args.seeds, cfg, out_dir=args.out)
+    print(summary(rows).to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"wrote {args.out}/{RESULTS_CSV}")
     return 0
 
 

@@ -280,7 +280,9 @@ def _ssl_configs(method: Any) -> dict[str, SSLRunConfig]:
             weight_decay=1e-6,
         ),
     )
-    return {c.name: c for c in (tiny, cpu, paper)}
+    from radiolatent.config.presets import more_presets  # [B], [C], cut; imports this module's classes
+
+    return {c.name: c for c in (tiny, cpu, paper, *more_presets(method, heads))}
 
 
 def get_vdvae_config(name: str) -> VDVAERunConfig:

@@ -1,0 +1,54 @@
+"""Settings of the supervised ceiling: a ResNet-18 trained on a labelled set's train split
+([B]'s supervised baseline, 92.42 % on MiraBest) and scored on its test split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from radiolatent.config.core import CHECKS, _Problems
+from radiolatent.config.models import SSL_BACKBONES, SSLAugmentConfig
+
+#: the labelled sets the ceiling is trained on: train split -> (test split, the results' dataset name).
+SUPERVISED_SETS = {"mbc:train": ("mbc:test", "mbc"), "frdeep-n:train": ("frdeep-n:test", "nvss")}
+#: [B]'s supervised ResNet-18 on MiraBest (accuracy).
+B_SUPERVISED_ACCURACY = 0.9242
+
+
+@dataclass(frozen=True)
+class SupervisedConfig:
+    """A one-channel ResNet (the SSL encoders' backbone, models/ssl.py) + a linear FRI/FRII
+    head, trained with cross-entropy on the SSL augmentations (flips, any rotation, crops
+    of >= 80 % of the area, jitter, weak blur) and stopped early on a stratified validation
+    split of the train set; the weights of the best validation loss are the ones scored."""
+
+    backbone: str = "resnet18"
+    #: stride 2 and a max-pool: 16x16 after the stem, torchvision's ResNet-18 layout on a
+    #: 64x64 image; a quarter of the cost of the SSL encoders' 32x32, which matters on a
+    #: shared 2-core CPU (docs/results.md gives the minutes).
+    stem_stride: int = 2
+    stem_max_pool: bool = True
+    max_epochs: int = 40
+    #: epochs without a lower validation loss before stopping.
+    patience: int = 6
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    valid_fraction: float = 0.2
+    augment: SSLAugmentConfig = field(default_factory=SSLAugmentConfig)
+    threads: int = 2
+
+
+def _supervised_problems(c: SupervisedConfig) -> list[str]:
+    p = _Problems()
+    p.finite(c)
+    p.need(c.backbone in SSL_BACKBONES, "backbone", f"must be one of {sorted(SSL_BACKBONES)}", c.backbone)
+    p.need(c.stem_stride in (1, 2), "stem_stride", "must be 1 or 2", c.stem_stride)
+    p.need(c.max_epochs >= 1 and c.patience >= 1, "max_epochs and patience", "must be at least 1")
+    p.need(c.batch_size >= 2, "batch_size", "must be >= 2 (batch norm)", c.batch_size)
+    p.need(c.lr > 0 and c.weight_decay >= 0, "lr and weight_decay", "must be > 0 and >= 0")
+    p.need(0 < c.valid_fraction < 1, "valid_fraction", "must lie in (0, 1)", c.valid_fraction)
+    p.need(c.threads >= 1, "threads", "must be at least 1", c.threads)
+    return p
+
+
+CHECKS[SupervisedConfig] = _supervised_problems

@@ -1,0 +1,232 @@
+"""The supervised ceiling: a ResNet-18 trained on labels, the number a representation is
+measured against ([B]: 92.42 % on MiraBest).
+
+For each labelled set (MBC, FR-DEEP NVSS) and seed: the train split is divided into a
+stratified train / validation part, the network learns FRI/FRII with cross-entropy on
+the SSL augmentations (`data/augment.random_view`, a fresh view every batch), stops when
+the validation loss has not improved for `patience` epochs, and the weights of the best
+validation loss are scored on the test split with the classifiers' metrics (accuracy,
+ROC-AUC, specificity, recall; FRII positive).
+
+Training does not run in the shared loop (training.py): that loop feeds a recipe images
+only, and this one needs their labels beside them.
+
+The study's rows (the shipped table, or trained with --retrain) are in ceiling.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from radiolatent.ceiling import ENCODER
+from radiolatent.config.models import SSLModelConfig
+from radiolatent.config.supervised import SUPERVISED_SETS, SupervisedConfig
+from radiolatent.errors import InputError
+from radiolatent.fileio import atomic_path, write_csv
+
+RESULTS_CSV = "supervised.csv"
+#: the columns the classifier results have, then this table's own.
+COLUMNS = [
+    "dataset",
+    "accuracy",
+    "roc_auc",
+    "specificity",
+    "recall",
+    "seed",
+    "encoder",
+    "epochs",
+    "best_epoch",
+    "train_images",
+    "valid_images",
+    "train_minutes",
+]
+
+
+class Classifier(torch.nn.Module):
+    """(N, 1, 64, 64) in [0, 1] -> (N, 2) logits: the SSL encoders' ResNet and a linear head."""
+
+    def __init__(self, cfg: SupervisedConfig):
+        super().__init__()
+        from radiolatent.models.ssl import FEATURE_DIM, ResNetBackbone
+
+        self.backbone = ResNetBackbone(
+            SSLModelConfig(backbone=cfg.backbone, stem_stride=cfg.stem_stride, stem_max_pool=cfg.stem_max_pool)
+        )
+        self.head = torch.nn.Linear(FEATURE_DIM, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+def build_classifier(cfg: SupervisedConfig, seed: int) -> Classifier:
+    """A classifier with weights drawn from `seed` (the global RNG state is left alone)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Classifier(cfg)
+
+
+def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train, validation) indices of a train split."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    train, valid = train_test_split(idx, test_size=fraction, stratify=labels, random_state=seed)
+    return np.sort(train), np.sort(valid)
+
+
+def _batch(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32) / 255.0).unsqueeze(1)
+
+
+@torch.no_grad()
+def frii_probability(model: Classifier, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """P(FRII) of each uint8 image (N, 64, 64), the model in eval mode."""
+    model.eval()
+    out = [
+        torch.softmax(model(_batch(images[i : i + batch_size])), dim=1)[:, 1] for i in range(0, len(images), batch_size)
+    ]
+    return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+@torch.no_grad()
+def _valid_loss(model: Classifier, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    p = np.clip(frii_probability(model, images), 1e-7, 1 - 1e-7)
+    loss = -np.mean(np.where(labels == 1, np.log(p), np.log(1 - p)))
+    return float(loss), float(np.mean((p >= 0.5) == (labels == 1)))
+
+
+def train_classifier(
+    images: np.ndarray, labels: np.ndarray, cfg: SupervisedConfig, seed: int, progress: bool = True
+) -> tuple[Classifier, list[dict]]:
+    """Train on uint8 images (N, 64, 64) with 0/1 labels; returns the best-validation-loss
+    model (eval mode) and one history row per epoch."""
+    labels = np.asarray(labels).astype(int)
+    train_idx, valid_idx = validation_split(labels, cfg.valid_fraction, seed)
+    if len(train_idx) < cfg.batch_size:
+        raise InputError("train set", f"{len(train_idx)} training images is less than one batch of {cfg.batch_size}")
+    torch.set_num_threads(cfg.threads)
+    model = build_classifier(cfg, seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng([seed, 0x5A9E])
+    best, best_state, history = np.inf, copy.deepcopy(model.state_dict()), []
+    bar = tqdm(range(1, cfg.max_epochs + 1), desc=f"supervised seed {seed}", disable=not progress, leave=False)
+    for epoch in bar:
+        loss = _train_epoch(model, optimizer, images, labels, train_idx, cfg, rng)
+        val_loss, val_acc = _valid_loss(model, images[valid_idx], labels[valid_idx])
+        history.append({"epoch": epoch, "loss": loss, "val_loss": val_loss, "val_accuracy": val_acc})
+        bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
+        if val_loss < best:
+            best, best_state = val_loss, copy.deepcopy(model.state_dict())
+        elif epoch - _best_epoch(history) >= cfg.patience:
+            break
+    model.load_state_dict(best_state)
+    return model.eval(), history
+
+
+def _train_epoch(model, optimizer, images, labels, train_idx, cfg: SupervisedConfig, rng) -> float:
+    from radiolatent.data.augment import random_view
+
+    torch.manual_seed(int(rng.integers(0, 2**62)))  # dropout-free, but batch order and views are seeded
+    model.train()
+    order = rng.permutation(train_idx)
+    losses = []
+    for start in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):  # full batches (batch norm)
+        chunk = order[start : start + cfg.batch_size]
+        x = random_view(_batch(images[chunk]), rng, cfg.augment)
+        loss = torch.nn.functional.cross_entropy(model(x), torch.from_numpy(labels[chunk]))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return float(np.mean(losses))
+
+
+def _best_epoch(history: list[dict]) -> int:
+    return int(min(history, key=lambda row: row["val_loss"])["epoch"])
+
+
+def _labelled(spec: str) -> tuple[np.ndarray, np.ndarray]:
+    from radiolatent.embedding import model_input
+
+    ds = model_input(spec)
+    labels = ds.meta["label"].to_numpy()
+    if not np.isin(labels, (0, 1)).all():
+        raise InputError(spec, "the supervised ceiling needs FRI/FRII labels (0/1) on every image")
+    return ds.images, labels.astype(int)
+
+
+def train_and_score(
+    train_spec: str,
+    seed: int,
+    cfg: SupervisedConfig = SupervisedConfig(),
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
+    """One row: train on `train_spec` (e.g. 'mbc:train') with `seed`, score its test split.
+    With `out_dir`, the classifier's weights go to out_dir/<dataset>-s<seed>.pt."""
+    from radiolatent.downstream.classify import binary_metrics
+
+    test_spec, dataset = test_split(train_spec)
+    images, labels = _labelled(train_spec)
+    test_images, test_labels = _labelled(test_spec)
+    started = time.perf_counter()
+    model, history = train_classifier(images, labels, cfg, seed, progress)
+    minutes = (time.perf_counter() - started) / 60.0
+    p = frii_probability(model, test_images)
+    valid = validation_split(labels, cfg.valid_fraction, seed)[1]
+    row = {
+        "dataset": dataset,
+        **binary_metrics(test_labels, (p >= 0.5).astype(int), p),
+        "seed": seed,
+        "encoder": ENCODER,
+        "epochs": len(history),
+        "best_epoch": _best_epoch(history),
+        "train_images": len(labels) - len(valid),
+        "valid_images": len(valid),
+        "train_minutes": round(minutes, 2),
+    }
+    if out_dir is not None:
+        with atomic_path(Path(out_dir) / f"{dataset}-s{seed}.pt") as tmp:
+            torch.save(model.state_dict(), tmp)
+    return row
+
+
+def test_split(train_spec: str) -> tuple[str, str]:
+    """(test split spec, dataset name in the results) of a labelled train split."""
+    if train_spec not in SUPERVISED_SETS:
+        raise InputError(
+            "--data", f"{train_spec!r}: the supervised ceiling trains on one of {', '.join(SUPERVISED_SETS)}"
+        )
+    return SUPERVISED_SETS[train_spec]
+
+
+def run_ceiling(
+    train_specs: list[str],
+    seeds: int,
+    cfg: SupervisedConfig = SupervisedConfig(),
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Every (set, seed 0..seeds-1); with `out_dir`, also its supervised.csv and weights."""
+    for spec in train_specs:
+        test_split(spec)  # every name checked before any training
+    rows = []
+    for spec in train_specs:
+        for seed in range(seeds):
+            rows.append(train_and_score(spec, seed, cfg, out_dir, progress))
+            if out_dir is not None:  # after every run: a long study keeps what it measured
+                write_csv(pd.DataFrame(rows, columns=COLUMNS), Path(out_dir) / RESULTS_CSV)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds, per dataset and metric."""
+    metrics = ["accuracy", "roc_auc", "specificity", "recall"]
+    return rows.groupby("dataset")[metrics].agg(["mean", "std"])
