@@ -15,9 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = study.add_subparsers(dest="study_command", metavar="STUDY", required=True)
     p = sub.add_parser("cut", help="kNN accuracy on MBC against an angular-size cut of the pool ([B] Fig. 3)")
     p.add_argument("--model", required=True, choices=SSL_METHODS, help="the SSL method to train")
-    p.add_argument(
-        "--thresholds", default="0,20,30,45", help="comma-separated LAS cuts in arcsec (default 0,20,30,45)"
-    )
+    p.add_argument("--thresholds", default="0,20,30,45", help="comma-separated LAS cuts in arcsec (default 0,20,30,45)")
     p.add_argument(
         "--config",
         default="cut",
