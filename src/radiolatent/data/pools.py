@@ -304,24 +304,36 @@ def _write_pool(folder: Path, excl: _Exclusions, config: PoolConfig, progress: b
     raw_path = folder / "images.raw.part"
     metas: list[pd.DataFrame] = []
     rows: list[dict[str, Any]] = []
+    held_path = folder / "source.raw.part"
     with open(raw_path, "wb") as raw:
         for source in tqdm(config.sources, desc="pool sources", disable=not progress):
             counts = dict.fromkeys(DROP_REASONS, 0)
-            kept_images, kept_meta = [], []
-            for chunk in iter_source(source, config.folder):
-                pre, meta, c = _filter_chunk(chunk, excl, config)
-                counts = {k: counts[k] + c[k] for k in counts}
-                kept_images.append(pre)
-                kept_meta.append(meta.assign(pool_source=source))
-            images = (
-                np.concatenate(kept_images) if kept_images else np.zeros((0,) + (config.preprocess.size,) * 2, np.uint8)
-            )
+            kept_meta = []
+            # a source's kept images wait on disk, not in memory, until its duplicates are known
+            # (a 100,000-image source held in memory cost 0.8 GB more than one held on disk)
+            with open(held_path, "wb") as held:
+                for chunk in iter_source(source, config.folder):
+                    pre, meta, c = _filter_chunk(chunk, excl, config)
+                    counts = {k: counts[k] + c[k] for k in counts}
+                    held.write(np.ascontiguousarray(pre).tobytes())
+                    kept_meta.append(meta.assign(pool_source=source))
             meta = pd.concat(kept_meta, ignore_index=True)
             dup = _duplicates_against(meta, metas, config.match_radius_arcsec)
-            raw.write(np.ascontiguousarray(images[~dup]).tobytes())
+            _copy_rows(held_path, raw, ~dup, config.preprocess.size)
+            os.unlink(held_path)
             metas.append(meta[~dup].reset_index(drop=True))
             rows.append(_report_row(source, counts, int(dup.sum()), int((~dup).sum())))
     _finish(folder, raw_path, metas, pd.DataFrame(rows), config)
+
+
+def _copy_rows(path: Path, out, keep: np.ndarray, size: int, chunk: int = 8192) -> None:
+    """Append the `keep` rows of the (N, size, size) uint8 file `path` to the open file
+    `out`, `chunk` rows in memory at a time (plain reads: a memory map's pages would
+    count in the process's memory until it ends)."""
+    with open(path, "rb") as held:
+        for start in range(0, len(keep), chunk):
+            rows = np.fromfile(held, dtype=np.uint8, count=min(chunk, len(keep) - start) * size * size)
+            out.write(rows.reshape(-1, size, size)[keep[start : start + chunk]].tobytes())
 
 
 def _replace_folder(staging: Path, folder: Path) -> None:
@@ -347,12 +359,16 @@ def _duplicates_against(meta: pd.DataFrame, earlier: list[pd.DataFrame], radius:
 def _finish(folder: Path, raw_path: Path, metas: list[pd.DataFrame], report: pd.DataFrame, config: PoolConfig) -> None:
     meta = pd.concat(metas, ignore_index=True)
     size = config.preprocess.size
-    flat = np.memmap(raw_path, dtype=np.uint8, mode="r", shape=(len(meta), size, size)) if len(meta) else None
-    out = np.lib.format.open_memmap(folder / "images.npy", mode="w+", dtype=np.uint8, shape=(len(meta), size, size))
-    if flat is not None:
-        out[:] = flat
-    out.flush()
-    del out, flat
+    # the raw rows behind a .npy header, copied through a small buffer (not two memory maps,
+    # whose pages would all count in this process's peak memory)
+    with open(raw_path, "rb") as flat, open(folder / "images.npy", "wb") as out:
+        header = {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+            "fortran_order": False,
+            "shape": (len(meta), size, size),
+        }
+        np.lib.format.write_array_header_1_0(out, header)
+        shutil.copyfileobj(flat, out, 16 * 2**20)
     os.unlink(raw_path)
     # the staging folder is moved into place only once complete, so plain writes suffice here
     meta.to_parquet(folder / "meta.parquet", index=False)
