@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="fast",
         choices=sorted(CLUSTER_CONFIGS),
         help="fast (default: at most 32 PCA components, diagonal covariance above 16, 3 inits; "
-        "seconds on any table) or paper ([C]: full covariance, 10 inits, 1,000 iterations)",
+        "tens of seconds on a 2,000-row table) or paper ([C]: full covariance, 10 inits, 1,000 iterations)",
     )
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument(
