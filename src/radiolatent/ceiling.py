@@ -10,14 +10,16 @@ from importlib import resources
 
 import pandas as pd
 
+from radiolatent.reference import other_reference
+
 #: the measured ceiling shipped with the package (one row per labelled set and seed).
 SHIPPED_TABLE = "weights/supervised/ceiling.csv"
 ENCODER = "supervised-resnet18"
-#: the published number beside each dataset's ceiling (reference.md): [B]'s supervised
-#: ResNet-18 on MiraBest; a transfer-learned CNN on FR-DEEP NVSS (accuracy, ROC-AUC).
+#: the published number beside each dataset's ceiling (reference.OTHER_REFERENCES): [B]'s
+#: supervised ResNet-18 on MiraBest; a transfer-learned CNN on FR-DEEP NVSS ([A] quotes it).
 CEILING_REFERENCE = {
-    "mbc": {"accuracy": 0.9242, "roc_auc": None, "classifier": "[B] supervised ResNet-18"},
-    "nvss": {"accuracy": 0.73, "roc_auc": 0.81, "classifier": "transfer-learned CNN"},
+    "mbc": ("supervised-resnet18", "[B] supervised ResNet-18"),
+    "nvss": ("transfer-cnn-nvss", "transfer-learned CNN"),
 }
 
 
@@ -50,7 +52,8 @@ def summary_rows(rows: pd.DataFrame) -> list[dict]:
     dataset, mean and sd over seeds, the published supervised number beside it."""
     out = []
     for dataset, group in rows.groupby("dataset", sort=False):
-        ref = CEILING_REFERENCE.get(str(dataset), {})
+        name, label = CEILING_REFERENCE.get(str(dataset), ("", ""))
+        ref = other_reference(name) or {}
         several = len(group) > 1
         out.append(
             {
@@ -65,7 +68,7 @@ def summary_rows(rows: pd.DataFrame) -> list[dict]:
                 "roc_auc_sd": float(group["roc_auc"].std()) if several else None,
                 "paper_accuracy": ref.get("accuracy"),
                 "paper_roc_auc": ref.get("roc_auc"),
-                "paper_classifier": ref.get("classifier"),
+                "paper_classifier": label if ref else None,
             }
         )
     return out

@@ -70,8 +70,19 @@ def table2_summary(stages: dict, cfg: ReproduceConfig) -> list[dict]:
     return rows
 
 
+def ceiling_summary(stages: dict, cfg: ReproduceConfig) -> list[dict]:
+    """The supervised ceiling (reproduce's 'supervised' stage, ceiling.py), if it ran."""
+    if "supervised" not in stages:
+        return []
+    import pandas as pd
+
+    from radiolatent.ceiling import summary_rows
+
+    return summary_rows(pd.DataFrame(stages["supervised"]["rows"]))
+
+
 #: where the summary's rows come from, in order
-SUMMARY_SOURCES = [table2_summary]
+SUMMARY_SOURCES = [table2_summary, ceiling_summary]
 
 
 def _cells(rows: list[dict], classifier: str) -> dict[str, tuple[float, float | None]]:
@@ -114,7 +125,10 @@ def section_summary(doc: dict) -> str:
         "<b>Single pass is the like-for-like comparison with [A]</b>, which encoded each image once; "
         "+d8 averages every code over the image's 8 flips and quarter turns, which [A] did not do. "
         "The floors (pixels-pca, random-conv) learn nothing; 'vs floors' compares with the better "
-        "of the two in the same column. [A]'s row is its best of six classifiers.</p>",
+        "of the two in the same column. [A]'s row is its best of six classifiers. "
+        "supervised-resnet18 is the ceiling: a ResNet-18 trained on the labels (its published "
+        "number beside it: [B]'s supervised ResNet-18 on MiraBest, a transfer-learned CNN on FR-DEEP "
+        "NVSS).</p>",
     ]
     for dataset in dict.fromkeys(r["dataset"] for r in rows_in):
         rows = []
@@ -202,7 +216,7 @@ def summary_markdown(rows: list[dict]) -> str:
         ]
         first = next(iter(mine.values()))
         paper = (
-            f"{first['paper_accuracy']:.2f} / {first['paper_roc_auc']:.2f} ({first['paper_classifier']})"
+            f"{published(first['paper_accuracy'])} / {published(first['paper_roc_auc'])} ({first['paper_classifier']})"
             if first["paper_accuracy"] is not None
             else "–"
         )

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from radiolatent import __version__
+from radiolatent.ceiling import has_shipped_table, shipped_table_text
 from radiolatent.config import (
     STUDY_ENCODERS,
     EmbedConfig,
@@ -116,7 +117,24 @@ def study_stages(cfg: ReproduceConfig, retrain: bool = False) -> tuple[list[Stag
         )
     if "vdvae" in encoders:
         stages.extend(_vdvae_stages(cfg, retrain))
+    if cfg.ceiling and (retrain or has_shipped_table()):
+        stages.append(_supervised_stage(retrain))
     return stages, notes
+
+
+def _supervised_stage(retrain: bool) -> Stage:
+    """The supervised ceiling (ceiling.py): the shipped table, or trained with --retrain
+    (3 seeds x MBC, NVSS: over an hour on two cores, so not by default)."""
+    shipped = hashlib.sha256(shipped_table_text().encode()).hexdigest()[:16] if has_shipped_table() else ""
+    return Stage("supervised", partial(stage_supervised, retrain=retrain), (), {"retrain": retrain, "table": shipped})
+
+
+def stage_supervised(ctx: StageContext, retrain: bool) -> dict:
+    from radiolatent.ceiling import ceiling_rows
+
+    rows = ceiling_rows(retrain=retrain)
+    write_csv(rows, ctx.folder / "supervised.csv")
+    return {"source": "trained" if retrain else "shipped", "rows": rows.replace({np.nan: None}).to_dict("records")}
 
 
 def _encoder_stages(cfg: ReproduceConfig, encoder: str, source: str) -> list[Stage]:

@@ -1,0 +1,35 @@
+"""The supervised ceiling in the study (radiolatent.ceiling): the shipped table and the
+summary rows the report shows beside the encoders."""
+
+import pandas as pd
+import pytest
+
+from radiolatent.ceiling import shipped_rows, summary_rows
+from radiolatent.config import QUICK_REPRODUCE, ReproduceConfig
+from radiolatent.report_table2 import summary_markdown
+from radiolatent.reproduce import study_stages
+
+
+def test_the_shipped_ceiling_has_the_classifier_results_columns():
+    rows = shipped_rows()
+    assert list(rows.columns[:6]) == ["dataset", "accuracy", "roc_auc", "specificity", "recall", "seed"]
+    assert set(rows["dataset"]) <= {"mbc", "nvss"} and "mbc" in set(rows["dataset"])
+    assert rows[["accuracy", "roc_auc", "specificity", "recall"]].stack().between(0, 1).all()
+
+
+def test_summary_rows_average_the_seeds_beside_the_published_number():
+    rows = pd.DataFrame({"dataset": ["mbc", "mbc", "nvss"], "accuracy": [0.9, 0.8, 0.7],
+                         "roc_auc": [0.95, 0.85, 0.75], "seed": [0, 1, 0]})
+    mbc, nvss = summary_rows(rows)
+    assert (mbc["dataset"], mbc["accuracy"], mbc["paper_accuracy"]) == ("mbc", pytest.approx(0.85), 0.9242)
+    assert mbc["accuracy_sd"] == pytest.approx(0.0707, abs=1e-4) and nvss["accuracy_sd"] is None
+    text = summary_markdown(summary_rows(rows))
+    assert "supervised-resnet18" in text and "0.92 / – ([B] supervised ResNet-18)" in text
+
+
+def test_the_study_shows_the_shipped_ceiling():
+    stages, _ = study_stages(ReproduceConfig())
+    supervised = [s for s in stages if s.name == "supervised"]
+    assert len(supervised) == 1 and supervised[0].params["retrain"] is False
+    assert "supervised" in {s.name for s in study_stages(ReproduceConfig(), retrain=True)[0]}
+    assert "supervised" not in {s.name for s in study_stages(QUICK_REPRODUCE)[0]}
