@@ -111,7 +111,11 @@ def measured(command: list[str], env: dict, log: Path) -> dict:
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         fh.write(out)
-    result = {"s": round(seconds, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024), "rc": os.waitstatus_to_exitcode(status)}
+    result = {
+        "s": round(seconds, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+        "rc": os.waitstatus_to_exitcode(status),
+    }
     if result["rc"] != 0:
         raise SystemExit(f"failed ({result['rc']}): {' '.join(command)}; see {log}")
     result["last"] = out.strip().splitlines()[-1] if out.strip() else ""
@@ -137,8 +141,13 @@ def folder_for(work: Path, n: int, seed: int) -> Path:
     if not done.is_file():
         t = time.perf_counter()
         base = load_source("mirabest").images  # 1,256 shipped FIRST images, 150x150
-        write_rgz_standin(folder, base, n, seed=seed,
-                          progress=lambda k, total: print(f"  wrote {k}/{total} images", end="\r", file=sys.stderr))
+        write_rgz_standin(
+            folder,
+            base,
+            n,
+            seed=seed,
+            progress=lambda k, total: print(f"  wrote {k}/{total} images", end="\r", file=sys.stderr),
+        )
         done.write_text(json.dumps({"n": n, "seed": seed, "write_s": round(time.perf_counter() - t, 1)}))
         print(file=sys.stderr)
     return folder
@@ -148,14 +157,25 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=100_000, help="images in the large folder (default 100,000)")
     p.add_argument("--small", type=int, default=None, help="images in the small folder (default N/4)")
-    p.add_argument("--sample", type=int, default=5000, help="images the encoder is timed on, single view (default 5,000)")
+    p.add_argument(
+        "--sample", type=int, default=5000, help="images the encoder is timed on, single view (default 5,000)"
+    )
     p.add_argument("--sample-8", type=int, default=1000, help="images timed with the 8-view average (default 1,000)")
     p.add_argument("--work", type=Path, default=Path("/tmp/radiolatent-scale"))
     p.add_argument("--cache", type=Path, default=None, help="RADIOLATENT_CACHE for the commands (default WORK/cache)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", default=",".join(STEPS),
-                   help=f"which measurements, comma-separated (default all: {','.join(STEPS)}); the later ones "
-                        "use WORK/codes-N.parquet from an earlier embed step")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="encoder of the embed step (default the shipped VDVAE; e.g. pixels-pca for a quick table of the "
+        "same width when the VDVAE over all N would take hours on a loaded machine)",
+    )
+    p.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"which measurements, comma-separated (default all: {','.join(STEPS)}); the later ones "
+        "use WORK/codes-N.parquet from an earlier embed step",
+    )
     args = p.parse_args(argv)
     steps = set(args.steps.split(","))
     work = args.work
@@ -170,30 +190,51 @@ def main(argv: list[str] | None = None) -> int:
     if "pool" in steps:
         pools(figures, folders, env, log)
     if "embed" in steps:
-        embed(figures, folders[args.n], codes, env, log)
+        embed(figures, folders[args.n], codes, env, log, args.model)
     import pandas as pd
 
-    rows = len(pd.read_parquet(codes, columns=["id"]))
+    rows = len(pd.read_parquet(codes, columns=["id"])) if codes.is_file() else 0  # a pool-only run has none
     if "encoder" in steps:
         enc = python_run(ENCODER_RUN, [str(codes), str(args.sample), str(args.sample_8)], env, log)
         figures["encoder"] = enc
         for name in ("single", "8-view"):
             e = enc[name]
-            print(f"encoder {name}: {e['img_s']:.0f} img/s on {e['images']} images; "
-                  f"{rows} rows would take {rows / e['img_s'] / 60:.1f} min (extrapolated)")
+            print(
+                f"encoder {name}: {e['img_s']:.0f} img/s on {e['images']} images; "
+                f"{rows} rows would take {rows / e['img_s'] / 60:.1f} min (extrapolated)"
+            )
     if "search" in steps:
         search(figures, codes, work, env, log)
     if "explore" in steps:
         for start in ("first", "second"):
-            figures[f"explore_{start}"] = e = python_run(EXPLORER_RUN, [str(codes), str(work / "explore-cache")],
-                                                         env, log)
-            print(f"explorer {start} start: map served after {e['map_s']:.1f} s ({e['map_bytes'] / 1e6:.1f} MB), "
-                  f"first thumbnail {e['first_thumb_s']:.2f} s, next {1000 * e['next_thumb_s']:.0f} ms, "
-                  f"peak RSS {e['peak_rss_mb']} MB")
+            figures[f"explore_{start}"] = e = python_run(
+                EXPLORER_RUN, [str(codes), str(work / "explore-cache")], env, log
+            )
+            print(
+                f"explorer {start} start: map served after {e['map_s']:.1f} s ({e['map_bytes'] / 1e6:.1f} MB), "
+                f"first thumbnail {e['first_thumb_s']:.2f} s, next {1000 * e['next_thumb_s']:.0f} ms, "
+                f"peak RSS {e['peak_rss_mb']} MB"
+            )
     if "anomaly" in steps:
-        figures["anomaly_rank"] = brief(measured([*RADIOLATENT, "anomaly", "rank", "--codes", str(codes), "--in",
-                                                  "pool", "--method", "iforest", "--out", str(work / "ranked.csv")],
-                                                 env, log))
+        figures["anomaly_rank"] = brief(
+            measured(
+                [
+                    *RADIOLATENT,
+                    "anomaly",
+                    "rank",
+                    "--codes",
+                    str(codes),
+                    "--in",
+                    "pool",
+                    "--method",
+                    "iforest",
+                    "--out",
+                    str(work / "ranked.csv"),
+                ],
+                env,
+                log,
+            )
+        )
         print(f"anomaly rank --method iforest: {figures['anomaly_rank']['s']} s")
     figures["load_at_end"] = os.getloadavg()
     (work / f"scale-{'-'.join(sorted(steps))}.json").write_text(json.dumps(figures, indent=1, default=str))
@@ -210,31 +251,61 @@ def pools(figures: dict, folders: dict, env: dict, log: Path) -> None:
         run = measured([*RADIOLATENT, "data", "pool", "--add", f"rgz-dr1@{folder}", "--rebuild"], env, log)
         # "pool: 95895 images of 64x64, cached at ...": the output arrays are images x 64 x 64 bytes
         kept = int(next(line for line in run["stdout"].splitlines() if line.startswith("pool: ")).split()[1])
-        figures[f"pool_{n}"] = {**brief(run), "images": kept, "images_mb": round(kept * 64 * 64 / 2**20),
-                                "write_s": json.loads((folder / "standin.json").read_text())["write_s"]}
-        print(f"pool + {n} stand-in images: {kept} kept, {run['s']} s, peak RSS {run['peak_rss_mb']} MB "
-              f"(output images {kept * 64 * 64 / 2**20:.0f} MB)")
+        figures[f"pool_{n}"] = {
+            **brief(run),
+            "images": kept,
+            "images_mb": round(kept * 64 * 64 / 2**20),
+            "write_s": json.loads((folder / "standin.json").read_text())["write_s"],
+        }
+        print(
+            f"pool + {n} stand-in images: {kept} kept, {run['s']} s, peak RSS {run['peak_rss_mb']} MB "
+            f"(output images {kept * 64 * 64 / 2**20:.0f} MB)"
+        )
 
 
-def embed(figures: dict, folder: Path, codes: Path, env: dict, log: Path) -> None:
+def embed(figures: dict, folder: Path, codes: Path, env: dict, log: Path, model: str | None = None) -> None:
     import pandas as pd
 
-    run = measured([*RADIOLATENT, "embed", "--data", "pool", "--add", f"rgz-dr1@{folder}",
-                    "--single-view", "--out", str(codes)], env, log)
+    chosen = ["--model", model] if model else []
+    command = [*RADIOLATENT, "embed", *chosen, "--data", "pool", "--add", f"rgz-dr1@{folder}", "--single-view"]
+    run = measured([*command, "--out", str(codes)], env, log)
     rows = len(pd.read_parquet(codes, columns=["id"]))
-    figures["embed_single_full"] = {**brief(run), "rows": rows, "img_s": round(rows / run["s"], 1)}
-    print(f"embed --single-view of {rows} rows: {run['s']} s ({rows / run['s']:.0f} img/s, whole command)")
+    name = model or "vdvae-cpu (shipped)"
+    figures["embed_single_full"] = {**brief(run), "rows": rows, "img_s": round(rows / run["s"], 1), "model": name}
+    print(
+        f"embed --single-view ({name}) of {rows} rows: {run['s']} s ({rows / run['s']:.0f} img/s, whole command), "
+        f"peak RSS {run['peak_rss_mb']} MB"
+    )
 
 
 def search(figures: dict, codes: Path, work: Path, env: dict, log: Path) -> None:
     import pandas as pd
 
     query = pd.read_parquet(codes, columns=["id"])["id"].iloc[-1]
-    figures["search_cli"] = brief(measured([*RADIOLATENT, "search", "--codes", str(codes), "--query", str(query),
-                                            "--in", "pool", "-o", str(work / "search.png")], env, log))
+    figures["search_cli"] = brief(
+        measured(
+            [
+                *RADIOLATENT,
+                "search",
+                "--codes",
+                str(codes),
+                "--query",
+                str(query),
+                "--in",
+                "pool",
+                "-o",
+                str(work / "search.png"),
+            ],
+            env,
+            log,
+        )
+    )
     figures["search_index"] = python_run(SEARCH_RUN, [str(codes)], env, log)
-    print(f"search command: {figures['search_cli']['s']} s; index build {figures['search_index']['index_build_s']:.2f} s, "
-          f"one query {figures['search_index']['query_ms']:.2f} ms")
+    print(
+        f"search command: {figures['search_cli']['s']} s; "
+        f"index build {figures['search_index']['index_build_s']:.2f} s, "
+        f"one query {figures['search_index']['query_ms']:.2f} ms"
+    )
 
 
 if __name__ == "__main__":
