@@ -8,7 +8,7 @@ reaches the user, and that nothing already written changed. Inputs are tiny.
 Neighbouring suites hold the rest of the defences: test_data_archives.py (hostile and
 truncated pickles in the archives), test_data_user.py (RGZ batches and FITS files at the
 library level), training/test_loop.py and training/recipes/test_ssl.py (resume equals an uninterrupted run),
-test_anomaly.py (truncated label store), test_explore_api.py (path traversal, foreign
+downstream/test_labels.py (truncated label store), test_explore_api.py (path traversal, foreign
 hosts, remote binding), test_reproduce.py (a rerun resumes the study).
 """
 
@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.io import fits
-
 from fixtures_rgz import py2_pickle, write_rgz_fixture
+
 from radiolatent.cli import main
 from radiolatent.codes import make_codes_table, read_codes, write_codes
 from radiolatent.config import META_COLUMNS, VDVAERunConfig, dataclass_from_dict, get_vdvae_config
@@ -71,18 +71,30 @@ def error_line(err: str, *words: str) -> str:
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Every file under `folder` with its bytes and mode: "nothing already written changed"."""
-    return {str(p.relative_to(folder)): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def tiny_codes(n: int = 6, dim: int = 4, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    meta = pd.DataFrame({
-        "id": [f"frdeep-n-test-{i:03d}" for i in range(n)], "dataset": "frdeep-n", "split": "test",
-        "label": [i % 2 for i in range(n)], "label_name": ["FRI", "FRII"] * (n // 2),
-        "ra": np.linspace(120, 130, n), "dec": np.linspace(10, 20, n), "las_arcsec": np.nan,
-        "redshift": np.nan, "survey": "NVSS", "pixel_scale_arcsec": 15.0,
-    })[list(META_COLUMNS)]
+    meta = pd.DataFrame(
+        {
+            "id": [f"frdeep-n-test-{i:03d}" for i in range(n)],
+            "dataset": "frdeep-n",
+            "split": "test",
+            "label": [i % 2 for i in range(n)],
+            "label_name": ["FRI", "FRII"] * (n // 2),
+            "ra": np.linspace(120, 130, n),
+            "dec": np.linspace(10, 20, n),
+            "las_arcsec": np.nan,
+            "redshift": np.nan,
+            "survey": "NVSS",
+            "pixel_scale_arcsec": 15.0,
+        }
+    )[list(META_COLUMNS)]
     return make_codes_table(meta, rng.normal(size=(n, dim)), "frdeep-n", "test-model")
 
 
@@ -162,23 +174,25 @@ def test_weights_that_do_not_fit_the_config_are_refused_before_the_network_is_bu
 # --- 3. every output path is checked before any work -------------------------------------
 
 
-@pytest.mark.parametrize("make_args, kind", [
-    (lambda d, c: ["embed", "--model", "pixels-pca", "--data", "mbc:test", "--out", d], "file"),
-    (lambda d, c: ["data", "show", "mbc:test", "-o", d], "file"),
-    (lambda d, c: ["search", "--codes", c, "--query", "frdeep-n-test-000", "-o", d], "file"),
-    (lambda d, c: ["duplicates", "--codes", c, "--in", "frdeep-n", "--out", d], "file"),
-    (lambda d, c: ["map", "--codes", c, "--in", "frdeep-n", "-o", d], "file"),
-    (lambda d, c: ["classify", "--codes", c, "--train", "frdeep-n", "--test", "frdeep-n", "--out", d], "file"),
-    (lambda d, c: ["density", "score", "--codes", c, "--model", d, "--out", d], "file"),
-    (lambda d, c: ["anomaly", "rank", "--codes", c, "--out", d], "file"),
-    (lambda d, c: ["generate", "--model", "vdvae-cpu", "-o", d], "file"),
-    (lambda f, c: ["train", "vdvae", "--config", "tiny", "--out", f], "dir"),
-    (lambda f, c: ["reproduce", "--out", f], "dir"),
-    (lambda f, c: ["density", "fit", "--codes", c, "--out", f], "dir"),
-    (lambda f, c: ["cluster", "--codes", c, "-o", f], "dir"),
-])
-def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys, codes,
-                                                                           make_args, kind):
+@pytest.mark.parametrize(
+    "make_args, kind",
+    [
+        (lambda d, c: ["embed", "--model", "pixels-pca", "--data", "mbc:test", "--out", d], "file"),
+        (lambda d, c: ["data", "show", "mbc:test", "-o", d], "file"),
+        (lambda d, c: ["search", "--codes", c, "--query", "frdeep-n-test-000", "-o", d], "file"),
+        (lambda d, c: ["duplicates", "--codes", c, "--in", "frdeep-n", "--out", d], "file"),
+        (lambda d, c: ["map", "--codes", c, "--in", "frdeep-n", "-o", d], "file"),
+        (lambda d, c: ["classify", "--codes", c, "--train", "frdeep-n", "--test", "frdeep-n", "--out", d], "file"),
+        (lambda d, c: ["density", "score", "--codes", c, "--model", d, "--out", d], "file"),
+        (lambda d, c: ["anomaly", "rank", "--codes", c, "--out", d], "file"),
+        (lambda d, c: ["generate", "--model", "vdvae-cpu", "-o", d], "file"),
+        (lambda f, c: ["train", "vdvae", "--config", "tiny", "--out", f], "dir"),
+        (lambda f, c: ["reproduce", "--out", f], "dir"),
+        (lambda f, c: ["density", "fit", "--codes", c, "--out", f], "dir"),
+        (lambda f, c: ["cluster", "--codes", c, "-o", f], "dir"),
+    ],
+)
+def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_path, capsys, codes, make_args, kind):
     target = tmp_path / "existing"
     if kind == "file":
         target.mkdir()  # a folder where a file is wanted
@@ -191,20 +205,24 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(tmp_pa
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize("command, beside", [
-    (["search", "--query", "frdeep-n-test-000", "--in", "frdeep-n", "-o", "grid.png"], "grid.csv"),
-    (["importance", "--in", "frdeep-n", "-o", "imp.png"], "imp_pca.png"),
-    (["map", "--in", "frdeep-n", "--method", "both", "-o", "map.png"], "map_umap.png"),
-])
-def test_a_file_written_beside_the_named_one_is_checked_too(tmp_path, capsys, monkeypatch, codes,
-                                                             command, beside):
+@pytest.mark.parametrize(
+    "command, beside",
+    [
+        (["search", "--query", "frdeep-n-test-000", "--in", "frdeep-n", "-o", "grid.png"], "grid.csv"),
+        (["importance", "--in", "frdeep-n", "-o", "imp.png"], "imp_pca.png"),
+        (["map", "--in", "frdeep-n", "--method", "both", "-o", "map.png"], "map_umap.png"),
+    ],
+)
+def test_a_file_written_beside_the_named_one_is_checked_too(tmp_path, capsys, monkeypatch, codes, command, beside):
     monkeypatch.chdir(tmp_path)
     (tmp_path / beside).mkdir()
     before = snapshot(tmp_path)
     code, _, err = run(capsys, command[0], "--codes", codes, *command[1:])
     assert code == 2
     error_line(err, beside, "is a folder")
-    assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == sorted([beside, "codes.parquet"])
+    assert snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [beside, "codes.parquet"]
+    )
 
 
 def test_an_output_under_a_file_is_refused(tmp_path):
@@ -237,15 +255,18 @@ def test_outputs_follow_the_umask_and_keep_the_mode_of_the_file_they_replace(tmp
 # --- 5. every setting is validated when the config is built -------------------------------
 
 
-@pytest.mark.parametrize("model, setting, named", [
-    ("vdvae", "train.epochs=-3", "train.epochs"),
-    ("vdvae", "train.lr=nan", "train.lr"),
-    ("vdvae", "model.widths=64:100000", "model.widths"),
-    ("vdvae", "train.kl_schedule=sometimes", "train.kl_schedule"),
-    ("byol", "train.epochs=0", "train.epochs"),
-    ("byol", "augment.blur_p=2", "augment.blur_p"),
-    ("simclr", "train.valid_fraction=1.5", "train.valid_fraction"),
-])
+@pytest.mark.parametrize(
+    "model, setting, named",
+    [
+        ("vdvae", "train.epochs=-3", "train.epochs"),
+        ("vdvae", "train.lr=nan", "train.lr"),
+        ("vdvae", "model.widths=64:100000", "model.widths"),
+        ("vdvae", "train.kl_schedule=sometimes", "train.kl_schedule"),
+        ("byol", "train.epochs=0", "train.epochs"),
+        ("byol", "augment.blur_p=2", "augment.blur_p"),
+        ("simclr", "train.valid_fraction=1.5", "train.valid_fraction"),
+    ],
+)
 def test_a_bad_setting_is_refused_before_any_work(tmp_path, capsys, model, setting, named):
     out = tmp_path / "run"
     code, stdout, err = run(capsys, "train", model, "--config", "tiny", "--set", setting, "--out", out)
@@ -256,8 +277,9 @@ def test_a_bad_setting_is_refused_before_any_work(tmp_path, capsys, model, setti
 
 def test_a_bad_density_setting_is_refused(tmp_path, capsys, codes):
     out = tmp_path / "maf"
-    code, _, err = run(capsys, "density", "fit", "--codes", codes, "--on", "frdeep-n", "--set", "epochs=-1",
-                       "--out", out)
+    code, _, err = run(
+        capsys, "density", "fit", "--codes", codes, "--on", "frdeep-n", "--set", "epochs=-1", "--out", out
+    )
     assert code == 2
     error_line(err, "epochs must be at least 1")
     assert not out.exists()
@@ -273,20 +295,23 @@ def test_a_saved_config_with_a_bad_setting_is_refused():
 # --- 6 and 10. numeric options are checked when the command line is read ------------------
 
 
-@pytest.mark.parametrize("args, option", [
-    (["data", "show", "mbc:test", "-n", "-5"], "-n"),
-    (["data", "show", "mbc:test", "-n", "three"], "-n"),
-    (["data", "pool", "--min-las", "inf"], "--min-las"),  # an infinite angular-size cut
-    (["data", "pool", "--min-las", "-1"], "--min-las"),
-    (["embed", "--out", "x.parquet", "--batch-size", "0"], "--batch-size"),
-    (["search", "--codes", "c.parquet", "--query", "q", "-k", "0"], "-k"),
-    (["search", "--codes", "c.parquet", "--query", "q", "--pixel-scale", "nan"], "--pixel-scale"),
-    (["classify", "--codes", "c.parquet", "--train", "a", "--test", "b", "--seeds", "0"], "--seeds"),
-    (["explore", "--codes", "c.parquet", "--port", "70000"], "--port"),
-    (["train", "vdvae", "--out", "run", "--world-size", "0"], "--world-size"),
-    (["reproduce", "--seeds", "-2"], "--seeds"),
-    (["density", "score", "--codes", "c", "--model", "m", "--temperature", "0"], "--temperature"),
-])
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (["data", "show", "mbc:test", "-n", "-5"], "-n"),
+        (["data", "show", "mbc:test", "-n", "three"], "-n"),
+        (["data", "pool", "--min-las", "inf"], "--min-las"),  # an infinite angular-size cut
+        (["data", "pool", "--min-las", "-1"], "--min-las"),
+        (["embed", "--out", "x.parquet", "--batch-size", "0"], "--batch-size"),
+        (["search", "--codes", "c.parquet", "--query", "q", "-k", "0"], "-k"),
+        (["search", "--codes", "c.parquet", "--query", "q", "--pixel-scale", "nan"], "--pixel-scale"),
+        (["classify", "--codes", "c.parquet", "--train", "a", "--test", "b", "--seeds", "0"], "--seeds"),
+        (["explore", "--codes", "c.parquet", "--port", "70000"], "--port"),
+        (["train", "vdvae", "--out", "run", "--world-size", "0"], "--world-size"),
+        (["reproduce", "--seeds", "-2"], "--seeds"),
+        (["density", "score", "--codes", "c", "--model", "m", "--temperature", "0"], "--temperature"),
+    ],
+)
 def test_a_bad_number_is_refused_at_parse_time(tmp_path, capsys, monkeypatch, args, option):
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, *args)
@@ -303,8 +328,9 @@ def test_a_missing_query_file_is_called_a_missing_file(tmp_path, capsys, codes):
     code, _, err = run(capsys, "search", "--codes", codes, "--query", missing, "-o", tmp_path / "s.png")
     assert code == 2
     error_line(err, str(missing), "no such image file")
-    code, _, err = run(capsys, "search", "--codes", codes, "--query", "no-such-id", "--in", "frdeep-n",
-                       "-o", tmp_path / "s.png")
+    code, _, err = run(
+        capsys, "search", "--codes", codes, "--query", "no-such-id", "--in", "frdeep-n", "-o", tmp_path / "s.png"
+    )
     assert code == 2 and "no-such-id" in error_line(err)  # a plain id is still looked up as an id
     assert not (tmp_path / "s.png").exists() and not (tmp_path / "s.csv").exists()
 
@@ -393,19 +419,21 @@ def test_ids_repeated_within_a_set_are_warned_about_in_one_line(tmp_path, capsys
     assert len(warnings) == 1 and warnings[0].startswith("warning: ") and str(doubled) in warnings[0]
 
 
-@pytest.mark.parametrize("damage, problem", [
-    (lambda t: t.drop(columns=[c for c in t.columns if c.startswith("z")]), "no code columns"),
-    (lambda t: t.assign(z001=np.where(np.arange(len(t)) == 3, np.nan, t["z001"])), "NaN/inf"),
-    (lambda t: t.assign(z000=np.inf), "NaN/inf"),
-    (lambda t: t.drop(columns=["label"]), "lacks columns ['label']"),
-    (lambda t: t.iloc[:0], "no rows match"),
-])
+@pytest.mark.parametrize(
+    "damage, problem",
+    [
+        (lambda t: t.drop(columns=[c for c in t.columns if c.startswith("z")]), "no code columns"),
+        (lambda t: t.assign(z001=np.where(np.arange(len(t)) == 3, np.nan, t["z001"])), "NaN/inf"),
+        (lambda t: t.assign(z000=np.inf), "NaN/inf"),
+        (lambda t: t.drop(columns=["label"]), "lacks columns ['label']"),
+        (lambda t: t.iloc[:0], "no rows match"),
+    ],
+)
 def test_a_damaged_codes_table_is_named_with_its_problem(tmp_path, capsys, damage, problem):
     path = tmp_path / "bad.parquet"
     damage(tiny_codes()).to_parquet(path, index=False)
     out = tmp_path / "table.csv"
-    code, _, err = run(capsys, "classify", "--codes", path, "--train", "frdeep-n", "--test", "frdeep-n",
-                       "--out", out)
+    code, _, err = run(capsys, "classify", "--codes", path, "--train", "frdeep-n", "--test", "frdeep-n", "--out", out)
     assert code == 2
     error_line(err, str(path), problem)
     assert not out.exists()
@@ -414,14 +442,17 @@ def test_a_damaged_codes_table_is_named_with_its_problem(tmp_path, capsys, damag
 # --- checkpoints and their configs ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("damage, named, problem", [
-    (lambda d: (d / "config.json").write_text("{"), "config.json", "not valid JSON"),
-    (lambda d: (d / "config.json").write_text("[1, 2]"), "config.json", "expected a JSON object"),
-    (lambda d: _flip_a_byte(next(d.glob("weights-*.safetensors"))), "safetensors", "checksum mismatch"),
-    (lambda d: next(d.glob("weights-*.safetensors")).unlink(), "safetensors", "file not found"),
-    (lambda d: _edit_json(d / "config.json", kind="moco"), "config.json", "unknown model kind"),
-    (lambda d: _edit_json(d / "config.json", config={"widths": "64:32"}), "config.json", "bad model config"),
-])
+@pytest.mark.parametrize(
+    "damage, named, problem",
+    [
+        (lambda d: (d / "config.json").write_text("{"), "config.json", "not valid JSON"),
+        (lambda d: (d / "config.json").write_text("[1, 2]"), "config.json", "expected a JSON object"),
+        (lambda d: _flip_a_byte(next(d.glob("weights-*.safetensors"))), "safetensors", "checksum mismatch"),
+        (lambda d: next(d.glob("weights-*.safetensors")).unlink(), "safetensors", "file not found"),
+        (lambda d: _edit_json(d / "config.json", kind="moco"), "config.json", "unknown model kind"),
+        (lambda d: _edit_json(d / "config.json", config={"widths": "64:32"}), "config.json", "bad model config"),
+    ],
+)
 def test_a_corrupt_checkpoint_is_named_with_its_problem(tmp_path, capsys, damage, named, problem):
     folder = tmp_path / "model"
     shutil.copytree(WEIGHTS / "vdvae-cpu", folder)
@@ -467,15 +498,19 @@ def _batch(folder: Path) -> dict:
     return pickle.loads((folder / "data_batch_1").read_bytes(), encoding="latin1")
 
 
-@pytest.mark.parametrize("write", [
-    lambda f, m: (f / "data_batch_1").write_bytes(pickle.dumps({"data": _System(m)}, protocol=2)),
-    lambda f, m: (f / "data_batch_1").write_bytes(pickle.dumps({"data": _Eval(m)}, protocol=2)),
-    lambda f, m: (f / "data_batch_1").write_bytes((f / "data_batch_1").read_bytes()[:200]),
-    lambda f, m: (f / "data_batch_1").write_bytes(b"not a pickle"),
-    lambda f, m: (f / "data_batch_1").write_bytes(py2_pickle([1, 2, 3])),
-    lambda f, m: (f / "data_batch_1").write_bytes(py2_pickle({k: v for k, v in _batch(f).items() if k != "data"})),
-    lambda f, m: (f / "data_batch_1").write_bytes(py2_pickle(dict(_batch(f), data=np.zeros((2, 7), np.uint8)))),
-], ids=["os.system", "eval", "truncated", "not-a-pickle", "a-list", "missing-key", "wrong-shape"])
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda f, m: (f / "data_batch_1").write_bytes(pickle.dumps({"data": _System(m)}, protocol=2)),
+        lambda f, m: (f / "data_batch_1").write_bytes(pickle.dumps({"data": _Eval(m)}, protocol=2)),
+        lambda f, m: (f / "data_batch_1").write_bytes((f / "data_batch_1").read_bytes()[:200]),
+        lambda f, m: (f / "data_batch_1").write_bytes(b"not a pickle"),
+        lambda f, m: (f / "data_batch_1").write_bytes(py2_pickle([1, 2, 3])),
+        lambda f, m: (f / "data_batch_1").write_bytes(py2_pickle({k: v for k, v in _batch(f).items() if k != "data"})),
+        lambda f, m: (f / "data_batch_1").write_bytes(py2_pickle(dict(_batch(f), data=np.zeros((2, 7), np.uint8)))),
+    ],
+    ids=["os.system", "eval", "truncated", "not-a-pickle", "a-list", "missing-key", "wrong-shape"],
+)
 def test_a_bad_pickled_batch_is_named_and_runs_nothing(tmp_path, capsys, write):
     folder = tmp_path / "rgz"
     write_rgz_fixture(folder, n_batches=1, per_batch=2)
@@ -515,8 +550,9 @@ def _png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
-        chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def test_a_folder_of_bad_images_is_one_error_naming_the_folder(tmp_path, capsys):
@@ -538,7 +574,7 @@ def test_bad_images_beside_good_ones_are_skipped_with_a_one_line_warning(tmp_pat
     fits.writeto(folder / "good.fits", _blob())
     fits.writeto(folder / "cube.fits", np.stack([_blob(), _blob()[::-1], _blob().T]))  # loaded or skipped
     fits.writeto(folder / "nan_edges.fits", with_nan)
-    code, out, err = run(capsys, "data", "show", f"folder@{folder}", "-n", 2, "-o", tmp_path / "grid.png")
+    code, _out, err = run(capsys, "data", "show", f"folder@{folder}", "-n", 2, "-o", tmp_path / "grid.png")
     assert code == 0 and (tmp_path / "grid.png").is_file(), err
     assert "Traceback" not in err
     assert all(line.startswith("warning: ") for line in err.strip().splitlines()), err
@@ -570,8 +606,13 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary_file(tmp_path
     script = tmp_path / "writer.py"
     script.write_text(WRITER_SCRIPT)
     env = dict(os.environ, PYTHONPATH=SRC)
-    writer = subprocess.Popen([sys.executable, str(script), str(target)], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True, env=env)
+    writer = subprocess.Popen(
+        [sys.executable, str(script), str(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     assert writer.stdout.readline().strip() == "writing"
     writer.send_signal(sig)
     writer.wait(timeout=60)
@@ -591,10 +632,14 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary_file(tmp_path
 def test_a_failed_write_keeps_the_old_file(tmp_path):
     target = tmp_path / "table.csv"
     target.write_text("old\n")
-    with pytest.raises(RuntimeError):
+
+    def fail_midway() -> None:
         with atomic_path(target) as tmp:
             tmp.write_text("partial")
             raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        fail_midway()
     assert target.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
 
 
@@ -620,8 +665,8 @@ TRAIN_SCRIPT = textwrap.dedent("""
 @pytest.mark.slow
 def test_a_killed_training_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
     import torch
-
     from synthetic import blobs
+
     from radiolatent.models.vdvae import get_config
     from radiolatent.training import train_vdvae, weight_checksum
 
@@ -633,8 +678,13 @@ def test_a_killed_training_run_resumes_to_the_weights_of_an_uninterrupted_one(tm
     script = tmp_path / "train.py"
     script.write_text(TRAIN_SCRIPT)
     env = dict(os.environ, PYTHONPATH=SRC)
-    killed = subprocess.run([sys.executable, str(script), str(tmp_path / "killed"), str(Path(__file__).parent)],
-                            env=env, capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "killed"), str(Path(__file__).parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     resumed = train_vdvae(blobs(40, 0), run_config, tmp_path / "killed", resume=True, seed=0, progress=False)
     assert resumed.epochs_completed == 2

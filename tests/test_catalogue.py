@@ -12,17 +12,27 @@ from radiolatent.errors import InputError
 
 def survey_table() -> Table:
     """A catalogue spelled as survey catalogues spell it: VizieR names, bytes ids, a vector column."""
-    return Table({
-        "Source_Name": np.array([b"J0043-1040", b"J0843+0420"]),
-        "RAJ2000": [10.804, 130.389],
-        "DEJ2000": [-10.666, 40.345],
-        "LAS": [95.5, 20.5],
-        "Label": [0, 1],
-    })
+    return Table(
+        {
+            "Source_Name": np.array([b"J0043-1040", b"J0843+0420"]),
+            "RAJ2000": [10.804, 130.389],
+            "DEJ2000": [-10.666, 40.345],
+            "LAS": [95.5, 20.5],
+            "Label": [0, 1],
+        }
+    )
 
 
-@pytest.mark.parametrize("name,fmt", [("cat.csv", "ascii.csv"), ("cat.ecsv", "ascii.ecsv"),
-                                      ("cat.fits", "fits"), ("cat.vot", "votable"), ("cat.xml", "votable")])
+@pytest.mark.parametrize(
+    "name,fmt",
+    [
+        ("cat.csv", "ascii.csv"),
+        ("cat.ecsv", "ascii.ecsv"),
+        ("cat.fits", "fits"),
+        ("cat.vot", "votable"),
+        ("cat.xml", "votable"),
+    ],
+)
 def test_every_format_gives_the_same_columns_and_values(tmp_path, name, fmt):
     path = tmp_path / name
     survey_table().write(path, format=fmt)
@@ -56,11 +66,14 @@ def test_blank_positions_stay_nan(tmp_path):
     assert np.isnan(frame["dec"][0]) and np.isnan(frame["ra"][1])
 
 
-@pytest.mark.parametrize("text,words", [
-    ("id,ra,dec\na,400,1\n", ["'ra'", "0..360"]),
-    ("id,ra,dec\na,10,-91\n", ["'dec'", "-90..90"]),
-    ("id,ra,dec\na,10:43:12,1\n", ["'ra'", "not numbers", "10:43:12"]),
-])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("id,ra,dec\na,400,1\n", ["'ra'", "0..360"]),
+        ("id,ra,dec\na,10,-91\n", ["'dec'", "-90..90"]),
+        ("id,ra,dec\na,10:43:12,1\n", ["'ra'", "not numbers", "10:43:12"]),
+    ],
+)
 def test_bad_positions_are_a_one_line_error_naming_the_file(tmp_path, text, words):
     path = tmp_path / "cat.csv"
     path.write_text(text)
@@ -71,12 +84,15 @@ def test_bad_positions_are_a_one_line_error_naming_the_file(tmp_path, text, word
     assert all(word in message for word in words)
 
 
-@pytest.mark.parametrize("name,content,problem", [
-    ("missing.csv", None, "no such catalogue file"),
-    ("broken.fits", b"not a fits file at all", "not a readable fits table"),
-    ("broken.vot", b"<VOTABLE><oops", "not a readable votable table"),
-    ("cat.dat", b"ra,dec\n1,2\n", "unknown catalogue format"),
-])
+@pytest.mark.parametrize(
+    "name,content,problem",
+    [
+        ("missing.csv", None, "no such catalogue file"),
+        ("broken.fits", b"not a fits file at all", "not a readable fits table"),
+        ("broken.vot", b"<VOTABLE><oops", "not a readable votable table"),
+        ("cat.dat", b"ra,dec\n1,2\n", "unknown catalogue format"),
+    ],
+)
 def test_unreadable_catalogues_are_a_one_line_error_naming_the_file(tmp_path, name, content, problem):
     path = tmp_path / name
     if content is not None:

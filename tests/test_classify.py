@@ -20,7 +20,12 @@ from radiolatent.cli import classify as cli_classify
 from radiolatent.codes import make_codes_table, write_codes
 from radiolatent.config import DEFAULT_CLASSIFY
 from radiolatent.downstream.classify import (
-    classify, classify_codes, compare, knn_protocol_b, knn_protocol_c, make_classifier,
+    classify,
+    classify_codes,
+    compare,
+    knn_protocol_b,
+    knn_protocol_c,
+    make_classifier,
 )
 from radiolatent.errors import InputError
 from radiolatent.reference import published_row
@@ -41,20 +46,33 @@ def two_classes(n: int, seed: int, shift: float = 0.7) -> tuple[np.ndarray, np.n
 
 def meta(dataset: str, split: str, y: np.ndarray) -> pd.DataFrame:
     n = len(y)
-    return pd.DataFrame({
-        "id": [f"{dataset}-{split}-{i}" for i in range(n)], "dataset": dataset, "split": split,
-        "label": y, "label_name": np.where(y == 1, "FRII", "FRI"), "ra": np.nan, "dec": np.nan,
-        "las_arcsec": np.nan, "redshift": np.nan, "survey": "FIRST", "pixel_scale_arcsec": 1.8,
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"{dataset}-{split}-{i}" for i in range(n)],
+            "dataset": dataset,
+            "split": split,
+            "label": y,
+            "label_name": np.where(y == 1, "FRII", "FRI"),
+            "ra": np.nan,
+            "dec": np.nan,
+            "las_arcsec": np.nan,
+            "redshift": np.nan,
+            "survey": "FIRST",
+            "pixel_scale_arcsec": 1.8,
+        }
+    )
 
 
 def codes_table(model: str = "vdvae-w64", scale: float = 1.0, seed: int = 0) -> pd.DataFrame:
     """120 MBC train and 40 MBC test rows of `model`'s codes."""
     (Xtr, ytr), (Xte, yte) = two_classes(120, seed), two_classes(40, seed + 100)
-    return pd.concat([
-        make_codes_table(meta("mirabest:confident", "train", ytr), Xtr * scale, "mirabest:confident", model),
-        make_codes_table(meta("mirabest:confident", "test", yte), Xte * scale, "mirabest:confident", model),
-    ], ignore_index=True)
+    return pd.concat(
+        [
+            make_codes_table(meta("mirabest:confident", "train", ytr), Xtr * scale, "mirabest:confident", model),
+            make_codes_table(meta("mirabest:confident", "test", yte), Xte * scale, "mirabest:confident", model),
+        ],
+        ignore_index=True,
+    )
 
 
 def direct(name: str, seed: int, Xtr, ytr, Xte, yte) -> dict[str, float]:
@@ -70,8 +88,12 @@ def direct(name: str, seed: int, Xtr, ytr, Xte, yte) -> dict[str, float]:
     model = models[name].fit(Xtr, ytr)
     score = model.decision_function(Xte) if name == "svc" else model.predict_proba(Xte)[:, 1]
     pred = model.predict(Xte)
-    return {"accuracy": accuracy_score(yte, pred), "roc_auc": roc_auc_score(yte, score),
-            "specificity": recall_score(yte, pred, pos_label=0), "recall": recall_score(yte, pred, pos_label=1)}
+    return {
+        "accuracy": accuracy_score(yte, pred),
+        "roc_auc": roc_auc_score(yte, score),
+        "specificity": recall_score(yte, pred, pos_label=0),
+        "recall": recall_score(yte, pred, pos_label=1),
+    }
 
 
 def cell(table: pd.DataFrame, clf: str, metric: str, column: str = "mean") -> float:
@@ -165,7 +187,7 @@ def test_compare_puts_encoders_side_by_side():
         for m, s in (("vdvae-a", 0), ("random-conv-256", 7))
     ]
     md = compare(results)
-    lines = [line for line in md.splitlines() if line.startswith("| vdvae") or line.startswith("| random-conv")]
+    lines = [line for line in md.splitlines() if line.startswith(("| vdvae", "| random-conv"))]
     assert len(lines) == 2
     best = results[1].best()
     acc = cell(results[1].table, best, "accuracy")
@@ -224,8 +246,23 @@ def _cli(argv: list[str]) -> argparse.Namespace:
 def test_cli_classify_writes_csv_matching_api(tmp_path, capsys):
     path = write_codes(codes_table(), tmp_path / "vdvae.parquet")
     out = tmp_path / "res" / "table.csv"
-    args = _cli(["classify", "--codes", str(path), "--train", "mbc:train", "--test", "mbc:test",
-                 "--seeds", "2", "--classifiers", "knn,rf,svc", "--out", str(out)])
+    args = _cli(
+        [
+            "classify",
+            "--codes",
+            str(path),
+            "--train",
+            "mbc:train",
+            "--test",
+            "mbc:test",
+            "--seeds",
+            "2",
+            "--classifiers",
+            "knn,rf,svc",
+            "--out",
+            str(out),
+        ]
+    )
     assert args.handler(args) == 0
     printed = capsys.readouterr().out
     assert "| knn |" in printed and f"wrote {out}" in printed and "unscaled" in printed
@@ -239,21 +276,56 @@ def test_cli_classify_writes_csv_matching_api(tmp_path, capsys):
 def test_cli_several_codes_and_json(tmp_path, capsys):
     model = write_codes(codes_table("vdvae-a"), tmp_path / "vdvae.parquet")
     floor = write_codes(codes_table("pixels-pca-256", seed=5), tmp_path / "pca.parquet")
-    args = _cli(["classify", "--codes", str(model), "--codes", str(floor), "--train", "mbc:train",
-                 "--test", "mbc:test", "--seeds", "1", "--classifiers", "knn,lr", "--standardize"])
+    args = _cli(
+        [
+            "classify",
+            "--codes",
+            str(model),
+            "--codes",
+            str(floor),
+            "--train",
+            "mbc:train",
+            "--test",
+            "mbc:test",
+            "--seeds",
+            "1",
+            "--classifiers",
+            "knn,lr",
+            "--standardize",
+        ]
+    )
     args.handler(args)
     printed = capsys.readouterr().out
     assert "| best clf |" in printed and "| pixels-pca |" in printed and "| vdvae |" in printed
 
-    args = _cli(["classify", "--codes", str(model), "--train", "mbc:train", "--test", "mbc:test",
-                 "--seeds", "1", "--classifiers", "lr", "--json"])
+    args = _cli(
+        [
+            "classify",
+            "--codes",
+            str(model),
+            "--train",
+            "mbc:train",
+            "--test",
+            "mbc:test",
+            "--seeds",
+            "1",
+            "--classifiers",
+            "lr",
+            "--json",
+        ]
+    )
     args.handler(args)
     doc = json.loads(capsys.readouterr().out)
     assert doc["encoder"] == "vdvae" and {r["metric"] for r in doc["results"]} == {
-        "accuracy", "roc_auc", "specificity", "recall"}
+        "accuracy",
+        "roc_auc",
+        "specificity",
+        "recall",
+    }
 
-    args = _cli(["classify", "--codes", str(model), "--train", "mbc:train", "--test", "mbc:test",
-                 "--classifiers", "knn,xgb"])
+    args = _cli(
+        ["classify", "--codes", str(model), "--train", "mbc:train", "--test", "mbc:test", "--classifiers", "knn,xgb"]
+    )
     with pytest.raises(InputError, match="xgb"):
         args.handler(args)
 
@@ -308,8 +380,7 @@ def test_train_on_one_table_test_on_another(real_tables):
     train, test = read_codes(real_tables["train"]), read_codes(real_tables["test"])
     # one deterministic classifier runs in this process: no worker start-up in a fast test
     across = classify_tables(train, "mbc:train", test, "mbc:test", seeds=(0,), classifiers=["knn"])
-    within = classify_codes(read_codes(real_tables["both"]), "mbc:train", "mbc:test", seeds=(0,),
-                            classifiers=["knn"])
+    within = classify_codes(read_codes(real_tables["both"]), "mbc:train", "mbc:test", seeds=(0,), classifiers=["knn"])
     assert (across.n_train, across.n_test) == (729, 104)
     pd.testing.assert_frame_equal(across.table, within.table)
     assert cell(across.table, "knn", "accuracy") > 0.6, "the split across files still classifies"
@@ -322,11 +393,17 @@ def test_tables_of_different_models_are_refused(real_tables):
     from radiolatent.downstream.classify import classify_tables
 
     train = read_codes(real_tables["train"])
-    with pytest.raises(InputError, match=r"other_model.parquet: codes made by model 'random-conv'.*"
-                                         r"'pixels-pca'; codes of different models are not comparable"):
+    with pytest.raises(
+        InputError,
+        match=r"other_model.parquet: codes made by model 'random-conv'.*"
+        r"'pixels-pca'; codes of different models are not comparable",
+    ):
         classify_tables(train, "mbc:train", read_codes(real_tables["other_model"]), "mbc:test", seeds=(0,))
-    with pytest.raises(InputError, match=r"averaged.parquet: codes are averaged over orientations.*"
-                                         r"single orientation"):
+    with pytest.raises(
+        InputError,
+        match=r"averaged.parquet: codes are averaged over orientations.*"
+        r"single orientation",
+    ):
         classify_tables(train, "mbc:train", read_codes(real_tables["averaged"]), "mbc:test", seeds=(0,))
     with pytest.raises(InputError, match="share 104 ids"):
         classify_tables(read_codes(real_tables["both"]), "mbc", read_codes(real_tables["test"]), "mbc:test")
@@ -334,17 +411,57 @@ def test_tables_of_different_models_are_refused(real_tables):
 
 def test_cli_test_codes(real_tables, capsys):
     train, test = str(real_tables["train"]), str(real_tables["test"])
-    args = _cli(["classify", "--codes", train, "--test-codes", test, "--train", "mbc:train", "--test", "mbc:test",
-                 "--seeds", "1", "--classifiers", "knn", "--json"])
+    args = _cli(
+        [
+            "classify",
+            "--codes",
+            train,
+            "--test-codes",
+            test,
+            "--train",
+            "mbc:train",
+            "--test",
+            "mbc:test",
+            "--seeds",
+            "1",
+            "--classifiers",
+            "knn",
+            "--json",
+        ]
+    )
     assert args.handler(args) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["codes"] == train and doc["test_codes"] == test and doc["n_test"] == 104
-    args = _cli(["classify", "--codes", train, "--test-codes", str(real_tables["other_model"]),
-                 "--train", "mbc:train", "--test", "mbc:test"])
+    args = _cli(
+        [
+            "classify",
+            "--codes",
+            train,
+            "--test-codes",
+            str(real_tables["other_model"]),
+            "--train",
+            "mbc:train",
+            "--test",
+            "mbc:test",
+        ]
+    )
     with pytest.raises(InputError, match="not comparable"):
         args.handler(args)
-    args = _cli(["classify", "--codes", train, "--codes", test, "--test-codes", test,
-                 "--train", "mbc:train", "--test", "mbc:test"])
+    args = _cli(
+        [
+            "classify",
+            "--codes",
+            train,
+            "--codes",
+            test,
+            "--test-codes",
+            test,
+            "--train",
+            "mbc:train",
+            "--test",
+            "mbc:test",
+        ]
+    )
     with pytest.raises(InputError, match=r"--test-codes: give one per --codes \(2\), got 1"):
         args.handler(args)
 

@@ -15,7 +15,9 @@ def test_data_list_json_gives_the_published_split_counts(capsys):
     rows = {(r["dataset"], r["subset"]): r for r in json.loads(capsys.readouterr().out)}
     mbc = rows[("mirabest", "confident")]
     assert (mbc["train"], mbc["test"]) == (729, 104)
-    nvss = rows[("frdeep-n", "")] if ("frdeep-n", "") in rows else next(r for k, r in rows.items() if k[0] == "frdeep-n")
+    nvss = (
+        rows[("frdeep-n", "")] if ("frdeep-n", "") in rows else next(r for k, r in rows.items() if k[0] == "frdeep-n")
+    )
     assert (nvss["train"], nvss["test"]) == (550, 50)
     griese = next(r for k, r in rows.items() if k[0] == "first-galaxy")
     assert (griese["train"], griese["valid"], griese["test"]) == (1758, 200, 200)
@@ -44,8 +46,23 @@ def test_bad_spec_is_a_one_line_error(capsys, tmp_path):
     assert not (tmp_path / "g.png").exists()
 
 
-@pytest.mark.parametrize("command", ["data", "embed", "train", "classify", "search", "map", "cluster",
-                                     "importance", "duplicates", "reconstruct", "generate", "knn"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "data",
+        "embed",
+        "train",
+        "classify",
+        "search",
+        "map",
+        "cluster",
+        "importance",
+        "duplicates",
+        "reconstruct",
+        "generate",
+        "knn",
+    ],
+)
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args([command, "--help"])

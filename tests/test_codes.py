@@ -15,19 +15,21 @@ def meta_rows(dataset: str, split: str, labels: list[int], prefix: str | None = 
     """Metadata as the data loaders produce it (META_COLUMNS, unknowns as NaN / '')."""
     n = len(labels)
     stem = prefix or dataset.replace(":", "-")
-    return pd.DataFrame({
-        "id": [f"{stem}-{split}-{i:03d}" for i in range(n)],
-        "dataset": [dataset] * n,
-        "split": [split] * n,
-        "label": labels,
-        "label_name": ["FRII" if v == 1 else "FRI" for v in labels],
-        "ra": np.linspace(120.0, 130.0, n),
-        "dec": np.linspace(10.0, 20.0, n),
-        "las_arcsec": np.full(n, np.nan),
-        "redshift": np.full(n, np.nan),
-        "survey": ["FIRST"] * n,
-        "pixel_scale_arcsec": np.full(n, 1.8),
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"{stem}-{split}-{i:03d}" for i in range(n)],
+            "dataset": [dataset] * n,
+            "split": [split] * n,
+            "label": labels,
+            "label_name": ["FRII" if v == 1 else "FRI" for v in labels],
+            "ra": np.linspace(120.0, 130.0, n),
+            "dec": np.linspace(10.0, 20.0, n),
+            "las_arcsec": np.full(n, np.nan),
+            "redshift": np.full(n, np.nan),
+            "survey": ["FIRST"] * n,
+            "pixel_scale_arcsec": np.full(n, 1.8),
+        }
+    )
 
 
 def mixed_table(dim: int = 8) -> pd.DataFrame:
@@ -47,8 +49,7 @@ def mixed_table(dim: int = 8) -> pd.DataFrame:
 def test_round_trip_keeps_values_and_float32(tmp_path):
     meta = meta_rows("mirabest:confident", "train", [0, 1, 1, 0])
     codes = np.arange(4 * 12, dtype=np.float64).reshape(4, 12) / 7
-    table = make_codes_table(meta, codes, "mirabest:confident", "vdvae-w64",
-                             extra_blocks={"l3": np.ones((4, 5))})
+    table = make_codes_table(meta, codes, "mirabest:confident", "vdvae-w64", extra_blocks={"l3": np.ones((4, 5))})
     path = write_codes(table, tmp_path / "codes.parquet")
     back = read_codes(path)
     assert list(back.columns[: len(META_COLUMNS)]) == list(META_COLUMNS)
@@ -78,7 +79,7 @@ def test_make_codes_table_rejects_bad_shapes_and_nan():
         make_codes_table(meta, np.zeros((2, 4)), "frdeep-n", "m")
     bad = np.zeros((3, 4))
     bad[1, 2] = np.nan
-    with pytest.raises(InputError, match="1 rows have NaN/inf in block 'z'.*frdeep-n-train-001"):
+    with pytest.raises(InputError, match=r"1 rows have NaN/inf in block 'z'.*frdeep-n-train-001"):
         make_codes_table(meta, bad, "frdeep-n", "m")
     with pytest.raises(InputError, match="lacks columns"):
         make_codes_table(meta.drop(columns=["label"]), np.zeros((3, 4)), "frdeep-n", "m")
@@ -118,7 +119,7 @@ def test_read_codes_errors_name_the_file(tmp_path):
         broken = table.copy()
         broken.loc[2, "z003"] = value
         path = _written(tmp_path, broken, "nan.parquet")
-        with pytest.raises(InputError, match="1 rows have NaN/inf.*frdeep-n-test-002") as err:
+        with pytest.raises(InputError, match=r"1 rows have NaN/inf.*frdeep-n-test-002") as err:
             read_codes(path)
         assert err.value.source == str(path)
 
@@ -160,7 +161,9 @@ def test_select_deduplicates_by_id_keeping_first():
 def test_select_empty_lists_what_exists(tmp_path):
     path = write_codes(mixed_table(), tmp_path / "c.parquet")
     table = read_codes(path)
-    with pytest.raises(InputError, match=r"no rows match 'frdeep-f:test'.*sets: \[.*'pool'.*datasets: .*'frdeep-n'") as err:
+    with pytest.raises(
+        InputError, match=r"no rows match 'frdeep-f:test'.*sets: \[.*'pool'.*datasets: .*'frdeep-n'"
+    ) as err:
         select(table, "frdeep-f:test")
     assert err.value.source == str(path)
     with pytest.raises(InputError, match="no rows match 'nvss:train'"):

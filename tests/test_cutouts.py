@@ -46,9 +46,21 @@ def read(path: Path) -> tuple[np.ndarray, fits.Header]:
 def canvas_header() -> fits.Header:
     """A FIRST-like TAN grid, 460 x 820 pixels of 1.8", covering the close pair with a margin."""
     header = fits.Header()
-    header.update(NAXIS=2, NAXIS1=460, NAXIS2=820, CTYPE1="RA---TAN", CTYPE2="DEC--TAN",
-                  CRVAL1=10.833, CRVAL2=-10.786, CRPIX1=230.5, CRPIX2=410.5,
-                  CDELT1=-0.0005, CDELT2=0.0005, BUNIT="JY/BEAM", **BEAM)
+    header.update(
+        NAXIS=2,
+        NAXIS1=460,
+        NAXIS2=820,
+        CTYPE1="RA---TAN",
+        CTYPE2="DEC--TAN",
+        CRVAL1=10.833,
+        CRVAL2=-10.786,
+        CRPIX1=230.5,
+        CRPIX2=410.5,
+        CDELT1=-0.0005,
+        CDELT2=0.0005,
+        BUNIT="JY/BEAM",
+        **BEAM,
+    )
     return header
 
 
@@ -57,8 +69,9 @@ def four_d(data: np.ndarray, header: fits.Header) -> fits.PrimaryHDU:
     hdu = fits.PrimaryHDU(data[None, None].astype(np.float32))
     for key in ("CTYPE1", "CTYPE2", "CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CDELT1", "CDELT2", "BUNIT"):
         hdu.header[key] = header[key]
-    hdu.header.update(CTYPE3="FREQ", CRVAL3=1.4e9, CRPIX3=1.0, CDELT3=1e6,
-                      CTYPE4="STOKES", CRVAL4=1.0, CRPIX4=1.0, CDELT4=1.0, **BEAM)
+    hdu.header.update(
+        CTYPE3="FREQ", CRVAL3=1.4e9, CRPIX3=1.0, CDELT3=1e6, CTYPE4="STOKES", CRVAL4=1.0, CRPIX4=1.0, CDELT4=1.0, **BEAM
+    )
     return hdu
 
 
@@ -83,7 +96,9 @@ def sky(tmp_path_factory) -> Path:
     data, original = read(FIRST / f"{PAIR[0]}.fits")
     fits.PrimaryHDU(data[:, :180].astype(np.float32), WCS(original).to_header()).writeto(mosaics / "strip.fits")
     rows = [source_row(name) for name in (*PAIR, CUBE, PLAIN)]
-    rows += [{"id": i, "ra": ra, "dec": dec, "label": -1, "las_arcsec": np.nan} for i, ra, dec in (EDGE_SOURCE, OFF_SOURCE)]
+    rows += [
+        {"id": i, "ra": ra, "dec": dec, "label": -1, "las_arcsec": np.nan} for i, ra, dec in (EDGE_SOURCE, OFF_SOURCE)
+    ]
     pd.DataFrame(rows).to_csv(root / "catalogue.csv", index=False)
     return root
 
@@ -91,8 +106,13 @@ def sky(tmp_path_factory) -> Path:
 def source_row(name: str) -> dict:
     """id, position (the file's centre), label and LAS of one vendored file, from its header and name."""
     _, header = read(FIRST / f"{name}.fits")
-    return {"id": name, "ra": header["CRVAL1"], "dec": header["CRVAL2"],
-            "label": 0 if name.startswith("1") else 1, "las_arcsec": float(name.rsplit("_", 1)[1])}
+    return {
+        "id": name,
+        "ra": header["CRVAL1"],
+        "dec": header["CRVAL2"],
+        "label": 0 if name.startswith("1") else 1,
+        "las_arcsec": float(name.rsplit("_", 1)[1]),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +174,14 @@ def test_edge_and_off_sky_sources_are_reported_not_dropped(result):
 
 def test_fill_writes_an_edge_source_with_nan_outside_the_mosaic(sky, tmp_path):
     config = CutoutConfig(edge="fill")
-    result = make_cutouts(sky / "catalogue.csv", sky / "mosaics" / "canvas.fits", SIZE_ARCSEC, tmp_path / "out",
-                          config=config, progress=False)
+    result = make_cutouts(
+        sky / "catalogue.csv",
+        sky / "mosaics" / "canvas.fits",
+        SIZE_ARCSEC,
+        tmp_path / "out",
+        config=config,
+        progress=False,
+    )
     cut, _ = read(tmp_path / "out" / "near_edge.fits")
     # 40" inside the northern edge: the top rows are beyond the canvas.
     assert np.isnan(cut[-50:]).all() and np.isfinite(cut[:50]).any()
@@ -180,8 +206,9 @@ def test_fits_and_votable_catalogues_give_the_same_cutouts(sky, result, tmp_path
     table = Table.from_pandas(pd.read_csv(sky / "catalogue.csv"))
     table.rename_columns(["id", "ra", "dec"], ["Source_Name", "RAJ2000", "DEJ2000"])
     table.write(tmp_path / f"cat{suffix}", format=fmt)
-    other = make_cutouts(tmp_path / f"cat{suffix}", str(sky / "mosaics" / "*.fits"), SIZE_ARCSEC,
-                         tmp_path / "out", progress=False)
+    other = make_cutouts(
+        tmp_path / f"cat{suffix}", str(sky / "mosaics" / "*.fits"), SIZE_ARCSEC, tmp_path / "out", progress=False
+    )
     pd.testing.assert_frame_equal(other.written, result.written, check_dtype=False)
     pd.testing.assert_frame_equal(pd.read_csv(other.report_path), pd.read_csv(result.report_path))
     for name in other.written["filename"]:
@@ -212,8 +239,20 @@ def test_a_non_empty_output_folder_is_refused(sky, tmp_path):
 
 def test_cli_writes_the_folder_and_says_what_it_could_not_cut(sky, tmp_path, capsys):
     out = tmp_path / "cut"
-    code = main(["data", "cutouts", "--catalogue", str(sky / "catalogue.csv"),
-                 "--images", str(sky / "mosaics" / "*.fits"), "--size", "360", "--out", str(out)])
+    code = main(
+        [
+            "data",
+            "cutouts",
+            "--catalogue",
+            str(sky / "catalogue.csv"),
+            "--images",
+            str(sky / "mosaics" / "*.fits"),
+            "--size",
+            "360",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     text = capsys.readouterr().out
     assert "wrote 4 cutouts" in text and "at an edge: 1" in text and "in no image: 1" in text
@@ -222,7 +261,19 @@ def test_cli_writes_the_folder_and_says_what_it_could_not_cut(sky, tmp_path, cap
 
 
 def test_cli_bad_glob_is_a_one_line_error(sky, tmp_path, capsys):
-    code = main(["data", "cutouts", "--catalogue", str(sky / "catalogue.csv"),
-                 "--images", str(tmp_path / "*.fits"), "--size", "360", "--out", str(tmp_path / "out")])
+    code = main(
+        [
+            "data",
+            "cutouts",
+            "--catalogue",
+            str(sky / "catalogue.csv"),
+            "--images",
+            str(tmp_path / "*.fits"),
+            "--size",
+            "360",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "matches no files" in err

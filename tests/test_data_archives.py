@@ -66,8 +66,12 @@ class _Hostile:
 def _mirabest_batch(filenames: list[str], codes: list[str]) -> bytes:
     label_of = {c: i for i, c in enumerate(("100", "102", "104", "110", "112", "200", "201", "210", "300", "310"))}
     data = [np.full((150, 150), i, dtype=np.uint8) for i in range(len(filenames))]
-    batch = {"batch_label": "x", "labels": [label_of[c] for c in codes], "data": data,
-             "filenames": [f"./MiraBest_F/PNG/Scaled_Final/{f}.png" for f in filenames]}
+    batch = {
+        "batch_label": "x",
+        "labels": [label_of[c] for c in codes],
+        "data": data,
+        "filenames": [f"./MiraBest_F/PNG/Scaled_Final/{f}.png" for f in filenames],
+    }
     return pickle.dumps(batch, protocol=3)
 
 
@@ -121,9 +125,12 @@ def test_mirabest_counts(shipped):
     assert shipped["mirabest"].images.shape == (1256, 150, 150)
     counts = meta.groupby(["dataset", "split"]).size().to_dict()
     assert counts == {
-        ("mirabest:confident", "train"): 729, ("mirabest:confident", "test"): 104,
-        ("mirabest:uncertain", "train"): 340, ("mirabest:uncertain", "test"): 49,
-        ("mirabest:hybrid", "train"): 30, ("mirabest:hybrid", "test"): 4,
+        ("mirabest:confident", "train"): 729,
+        ("mirabest:confident", "test"): 104,
+        ("mirabest:uncertain", "train"): 340,
+        ("mirabest:uncertain", "test"): 49,
+        ("mirabest:hybrid", "train"): 30,
+        ("mirabest:hybrid", "test"): 4,
     }
     mbc = load_mirabest("confident")
     assert set(mbc.meta["mb_code"]) == {"100", "102", "104", "200", "201"}
@@ -180,7 +187,10 @@ def test_frdeep_names():
     assert meta["filename"].duplicated().sum() == 43
     first = meta.iloc[0]
     assert (first.id, first.catalogue, first.catalogue_row) == (
-        "frdeep-f:data_batch_1:00:34_FRICAT_FR1_example", "FRICAT", 34)
+        "frdeep-f:data_batch_1:00:34_FRICAT_FR1_example",
+        "FRICAT",
+        34,
+    )
     nvss = load_frdeep("frdeep-n").meta
     assert nvss["catalogue"].value_counts().to_dict() == {"": 336, "FRICAT": 214, "CoNFIG": 50}
 
@@ -193,8 +203,12 @@ def test_first_galaxy_counts_and_names(shipped):
     assert meta["label_name"].value_counts().to_dict() == {"FRII": 924, "FRI": 495, "Compact": 391, "Bent": 348}
     assert (meta[meta.split != "train"].groupby(["split", "label"]).size() == 50).all()
     assert meta["catalogue"].value_counts().to_dict() == {
-        "Gendre": 810, "MiraBest": 745, "Proctor_Tab1": 281,
-        "Capetti2017a": 165, "Baldi2018": 108, "Capetti2017b": 49,
+        "Gendre": 810,
+        "MiraBest": 745,
+        "Proctor_Tab1": 281,
+        "Capetti2017a": 165,
+        "Baldi2018": 108,
+        "Capetti2017b": 49,
     }
     row = meta.set_index("id").loc["first-galaxy:15.652_-0.835_3_Proctor_Tab1"]
     assert (row.ra, row.dec, row.label, row.label_name, row.split) == (15.652, -0.835, 3, "Bent", "test")
@@ -292,7 +306,7 @@ def test_hostile_batch_in_archive(tmp_path):
 def test_duplicate_ids_rejected(tmp_path):
     same = _mirabest_batch(["200_100.000+001.000_0.1000_0010.00"], ["200"])
     archive = _fake_mirabest(tmp_path / "mb.tar.gz", {"F_batches/data_batch_1": same, "F_batches/test_batch": same})
-    with pytest.raises(InputError, match="duplicate ids, e.g. 'mirabest:200_100.000"):
+    with pytest.raises(InputError, match=r"duplicate ids, e.g. 'mirabest:200_100.000"):
         load_mirabest("all", archive, verify=False)
 
 
@@ -314,8 +328,10 @@ def same_batch() -> bytes:
 
 
 def test_truncated_archives(tmp_path, cache):
-    for name, loader in [("MiraBest_F_batches.tar.gz", lambda p, v: load_mirabest("all", p, verify=v)),
-                         ("galaxy_data.zip", lambda p, v: load_first_galaxy(p, verify=v))]:
+    for name, loader in [
+        ("MiraBest_F_batches.tar.gz", lambda p, v: load_mirabest("all", p, verify=v)),
+        ("galaxy_data.zip", lambda p, v: load_first_galaxy(p, verify=v)),
+    ]:
         data = archive_path(name).read_bytes()
         short = tmp_path / name
         short.write_bytes(data[: len(data) // 2])
@@ -374,15 +390,18 @@ def test_canonical_specs():
     assert canonical_spec("rgz-dr1") == ("rgz-dr1", None)
 
 
-@pytest.mark.parametrize("spec,message", [
-    ("mirabst", "unknown dataset 'mirabst' .*mirabest.*mbc \\(= mirabest:confident\\)"),
-    ("mirabest:sure", "neither a subset \\(all, confident, uncertain, hybrid\\) nor a split \\(train, test\\)"),
-    ("mbc:valid", "mbc:valid: unknown split .valid. \\(choose from train, test\\)"),
-    ("mirabest:confident:valid", "unknown split 'valid' \\(choose from train, test\\)"),
-    ("mirabest:train:confident", "unknown subset 'train'"),
-    ("frdeep-n:confident", "neither a subset \\(none\\)"),
-    ("first-galaxy:all:train:x", "name\\[:subset\\]\\[:split\\]"),
-])
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ("mirabst", "unknown dataset 'mirabst' .*mirabest.*mbc \\(= mirabest:confident\\)"),
+        ("mirabest:sure", "neither a subset \\(all, confident, uncertain, hybrid\\) nor a split \\(train, test\\)"),
+        ("mbc:valid", "mbc:valid: unknown split .valid. \\(choose from train, test\\)"),
+        ("mirabest:confident:valid", "unknown split 'valid' \\(choose from train, test\\)"),
+        ("mirabest:train:confident", "unknown subset 'train'"),
+        ("frdeep-n:confident", "neither a subset \\(none\\)"),
+        ("first-galaxy:all:train:x", "name\\[:subset\\]\\[:split\\]"),
+    ],
+)
 def test_spec_errors(spec, message):
     with pytest.raises(InputError, match=message):
         canonical_spec(spec)
@@ -406,7 +425,12 @@ def test_list_datasets(shipped):
     table = list_datasets().set_index(["dataset", "subset"])
     assert table.loc[("mirabest", "confident"), ["train", "valid", "test", "total"]].tolist() == [729, 0, 104, 833]
     assert table.loc[("mirabest", "all"), "total"] == 1256
-    assert table.loc[("frdeep-n", ""), ["train", "test", "survey", "pixel_scale_arcsec"]].tolist() == [550, 50, "NVSS", 15.0]
+    assert table.loc[("frdeep-n", ""), ["train", "test", "survey", "pixel_scale_arcsec"]].tolist() == [
+        550,
+        50,
+        "NVSS",
+        15.0,
+    ]
     assert table.loc[("first-galaxy", "all"), ["train", "valid", "test"]].tolist() == [1758, 200, 200]
     assert len(table) == 7
 

@@ -6,8 +6,8 @@ import pickle
 
 import numpy as np
 import pytest
-
 from fixtures_rgz import SIDE, py2_pickle, write_rgz_fixture
+
 from radiolatent.data.rgz import load_rgz
 from radiolatent.data.safepickle import load_pickle
 from radiolatent.errors import InputError
@@ -62,6 +62,6 @@ class _BytesOfObject:
 @pytest.mark.parametrize("obj", [_BigBytes(), _BytesOfObject()])
 def test_bytes_with_arguments_stays_refused(obj):
     data = pickle.dumps({"data": obj}, protocol=2)
-    with pytest.raises(InputError, match="bad.pkl: corrupt or truncated pickle.*bytes\\(\\) with arguments"):
+    with pytest.raises(InputError, match=r"bad.pkl: corrupt or truncated pickle.*bytes\(\) with arguments"):
         load_pickle(data, "bad.pkl")
     assert load_pickle(pickle.dumps(b"", protocol=2), "ok.pkl") == b""

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.io import fits
+from fixtures_rgz import py2_pickle, write_rgz_fixture
 from PIL import Image
 
-from fixtures_rgz import py2_pickle, write_rgz_fixture
 from radiolatent.config import META_COLUMNS, FolderConfig
 from radiolatent.data.folder import load_folder, skipped_files
 from radiolatent.data.rgz import RGZCounts, iter_rgz_batches, load_rgz, rgz_summary
@@ -78,7 +78,7 @@ def test_rgz_drop_mirabest(rgz):
 
 def test_rgz_streaming_matches_load_and_counts(rgz):
     folder, _ = rgz
-    options = dict(drop_duplicates=True, min_las_arcsec=12.0, drop_mirabest=True)
+    options = {"drop_duplicates": True, "min_las_arcsec": 12.0, "drop_mirabest": True}
     counts = RGZCounts()
     parts = list(iter_rgz_batches(folder, counts=counts, **options))
     assert len(parts) == 3  # data_batch_1, data_batch_2, test_batch
@@ -151,7 +151,7 @@ def test_rgz_hostile_pickle_runs_nothing(tmp_path):
     write_rgz_fixture(folder, n_batches=1, per_batch=2)
     marker = tmp_path / "pwned"
     (folder / "data_batch_1").write_bytes(pickle.dumps({"data": _Hostile(marker)}, protocol=2))
-    with pytest.raises(InputError, match="data_batch_1.*not allowed"):
+    with pytest.raises(InputError, match=r"data_batch_1.*not allowed"):
         load_rgz(folder)
     assert not marker.exists()
 
@@ -168,8 +168,16 @@ def _blob(height=40, width=40, peak=1.0):
 
 def _sky_header(nx, ny, ra=150.0, dec=2.0, cdelt=0.0005):
     header = fits.Header()
-    header.update(CTYPE1="RA---SIN", CTYPE2="DEC--SIN", CRVAL1=ra, CRVAL2=dec,
-                  CDELT1=-cdelt, CDELT2=cdelt, CRPIX1=(nx + 1) / 2, CRPIX2=(ny + 1) / 2)
+    header.update(
+        CTYPE1="RA---SIN",
+        CTYPE2="DEC--SIN",
+        CRVAL1=ra,
+        CRVAL2=dec,
+        CDELT1=-cdelt,
+        CDELT2=cdelt,
+        CRPIX1=(nx + 1) / 2,
+        CRPIX2=(ny + 1) / 2,
+    )
     return header
 
 
@@ -217,8 +225,9 @@ def test_fits_gz_and_degenerate_cube_load(tmp_path):
     plane = _blob().astype(np.float32)
     fits.PrimaryHDU(plane, _sky_header(40, 40)).writeto(tmp_path / "a.fits.gz")
     header = _sky_header(40, 40, ra=200.0, dec=-30.0)
-    header.update(CTYPE3="FREQ", CRVAL3=1.4e9, CDELT3=1e6, CRPIX3=1.0, CTYPE4="STOKES",
-                  CRVAL4=1.0, CDELT4=1.0, CRPIX4=1.0)
+    header.update(
+        CTYPE3="FREQ", CRVAL3=1.4e9, CDELT3=1e6, CRPIX3=1.0, CTYPE4="STOKES", CRVAL4=1.0, CDELT4=1.0, CRPIX4=1.0
+    )
     fits.PrimaryHDU(plane[None, None], header).writeto(tmp_path / "cube.fit")
     with gzip.open(tmp_path / "a.fits.gz") as fh:
         assert fh.read(6) == b"SIMPLE"
@@ -238,7 +247,7 @@ def test_fits_gz_and_degenerate_cube_load(tmp_path):
 )
 def test_bad_fits_names_the_file(tmp_path, data, problem):
     fits.PrimaryHDU(data).writeto(tmp_path / "bad.fits")
-    with pytest.raises(InputError, match="bad.fits") as err:
+    with pytest.raises(InputError, match=r"bad.fits") as err:
         load_folder(tmp_path)
     assert problem in str(err.value)
 
@@ -285,9 +294,15 @@ def test_catalogue_merge_by_filename_and_id(tmp_path):
     for name in ("x.npy", "y.npy", "b/z.npy"):
         np.save(images / name, _scaled(_blob()))
     csv = tmp_path / "cat.csv"
-    pd.DataFrame({"filename": ["x.npy", "b/z.npy", "gone.npy"], "ra": [10.5, 20.0, 1.0],
-                  "label": [1, 0, 1], "label_name": ["FRII", "FRI", "FRII"],
-                  "redshift": [0.1, np.nan, 0.3]}).to_csv(csv, index=False)
+    pd.DataFrame(
+        {
+            "filename": ["x.npy", "b/z.npy", "gone.npy"],
+            "ra": [10.5, 20.0, 1.0],
+            "label": [1, 0, 1],
+            "label_name": ["FRII", "FRI", "FRII"],
+            "redshift": [0.1, np.nan, 0.3],
+        }
+    ).to_csv(csv, index=False)
     with pytest.warns(UserWarning, match="1 catalogue rows match no file, e.g. 'gone.npy'"):
         out = load_folder(images, csv)
     meta = out.meta.set_index("id")
@@ -315,7 +330,7 @@ def test_bad_catalogue_names_the_csv(tmp_path, table, problem):
     np.save(tmp_path / "x.npy", _scaled(_blob()))
     csv = tmp_path / "cat.csv"  # inside the folder: must not be read as an image
     pd.DataFrame(table).to_csv(csv, index=False)
-    with pytest.raises(InputError, match="cat.csv") as err:
+    with pytest.raises(InputError, match=r"cat.csv") as err:
         load_folder(tmp_path, csv)
     assert problem in str(err.value)
 
@@ -341,7 +356,7 @@ def test_non_image_files_are_skipped_and_counted_or_fatal_when_strict(tmp_path):
     assert set(skipped) == {"broken.png", "empty.npy", "junk.fits", "notes.txt"}
     assert "not a supported image" in skipped["notes.txt"] and "empty image" in skipped["empty.npy"]
     assert "not a readable FITS file" in skipped["junk.fits"]
-    with pytest.raises(InputError, match="broken.png: is not a readable image"):
+    with pytest.raises(InputError, match=r"broken.png: is not a readable image"):
         load_folder(tmp_path, config=FolderConfig(strict=True))
 
 

@@ -54,7 +54,9 @@ def test_tsne_map_keeps_clusters_apart(tmp_path):
     spread = max(np.linalg.norm(xy[y == c] - centres[c], axis=1).mean() for c in range(3))
     gaps = [np.linalg.norm(centres[a] - centres[b]) for a in range(3) for b in range(a + 1, 3)]
     assert min(gaps) > 2 * spread
-    assert plot_map(xy, np.linspace(1, 60, len(xy)), tmp_path / "las.png", "t-SNE", "LAS (arcsec)").read_bytes()[:8] == PNG
+    assert (
+        plot_map(xy, np.linspace(1, 60, len(xy)), tmp_path / "las.png", "t-SNE", "LAS (arcsec)").read_bytes()[:8] == PNG
+    )
     assert plot_map(xy, np.array(["FRI", "FRII", "hybrid"])[y], tmp_path / "cls.png", "t-SNE", "label").is_file()
 
 

@@ -79,7 +79,9 @@ def test_frdeep_copies_of_mbc_test_are_caught(pool):
 
 def test_pool_composition_adds_up(pool):
     r = pool.report
-    dropped = r[["dropped_position", "dropped_image", "dropped_blank", "dropped_small", "dropped_duplicate"]].sum(axis=1)
+    dropped = r[["dropped_position", "dropped_image", "dropped_blank", "dropped_small", "dropped_duplicate"]].sum(
+        axis=1
+    )
     assert (r["candidates"] == r["kept"] + dropped).all()
     assert r["kept"].sum() == len(pool) == len(pool.meta)
     assert set(r["source"]) == set(DEFAULT_POOL.sources)
@@ -118,7 +120,9 @@ def test_rgz_batches_stream_into_a_pool(tmp_path):
     from fixtures_rgz import write_rgz_fixture
 
     facts = write_rgz_fixture(tmp_path / "rgz", n_batches=2, per_batch=6)
-    config = dataclasses.replace(DEFAULT_POOL, sources=(f"rgz-dr1@{tmp_path / 'rgz'}",), exclude=("mirabest:confident",))
+    config = dataclasses.replace(
+        DEFAULT_POOL, sources=(f"rgz-dr1@{tmp_path / 'rgz'}",), exclude=("mirabest:confident",)
+    )
     pool = build_pool(config, progress=False)
     row = pool.report.iloc[0]
     assert row["candidates"] == len(facts["images"]) - 2, "one MiraBest-flagged and one duplicate image dropped"
@@ -137,12 +141,19 @@ def test_rgz_batches_stream_into_a_pool(tmp_path):
 def _fits_cutout(path, seed: int) -> None:
     """A 150x150 uint8 FIRST-like cutout with a celestial WCS at 1.8"/pixel, at its own position."""
     from astropy.io import fits
-
     from fixtures_rgz import blob_image
 
     header = fits.Header()
-    header.update(CTYPE1="RA---SIN", CTYPE2="DEC--SIN", CRVAL1=150.0 + seed, CRVAL2=2.0 + seed,
-                  CDELT1=-0.0005, CDELT2=0.0005, CRPIX1=75.5, CRPIX2=75.5)
+    header.update(
+        CTYPE1="RA---SIN",
+        CTYPE2="DEC--SIN",
+        CRVAL1=150.0 + seed,
+        CRVAL2=2.0 + seed,
+        CDELT1=-0.0005,
+        CDELT2=0.0005,
+        CRPIX1=75.5,
+        CRPIX2=75.5,
+    )
     fits.PrimaryHDU(blob_image(np.random.default_rng(seed)), header).writeto(path)
 
 
@@ -174,9 +185,13 @@ def test_adding_a_batch_to_an_rgz_source_rebuilds_the_pool(tmp_path):
     config = _small_pool(f"rgz-dr1@{tmp_path / 'rgz'}")
     first = build_pool(config, progress=False)
     rng = np.random.default_rng(3)
-    batch = {"data": np.stack([blob_image(rng).ravel() for _ in range(4)]), "LAS": [20.0] * 4,
-             "src_ids": [f"RGZJ9{i:05d}" for i in range(4)], "filenames": [f"new{i}.png" for i in range(4)],
-             "mb_flag": [0] * 4}
+    batch = {
+        "data": np.stack([blob_image(rng).ravel() for _ in range(4)]),
+        "LAS": [20.0] * 4,
+        "src_ids": [f"RGZJ9{i:05d}" for i in range(4)],
+        "filenames": [f"new{i}.png" for i in range(4)],
+        "mb_flag": [0] * 4,
+    }
     (tmp_path / "rgz" / "data_batch_2").write_bytes(py2_pickle(batch))
     second = build_pool(config, progress=False)
     assert len(second) == len(first) + 4
@@ -214,6 +229,7 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path, monkeypatch, cache, fail
     """A source failing midway (after another was written) removes the partial pool; a
     failed --rebuild keeps the complete pool it would have replaced."""
     from fixtures_rgz import write_rgz_fixture
+
     from radiolatent.data import rgz
     from radiolatent.data.pools import pool_dir
 
@@ -263,7 +279,7 @@ def test_a_bad_source_is_reported_before_any_work(tmp_path, monkeypatch, source,
     (tmp_path / "file.txt").write_text("not images")
     loaded = []
     monkeypatch.setattr(pools, "iter_source", lambda spec: loaded.append(spec) or iter(()))
-    config = dataclasses.replace(DEFAULT_POOL, sources=DEFAULT_POOL.sources + (source.format(tmp=tmp_path),))
+    config = dataclasses.replace(DEFAULT_POOL, sources=(*DEFAULT_POOL.sources, source.format(tmp=tmp_path)))
     with pytest.raises(pools.InputError, match=problem) as err:
         build_pool(config, progress=False)
     assert loaded == [] and "\n" not in str(err.value)

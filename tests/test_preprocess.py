@@ -166,7 +166,9 @@ def test_detached_lobes_join_a_faint_core_but_a_lone_neighbour_does_not():
 
 def test_point_noise_and_blank():
     shape = (NATIVE, NATIVE)
-    images = np.stack([noisy(gaussian(shape, (75, 75), 1.5, 200)), noisy(np.zeros(shape), seed=3), np.zeros(shape, np.uint8)])
+    images = np.stack(
+        [noisy(gaussian(shape, (75, 75), 1.5, 200)), noisy(np.zeros(shape), seed=3), np.zeros(shape, np.uint8)]
+    )
     las = estimate_las(images, FIRST, LASConfig())
     assert 5 < las[0] < 20  # a beam-sized blob: ~8 px across
     assert las[1] < 10
@@ -188,8 +190,15 @@ def test_validate_ranks_growing_doubles_and_plots(tmp_path):
     shape = (NATIVE, NATIVE)
     gaps = np.array([10, 20, 30, 40, 50])
     images = np.stack(
-        [noisy(gaussian(shape, (74.5, 74.5 - g / 2), 2, 200) + gaussian(shape, (74.5, 74.5 + g / 2), 2, 200) + gaussian(shape, (74.5, 74.5), 1.5, 120), seed=i)
-         for i, g in enumerate(gaps)]
+        [
+            noisy(
+                gaussian(shape, (74.5, 74.5 - g / 2), 2, 200)
+                + gaussian(shape, (74.5, 74.5 + g / 2), 2, 200)
+                + gaussian(shape, (74.5, 74.5), 1.5, 120),
+                seed=i,
+            )
+            for i, g in enumerate(gaps)
+        ]
     )
     meta = empty_meta(len(gaps))
     meta["las_arcsec"] = gaps * FIRST

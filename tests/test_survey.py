@@ -82,7 +82,7 @@ def test_blank_pixels_are_background_and_an_empty_field_is_an_error():
     plane[140:160, :60] = np.nan
     image, _ = survey_cutout(plane, 1.8, SurveyImageConfig(), "nans")
     assert image[140 - 75 : 160 - 75, :5].max() == 0 and image.max() == 255
-    with pytest.raises(InputError, match="flat.fits: is constant"):
+    with pytest.raises(InputError, match=r"flat.fits: is constant"):
         survey_cutout(np.full((50, 50), 3.0), 1.8, SurveyImageConfig(), "flat.fits")
     blank = np.full((300, 300), np.nan)
     blank[:10, :10] = 1.0
@@ -118,8 +118,18 @@ def test_north_is_up_in_pictures(tmp_path):
     plane = np.zeros((64, 64))
     plane[50:54, 30:34] = 1.0  # high row index: north of the centre
     plane += np.random.default_rng(0).normal(0, 0.01, plane.shape)
-    header = fits.Header({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 150.0, "CRVAL2": 2.0,
-                          "CDELT1": -0.0005, "CDELT2": 0.0005, "CRPIX1": 32.5, "CRPIX2": 32.5})
+    header = fits.Header(
+        {
+            "CTYPE1": "RA---TAN",
+            "CTYPE2": "DEC--TAN",
+            "CRVAL1": 150.0,
+            "CRVAL2": 2.0,
+            "CDELT1": -0.0005,
+            "CDELT2": 0.0005,
+            "CRPIX1": 32.5,
+            "CRPIX2": 32.5,
+        }
+    )
     fits.PrimaryHDU(plane, header).writeto(tmp_path / "north.fits")
     image = load_folder(tmp_path).images[0]
     assert np.unravel_index(image.argmax(), image.shape)[0] > 32  # array keeps FITS order
@@ -152,8 +162,9 @@ def test_a_survey_folder_from_the_command_line(tmp_path, capsys):
     assert "skipped 1 files that are not readable images, e.g. README.md" in err
     assert f"skipped {folder / 'README.md'}" in err  # -v lists each one
     out = tmp_path / "mine.parquet"
-    assert main(["embed", "--data", f"mine=folder@{folder}", "--single-view", "--survey", "FIRST",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["embed", "--data", f"mine=folder@{folder}", "--single-view", "--survey", "FIRST", "--out", str(out)]) == 0
+    )
     table = read_codes(out)
     rows = select(table, "mine")
     assert len(rows) == 4 and set(rows["survey"]) == {"FIRST"}

@@ -13,8 +13,9 @@ import tarfile
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -168,16 +169,15 @@ def cached_dataset(
 def _write_cache(dataset: RadioDataset, images_path: Path, meta_path: Path) -> None:
     # A cache that cannot be written (read-only home, full disk) only costs speed.
     try:
-        with atomic_path(images_path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, np.ascontiguousarray(dataset.images), allow_pickle=False)
+        with atomic_path(images_path) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.ascontiguousarray(dataset.images), allow_pickle=False)
         with atomic_path(meta_path) as tmp:
             dataset.meta.to_parquet(tmp, index=False)
     except OSError as exc:
         warnings.warn(f"{images_path.parent}: cannot write dataset cache ({exc})", stacklevel=3)
 
 
-def read_batches(path: Path, folder: str, names: tuple[str, ...], side: int) -> dict[str, dict]:
+def read_batches(path: Path, folder: str, names: tuple[str, ...], side: int) -> dict[str, dict[str, Any]]:
     """Read CIFAR-style batch pickles `folder/<name>` from an archive.
 
     Returns name -> {"images": (n, side, side) uint8, "labels": int array, "filenames": [str]}.
@@ -195,7 +195,7 @@ def read_batches(path: Path, folder: str, names: tuple[str, ...], side: int) -> 
     return batches
 
 
-def _check_batch(obj: object, source: str, side: int) -> dict:
+def _check_batch(obj: object, source: str, side: int) -> dict[str, Any]:
     """Validate one batch dict and bring its images to (n, side, side) uint8."""
     if not isinstance(obj, dict) or not {"data", "labels", "filenames"} <= set(obj):
         raise InputError(source, "not a batch: expected a dict with data, labels and filenames")
@@ -205,7 +205,9 @@ def _check_batch(obj: object, source: str, side: int) -> dict:
         raise InputError(source, f"batch data is not one array: {exc}") from None
     n = len(images)
     if images.dtype != np.uint8 or images.size != n * side * side:
-        raise InputError(source, f"batch data must be {n} uint8 images of {side}x{side}, got {images.dtype} {images.shape}")
+        raise InputError(
+            source, f"batch data must be {n} uint8 images of {side}x{side}, got {images.dtype} {images.shape}"
+        )
     labels = np.asarray(obj["labels"])
     if len(labels) != n or len(obj["filenames"]) != n or not np.issubdtype(labels.dtype, np.integer):
         raise InputError(source, f"{n} images but {len(labels)} labels and {len(obj['filenames'])} filenames")

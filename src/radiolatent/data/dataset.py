@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -76,7 +77,7 @@ def empty_meta(n: int) -> pd.DataFrame:
     )
 
 
-def check_unique_ids(meta: pd.DataFrame, source: str) -> None:
+def check_unique_ids(meta: pd.DataFrame, source: str | Path) -> None:
     dup = meta["id"][meta["id"].duplicated()]
     if len(dup):
         raise InputError(source, f"duplicate ids, e.g. '{dup.iloc[0]}' ({len(dup)} repeats)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,15 +32,20 @@ _ALL = "all"
 _LABEL_NAMES = {label: name for name, label in FIRST_GALAXY_CLASSES.items()}
 
 
-def parse_filename(filename: str, source: str | Path) -> dict:
+def parse_filename(filename: str, source: str | Path) -> dict[str, Any]:
     """ra, dec, label and catalogue from `<RA>_<Dec>_<label>_<catalogue>.png`."""
     stem = PurePosixPath(filename).name.removesuffix(".png")
     parts = stem.split("_", 3)
     try:
         if len(parts) != 4 or not parts[3]:
             raise ValueError("expected four fields")
-        return {"stem": stem, "ra": float(parts[0]), "dec": float(parts[1]),
-                "label": int(parts[2]), "catalogue": parts[3]}
+        return {
+            "stem": stem,
+            "ra": float(parts[0]),
+            "dec": float(parts[1]),
+            "label": int(parts[2]),
+            "catalogue": parts[3],
+        }
     except ValueError:
         raise InputError(source, f"filename '{filename}' is not <RA>_<Dec>_<label>_<catalogue>.png") from None
 
@@ -55,7 +61,7 @@ def load_first_galaxy(archive: str | Path | None = None, *, verify: bool = True)
 
 
 def _decode(path: Path) -> RadioDataset:
-    entries: list[tuple[tuple, np.ndarray, dict]] = []
+    entries: list[tuple[tuple[Any, ...], np.ndarray, dict[str, Any]]] = []
     copies: set[tuple[str, str]] = set()
     for member, data in iter_members(path):
         parts = PurePosixPath(member).parts
@@ -76,7 +82,7 @@ def _decode(path: Path) -> RadioDataset:
     return RadioDataset(NAME, np.stack([e[1] for e in entries]), meta)
 
 
-def _row(split: str, class_name: str, filename: str, source: str) -> dict:
+def _row(split: str, class_name: str, filename: str, source: str) -> dict[str, Any]:
     if class_name not in FIRST_GALAXY_CLASSES:
         raise InputError(source, f"unknown class folder '{class_name}' (expected {list(FIRST_GALAXY_CLASSES)})")
     row = parse_filename(filename, source)
@@ -90,8 +96,8 @@ def _decode_png(data: bytes, source: str) -> np.ndarray:
     """One PNG as (side, side) uint8 greyscale."""
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image = image if image.mode == "L" else image.convert("L")
-            array = np.asarray(image, dtype=np.uint8)
+            grey = image if image.mode == "L" else image.convert("L")
+            array = np.asarray(grey, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InputError(source, f"cannot decode PNG: {exc}") from None
     side = FIRST_GALAXY_IMAGE_SIDE
@@ -100,7 +106,7 @@ def _decode_png(data: bytes, source: str) -> np.ndarray:
     return array
 
 
-def _check_complete(path: Path, entries: list, copies: set[tuple[str, str]]) -> None:
+def _check_complete(path: Path, entries: list[Any], copies: set[tuple[str, str]]) -> None:
     """The `all/` copy must hold exactly the split files; every split must be present."""
     in_splits = {(_LABEL_NAMES[e[2]["label"]], f"{e[2]['stem']}.png") for e in entries}
     if len(in_splits) != len(entries) or in_splits != copies:
@@ -115,7 +121,7 @@ def _check_complete(path: Path, entries: list, copies: set[tuple[str, str]]) -> 
         raise InputError(path, f"archive has no {missing} images under {_ROOT}/")
 
 
-def _meta(rows: list[dict]) -> pd.DataFrame:
+def _meta(rows: list[dict[str, Any]]) -> pd.DataFrame:
     meta = empty_meta(len(rows))
     meta["id"] = [f"{NAME}:{r['stem']}" for r in rows]
     meta["dataset"] = NAME

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,7 @@ def _decode(name: str, path: Path) -> RadioDataset:
     return RadioDataset(name, images, meta)
 
 
-def _batch_meta(name: str, survey: str, batch_name: str, batch: dict, source: str) -> pd.DataFrame:
+def _batch_meta(name: str, survey: str, batch_name: str, batch: dict[str, Any], source: str) -> pd.DataFrame:
     labels = batch["labels"]
     if labels.size and (labels.min() < 0 or labels.max() >= len(FRDEEP_LABEL_NAMES)):
         raise InputError(source, f"labels must be 0 (FRI) or 1 (FRII), got {sorted(set(labels.tolist()))}")

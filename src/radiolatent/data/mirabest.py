@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ _FILENAME = re.compile(rf"^(\d{{3}})_({_NUMBER})([+-]{_NUMBER})_({_NUMBER})_({_N
 _SUBSET_OF_CODE = {code: subset for subset, codes in MIRABEST_SUBSETS.items() for code in codes}
 
 
-def parse_filename(filename: str, source: str | Path) -> dict:
+def parse_filename(filename: str, source: str | Path) -> dict[str, Any]:
     """Code, position, redshift and LAS from a MiraBest filename (any folder prefix, .png optional)."""
     stem = PurePosixPath(filename).name.removesuffix(".png")
     match = _FILENAME.match(stem)
@@ -89,7 +90,7 @@ def _decode(path: Path) -> RadioDataset:
     return RadioDataset(NAME, np.concatenate(images), meta)
 
 
-def _batch_meta(batch: dict, split: str, source: str) -> pd.DataFrame:
+def _batch_meta(batch: dict[str, Any], split: str, source: str) -> pd.DataFrame:
     rows = [parse_filename(f, source) for f in batch["filenames"]]
     for row, label_index, filename in zip(rows, batch["labels"], batch["filenames"]):
         if not 0 <= label_index < len(MIRABEST_CODES) or MIRABEST_CODES[label_index] != row["mb_code"]:

@@ -7,9 +7,10 @@ Examples: `mirabest:confident:train`, `mbc:test` (alias), `frdeep-n`, `first-gal
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -76,7 +77,8 @@ def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
         if token in info.splits:
             return name, subset, token
         raise InputError(
-            spec, f"'{token}' is neither a subset ({_choices(info.subsets)}) nor a split ({_choices(info.splits)}) of {name}"
+            spec,
+            f"'{token}' is neither a subset ({_choices(info.subsets)}) nor a split ({_choices(info.splits)}) of {name}",
         )
     return name, subset, None
 
@@ -107,8 +109,9 @@ class Source:
     @classmethod
     def parse(cls, text: str) -> Source:
         text = str(text).strip()
-        name, eq, rest = text.partition("=")
-        if not eq or "@" in name or ":" in name:
+        given, eq, rest = text.partition("=")
+        name: str | None = given
+        if not eq or "@" in given or ":" in given:
             name, rest = None, text
         spec, _, path = rest.partition("@")
         if not spec.strip() or (name is not None and not name.strip()):
@@ -140,7 +143,7 @@ def load_source(source: str | Source, folder: FolderConfig = FolderConfig()) -> 
     return load_dataset(source.spec, path=source.path, **options)
 
 
-def load_dataset(spec: str, path: str | Path | None = None, **options) -> RadioDataset:
+def load_dataset(spec: str, path: str | Path | None = None, **options: Any) -> RadioDataset:
     """Load the dataset a spec names, optionally one split.
 
     `path` is required for `rgz-dr1` and `folder`; for a shipped dataset it replaces the
@@ -164,7 +167,9 @@ def load_dataset(spec: str, path: str | Path | None = None, **options) -> RadioD
     return dataset.split(split) if split else dataset
 
 
-def _loader(name: str, subset: str | None, path: str | Path | None) -> tuple[Callable, dict]:
+def _loader(
+    name: str, subset: str | None, path: str | Path | None
+) -> tuple[Callable[..., RadioDataset], dict[str, Any]]:
     """The loader function and the arguments the spec fixes; imported late so that one
     missing or broken loader module does not break the others."""
     if name == "mirabest":
@@ -188,7 +193,9 @@ def _loader(name: str, subset: str | None, path: str | Path | None) -> tuple[Cal
     return load_folder, {"path": path}
 
 
-def _check_options(spec: str, loader: Callable, fixed: dict, options: dict) -> None:
+def _check_options(
+    spec: str, loader: Callable[..., RadioDataset], fixed: dict[str, Any], options: dict[str, Any]
+) -> None:
     allowed = [p for p in inspect.signature(loader).parameters if p not in fixed]
     unknown = sorted(set(options) - set(allowed))
     if unknown:
@@ -197,14 +204,14 @@ def _check_options(spec: str, loader: Callable, fixed: dict, options: dict) -> N
 
 def list_datasets() -> pd.DataFrame:
     """One row per shipped dataset and subset, with image counts per split."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, info in DATASETS.items():
         if info.needs_path:
             continue
         for subset in info.subsets or ("",):
             spec = f"{name}:{subset}" if subset else name
             counts = load_dataset(spec).meta["split"].value_counts()
-            row = {"dataset": name, "subset": subset}
+            row: dict[str, Any] = {"dataset": name, "subset": subset}
             row.update({s: int(counts.get(s, 0)) for s in SPLIT_COLUMNS})
             row["total"] = int(counts.sum())
             row["survey"] = info.survey

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -168,7 +169,7 @@ def rgz_summary(dataset: RadioDataset) -> dict[str, int]:
     return dict(dataset.meta.attrs[COUNTS_KEY])
 
 
-def _load_dict(file: Path) -> dict:
+def _load_dict(file: Path) -> dict[str, Any]:
     try:
         data = file.read_bytes()
     except OSError as exc:
@@ -197,7 +198,7 @@ def _images(data: object, file: Path, side: int) -> np.ndarray:
     return data
 
 
-def _as_list(values: object, key: str, n: int, file: Path) -> list:
+def _as_list(values: object, key: str, n: int, file: Path) -> list[Any]:
     if isinstance(values, np.ndarray):
         values = values.reshape(-1).tolist() if values.ndim <= 1 else None
     if not isinstance(values, (list, tuple)):
