@@ -273,13 +273,13 @@ def epoch_curves(runs: pd.DataFrame) -> pd.DataFrame:
     """[B] Fig. 5's data: per threshold and epoch, the mean and standard error over seeds of
     the kNN accuracy recorded after that epoch (runs whose metrics.csv lack it are left out)."""
     frames = []
-    for row in runs.itertuples():
-        metrics = Path(row.run_dir) / "metrics.csv"
+    for run_dir, threshold in zip(runs["run_dir"], runs["threshold_arcsec"]):
+        metrics = Path(run_dir) / "metrics.csv"
         if not metrics.is_file():
             continue
         m = pd.read_csv(metrics)
         if "val_knn_accuracy" in m:
-            frames.append(m[["epoch", "val_knn_accuracy"]].assign(threshold_arcsec=row.threshold_arcsec))
+            frames.append(m[["epoch", "val_knn_accuracy"]].assign(threshold_arcsec=threshold))
     if not frames:
         return pd.DataFrame(columns=["threshold_arcsec", "epoch", "mean", "sem", "seeds"])
     grouped = pd.concat(frames).groupby(["threshold_arcsec", "epoch"])["val_knn_accuracy"]

@@ -16,21 +16,29 @@ GPU_EMBED_BATCH = 1024
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("embed", help="encode datasets into a codes table (parquet)")
-    p.add_argument("--model", default=None,
-                   help="a trained run folder (VDVAE, SimCLR, BYOL or SimSiam: told apart by the "
-                        "checkpoint), a shipped checkpoint (vdvae-cpu, simclr-cpu, byol-cpu, simsiam-cpu), "
-                        "or a no-learning floor: pixels-pca, random-conv (default: the shipped VDVAE)")
-    p.add_argument("--data", default=DEFAULT_SETS,
-                   help=f"comma-separated dataset specs (default {DEFAULT_SETS})")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a trained run folder (VDVAE, SimCLR, BYOL or SimSiam: told apart by the "
+        "checkpoint), a shipped checkpoint (vdvae-cpu, simclr-cpu, byol-cpu, simsiam-cpu), "
+        "or a no-learning floor: pixels-pca, random-conv (default: the shipped VDVAE)",
+    )
+    p.add_argument("--data", default=DEFAULT_SETS, help=f"comma-separated dataset specs (default {DEFAULT_SETS})")
     p.add_argument("--out", type=argtypes.output_file, required=True, help="codes table to write (.parquet)")
-    p.add_argument("--batch-size", type=argtypes.positive_int, default=None,
-                   help=f"images per forward pass (default {EmbedConfig.batch_size} on a CPU, "
-                        f"{GPU_EMBED_BATCH} on a GPU)")
+    p.add_argument(
+        "--batch-size",
+        type=argtypes.positive_int,
+        default=None,
+        help=f"images per forward pass (default {EmbedConfig.batch_size} on a CPU, {GPU_EMBED_BATCH} on a GPU)",
+    )
     add_device_argument(p, "run the encoder")
     add_pool_arguments(p)
-    p.add_argument("--single-view", action="store_true",
-                   help="encode each image once, as the paper did (default: average the codes "
-                        "over the 8 flips and quarter turns; the model id gets '+d8')")
+    p.add_argument(
+        "--single-view",
+        action="store_true",
+        help="encode each image once, as the paper did (default: average the codes "
+        "over the 8 flips and quarter turns; the model id gets '+d8')",
+    )
     p.set_defaults(handler=cmd_embed)
 
 
@@ -45,8 +53,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     # writes the one table (embedding.batched).
     with process_group(args.device) as (where, device):
         default_batch = EmbedConfig.batch_size if device.type == "cpu" else GPU_EMBED_BATCH
-        config = EmbedConfig(batch_size=args.batch_size or default_batch, dihedral_average=not args.single_view,
-                             device=device.type)
+        config = EmbedConfig(
+            batch_size=args.batch_size or default_batch, dihedral_average=not args.single_view, device=device.type
+        )
         if where.world > 1 and ("pool" in specs or args.model in FLOORS):
             in_turns(lambda: build_pool(pool_config(args), progress=where.main))  # one builder at a time
         table = embed(args.model, specs, config, pool_config(args), progress=where.main)
