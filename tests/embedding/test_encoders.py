@@ -8,7 +8,10 @@ from radiolatent.embedding import model_input
 
 
 def test_unknown_model_is_a_one_line_error(tmp_path, capsys):
-    assert main(["embed", "--model", str(tmp_path / "nope"), "--data", "mbc:test", "--out", str(tmp_path / "c.parquet")]) == 2
+    assert (
+        main(["embed", "--model", str(tmp_path / "nope"), "--data", "mbc:test", "--out", str(tmp_path / "c.parquet")])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "nope" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "c.parquet").exists()

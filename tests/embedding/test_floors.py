@@ -29,3 +29,17 @@ def test_random_conv_is_fixed_and_standardised(pool_images):
     assert np.allclose(codes.std(axis=0)[live], 1, atol=1e-2)
     with pytest.raises(RuntimeError):
         RandomConv(EmbedConfig()).encode(pool_images[:2])
+
+
+def test_pixels_pca_of_a_large_pool_is_fitted_on_a_sample(pool_images, monkeypatch):
+    from radiolatent.embedding import floors
+
+    monkeypatch.setattr(floors, "PCA_FIT_ROWS", len(pool_images) // 2)
+    enc = PixelsPCA.fit(pool_images, EmbedConfig(pca_components=16))
+    assert enc.pca.n_samples_ == len(pool_images) // 2
+    whole = PixelsPCA.fit(pool_images[: len(pool_images) // 2], EmbedConfig(pca_components=16))
+    assert whole.pca.n_samples_ == len(pool_images) // 2  # at the limit: the whole set, as before
+    # a sample of the pool spans nearly what the whole pool does
+    x = pool_images.reshape(len(pool_images), -1) / 255.0
+    back = enc.pca.inverse_transform(enc.encode(pool_images))
+    assert np.mean((back - x) ** 2) < 0.5 * np.mean((x - x.mean(axis=0)) ** 2)

@@ -8,9 +8,12 @@ def test_time_estimate_says_images_views_and_the_single_view_time():
     from radiolatent.embedding import time_estimate
 
     assert time_estimate(95895, 8, 240, "vdvae-cpu") == (
-        "embedding 95,895 images x 8 views with vdvae-cpu: about 53 min at 240 views/s; "
-        "--single-view takes about 7 min")
-    assert time_estimate(2000, 1, 1000, "byol-cpu") == "embedding 2,000 images x 1 view with byol-cpu: about 2 s at 1,000 img/s"
+        "embedding 95,895 images x 8 views with vdvae-cpu: about 53 min at 240 views/s; --single-view takes about 7 min"
+    )
+    assert (
+        time_estimate(2000, 1, 1000, "byol-cpu")
+        == "embedding 2,000 images x 1 view with byol-cpu: about 2 s at 1,000 img/s"
+    )
 
 
 def test_a_long_embed_says_how_long_before_it_runs(monkeypatch, capsys):

@@ -20,7 +20,10 @@ from radiolatent.embedding import (
 
 
 def test_embed_writes_one_row_per_image_with_metadata(tmp_path):
-    assert main(["embed", "--model", "pixels-pca", "--data", "mbc,frdeep-n:test", "--out", str(tmp_path / "c.parquet")]) == 0
+    assert (
+        main(["embed", "--model", "pixels-pca", "--data", "mbc,frdeep-n:test", "--out", str(tmp_path / "c.parquet")])
+        == 0
+    )
     table = read_codes(tmp_path / "c.parquet")
     assert len(select(table, "mbc:train")) == 729 and len(select(table, "mbc:test")) == 104
     assert len(select(table, "nvss:test")) == 50
@@ -47,8 +50,24 @@ def test_search_command_with_an_image_file(tmp_path):
     main(["embed", "--model", "pixels-pca", "--data", "mbc:test", "--out", str(codes)])
     Image.fromarray(model_input("mbc:test").images[3]).save(tmp_path / "q.png")
     out = tmp_path / "grid.png"
-    assert main(["search", "--codes", str(codes), "--query", str(tmp_path / "q.png"), "--in", "mbc:test",
-                 "-k", "4", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "search",
+                "--codes",
+                str(codes),
+                "--query",
+                str(tmp_path / "q.png"),
+                "--in",
+                "mbc:test",
+                "-k",
+                "4",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = pd.read_csv(out.with_suffix(".csv"))
     ids = read_codes(codes)["id"]
     assert result["id"].iloc[0] == ids.iloc[3]

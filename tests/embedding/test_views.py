@@ -1,9 +1,11 @@
-"""Codes averaged over an image's 8 flips and quarter turns."""
+"""Running an encoder over images: batches two at a time; codes averaged over 8 flips and quarter turns."""
 
 import numpy as np
+import pytest
+import torch
 
 from radiolatent.config import EmbedConfig
-from radiolatent.embedding import RandomConv, model_input
+from radiolatent.embedding import RandomConv, VDVAEEncoder, batched, get_encoder, model_input
 
 
 def test_orientation_averaged_codes_ignore_rotation_and_flips(pool_images):
@@ -31,3 +33,35 @@ def test_eight_views_in_one_batch_are_the_mean_of_each_view():
     turned = np.ascontiguousarray(np.rot90(images, 3, axes=(1, 2))[:, ::-1])
     np.testing.assert_allclose(encode_images(encoder, turned, EmbedConfig()), codes, rtol=1e-5, atol=1e-5)
     assert np.array_equal(codes, encode_images(encoder, images, EmbedConfig())), "deterministic"
+
+
+def test_batches_run_in_parallel_give_the_one_thread_codes():
+    """The VDVAE encoder runs two batches at once, one OpenMP thread each: the codes are
+    those of one batch at a time on one thread, and torch's thread count is left as it was."""
+    encoder = get_encoder(None, EmbedConfig(threads=2))
+    assert encoder.workers == 2
+    images = np.asarray(model_input("mbc:test").images[:100])  # 4 batches, the last short
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one_at_a_time = VDVAEEncoder(encoder.model, encoder.name, encoder.batch_size).encode(images)
+        torch.set_num_threads(3)
+        np.testing.assert_array_equal(encoder.encode(images), one_at_a_time)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_an_error_in_a_parallel_batch_reaches_the_caller():
+    def fails_on_the_second_batch(x):
+        if float(x[0, 0, 0, 0]) > 0.5:
+            raise ValueError("bad batch")
+        return x.flatten(1)[:, :2]
+
+    images = np.zeros((8, 4, 4), np.uint8)
+    images[4:] = 255
+    previous = torch.get_num_threads()
+    with pytest.raises(ValueError, match="bad batch"):
+        batched(fails_on_the_second_batch, images, 4, workers=2)
+    assert torch.get_num_threads() == previous
+    assert batched(fails_on_the_second_batch, images[:4], 2, workers=2).shape == (4, 2)

@@ -33,8 +33,8 @@ def test_dmol_prefers_the_right_image():
     image = _images(1, seed=3)
     wrong = _images(1, seed=4)
     params = torch.zeros(1, 9, 64, 64)
-    params[:, 3:6] = to_signed(image)       # every component centred on the image
-    params[:, 6:9] = -5.0                   # sharp
+    params[:, 3:6] = to_signed(image)  # every component centred on the image
+    params[:, 6:9] = -5.0  # sharp
     assert lik.nll(params, image).item() < lik.nll(params, wrong).item()
     assert torch.allclose(lik.mean(params), image, atol=1e-6)
     assert lik.nll(params, image).item() > 0  # a proper distribution: -log p >= 0

@@ -85,6 +85,8 @@ class VDVAEEncoder:
     name: str
     batch_size: int
     device: torch.device = torch.device("cpu")
+    #: batches run at once on the CPU, one OpenMP thread each (`views.one_thread_per_batch`)
+    workers: int = 1
 
     @classmethod
     def load(cls, path: Path, config: EmbedConfig) -> VDVAEEncoder:
@@ -97,7 +99,7 @@ class VDVAEEncoder:
         model = load_model(path).to(where, memory_format=torch.channels_last)
         name = path.resolve().name
         batch = config.batch_size if where.type != "cpu" else min(config.batch_size, VDVAE_CPU_BATCH)
-        return cls(model, name if name.startswith("vdvae") else f"vdvae-{name}", batch, where)
+        return cls(model, name if name.startswith("vdvae") else f"vdvae-{name}", batch, where, config.threads)
 
     def __post_init__(self):
         # only what z0's posterior mean needs, with fewer full-resolution tensors
@@ -109,7 +111,7 @@ class VDVAEEncoder:
 
     def encode_views(self, images: np.ndarray, views: int = 1, progress: bool = False) -> np.ndarray:
         """Codes of images, averaged over their 8 orientations with views=8."""
-        return batched(self.z0, images, self.batch_size, progress, self.device, views, self.name)
+        return batched(self.z0, images, self.batch_size, progress, self.device, views, self.name, self.workers)
 
 
 @dataclass
@@ -173,5 +175,7 @@ def checked_encoder_for_table(table: pd.DataFrame, model: str | Path, config: Em
     another model would be searched against these as if they were comparable."""
     encoder = get_encoder(str(model), config)
     if encoder.name != table_model(table):
-        raise InputError(model, f"this model is '{encoder.name}', but the codes table was made by '{table_model(table)}'")
+        raise InputError(
+            model, f"this model is '{encoder.name}', but the codes table was made by '{table_model(table)}'"
+        )
     return encoder

@@ -16,6 +16,8 @@ from radiolatent.data.preprocess import to_unit_float
 from radiolatent.embedding.views import batched
 
 FLOORS = ("pixels-pca", "random-conv")
+#: pixels-pca fits on the whole pool up to this many images, on a seeded sample of this many above.
+PCA_FIT_ROWS = 20_000
 
 
 @dataclass
@@ -27,9 +29,15 @@ class PixelsPCA:
 
     @classmethod
     def fit(cls, pool_images: np.ndarray, config: EmbedConfig) -> PixelsPCA:
-        x = _flat(pool_images)
+        if len(pool_images) <= PCA_FIT_ROWS:
+            x = _flat(pool_images)
+            return cls(PCA(n_components=min(config.pca_components, *x.shape), svd_solver="full").fit(x))
+        # a large pool: fitted on a seeded sample (a full SVD of 100,000 x 4,096 pixels took
+        # over 8 minutes and 7.6 GB), read from the pool's memory map row by row
+        rows = np.sort(np.random.default_rng(0).choice(len(pool_images), PCA_FIT_ROWS, replace=False))
+        x = _flat(np.asarray(pool_images[rows]))
         n = min(config.pca_components, *x.shape)
-        return cls(PCA(n_components=n, svd_solver="full").fit(x))
+        return cls(PCA(n_components=n, svd_solver="randomized", random_state=0).fit(x))
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         return self.pca.transform(_flat(images)).astype(np.float32)
@@ -82,4 +90,5 @@ def _reset(conv: torch.nn.Conv2d, generator: torch.Generator) -> None:
     bound = 1.0 / np.sqrt(conv.weight[0].numel())
     with torch.no_grad():
         conv.weight.uniform_(-bound * np.sqrt(3), bound * np.sqrt(3), generator=generator)
-        conv.bias.uniform_(-bound, bound, generator=generator)
+        if conv.bias is not None:
+            conv.bias.uniform_(-bound, bound, generator=generator)

@@ -19,8 +19,13 @@ def model_id(encoder: Encoder, config: EmbedConfig) -> str:
     return encoder.name + (DIHEDRAL_SUFFIX if config.dihedral_average else "")
 
 
-def embed_file(path: str | Path, encoder: Encoder, pixel_scale_arcsec: float, config: EmbedConfig,
-               pool_config: PoolConfig = DEFAULT_POOL) -> tuple[np.ndarray, np.ndarray]:
+def embed_file(
+    path: str | Path,
+    encoder: Encoder,
+    pixel_scale_arcsec: float,
+    config: EmbedConfig,
+    pool_config: PoolConfig = DEFAULT_POOL,
+) -> tuple[np.ndarray, np.ndarray]:
     """An image file (FITS, PNG, JPEG, .npy) as model input and its code, (64, 64) and (d,)."""
     from radiolatent.data.folder import read_cutout
     from radiolatent.data.preprocess import preprocess
@@ -46,22 +51,25 @@ def embed(
     config = config or EmbedConfig()
     torch.set_num_threads(config.threads)
     encoder = get_encoder(model, config, pool_config)
-    by_set = {}
+    by_set: dict[str, str] = {}
     for spec in specs:
         by_set.setdefault(set_name(spec), spec)
-    tables, seen = [], {}
+    tables: list[pd.DataFrame] = []
+    seen: dict[bytes, np.ndarray] = {}
     for name, spec in by_set.items():  # the bar and the time estimate count images (`batched`)
         ds, pool_path = set_input(spec, pool_config)
         codes = encode_once(encoder, ds.images, config, seen, progress)
         table = make_codes_table(ds.meta, codes, name, model_id(encoder, config))
-        table.insert(table.columns.get_loc("model") + 1, IMAGES_COLUMN, str(keep_inputs(ds.images, pool_path)))
-        table.insert(table.columns.get_loc(IMAGES_COLUMN) + 1, IMAGE_ROW_COLUMN, np.arange(len(table)))
+        after_model = list(table.columns).index("model") + 1
+        table.insert(after_model, IMAGES_COLUMN, str(keep_inputs(ds.images, pool_path)))
+        table.insert(after_model + 1, IMAGE_ROW_COLUMN, np.arange(len(table)))
         tables.append(table)
     return pd.concat(tables, ignore_index=True)
 
 
-def encode_once(encoder: Encoder, images: np.ndarray, config: EmbedConfig, seen: dict[bytes, np.ndarray],
-                progress: bool = False) -> np.ndarray:
+def encode_once(
+    encoder: Encoder, images: np.ndarray, config: EmbedConfig, seen: dict[bytes, np.ndarray], progress: bool = False
+) -> np.ndarray:
     """`encode_images`, encoding each distinct image only once: `seen` maps an image's bytes
     digest to its code and is filled in (sets overlap, e.g. the pool and first-galaxy)."""
     keys = [hashlib.blake2b(image.tobytes(), digest_size=16).digest() for image in images]

@@ -3,7 +3,10 @@ over an image's 8 flips and quarter turns."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,12 +31,22 @@ VIEW_CHUNK = 4096
 def dihedral_views(images: np.ndarray) -> list[np.ndarray]:
     """The 8 flips and quarter turns of (N, H, W) images."""
     images = np.asarray(images)
-    return [np.ascontiguousarray(np.rot90(images[:, :, ::-1] if flip else images, k, axes=(1, 2)))
-            for flip, k in DIHEDRAL_ORDER]
+    return [
+        np.ascontiguousarray(np.rot90(images[:, :, ::-1] if flip else images, k, axes=(1, 2)))
+        for flip, k in DIHEDRAL_ORDER
+    ]
 
 
-def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False,
-            device: torch.device | None = None, views: int = 1, name: str = "") -> np.ndarray:
+def batched(
+    fn,
+    images: np.ndarray,
+    batch_size: int,
+    progress: bool = False,
+    device: torch.device | None = None,
+    views: int = 1,
+    name: str = "",
+    workers: int = 1,
+) -> np.ndarray:
     """Apply a torch function to uint8 images in batches, as float inputs in [0, 1], on
     `device` (default the CPU). Under torchrun the batches are shared out (batch b to rank
     b mod world size) and every process gets all outputs in order: each batch holds the
@@ -43,30 +56,59 @@ def batched(fn, images: np.ndarray, batch_size: int, progress: bool = False,
     `fn` as one batch and their outputs are averaged; `batch_size` counts views, so a
     batch holds batch_size // 8 images and 8 views cost 8 single views, not more.
     `progress`: a bar over images and, for a long run, a time estimate after the first
-    batches (`time_estimate`), printed above the bar."""
+    batches (`time_estimate`), printed above the bar. `workers` > 1 (CPU only): that many
+    batches run at once, each on one OpenMP thread (`one_thread_per_batch`)."""
     from radiolatent import distributed
 
     device = device or torch.device("cpu")
     where = distributed.place() if distributed.active() else distributed.Place()
     per_batch = max(1, batch_size // views)
     starts = list(range(0, len(images), per_batch))
-    out = [None] * len(starts)
+    out: list[np.ndarray | None] = [None] * len(starts)
     mine = range(where.rank, len(starts), where.world)
     shown = progress and where.main
     n_mine = sum(min(per_batch, len(images) - starts[i]) for i in mine)
     clock = EstimateClock(n_mine, views, name) if shown else None
-    with tqdm(total=n_mine, unit="img", desc=name or "embedding", disable=not shown, leave=False) as bar:
-        for i in mine:
-            x = _unit_batch(images[starts[i] : starts[i] + per_batch], device)[:, None]
-            out[i] = (fn(x) if views == 1 else _view_mean(fn, x, views)).float().cpu().numpy()
-            bar.update(len(x))
+
+    def run(i: int) -> np.ndarray:
+        x = _unit_batch(images[starts[i] : starts[i] + per_batch], device)[:, None]
+        with torch.inference_mode():  # thread-local: set here, in the thread that runs fn
+            return (fn(x) if views == 1 else view_mean(fn, x, views)).float().cpu().numpy()
+
+    bar = tqdm(total=n_mine, unit="img", desc=name or "embedding", disable=not shown, leave=False)
+    with bar, one_thread_per_batch(workers if device.type == "cpu" else 1) as run_all:
+        for i, codes in zip(mine, run_all(run, mine)):
+            out[i] = codes
+            bar.update(len(codes))
             if clock is not None:
-                clock.batch_done(len(x))
-    out = distributed.gather_rows(out, len(starts))
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+                clock.batch_done(len(codes))
+    every: list[np.ndarray] = distributed.gather_rows(out, len(starts))
+    return np.concatenate(every) if every else np.zeros((0, 0), np.float32)
 
 
-def _view_mean(fn, x: torch.Tensor, views: int) -> torch.Tensor:
+@contextmanager
+def one_thread_per_batch(workers: int) -> Iterator[Callable[..., Iterator[Any]]]:
+    """A `map` that runs up to `workers` calls at once, each on one OpenMP thread (the
+    results in order); workers=1: the built-in `map`, on torch's own thread count.
+
+    Small convolutions split across OpenMP threads wait for each other at every layer, and
+    on cores shared with other processes the waiting (libgomp spins) dominates: the z0
+    encoder ran 8.8x faster as 2 threads of one batch each than as one batch on 2 OpenMP
+    threads at load 20 (benchmarks/vdvae_speed.py; docs/results.md, Speed). Whole batches
+    in parallel never wait for each other. torch's thread count is restored afterwards."""
+    if workers <= 1:
+        yield map
+        return
+    previous = torch.get_num_threads()
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="embed", initializer=torch.set_num_threads, initargs=(1,))
+    try:
+        yield pool.map
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # on an error, queued batches are dropped
+        torch.set_num_threads(previous)
+
+
+def view_mean(fn, x: torch.Tensor, views: int) -> torch.Tensor:
     """fn's outputs for x's 8 flips and quarter turns (one batch), averaged per image."""
     if views != len(DIHEDRAL_ORDER):
         raise ValueError(f"views must be 1 or {len(DIHEDRAL_ORDER)}, got {views}")

@@ -14,15 +14,18 @@ def test_paper_block_strings_give_the_published_counts():
     assert parse_widths("64:32,1:256") == {64: 32, 1: 256}
 
 
-@pytest.mark.parametrize("spec,direction", [
-    ("64x2,64d3", "down"),      # 64 not divisible by 3
-    ("64x2,32x1", "down"),      # resolution jumps without pooling
-    ("1x1,4m2", "up"),          # upsampling from the wrong resolution
-    ("64y2", "down"),           # unknown operator
-    ("64d2", "down"),           # no blocks
-])
-def test_bad_block_strings_fail(spec, direction):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "spec,direction,problem",
+    [
+        ("64x2,64d3", "down", "not divisible by factor 3"),
+        ("64x2,32x1", "down", "blocks at 32 but the stream is at 64"),  # no pooling between
+        ("1x1,4m2", "up", "upsampling token out of place"),  # from the wrong resolution
+        ("64y2", "down", "bad block token"),  # unknown operator
+        ("64d2", "down", "has no blocks"),
+    ],
+)
+def test_bad_block_strings_fail(spec, direction, problem):
+    with pytest.raises(ValueError, match=problem):
         parse_blocks(spec, direction)
 
 

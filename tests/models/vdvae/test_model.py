@@ -81,8 +81,8 @@ def test_kl_zero_when_posterior_equals_prior():
     assert torch.allclose(gaussian_kl(mean, logstd, mean, logstd), torch.zeros(50), atol=1e-6)
     other = gaussian_kl(mean, logstd, mean + 1.0, logstd - 0.5)
     reference = torch.distributions.kl_divergence(
-        torch.distributions.Normal(mean, logstd.exp()),
-        torch.distributions.Normal(mean + 1.0, (logstd - 0.5).exp()))
+        torch.distributions.Normal(mean, logstd.exp()), torch.distributions.Normal(mean + 1.0, (logstd - 0.5).exp())
+    )
     assert torch.allclose(other, reference, atol=1e-5)
 
 
@@ -91,7 +91,7 @@ def test_latent_dropout_and_aux_decoder():
     model = build_vdvae(cfg, seed=0).train()
     out = model(_images(3))
     assert out["aux_recon"].item() > 0
-    assert torch.all(out["kl_per_layer"][1:] == 0)   # lower layers came from the prior
+    assert torch.all(out["kl_per_layer"][1:] == 0)  # lower layers came from the prior
     assert out["kl_per_layer"][0] > 0
     model.eval()
     assert torch.all(model(_images(3))["kl_per_layer"][1:] > 0)  # off in eval mode
@@ -118,7 +118,7 @@ def test_model_dir_round_trip_and_bad_files(tmp_path):
     with pytest.raises(InputError, match="unknown model kind"):
         load_model(tmp_path / "m")
     config.write_text("{not json")
-    with pytest.raises(InputError, match="config.json"):
+    with pytest.raises(InputError, match=r"config\.json"):
         load_model(tmp_path / "m")
 
 
@@ -162,8 +162,11 @@ def test_z0_may_be_a_4x4_map():
         get_config("cpu").model,
         encoder_blocks="64x1,64d2,32x1,32d2,16x1,16d2,8x1,8d2,4x1",
         decoder_blocks="4x1,8m4,8x1,16m8,16x1,32m16,32x1,64m32,64x1",
-        widths="64:32,32:32,16:64,8:64,4:128", z0_channels=16, top_head_width=128,
-        aux_weight=1.0, aux_likelihood="mse",
+        widths="64:32,32:32,16:64,8:64,4:128",
+        z0_channels=16,
+        top_head_width=128,
+        aux_weight=1.0,
+        aux_likelihood="mse",
     )
     model = build_vdvae(cfg, seed=0).eval()
     assert model.encode_z0(_images(2)).shape == (2, 256)

@@ -4,6 +4,7 @@ top-down (latent) blocks, with the Gaussian KL they use."""
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -13,11 +14,14 @@ from radiolatent.config import VDVAEConfig
 from radiolatent.models.vdvae.blocks import BlockSpec
 
 
-def gaussian_kl(mean_q, logstd_q, mean_p, logstd_p) -> torch.Tensor:
+def gaussian_kl(
+    mean_q: torch.Tensor, logstd_q: torch.Tensor, mean_p: torch.Tensor, logstd_p: torch.Tensor
+) -> torch.Tensor:
     """Elementwise KL(N(mean_q, std_q^2) || N(mean_p, std_p^2))."""
     var_ratio = torch.exp(2.0 * (logstd_q - logstd_p))
     mean_term = (mean_q - mean_p) ** 2 * torch.exp(-2.0 * logstd_p)
-    return 0.5 * (var_ratio + mean_term - 1.0) - (logstd_q - logstd_p)
+    kl: torch.Tensor = 0.5 * (var_ratio + mean_term - 1.0) - (logstd_q - logstd_p)
+    return kl
 
 
 def same_conv(in_w: int, out_w: int, kernel: int, he: bool = False) -> nn.Conv2d:
@@ -32,18 +36,34 @@ def same_conv(in_w: int, out_w: int, kernel: int, he: bool = False) -> nn.Conv2d
 class ResBlock(nn.Module):
     """GELU -> 1x1 -> GELU -> 3x3 -> GELU -> 3x3 -> GELU -> 1x1, optionally residual."""
 
-    def __init__(self, in_w: int, mid_w: int, out_w: int, use_3x3: bool,
-                 residual: bool, last_scale: float = 1.0, he: bool = False):
+    def __init__(
+        self,
+        in_w: int,
+        mid_w: int,
+        out_w: int,
+        use_3x3: bool,
+        residual: bool,
+        last_scale: float = 1.0,
+        he: bool = False,
+    ):
         super().__init__()
         kernel = 3 if use_3x3 else 1
-        self.convs = nn.ModuleList([
-            same_conv(in_w, mid_w, 1, he), same_conv(mid_w, mid_w, kernel, he),
-            same_conv(mid_w, mid_w, kernel, he), same_conv(mid_w, out_w, 1, he),
-        ])
-        self.residual = residual
+        convs = [
+            same_conv(in_w, mid_w, 1, he),
+            same_conv(mid_w, mid_w, kernel, he),
+            same_conv(mid_w, mid_w, kernel, he),
+            same_conv(mid_w, out_w, 1, he),
+        ]
         # Deep residual stacks stay stable at init when each branch starts small.
         with torch.no_grad():
-            self.convs[-1].weight.mul_(last_scale)
+            convs[-1].weight.mul_(last_scale)
+        self.convs = nn.ModuleList(convs)
+        self.residual = residual
+
+    @property
+    def conv_layers(self) -> list[nn.Conv2d]:
+        """The four convolutions, typed (a ModuleList's items are plain Modules to mypy)."""
+        return [cast(nn.Conv2d, conv) for conv in self.convs]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x
@@ -65,7 +85,8 @@ class Resample(nn.Module):
             x = F.avg_pool2d(x, self.factor)
         else:
             x = F.interpolate(x, scale_factor=self.factor, mode="nearest")
-        return self.proj(x)
+        out: torch.Tensor = self.proj(x)
+        return out
 
 
 class Encoder(nn.Module):
@@ -77,13 +98,23 @@ class Encoder(nn.Module):
         he = cfg.bottom_up_init == "he"
         self.stem = same_conv(1, widths[first], 3, he)
         n_blocks = sum(item.count for item in items if item.kind == "block")
-        layers, self.layer_res = [], []
+        layers: list[nn.Module] = []
+        self.layer_res: list[int] = []
         for item in items:
             if item.kind == "block":
                 w = widths[item.res]
                 for _ in range(item.count):
-                    layers.append(ResBlock(w, mid_width(cfg, w), w, item.res > cfg.max_res_1x1,
-                                           residual=True, last_scale=math.sqrt(1 / n_blocks), he=he))
+                    layers.append(
+                        ResBlock(
+                            w,
+                            mid_width(cfg, w),
+                            w,
+                            item.res > cfg.max_res_1x1,
+                            residual=True,
+                            last_scale=math.sqrt(1 / n_blocks),
+                            he=he,
+                        )
+                    )
                     self.layer_res.append(item.res)
             else:
                 low = item.res // item.count
@@ -93,7 +124,7 @@ class Encoder(nn.Module):
 
     def forward(self, x01: torch.Tensor) -> dict[int, torch.Tensor]:
         h = self.stem(x01 * 2.0 - 1.0)
-        acts = {}
+        acts: dict[int, torch.Tensor] = {}
         for layer, res in zip(self.layers, self.layer_res):
             h = layer(h)
             acts[res] = h
@@ -101,44 +132,51 @@ class Encoder(nn.Module):
 
 
 def mid_width(cfg: VDVAEConfig, width: int) -> int:
-    return max(1, int(round(width * cfg.bottleneck)))
+    return max(1, round(width * cfg.bottleneck))
 
 
 class TopDownBlock(nn.Module):
     """One latent layer: prior, posterior, latent projection, output residual block."""
 
-    def __init__(self, cfg: VDVAEConfig, res: int, width: int, z_channels: int,
-                 head_width: int, n_blocks: int):
+    def __init__(self, cfg: VDVAEConfig, res: int, width: int, z_channels: int, head_width: int, n_blocks: int):
         super().__init__()
         use_3x3 = res > cfg.max_res_1x1
         self.res, self.width, self.z_channels = res, width, z_channels
         self.logstd_limit = cfg.logstd_limit
-        self.posterior = ResBlock(2 * width, head_width, 2 * z_channels, use_3x3, residual=False,
-                                  he=cfg.bottom_up_init == "he")
+        self.posterior = ResBlock(
+            2 * width, head_width, 2 * z_channels, use_3x3, residual=False, he=cfg.bottom_up_init == "he"
+        )
         # A zero last layer starts every prior at N(0, 1) with no stream feature, so the
         # first steps' KL is not dominated by a random prior.
-        self.prior = ResBlock(width, head_width, 2 * z_channels + width, use_3x3,
-                              residual=False, last_scale=0.0)
+        self.prior = ResBlock(width, head_width, 2 * z_channels + width, use_3x3, residual=False, last_scale=0.0)
         self.z_proj = same_conv(z_channels, width, 1)
-        self.out = ResBlock(width, mid_width(cfg, width), width, use_3x3, residual=True,
-                            last_scale=math.sqrt(1 / n_blocks))
+        self.out = ResBlock(
+            width, mid_width(cfg, width), width, use_3x3, residual=True, last_scale=math.sqrt(1 / n_blocks)
+        )
         with torch.no_grad():
             self.z_proj.weight.mul_(math.sqrt(1 / n_blocks))
 
     def _soft(self, logstd: torch.Tensor) -> torch.Tensor:
         return self.logstd_limit * torch.tanh(logstd / self.logstd_limit)
 
-    def prior_params(self, h: torch.Tensor):
+    def prior_params(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Prior mean, log-std and the feature the prior adds to the stream."""
         out = self.prior(h)
         zc = self.z_channels
-        return out[:, :zc], self._soft(out[:, zc:2 * zc]), out[:, 2 * zc:]
+        return out[:, :zc], self._soft(out[:, zc : 2 * zc]), out[:, 2 * zc :]
 
-    def posterior_params(self, h: torch.Tensor, act: torch.Tensor):
+    def posterior_params(self, h: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.posterior(torch.cat([h, act], dim=1))
-        return out[:, :self.z_channels], self._soft(out[:, self.z_channels:])
+        return out[:, : self.z_channels], self._soft(out[:, self.z_channels :])
 
-    def forward(self, h, act, mode: str, drop=None, temperature: float = 1.0):
+    def forward(
+        self,
+        h: torch.Tensor,
+        act: torch.Tensor | None,
+        mode: str,
+        drop: torch.Tensor | None = None,
+        temperature: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Advance the stream. mode: "sample" (posterior sample, training), "mean"
         (posterior means, deterministic codes) or "prior" (generation; `act` unused).
 
@@ -150,11 +188,10 @@ class TopDownBlock(nn.Module):
             z = p_mean + temperature * torch.exp(p_logstd) * torch.randn_like(p_mean)
             kl, q_mean = torch.zeros(h.shape[0], device=h.device), None
         else:
+            if act is None:
+                raise ValueError(f"mode {mode!r} needs the encoder's activation")
             q_mean, q_logstd = self.posterior_params(h, act)
-            if mode == "mean":
-                z = q_mean
-            else:
-                z = q_mean + torch.exp(q_logstd) * torch.randn_like(q_mean)
+            z = q_mean if mode == "mean" else q_mean + torch.exp(q_logstd) * torch.randn_like(q_mean)
             # float32 even under bf16 autocast: a sum of thousands of small terms
             kl = gaussian_kl(q_mean.float(), q_logstd.float(), p_mean.float(), p_logstd.float()).flatten(1).sum(1)
             if drop is not None:
@@ -174,7 +211,8 @@ class AuxDecoder(nn.Module):
         self.width = width
         self.fc = nn.Linear(z_channels, width * self.start * self.start)
         n_up = int(math.log2(image_size // self.start))
-        convs, w = [], width
+        convs: list[nn.Module] = []
+        w = width
         for i in range(n_up):
             out_w = max(8, width // 2) if i >= n_up - 2 else width
             convs.append(same_conv(w, out_w, 3))
@@ -186,7 +224,8 @@ class AuxDecoder(nn.Module):
         h = self.fc(z0.flatten(1)).view(-1, self.width, self.start, self.start)
         for conv in self.convs:
             h = F.gelu(conv(F.interpolate(h, scale_factor=2, mode="nearest")))
-        return self.head(h)
+        params: torch.Tensor = self.head(h)
+        return params
 
 
 def as_images(x: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ likelihood, built from a `VDVAEConfig`; training loss, codes, reconstructions, s
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +12,7 @@ from torch import nn
 
 from radiolatent.config import VDVAEConfig, get_vdvae_config
 from radiolatent.models.likelihood import make_likelihood
-from radiolatent.models.vdvae.blocks import parse_blocks, parse_widths
+from radiolatent.models.vdvae.blocks import BlockSpec, parse_blocks, parse_widths
 from radiolatent.models.vdvae.layers import (
     AuxDecoder,
     Encoder,
@@ -44,7 +45,7 @@ class VDVAE(nn.Module):
         self.encoder = Encoder(cfg, enc_items, widths)
         self.likelihood = make_likelihood(cfg.likelihood, cfg.n_mixtures, cfg.min_log_scale)
         self._build_decoder(cfg, dec_items, widths)
-        self.aux = None
+        self.aux: AuxDecoder | None = None
         if cfg.aux_likelihood not in ("same", "mse"):
             raise ValueError(f"aux_likelihood must be 'same' or 'mse', got {cfg.aux_likelihood!r}")
         if cfg.aux_weight > 0:
@@ -52,15 +53,15 @@ class VDVAE(nn.Module):
             n_params = self.likelihood.n_params if cfg.aux_likelihood == "same" else 1
             self.aux = AuxDecoder(cfg.z0_channels * top_res * top_res, cfg.aux_width, cfg.image_size, n_params)
 
-    def _build_decoder(self, cfg, items, widths):
+    def _build_decoder(self, cfg: VDVAEConfig, items: list[BlockSpec], widths: dict[int, int]) -> None:
         n_blocks = sum(item.count for item in items if item.kind == "block")
         top_res = items[0].res
         self.stream_start = nn.Parameter(torch.zeros(1, widths[top_res], top_res, top_res))
-        layers, self.layer_names = [], []
+        layers: list[nn.Module] = []
+        self.layer_names: list[str] = []
         for item in items:
             if item.kind == "up":
-                layers.append(Resample("up", item.res // item.source,
-                                       widths[item.source], widths[item.res]))
+                layers.append(Resample("up", item.res // item.source, widths[item.source], widths[item.res]))
                 continue
             for _ in range(item.count):
                 top = not self.layer_names
@@ -75,21 +76,35 @@ class VDVAE(nn.Module):
     def code_dim(self) -> int:
         return self.cfg.z0_channels
 
-    def _top_down(self, acts, mode: str, n: int, drop=None, temperature: float = 1.0):
+    @property
+    def top_block(self) -> TopDownBlock:
+        """z0's layer: the first top-down block."""
+        return cast(TopDownBlock, self.decoder[0])
+
+    def _top_down(
+        self,
+        acts: dict[int, torch.Tensor] | None,
+        mode: str,
+        n: int,
+        drop: torch.Tensor | None = None,
+        temperature: float = 1.0,
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor | None]]:
         """Run the decoder; returns (likelihood params, KL per layer list, posterior means)."""
         h = self.stream_start.expand(n, -1, -1, -1)
-        kls, means, index = [], [], 0
+        kls: list[torch.Tensor] = []
+        means: list[torch.Tensor | None] = []
         for layer in self.decoder:
             if isinstance(layer, Resample):
                 h = layer(h)
                 continue
-            act = acts[layer.res] if acts is not None else None
-            layer_drop = drop if index > 0 else None
-            h, kl, q_mean = layer(h, act, mode, layer_drop, temperature)
+            block = cast(TopDownBlock, layer)
+            act = acts[block.res] if acts is not None else None
+            layer_drop = drop if means else None  # z0 (the first latent) is never dropped
+            h, kl, q_mean = block(h, act, mode, layer_drop, temperature)
             kls.append(kl)
             means.append(q_mean)
-            index += 1
-        return self.out_head(h), kls, means
+        params: torch.Tensor = self.out_head(h)
+        return params, kls, means
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Negative ELBO terms, batch means in nats per image.
@@ -108,7 +123,7 @@ class VDVAE(nn.Module):
         kl_per_image = torch.stack(kls, dim=1)
         loss = recon + kl_per_image.sum(1)
         aux = torch.zeros((), device=x.device)
-        if self.aux is not None:
+        if self.aux is not None and means[0] is not None:
             aux = self._aux_nll(self.aux(means[0]).float(), x).mean()
         dims = x[0].numel()
         return {
@@ -125,14 +140,15 @@ class VDVAE(nn.Module):
         """Per-image loss of the auxiliary decoder from z0 alone."""
         if self.cfg.aux_likelihood == "same":
             return self.likelihood.nll(params, x)
-        return ((params - x) ** 2).flatten(1).sum(1) / (2 * self.cfg.aux_sigma**2)
+        nll: torch.Tensor = ((params - x) ** 2).flatten(1).sum(1) / (2 * self.cfg.aux_sigma**2)
+        return nll
 
     @torch.no_grad()
     def encode_z0(self, x: torch.Tensor) -> torch.Tensor:
         """The representation: z0's posterior mean, (N, z0_channels). Deterministic."""
         x = as_images(x)
         acts = self.encoder(x)
-        top = self.decoder[0]
+        top = self.top_block
         h = self.stream_start.expand(x.shape[0], -1, -1, -1)
         mean, _ = top.posterior_params(h, acts[top.res])
         return mean.flatten(1)
@@ -152,6 +168,7 @@ class VDVAE(nn.Module):
         _, _, means = self._top_down(self.encoder(x), "mean", x.shape[0])
         feats = {}
         for name, mean in zip(self.layer_names, means):
+            assert mean is not None  # mode "mean" gives every layer's posterior mean
             side = min(pool, mean.shape[-1])
             feats[name] = F.adaptive_avg_pool2d(mean, side).flatten(1)
         return feats
@@ -171,7 +188,9 @@ class VDVAE(nn.Module):
         return self.likelihood.mean(params)
 
 
-def _check_layout(cfg, enc_items, dec_items, widths) -> None:
+def _check_layout(
+    cfg: VDVAEConfig, enc_items: list[BlockSpec], dec_items: list[BlockSpec], widths: dict[int, int]
+) -> None:
     """Encoder and decoder must meet at matching resolutions with known widths."""
     enc_res = {item.res for item in enc_items if item.kind == "block"}
     if enc_items[0].res != cfg.image_size:

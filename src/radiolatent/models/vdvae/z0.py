@@ -5,7 +5,7 @@ This is what `radiolatent embed` runs; `VDVAE.encode_z0` is the reference it mat
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import torch
 import torch.nn.functional as F
@@ -33,39 +33,37 @@ class Z0Encoder(nn.Module):
     (`VDVAE.z0_encoder()`), not before training.
     """
 
+    head_in_w: torch.Tensor
+    head_in_const: torch.Tensor
+    head_out_w: torch.Tensor
+    head_out_b: torch.Tensor
+
     def __init__(self, model: VDVAE):
         super().__init__()
-        encoder, top = model.encoder, model.decoder[0]
+        encoder, top = model.encoder, model.top_block
         last = max(i for i, res in enumerate(encoder.layer_res) if res == top.res)
         self.stem = encoder.stem
         self.layers = nn.ModuleList(encoder.layers[: last + 1])
-        #: indices of residual blocks followed by average pooling (they run fused)
-        self.pooled_blocks = {
-            i for i, layer in enumerate(self.layers[:-1])
-            if isinstance(layer, ResBlock) and layer.residual and layer.convs[-1].kernel_size == (1, 1)
-            and isinstance(self.layers[i + 1], Resample) and self.layers[i + 1].mode == "down"
-        }
-        head = top.posterior.convs
+        #: (layer, the pooling that follows it when the two run fused, else None)
+        self.steps = _fuse_pooling([cast(ResBlock | Resample, layer) for layer in self.layers])
+        head = top.posterior.conv_layers
         width = model.stream_start.shape[1]
         with torch.no_grad():
-            first_w, first_b = head[0].weight.detach(), head[0].bias.detach()
+            first_w, first_b = head[0].weight.detach(), _bias(head[0])
             stream = F.gelu(model.stream_start.detach())
             self.register_buffer("head_in_w", first_w[:, width:].clone())
             self.register_buffer("head_in_const", F.conv2d(stream, first_w[:, :width], first_b))
             self.register_buffer("head_out_w", head[3].weight.detach()[: top.z_channels].clone())
-            self.register_buffer("head_out_b", head[3].bias.detach()[: top.z_channels].clone())
+            self.register_buffer("head_out_b", _bias(head[3])[: top.z_channels].clone())
         self.head_mid = nn.ModuleList([head[1], head[2]])
 
     @torch.inference_mode()
     def forward(self, x01: torch.Tensor) -> torch.Tensor:
         """(N, 1, H, W) or (N, H, W) images in [0, 1] -> (N, code length)."""
         h = self.stem(as_images(x01) * 2.0 - 1.0)
-        skip = False
-        for i, layer in enumerate(self.layers):
-            if skip:  # the pooling already ran inside the block before it
-                skip = False
-            elif i in self.pooled_blocks:
-                h, skip = self._block_then_pool(layer, self.layers[i + 1], h), True
+        for layer, pool in self.steps:
+            if pool is not None:
+                h = self._block_then_pool(cast(ResBlock, layer), pool, h)
             elif isinstance(layer, ResBlock):
                 h = self._block(layer, h)
             else:
@@ -78,8 +76,9 @@ class Z0Encoder(nn.Module):
     @staticmethod
     def _block(block: ResBlock, x: torch.Tensor) -> torch.Tensor:
         """block.forward(x), overwriting x and its own intermediates (see `_gelu_`)."""
-        u = block.convs[0](F.gelu(x))
-        for conv in block.convs[1:]:
+        convs = block.conv_layers
+        u = convs[0](F.gelu(x))
+        for conv in convs[1:]:
             u = conv(_gelu_(u))
         return x.add_(u) if block.residual else u
 
@@ -87,16 +86,47 @@ class Z0Encoder(nn.Module):
     def _block_then_pool(block: ResBlock, pool: Resample, x: torch.Tensor) -> torch.Tensor:
         """pool.forward(block.forward(x)), pooling before the block's last 1x1 convolution;
         overwrites x."""
+        convs = block.conv_layers
         pooled = F.avg_pool2d(x, pool.factor)
         u = x
-        for conv in block.convs[:-1]:
+        for conv in convs[:-1]:
             u = conv(_gelu_(u))
-        pooled.add_(block.convs[-1](F.avg_pool2d(_gelu_(u), pool.factor)))
-        return pool.proj(pooled)
+        pooled.add_(convs[-1](F.avg_pool2d(_gelu_(u), pool.factor)))
+        out: torch.Tensor = pool.proj(pooled)
+        return out
+
+
+def _fuse_pooling(layers: list[ResBlock | Resample]) -> list[tuple[ResBlock | Resample, Resample | None]]:
+    """Pair each residual block that is followed by average pooling (and ends in a 1x1
+    convolution, so pooling commutes with it) with that pooling; other layers run alone."""
+    steps: list[tuple[ResBlock | Resample, Resample | None]] = []
+    i = 0
+    while i < len(layers):
+        layer, after = layers[i], layers[i + 1] if i + 1 < len(layers) else None
+        if (
+            isinstance(layer, ResBlock)
+            and layer.residual
+            and layer.conv_layers[-1].kernel_size == (1, 1)
+            and isinstance(after, Resample)
+            and after.mode == "down"
+        ):
+            steps.append((layer, after))
+            i += 2
+        else:
+            steps.append((layer, None))
+            i += 1
+    return steps
+
+
+def _bias(conv: nn.Conv2d) -> torch.Tensor:
+    if conv.bias is None:
+        raise ValueError("the z0 head's convolutions have biases")
+    return conv.bias.detach()
 
 
 def _gelu_(x: torch.Tensor) -> torch.Tensor:
     """GELU in place: on CPU a fresh full-resolution tensor per activation costs more than
     the GELU itself (page faults on large allocations; 4-5x slower measured at 64 images
     of 32x64x64), and these intermediates are not needed afterwards."""
-    return torch.ops.aten.gelu_(x)
+    out: torch.Tensor = torch.ops.aten.gelu_(x)
+    return out
