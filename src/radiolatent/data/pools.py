@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -326,7 +326,7 @@ def _write_pool(folder: Path, excl: _Exclusions, config: PoolConfig, progress: b
     _finish(folder, raw_path, metas, pd.DataFrame(rows), config)
 
 
-def _copy_rows(path: Path, out, keep: np.ndarray, size: int, chunk: int = 8192) -> None:
+def _copy_rows(path: Path, out: BinaryIO, keep: np.ndarray, size: int, chunk: int = 8192) -> None:
     """Append the `keep` rows of the (N, size, size) uint8 file `path` to the open file
     `out`, `chunk` rows in memory at a time (plain reads: a memory map's pages would
     count in the process's memory until it ends)."""
