@@ -7,7 +7,7 @@ from synthetic import blobs
 
 from radiolatent.cli import main
 from radiolatent.config.supervised import SupervisedConfig
-from radiolatent.supervised import _valid_loss, frii_probability, train_classifier, validation_split
+from radiolatent.supervised import _schedule, frii_probability, train_classifier, validate, validation_split
 
 torch.set_num_threads(1)
 
@@ -20,16 +20,24 @@ def _labelled(n=48):
     return np.concatenate([left, right]), np.repeat([0, 1], n // 2)
 
 
-def test_the_model_kept_is_the_one_with_the_lowest_validation_loss():
+def test_the_model_kept_is_the_one_with_the_best_validation_roc_auc():
     images, labels = _labelled()
     model, history = train_classifier(images, labels, TINY, seed=0, progress=False)
     assert 1 <= len(history) <= TINY.max_epochs
     _, valid = validation_split(labels, TINY.valid_fraction, 0)
-    loss, _ = _valid_loss(model, images[valid], labels[valid])
-    assert loss == pytest.approx(min(row["val_loss"] for row in history), rel=1e-5)
+    kept = validate(model, images[valid], labels[valid])
+    best = max(history, key=lambda row: (row["val_roc_auc"], -row["val_loss"], -row["epoch"]))
+    assert kept["val_roc_auc"] == best["val_roc_auc"]
+    assert kept["val_loss"] == pytest.approx(best["val_loss"], rel=1e-5)
     # early stopping: training ends `patience` epochs after the best one, or at max_epochs
-    best = min(history, key=lambda row: row["val_loss"])["epoch"]
-    assert len(history) == min(TINY.max_epochs, best + TINY.patience)
+    assert len(history) == min(TINY.max_epochs, best["epoch"] + TINY.patience)
+
+
+def test_the_learning_rate_warms_up_then_anneals_to_zero():
+    factor = _schedule(SupervisedConfig(max_epochs=10, warmup_epochs=2), steps_per_epoch=5)
+    assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)
+    assert factor(10) == pytest.approx(1.0) and factor(30) == pytest.approx(0.5)
+    assert factor(50) == pytest.approx(0.0) and factor(20) > factor(40)
 
 
 def test_the_validation_split_is_stratified_and_disjoint():
@@ -44,7 +52,6 @@ def test_a_seed_gives_the_same_classifier():
     one = frii_probability(train_classifier(images, labels, TINY, seed=1, progress=False)[0], images)
     two = frii_probability(train_classifier(images, labels, TINY, seed=1, progress=False)[0], images)
     assert np.array_equal(one, two) and ((one >= 0) & (one <= 1)).all()
-
 
 
 def test_bad_supervised_options_are_one_line_errors(tmp_path, capsys):

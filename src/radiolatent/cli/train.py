@@ -57,6 +57,9 @@ def _register_supervised(sub) -> None:
     )
     p.add_argument("--seeds", type=argtypes.positive_int, default=3, help="seeds 0..N-1 per set (default 3)")
     p.add_argument(
+        "--first-seed", type=argtypes.non_negative_int, default=0, help="start at this seed (K..K+N-1; default 0)"
+    )
+    p.add_argument(
         "--out",
         type=argtypes.output_dir,
         required=True,
@@ -190,7 +193,7 @@ def cmd_train_supervised(args: argparse.Namespace) -> int:
     except (KeyError, ValueError) as exc:
         raise InputError("--set", str(exc).strip("'\"")) from None
     specs = [s.strip() for s in args.data.split(",") if s.strip()]
-    rows = run_ceiling(specs, args.seeds, cfg, out_dir=args.out)
+    rows = run_ceiling(specs, args.seeds, cfg, out_dir=args.out, first_seed=args.first_seed)
     print(summary(rows).to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"wrote {args.out}/{RESULTS_CSV}")
     return 0
