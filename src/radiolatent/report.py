@@ -22,7 +22,7 @@ from radiolatent.fileio import write_text
 from radiolatent.pipeline import StageResult
 from radiolatent.reference import PCA_COMPONENTS, other_reference
 from radiolatent.report_table2 import section_summary, section_table2, summary, summary_markdown
-from radiolatent.tables import esc, fmt, table
+from radiolatent.text_tables import esc, fmt, table
 
 PACKAGES = (
     "torch",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from radiolatent.config import ReproduceConfig
 from radiolatent.pipeline import StageResult
 from radiolatent.reference import METRICS, published_row
-from radiolatent.tables import esc, fmt, table
+from radiolatent.text_tables import esc, fmt, table
 
 METRIC_NAMES = {"accuracy": "acc", "roc_auc": "ROC-AUC", "specificity": "spec", "recall": "rec"}
 DATASET_NAMES = {"mbc": "MiraBest Confident (MBC)", "nvss": "FR-DEEP NVSS"}

@@ -9,7 +9,7 @@ import math
 import pandas as pd
 
 
-def _cell(value: object, digits: int) -> str:
+def _markdown_cell(value: object, digits: int) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.{digits}f}"
     return str(value)
@@ -19,7 +19,7 @@ def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
     """A GitHub-flavoured Markdown table, floats rounded to `digits`."""
     header = "| " + " | ".join(str(c) for c in df.columns) + " |"
     rule = "| " + " | ".join("---" for _ in df.columns) + " |"
-    rows = ["| " + " | ".join(_cell(v, digits) for v in row) + " |" for row in df.itertuples(index=False)]
+    rows = ["| " + " | ".join(_markdown_cell(v, digits) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join([header, rule, *rows])
 
 
@@ -38,11 +38,11 @@ def fmt(mean, sd=None) -> str:
 def table(header: list[str], rows: list[list], cls: str = "") -> str:
     """An HTML table; a cell is text, or (text, css class)."""
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in rows)
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def _cell(value) -> str:
+def _html_cell(value: object) -> str:
     """A cell is text, or (text, css class)."""
     if isinstance(value, tuple):
         return f'<td class="{value[1]}">{esc(value[0])}</td>'
