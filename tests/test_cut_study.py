@@ -1,4 +1,4 @@
-"""[B]'s angular-size cut study (radiolatent.cut_study, `radiolatent study cut`): Figure 3
+"""[B]'s angular-size cut study (radiolatent.cut_study, `radiolatent cut-study`): Figure 3
 (kNN accuracy against the cut, mean +- standard error) and Figure 5 (against epoch)."""
 
 import dataclasses
@@ -21,8 +21,24 @@ def test_study_cut_writes_its_tables_and_both_figures(tmp_path, monkeypatch):
     small = dataclasses.replace(DEFAULT_POOL, sources=("mirabest:uncertain", "mirabest:hybrid"))
     monkeypatch.setattr("radiolatent.cli.data.DEFAULT_POOL", small)
     out = tmp_path / "study"
-    args = ["study", "cut", "--model", "byol", "--thresholds", "0,40", "--config", "tiny", "--seeds", "2",
-            "--set", "train.epochs=2", "--max-images", "40", "--single-view", "--out", str(out)]
+    args = [
+        "cut-study",
+        "--model",
+        "byol",
+        "--thresholds",
+        "0,40",
+        "--config",
+        "tiny",
+        "--seeds",
+        "2",
+        "--set",
+        "train.epochs=2",
+        "--max-images",
+        "40",
+        "--single-view",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     runs = pd.read_csv(out / "cut_study.csv")
     assert list(runs["threshold_arcsec"]) == [0.0, 0.0, 40.0, 40.0] and list(runs["seed"]) == [0, 1, 0, 1]
@@ -48,8 +64,13 @@ def test_study_cut_writes_its_tables_and_both_figures(tmp_path, monkeypatch):
 
 
 def test_the_summary_gives_the_standard_error_as_b():
-    runs = pd.DataFrame({"threshold_arcsec": [0.0] * 4 + [20.0], "knn_accuracy": [0.6, 0.7, 0.8, 0.7, 0.75],
-                         "pool_images": [100] * 4 + [80]})
+    runs = pd.DataFrame(
+        {
+            "threshold_arcsec": [0.0] * 4 + [20.0],
+            "knn_accuracy": [0.6, 0.7, 0.8, 0.7, 0.75],
+            "pool_images": [100] * 4 + [80],
+        }
+    )
     summary = summarise(runs).set_index("threshold_arcsec")
     sd = np.std([0.6, 0.7, 0.8, 0.7], ddof=1)
     assert summary.loc[0.0, "std"] == pytest.approx(sd) and summary.loc[0.0, "sem"] == pytest.approx(sd / 2)
@@ -57,5 +78,5 @@ def test_the_summary_gives_the_standard_error_as_b():
 
 
 def test_bad_thresholds_are_refused(tmp_path, capsys):
-    code = main(["study", "cut", "--model", "byol", "--thresholds", "10,-5", "--out", str(tmp_path / "z")])
+    code = main(["cut-study", "--model", "byol", "--thresholds", "10,-5", "--out", str(tmp_path / "z")])
     assert code == 2 and "--thresholds" in capsys.readouterr().err

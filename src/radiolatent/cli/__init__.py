@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
 import contextlib
+import importlib
 import logging
+import sys
 import warnings
 
 from radiolatent import __version__
@@ -27,7 +27,7 @@ COMMAND_MODULES = (
     "radiolatent.cli.anomaly",
     "radiolatent.cli.explore",
     "radiolatent.cli.reproduce",
-    "radiolatent.cli.study",
+    "radiolatent.cli.cut_study",
 )
 
 

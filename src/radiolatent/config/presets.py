@@ -37,7 +37,7 @@ def more_presets(method: Any, heads: dict[str, Any]) -> list[Any]:
         SSLAugmentConfig(flip_p=0.5, rotate_p=0.7, crop_scale=(0.7, 1.0)),
         SSLTrainConfig(epochs=50, batch_size=32, optimizer="adam", lr=1e-4, weight_decay=0.0, lr_schedule="constant"),
     )
-    # The cut study's default (`radiolatent study cut`): the shipped encoders' ResNet-18 and
+    # The cut study's default (`radiolatent cut-study`): the shipped encoders' ResNet-18 and
     # optimiser with a max-pool after the stem (16x16 maps after it instead of 32x32: a
     # quarter of the convolution work, as 4 cuts x 3 seeds = 12 runs) and 15 epochs, so
     # the kNN accuracy can move with training, where `tiny` (ResNet-10, 5 epochs) was flat.

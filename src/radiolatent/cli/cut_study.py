@@ -1,4 +1,5 @@
-"""`radiolatent study cut`: [B]'s angular-size cut study for an SSL method."""
+"""`radiolatent cut-study`: [B]'s angular-size cut study for an SSL method (not `make study`,
+which runs `radiolatent reproduce`)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from radiolatent.cli.data import add_pool_arguments, pool_config
 def register(subparsers: argparse._SubParsersAction) -> None:
     from radiolatent.config import SSL_METHODS
 
-    study = subparsers.add_parser("study", help="experiments that train several models")
-    sub = study.add_subparsers(dest="study_command", metavar="STUDY", required=True)
-    p = sub.add_parser("cut", help="kNN accuracy on MBC against an angular-size cut of the pool ([B] Fig. 3)")
+    p = subparsers.add_parser(
+        "cut-study",
+        help="[B]'s angular-size cut study: kNN accuracy on MBC against a LAS cut of the pool (Fig. 3)",
+    )
     p.add_argument("--model", required=True, choices=SSL_METHODS, help="the SSL method to train")
     p.add_argument("--thresholds", default="0,20,30,45", help="comma-separated LAS cuts in arcsec (default 0,20,30,45)")
     p.add_argument(
