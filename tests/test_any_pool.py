@@ -228,7 +228,7 @@ def test_map_and_importance(rgz_table, tmp_path):
             "pool",
             "--method",
             "tsne",
-            "--color",
+            "--colour",
             "las_arcsec",
             "-o",
             tmp_path / "map.png",

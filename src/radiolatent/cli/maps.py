@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("map", help="t-SNE ([A]) / UMAP ([C]) map of the codes coloured by a column")
     add_rows_arguments(p, "pool", "rows to map")
     p.add_argument("--method", choices=MAP_CHOICES, default="tsne", help="tsne, umap or both (default tsne)")
-    p.add_argument("--color", default="las_arcsec", metavar="COLUMN", help="column to colour by (default las_arcsec)")
+    p.add_argument("--colour", default="las_arcsec", metavar="COLUMN", help="column to colour by (default las_arcsec)")
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument(
         "-o",
@@ -61,14 +61,14 @@ def cmd_map(args: argparse.Namespace) -> int:
         for method in ("tsne", "umap"):
             check_output(out.with_name(f"{out.stem}_{method}{out.suffix or '.png'}"))
     _, rows = _rows(args)
-    if args.color not in rows.columns:
-        raise InputError(args.codes, f"no column '{args.color}' to colour by")
+    if args.colour not in rows.columns:
+        raise InputError(args.codes, f"no column '{args.colour}' to colour by")
     methods = ("tsne", "umap") if args.method == "both" else (args.method,)
     out = Path(args.out)
     for method in methods:
         path = out.with_name(f"{out.stem}_{method}{out.suffix or '.png'}") if len(methods) > 1 else out
         xy = embed_2d(code_matrix(rows), method, seed=args.seed)
-        plot_map(xy, rows[args.color].to_numpy(), path, f"{method} of {args.in_spec} ({len(rows)} rows)", args.color)
+        plot_map(xy, rows[args.colour].to_numpy(), path, f"{method} of {args.in_spec} ({len(rows)} rows)", args.colour)
         print(f"wrote {path}")
     return 0
 

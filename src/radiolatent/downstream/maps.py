@@ -104,25 +104,25 @@ def is_categorical(values: pd.Series | np.ndarray, config: MapConfig = DEFAULT_M
 
 def plot_map(
     xy: np.ndarray,
-    color_values,
+    colour_values,
     path: str | Path,
     title: str = "",
-    color_label: str = "",
+    colour_label: str = "",
     categorical: bool | None = None,
     config: MapConfig = DEFAULT_MAP,
 ) -> Path:
     """Scatter the 2-D map coloured by a column: colour bar if numeric, legend if categorical."""
     xy = np.asarray(xy)
-    values = pd.Series(np.asarray(color_values)).reset_index(drop=True)
+    values = pd.Series(np.asarray(colour_values)).reset_index(drop=True)
     if xy.ndim != 2 or xy.shape[1] != 2 or len(values) != len(xy):
         raise InputError(path, f"map of shape {xy.shape} and {len(values)} colour values do not match")
     categorical = is_categorical(values, config) if categorical is None else categorical
     fig, ax = plt.subplots(figsize=(7, 6))
     if categorical:
         _scatter_categories(ax, xy, values.astype(str), config)
-        ax.legend(title=color_label, fontsize="small", markerscale=2, loc="best")
+        ax.legend(title=colour_label, fontsize="small", markerscale=2, loc="best")
     else:
-        _scatter_continuous(fig, ax, xy, values.astype(float), color_label, config)
+        _scatter_continuous(fig, ax, xy, values.astype(float), colour_label, config)
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
