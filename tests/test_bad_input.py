@@ -263,7 +263,7 @@ def test_outputs_follow_the_umask_and_keep_the_mode_of_the_file_they_replace(tmp
         ("vdvae", "model.widths=64:100000", "model.widths"),
         ("vdvae", "train.kl_schedule=sometimes", "train.kl_schedule"),
         ("byol", "train.epochs=0", "train.epochs"),
-        ("byol", "augment.blur_p=2", "augment.blur_p"),
+        ("byol", "views.blur_p=2", "views.blur_p"),
         ("simclr", "train.valid_fraction=1.5", "train.valid_fraction"),
     ],
 )

@@ -24,6 +24,7 @@ from radiolatent.config import (
     ReproduceConfig,
     SSLModelConfig,
     SSLTrainConfig,
+    SSLViewConfig,
     TrainConfig,
     VDVAEConfig,
     VDVAERunConfig,
@@ -34,6 +35,7 @@ from radiolatent.config import (
     get_vdvae_config,
     override,
 )
+from radiolatent.config.supervised import SupervisedConfig
 from radiolatent.errors import InputError
 
 WEIGHTS = Path(radiolatent.__file__).parent / "weights"
@@ -55,10 +57,10 @@ def json_round_trip(config):
 
 
 def test_override_sets_nested_settings_parsed_as_their_type():
-    run = override(get_vdvae_config("tiny"), ["train.epochs=3", "model.aux_weight=1", "train.augment=false"])
+    run = override(get_vdvae_config("tiny"), ["train.epochs=3", "model.aux_weight=1", "train.flips_and_turns=false"])
     assert run.train.epochs == 3 and isinstance(run.train.epochs, int)
     assert run.model.aux_weight == 1.0 and isinstance(run.model.aux_weight, float)
-    assert run.train.augment is False
+    assert run.train.flips_and_turns is False
     assert run.model == dataclasses.replace(get_vdvae_config("tiny").model, aux_weight=1.0)
     flow = override(DENSITY_CONFIGS["tiny"], ["hidden=64,16", "standardise=scale"])
     assert flow.hidden == (64, 16) and flow.standardise == "scale"
@@ -79,7 +81,7 @@ def test_override_reads_a_setting_that_is_none_by_its_annotation():
         ("train", "expected name=value"),
         ("train=1", "cannot read '1' as TrainConfig"),
         ("train.epochs=ten", "cannot read 'ten' as int"),
-        ("train.augment=maybe", "cannot read 'maybe' as bool"),
+        ("train.flips_and_turns=maybe", "cannot read 'maybe' as bool"),
         ("model.bottleneck=wide", "cannot read 'wide' as float"),
     ],
 )
@@ -206,7 +208,7 @@ def test_both_trainings_share_one_loop_config():
         "kl_cycle_steps",
         "free_bits",
         "free_bits_top",
-        "augment",
+        "flips_and_turns",
         "active_threshold",
     }
     assert len(loop) == 24
@@ -218,6 +220,22 @@ def test_a_saved_training_config_loads_to_identical_values():
         rebuilt = dataclass_from_dict(type(run), saved)
         assert rebuilt == run and type(rebuilt.train) is type(run.train)
         assert dataclasses.asdict(rebuilt) == dataclasses.asdict(run)
+
+
+def test_a_config_saved_with_the_old_augment_fields_still_loads():
+    # run folders written before the renames say "augment" for the views and the VDVAE's flips
+    ssl = get_ssl_config("byol", "tiny")
+    saved = json.loads(json.dumps(dataclasses.asdict(ssl)))
+    saved["augment"] = saved.pop("views")
+    assert dataclass_from_dict(type(ssl), saved) == ssl
+    vdvae = override(get_vdvae_config("tiny"), ["train.flips_and_turns=false"])
+    saved = json.loads(json.dumps(dataclasses.asdict(vdvae)))
+    saved["train"]["augment"] = saved["train"].pop("flips_and_turns")
+    assert dataclass_from_dict(type(vdvae), saved).train.flips_and_turns is False
+    ceiling = SupervisedConfig(views=SSLViewConfig(blur_p=0.0))
+    saved = json.loads(json.dumps(dataclasses.asdict(ceiling)))
+    saved["augment"] = saved.pop("views")
+    assert dataclass_from_dict(SupervisedConfig, saved) == ceiling
 
 
 def test_config_hash_follows_the_values():

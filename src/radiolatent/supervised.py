@@ -3,7 +3,7 @@ measured against ([B]: 92.42 % on MiraBest).
 
 For each labelled set (MBC, FR-DEEP NVSS) and seed: the train split is divided into a
 stratified train / validation part, the network learns FRI/FRII with class-balanced
-cross-entropy on the SSL augmentations (`data/augment.random_view`, a fresh view every
+cross-entropy on the SSL augmentations (`data/ssl_views.random_view`, a fresh view every
 batch), AdamW with a linear warm-up and a cosine schedule, stops when the validation
 ROC-AUC has not improved for `patience` epochs, and the weights of the best validation
 ROC-AUC are scored on the test split with the classifiers' metrics (accuracy, ROC-AUC,
@@ -153,7 +153,7 @@ def _schedule(cfg: SupervisedConfig, steps_per_epoch: int):
 
 
 def _train_epoch(model, optimizers, weight, images, labels, train_idx, cfg: SupervisedConfig, rng) -> float:
-    from radiolatent.data.augment import random_view
+    from radiolatent.data.ssl_views import random_view
 
     optimizer, scheduler = optimizers
     torch.manual_seed(int(rng.integers(0, 2**62)))  # dropout-free, but batch order and views are seeded
@@ -162,7 +162,7 @@ def _train_epoch(model, optimizers, weight, images, labels, train_idx, cfg: Supe
     losses = []
     for start in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):  # full batches (batch norm)
         chunk = order[start : start + cfg.batch_size]
-        x = random_view(to_tensor(images[chunk], CPU), rng, cfg.augment)
+        x = random_view(to_tensor(images[chunk], CPU), rng, cfg.views)
         loss = torch.nn.functional.cross_entropy(model(x), torch.from_numpy(labels[chunk]), weight=weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from radiolatent.training import Plateau, UpdateGuard, augment
+from radiolatent.training import Plateau, UpdateGuard, random_flips_and_turns
 
 
 def test_guard_skips_non_finite_steps():
@@ -49,9 +49,9 @@ def test_plateau_halves_the_lr_after_patience_epochs_without_improvement():
     assert plateau.scale == 0.5
 
 
-def test_augment_is_a_dihedral_transform():
+def test_random_flips_and_turns_is_a_dihedral_transform():
     x = torch.arange(2 * 64 * 64, dtype=torch.float32).view(2, 1, 64, 64)
-    out = augment(x, np.random.default_rng(0))
+    out = random_flips_and_turns(x, np.random.default_rng(0))
     for i in range(2):
         candidates = [torch.rot90(x[i], k, dims=(-2, -1)) for k in range(4)]
         candidates += [torch.flip(c, dims=(-1,)) for c in candidates]

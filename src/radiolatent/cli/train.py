@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     }
     for method in SSL_METHODS:
         p = sub.add_parser(method, help=f"{names[method]} on a one-channel ResNet (docs/ssl.md)")
-        _add_train_arguments(p, "e.g. train.epochs=5, model.backbone=resnet34 or augment.blur_p=0")
+        _add_train_arguments(p, "e.g. train.epochs=5, model.backbone=resnet34 or views.blur_p=0")
         p.add_argument(
             "--train-on",
             default=None,
@@ -117,32 +117,26 @@ def add_device_argument(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def cmd_train_vdvae(args: argparse.Namespace) -> int:
-    from radiolatent.runs import run_config, train_model
+    from radiolatent.runs import run_config
 
-    run = run_config("vdvae", args.config, args.set)
-    train_model(
-        "vdvae",
-        run,
-        args.out,
-        pool_config(args),
-        resume=args.resume,
-        overwrite=args.overwrite,
-        seed=args.seed,
-        world_size=args.world_size,
-        device=args.device,
-        log=_say,
-    )
-    return 0
+    return _train_on_pool("vdvae", run_config("vdvae", args.config, args.set), args)
 
 
 def cmd_train_ssl(args: argparse.Namespace) -> int:
-    from radiolatent.runs import run_config, train_model
+    from radiolatent.runs import run_config
 
     run = run_config(args.method, args.config, args.set)
     if args.train_on is not None or args.init != "random":
         return _train_on_set(args, run)
+    return _train_on_pool(args.method, run, args)
+
+
+def _train_on_pool(method: str, run, args: argparse.Namespace) -> int:
+    """`train METHOD` on the pool: the run settings, folder, pool and device from the command line."""
+    from radiolatent.runs import train_model
+
     train_model(
-        args.method,
+        method,
         run,
         args.out,
         pool_config(args),

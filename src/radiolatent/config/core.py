@@ -51,12 +51,13 @@ def _checks_deferred() -> Iterator[None]:
         _CHECK_ON_BUILD.reset(token)
 
 
-def dataclass_from_dict(cls: type[T], data: dict[str, Any]) -> T:
+def dataclass_from_dict(cls: type[T], data: object) -> T:
     """Rebuild a (nested) config dataclass from `dataclasses.asdict` output (e.g. JSON).
 
     Unknown keys raise ValueError, so a config from another version is not silently
     misread; missing keys take their defaults; lists become tuples where the field is a
-    tuple. Every setting is then checked (`check_config`).
+    tuple. Every setting is then checked (`check_config`). `data` is whatever JSON gave:
+    anything but a mapping raises ValueError.
     """
     with _checks_deferred():
         obj = _from_dict(cls, data)
@@ -67,6 +68,10 @@ def _from_dict(cls: type[T], data: Any) -> T:
     if not isinstance(data, dict):
         raise ValueError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    # configs saved before a field was renamed still load (e.g. augment -> views)
+    for old_name, new_name in RENAMED_FIELDS.get(cls, {}).items():
+        if old_name in data and new_name not in data:
+            data = {(new_name if k == old_name else k): v for k, v in data.items()}
     unknown = set(data) - names
     if unknown:
         raise ValueError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
@@ -243,6 +248,10 @@ class _Problems(list[str]):
 #: the configs `check_config` knows how to check, each with its own settings' checks
 #: (each area's module adds its own); Literal options are checked for every config.
 CHECKS: dict[type, Callable[[Any], list[str]]] = {}
+
+#: fields renamed since configs were first saved, per config: {old name: new name}; read by
+#: `dataclass_from_dict` so a run folder's saved config.json still loads (each area's module adds its own).
+RENAMED_FIELDS: dict[type, dict[str, str]] = {}
 
 
 def check_presets(*presets: Any) -> None:

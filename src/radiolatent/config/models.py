@@ -25,6 +25,9 @@ SSLBackbone = Literal["resnet10", "resnet18", "resnet34"]
 class EmbedConfig(Settings):
     #: images per forward pass (32-64 beat 256 on 2 CPU cores: docs/defaults.md#embedding-configmodelspy-embedconfig).
     batch_size: int = 64
+    #: torch's CPU threads while embedding; also how many VDVAE batches run at once on the
+    #: CPU, each on one OpenMP thread (embedding.views.one_thread_per_batch; 1: one batch at
+    #: a time on torch's threads).
     threads: int = 2
     #: "cpu", "cuda" (this process's GPU) or "auto" (CUDA when present); `embed --device`
     #: sets it. Codes on a GPU agree with the CPU's closely, not bit for bit.
@@ -106,7 +109,7 @@ class VDVAEConfig(Settings):
 
 
 # ---------------------------------------------------------------------------
-# Models: the SSL baselines (models/ssl.py, data/augment.py, training.py): SimCLR, BYOL, SimSiam
+# Models: the SSL baselines (models/ssl.py, data/ssl_views.py, training.py): SimCLR, BYOL, SimSiam
 # ---------------------------------------------------------------------------
 
 SSL_METHODS: tuple[SSLMethod, ...] = get_args(SSLMethod)
@@ -147,8 +150,8 @@ class SSLModelConfig(Settings):
 
 
 @dataclass(frozen=True)
-class SSLAugmentConfig(Settings):
-    """Views for sparse radio images (data/augment.py): keep the source, blur weakly ([B])."""
+class SSLViewConfig(Settings):
+    """Views for sparse radio images (data/ssl_views.py): keep the source, blur weakly ([B])."""
 
     #: horizontal and vertical flips, each with this probability.
     flip_p: float = 0.5
@@ -222,7 +225,7 @@ def _ssl_model_problems(m: SSLModelConfig) -> list[str]:
     return p
 
 
-def _ssl_augment_problems(a: SSLAugmentConfig) -> list[str]:
+def _ssl_view_problems(a: SSLViewConfig) -> list[str]:
     p = _Problems()
     p.finite(a)
     p.need(
@@ -252,4 +255,4 @@ def _ssl_augment_problems(a: SSLAugmentConfig) -> list[str]:
 
 CHECKS[VDVAEConfig] = _vdvae_problems
 CHECKS[SSLModelConfig] = _ssl_model_problems
-CHECKS[SSLAugmentConfig] = _ssl_augment_problems
+CHECKS[SSLViewConfig] = _ssl_view_problems

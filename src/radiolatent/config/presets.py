@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from radiolatent.config.models import SSLAugmentConfig, SSLModelConfig
+from radiolatent.config.models import SSLModelConfig, SSLViewConfig
 
 
 def more_presets(method: Any, heads: dict[str, Any]) -> list[Any]:
@@ -14,12 +14,12 @@ def more_presets(method: Any, heads: dict[str, Any]) -> list[Any]:
     from radiolatent.config.training import SSLRunConfig, SSLTrainConfig
 
     # [B]: ResNet-18, 100-d output layer, SGD lr 0.6, momentum 0.9, weight decay 5e-4,
-    # cosine schedule, batch 256. Not given in reference.md, our choice: the full 64x64
+    # cosine schedule, batch 256. Not given by [B] (reference.PROTOCOLS), our choice: the full 64x64
     # grid after the stem (as `paper`) and 100 epochs.
     b_paper = SSLRunConfig(
         "b-paper",
         SSLModelConfig(method=method, backbone="resnet18", stem_stride=1, **{**heads, "projection_dim": 100}),
-        SSLAugmentConfig(),
+        SSLViewConfig(),
         SSLTrainConfig(
             epochs=100, batch_size=256, optimizer="sgd", lr=0.6, momentum=0.9, weight_decay=5e-4, lr_schedule="cosine"
         ),
@@ -34,7 +34,7 @@ def more_presets(method: Any, heads: dict[str, Any]) -> list[Any]:
         SSLModelConfig(
             method=method, backbone="resnet18", stem_stride=2, momentum_start=0.99, **{**heads, "projection_dim": 100}
         ),
-        SSLAugmentConfig(flip_p=0.5, rotate_p=0.7, crop_scale=(0.7, 1.0)),
+        SSLViewConfig(flip_p=0.5, rotate_p=0.7, crop_scale=(0.7, 1.0)),
         SSLTrainConfig(epochs=50, batch_size=32, optimizer="adam", lr=1e-4, weight_decay=0.0, lr_schedule="constant"),
     )
     # The cut study's default (`radiolatent cut-study`): the shipped encoders' ResNet-18 and
@@ -44,7 +44,7 @@ def more_presets(method: Any, heads: dict[str, Any]) -> list[Any]:
     cut = SSLRunConfig(
         "cut",
         SSLModelConfig(method=method, backbone="resnet18", stem_stride=2, stem_max_pool=True, **heads),
-        SSLAugmentConfig(),
+        SSLViewConfig(),
         SSLTrainConfig(epochs=15, batch_size=64, optimizer="adamw", lr=1e-3, weight_decay=1e-6, lr_warmup_steps=30),
     )
     return [b_paper, c_mirabest, cut]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from radiolatent.config.core import CHECKS, _Problems
-from radiolatent.config.models import SSL_BACKBONES, SSLAugmentConfig, SSLBackbone
+from radiolatent.config.core import CHECKS, RENAMED_FIELDS, _Problems
+from radiolatent.config.models import SSL_BACKBONES, SSLBackbone, SSLViewConfig
 
 #: the labelled sets the ceiling is trained on: train split -> (test split, the results' dataset name).
 SUPERVISED_SETS = {"mbc:train": ("mbc:test", "mbc"), "frdeep-n:train": ("frdeep-n:test", "nvss")}
@@ -17,7 +17,7 @@ B_SUPERVISED_ACCURACY = 0.9242
 @dataclass(frozen=True)
 class SupervisedConfig:
     """A one-channel ResNet (the SSL encoders' backbone, models/ssl.py) + a linear FRI/FRII
-    head, trained with class-balanced cross-entropy on the SSL augmentations (flips, any
+    head, trained with class-balanced cross-entropy on the SSL views (flips, any
     rotation, crops of >= 80 % of the area, jitter, weak blur), AdamW with warm-up and a
     cosine schedule, stopped early on a stratified validation split of the train set; the
     weights of the best validation ROC-AUC are the ones scored."""
@@ -41,7 +41,7 @@ class SupervisedConfig:
     #: cross-entropy weighted by inverse class frequency (no class can win by majority).
     class_balanced: bool = True
     valid_fraction: float = 0.2
-    augment: SSLAugmentConfig = field(default_factory=SSLAugmentConfig)
+    views: SSLViewConfig = field(default_factory=SSLViewConfig)
     threads: int = 2
 
 
@@ -60,3 +60,4 @@ def _supervised_problems(c: SupervisedConfig) -> list[str]:
 
 
 CHECKS[SupervisedConfig] = _supervised_problems
+RENAMED_FIELDS[SupervisedConfig] = {"augment": "views"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from radiolatent.config.core import CHECKS, Settings, _Problems, check_config, check_presets
-from radiolatent.config.models import SSL_METHODS, SSLAugmentConfig, SSLModelConfig, VDVAEConfig
+from radiolatent.config.core import CHECKS, RENAMED_FIELDS, Settings, _Problems, check_config, check_presets
+from radiolatent.config.models import SSL_METHODS, SSLModelConfig, SSLViewConfig, VDVAEConfig
 
 VDVAEOptimizer = Literal["adamw", "adam", "rmsprop"]
 SSLOptimizer = Literal["adam", "adamw", "sgd", "lars"]
@@ -100,7 +100,7 @@ class TrainConfig(LoopConfig):
     free_bits: float = 0.0
     free_bits_top: float = 0.0
     #: random flips and 90-degree rotations (radio sources have no preferred orientation).
-    augment: bool = True
+    flips_and_turns: bool = True
     #: z0 dims whose posterior-mean variance over the validation set exceeds this are active.
     active_threshold: float = 0.01
 
@@ -214,7 +214,7 @@ class SSLRunConfig(Settings):
 
     name: str
     model: SSLModelConfig
-    augment: SSLAugmentConfig
+    views: SSLViewConfig
     train: SSLTrainConfig
 
 
@@ -241,7 +241,7 @@ def _ssl_configs(method: Any) -> dict[str, SSLRunConfig]:
             projection_dim=32,
             prediction_hidden=16 if method == "simsiam" else 64,
         ),
-        SSLAugmentConfig(),
+        SSLViewConfig(),
         SSLTrainConfig(
             epochs=1, batch_size=16, eval_batch_size=64, lr=1e-3, skip_min_history=5, valid_fraction=0.1, threads=1
         ),
@@ -253,7 +253,7 @@ def _ssl_configs(method: Any) -> dict[str, SSLRunConfig]:
     cpu = SSLRunConfig(
         "cpu",
         SSLModelConfig(method=method, backbone="resnet18", stem_stride=2, **heads),
-        SSLAugmentConfig(),
+        SSLViewConfig(),
         SSLTrainConfig(
             epochs=8 if method == "byol" else 10,
             batch_size=64,
@@ -269,7 +269,7 @@ def _ssl_configs(method: Any) -> dict[str, SSLRunConfig]:
     paper = SSLRunConfig(
         "paper",
         SSLModelConfig(method=method, backbone="resnet34", stem_stride=1, **heads),
-        SSLAugmentConfig(),
+        SSLViewConfig(),
         SSLTrainConfig(
             epochs=1000,
             batch_size=1024,
@@ -360,6 +360,8 @@ def _ssl_train_problems(t: SSLTrainConfig) -> list[str]:
 CHECKS[LoopConfig] = _loop_problems
 CHECKS[TrainConfig] = _train_problems
 CHECKS[SSLTrainConfig] = _ssl_train_problems
+RENAMED_FIELDS[TrainConfig] = {"augment": "flips_and_turns"}
+RENAMED_FIELDS[SSLRunConfig] = {"augment": "views"}
 
 VDVAE_CONFIGS = _vdvae_configs()
 SSL_CONFIGS = {method: _ssl_configs(method) for method in SSL_METHODS}

@@ -1,7 +1,7 @@
 """Training: one loop for the VDVAE and the SSL baselines, and the machinery around it.
 
     parts.py           model-agnostic parts: EMA, UpdateGuard, Plateau, MetricsLog, the
-                       plateau lr, dihedral augment, optimisers, the split, precision
+                       plateau lr, random flips and turns, optimisers, the split, precision
     recipes/           what the loop needs to know about one kind of model: the `Recipe`
                        protocol (its docstring lists each member), vdvae.py, ssl.py
     state.py           a run's folder: checkpoints, result, the checks before a resume
@@ -25,10 +25,10 @@ from radiolatent.training.parts import (
     MetricsLog,
     Plateau,
     UpdateGuard,
-    augment,
     autocast,
     learning_rate,
     make_optimizer,
+    random_flips_and_turns,
     resolved_precision,
     split_indices,
     weight_checksum,
@@ -64,7 +64,6 @@ __all__ = [
     "TrainResult",
     "UpdateGuard",
     "VDVAERecipe",
-    "augment",
     "autocast",
     "evaluate",
     "evaluate_ssl",
@@ -72,6 +71,7 @@ __all__ = [
     "learning_rate",
     "load_training_state",
     "make_optimizer",
+    "random_flips_and_turns",
     "resolved_precision",
     "save_training_state",
     "split_indices",

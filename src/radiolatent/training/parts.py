@@ -2,7 +2,7 @@
 
 `EMA` (a moving average of the weights), `UpdateGuard` (skip NaN/Inf or outlying updates
 with an adaptive threshold), `Plateau` (ReduceLROnPlateau as a JSON-able state),
-`MetricsLog` (the per-epoch CSV), the plateau `learning_rate`, `augment` (flips and
+`MetricsLog` (the per-epoch CSV), the plateau `learning_rate`, `random_flips_and_turns` (flips and
 90-degree rotations), `make_optimizer`, the seeded `split_indices`, `weight_checksum`, and
 the precision helpers (`resolved_precision`, `autocast`).
 """
@@ -22,12 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from radiolatent.config import PRECISIONS, SSLTrainConfig, TrainConfig
+from radiolatent.config import PRECISIONS, LoopConfig
 from radiolatent.errors import InputError
 from radiolatent.fileio import write_text
 
-#: the settings the shared loop reads (field names agree between the two configs).
-LoopConfig = TrainConfig | SSLTrainConfig
 #: what an optimiser takes: parameters, or parameter groups (dicts with "params").
 Params = Iterable[torch.nn.Parameter] | Iterable[dict[str, Any]]
 
@@ -137,7 +135,7 @@ def learning_rate(cfg: LoopConfig, step: int, plateau: Plateau) -> float:
     return max(cfg.min_lr, cfg.lr * plateau.scale * warm)
 
 
-def augment(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+def random_flips_and_turns(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     """Random dihedral transform per image: a 90-degree rotation and an optional flip."""
     turns = rng.integers(0, 4, size=x.shape[0])
     flips = rng.integers(0, 2, size=x.shape[0])

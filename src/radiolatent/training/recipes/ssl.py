@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from radiolatent.config import SSLRunConfig, check_ssl_config
-from radiolatent.data.augment import two_views
+from radiolatent.data.ssl_views import two_views
 from radiolatent.models.checkpoint import save_model
 from radiolatent.training.parts import EMA, Plateau, make_optimizer, to_tensor
 from radiolatent.training.recipes import Batch, StepOutput
@@ -34,7 +34,7 @@ def evaluate_ssl(
     total, n, features = 0.0, 0, []
     for start in range(0, len(images), run.train.eval_batch_size):
         x = to_tensor(images[start : start + run.train.eval_batch_size], device)
-        total += model(*two_views(x, rng, run.augment))["loss"].item() * len(x)
+        total += model(*two_views(x, rng, run.views))["loss"].item() * len(x)
         n += len(x)
         features.append(model.backbone(x).cpu())
     return {"loss": total / n, "feature_spread": float(feature_spread(torch.cat(features)))}
@@ -69,7 +69,7 @@ class SSLRecipe:
         return make_optimizer(self.cfg, groups)
 
     def inputs(self, x: torch.Tensor, rows: np.ndarray, rng: np.random.Generator) -> Batch:
-        return two_views(x, rng, self.run.augment)
+        return two_views(x, rng, self.run.views)
 
     def objective(self, net: torch.nn.Module, batch: Batch, step: int) -> StepOutput:
         out = net(*batch)

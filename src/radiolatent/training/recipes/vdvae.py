@@ -14,7 +14,7 @@ from torch.nn.parallel import DistributedDataParallel
 from radiolatent.config import TrainConfig, VDVAERunConfig
 from radiolatent.models.checkpoint import save_model
 from radiolatent.models.vdvae import VDVAE, build_vdvae
-from radiolatent.training.parts import EMA, Plateau, augment, learning_rate, make_optimizer, to_tensor
+from radiolatent.training.parts import EMA, Plateau, learning_rate, make_optimizer, random_flips_and_turns, to_tensor
 from radiolatent.training.recipes import Batch, StepOutput
 
 #: the step statistics besides the KL of each layer (`kl_<layer name>`), in logged order.
@@ -88,7 +88,7 @@ class VDVAERecipe:
         return make_optimizer(self.cfg, model.parameters())
 
     def inputs(self, x: torch.Tensor, rows: np.ndarray, rng: np.random.Generator) -> Batch:
-        return (augment(x, rng) if self.cfg.augment else x,)
+        return (random_flips_and_turns(x, rng) if self.cfg.flips_and_turns else x,)
 
     def objective(self, net: torch.nn.Module, batch: Batch, step: int) -> StepOutput:
         out = net(*batch)

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from radiolatent.config import SSLAugmentConfig
+from radiolatent.config import SSLViewConfig
 
 
-def random_view(x: torch.Tensor, rng: np.random.Generator, cfg: SSLAugmentConfig) -> torch.Tensor:
+def random_view(x: torch.Tensor, rng: np.random.Generator, cfg: SSLViewConfig) -> torch.Tensor:
     """One augmented view of a batch (N, 1, H, W) in [0, 1]; same shape, values in [0, 1]."""
     if x.ndim != 4 or x.shape[1] != 1:
         raise ValueError(f"expected a batch (N, 1, H, W), got shape {tuple(x.shape)}")
@@ -37,7 +37,7 @@ def random_view(x: torch.Tensor, rng: np.random.Generator, cfg: SSLAugmentConfig
     return out.clamp_(0.0, 1.0)
 
 
-def _geometric(x: torch.Tensor, rng: np.random.Generator, cfg: SSLAugmentConfig) -> torch.Tensor:
+def _geometric(x: torch.Tensor, rng: np.random.Generator, cfg: SSLViewConfig) -> torch.Tensor:
     """Crop + rotation + flips as one affine resampling."""
     n = x.shape[0]
     area = rng.uniform(cfg.crop_scale[0], cfg.crop_scale[1], n)
@@ -65,7 +65,7 @@ def _geometric(x: torch.Tensor, rng: np.random.Generator, cfg: SSLAugmentConfig)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def _jitter(x: torch.Tensor, rng: np.random.Generator, cfg: SSLAugmentConfig) -> torch.Tensor:
+def _jitter(x: torch.Tensor, rng: np.random.Generator, cfg: SSLViewConfig) -> torch.Tensor:
     """Brightness then contrast, as torchvision's ColorJitter does on a grey image."""
     n = x.shape[0]
     apply = rng.random(n) < cfg.jitter_p
@@ -79,7 +79,7 @@ def _jitter(x: torch.Tensor, rng: np.random.Generator, cfg: SSLAugmentConfig) ->
     return (mean + c * (x - mean)).clamp(0.0, 1.0)
 
 
-def _blur(x: torch.Tensor, rng: np.random.Generator, cfg: SSLAugmentConfig) -> torch.Tensor:
+def _blur(x: torch.Tensor, rng: np.random.Generator, cfg: SSLViewConfig) -> torch.Tensor:
     """Gaussian blur of the chosen images, each with its own sigma (reflect padding)."""
     n = x.shape[0]
     apply = rng.random(n) < cfg.blur_p
@@ -104,6 +104,6 @@ def _gaussian_kernel(size: int, sigma: float) -> torch.Tensor:
     return torch.outer(g, g).float()
 
 
-def two_views(x: torch.Tensor, rng: np.random.Generator, cfg: SSLAugmentConfig) -> tuple[torch.Tensor, torch.Tensor]:
+def two_views(x: torch.Tensor, rng: np.random.Generator, cfg: SSLViewConfig) -> tuple[torch.Tensor, torch.Tensor]:
     """Two independent views of the same batch (the SSL positive pairs)."""
     return random_view(x, rng, cfg), random_view(x, rng, cfg)
