@@ -54,8 +54,8 @@ def write_standin_codes(folder: Path, n: int = STANDIN_ROWS) -> Path:
     explorer caches its UMAP: the page test is about drawing and using 20,000 points, and
     a UMAP of that many takes minutes on 2 shared cores (the benchmark times it)."""
     import numpy as np
-
     from fixtures_rgz import standin_images
+
     from radiolatent.codes import make_codes_table, write_codes
     from radiolatent.config import DEFAULT_EXPLORE
     from radiolatent.data.preprocess import to_unit_float
@@ -75,13 +75,26 @@ def write_standin_codes(folder: Path, n: int = STANDIN_ROWS) -> Path:
     codes = ((pixels - mean) @ axes.T).astype(np.float32)
     model = "pixels-pca-16"
     ids = [f"rgz-dr1:SYN{i:07d}" for i in range(n)]
-    made_meta = pd.DataFrame({
-        "id": ids, "dataset": "rgz-dr1", "split": "train", "label": -1, "label_name": None,
-        "ra": np.nan, "dec": np.nan, "las_arcsec": np.round(np.random.default_rng(0).uniform(10, 120, n), 2),
-        "redshift": np.nan, "survey": "FIRST", "pixel_scale_arcsec": 1.8, "filename": [f"{i[8:]}.png" for i in ids],
-    })
-    tables = [make_codes_table(real.meta, codes[:len(real.meta)], set_name(SPEC), model),
-              make_codes_table(made_meta, codes[len(real.meta):], "rgz-dr1", model)]
+    made_meta = pd.DataFrame(
+        {
+            "id": ids,
+            "dataset": "rgz-dr1",
+            "split": "train",
+            "label": -1,
+            "label_name": None,
+            "ra": np.nan,
+            "dec": np.nan,
+            "las_arcsec": np.round(np.random.default_rng(0).uniform(10, 120, n), 2),
+            "redshift": np.nan,
+            "survey": "FIRST",
+            "pixel_scale_arcsec": 1.8,
+            "filename": [f"{i[8:]}.png" for i in ids],
+        }
+    )
+    tables = [
+        make_codes_table(real.meta, codes[: len(real.meta)], set_name(SPEC), model),
+        make_codes_table(made_meta, codes[len(real.meta) :], "rgz-dr1", model),
+    ]
     table = pd.concat(tables, ignore_index=True)
     table.insert(table.columns.get_loc("model") + 1, IMAGES_COLUMN, str(folder / "inputs.npy"))
     table.insert(table.columns.get_loc(IMAGES_COLUMN) + 1, IMAGE_ROW_COLUMN, np.arange(len(table)))

@@ -11,6 +11,7 @@ import io
 import pickle
 import struct
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -21,7 +22,7 @@ _MAX_SHORT = 256
 class Py2Pickler(pickle._Pickler):
     """Protocol-2 pickler that writes bytes and str as Python 2 `str` opcodes."""
 
-    dispatch = dict(pickle._Pickler.dispatch)
+    dispatch: ClassVar[dict] = dict(pickle._Pickler.dispatch)
 
     def _save_py2_str(self, raw: bytes, obj: object) -> None:
         if len(raw) < _MAX_SHORT:
@@ -94,8 +95,15 @@ def write_rgz_fixture(folder: str | Path, n_batches: int = 2, per_batch: int = 6
     meta = {"num_cases_per_batch": per_batch, "num_vis": SIDE * SIDE}
     (folder / "batches.meta").write_bytes(py2_pickle(meta))
     split = ["train"] * (n_batches * per_batch) + ["test"] * per_batch
-    return {"images": images, "src_ids": src_ids, "las": las, "mb_flag": mb_flag, "split": split,
-            "duplicate": duplicate, "mirabest": mirabest}
+    return {
+        "images": images,
+        "src_ids": src_ids,
+        "las": las,
+        "mb_flag": mb_flag,
+        "split": split,
+        "duplicate": duplicate,
+        "mirabest": mirabest,
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -125,7 +133,7 @@ def standin_images(base: np.ndarray, start: int, count: int, side: int = SIDE, s
     out = np.empty((count, side, side), np.uint8)
     for k in range(count):
         top, left = top0 + shift[k, 0], left0 + shift[k, 1]
-        out[k] = padded[which[k], top:top + side, left:left + side]
+        out[k] = padded[which[k], top : top + side, left : left + side]
     for o in range(1, 8):  # orientation o: flipped if o >= 4, then o % 4 quarter turns
         rows = np.flatnonzero(orientation == o)
         views = out[rows][:, :, ::-1] if o >= 4 else out[rows]
@@ -133,8 +141,9 @@ def standin_images(base: np.ndarray, start: int, count: int, side: int = SIDE, s
     return out
 
 
-def write_rgz_standin(folder: str | Path, base: np.ndarray, n: int, per_batch: int = 10_000,
-                      seed: int = 0, progress=None) -> dict:
+def write_rgz_standin(
+    folder: str | Path, base: np.ndarray, n: int, per_batch: int = 10_000, seed: int = 0, progress=None
+) -> dict:
     """Write an n-image RGZ DR1 batch folder of `standin_images` (the last batch is
     `test_batch`, the others `data_batch_1..`), one batch in memory at a time. Ids are
     `SYN0000000..`; LAS is drawn from 10 to 120 arcsec; no source is flagged MiraBest.
@@ -156,7 +165,7 @@ def write_rgz_standin(folder: str | Path, base: np.ndarray, n: int, per_batch: i
             "filenames": [f"{s}.png" for s in src_ids],
             "src_ids": src_ids,
             "mb_flag": [0] * count,
-            "LAS": [float(v) for v in las[start:start + count]],
+            "LAS": [float(v) for v in las[start : start + count]],
         }
         (folder / name).write_bytes(py2_pickle(batch))
         files.append(folder / name)

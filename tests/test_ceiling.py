@@ -18,8 +18,14 @@ def test_the_shipped_ceiling_has_the_classifier_results_columns():
 
 
 def test_summary_rows_average_the_seeds_beside_the_published_number():
-    rows = pd.DataFrame({"dataset": ["mbc", "mbc", "nvss"], "accuracy": [0.9, 0.8, 0.7],
-                         "roc_auc": [0.95, 0.85, 0.75], "seed": [0, 1, 0]})
+    rows = pd.DataFrame(
+        {
+            "dataset": ["mbc", "mbc", "nvss"],
+            "accuracy": [0.9, 0.8, 0.7],
+            "roc_auc": [0.95, 0.85, 0.75],
+            "seed": [0, 1, 0],
+        }
+    )
     mbc, nvss = summary_rows(rows)
     assert (mbc["dataset"], mbc["accuracy"], mbc["paper_accuracy"]) == ("mbc", pytest.approx(0.85), 0.9242)
     assert mbc["accuracy_sd"] == pytest.approx(0.0707, abs=1e-4) and nvss["accuracy_sd"] is None

@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic import blobs
 
 from radiolatent.config import DEFAULT_POOL, META_COLUMNS, config_hash
 from radiolatent.distributed import free_port
-
-from synthetic import blobs
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 #: 2 epochs of 9 steps (a few seconds each): long enough to be killed in the second.
@@ -39,8 +38,17 @@ def write_pool_cache(cache: Path, n: int) -> None:
     folder.mkdir(parents=True)
     np.save(folder / "images.npy", blobs(n, seed=5))
     meta = pd.DataFrame({c: [""] * n for c in META_COLUMNS})
-    meta = meta.assign(id=[f"blob-{i}" for i in range(n)], dataset="first-galaxy", split="train", label=-1,
-                       ra=np.nan, dec=np.nan, las_arcsec=np.nan, redshift=np.nan, pixel_scale_arcsec=1.8)
+    meta = meta.assign(
+        id=[f"blob-{i}" for i in range(n)],
+        dataset="first-galaxy",
+        split="train",
+        label=-1,
+        ra=np.nan,
+        dec=np.nan,
+        las_arcsec=np.nan,
+        redshift=np.nan,
+        pixel_scale_arcsec=1.8,
+    )
     meta.to_parquet(folder / "meta.parquet")
     (folder / "report.json").write_text("[]")
     (folder / "config.json").write_text("{}")
@@ -56,8 +64,9 @@ def env(tmp_path_factory):
 
 def torchrun(args: list[str], env: dict, log: Path) -> subprocess.Popen:
     """Start torchrun in its own process group (so a kill reaches its workers)."""
-    return subprocess.Popen([str(TORCHRUN), *args], env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [str(TORCHRUN), *args], env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def finish(proc: subprocess.Popen, log: Path, timeout: float = 240) -> str:
@@ -73,9 +82,26 @@ def two_nodes(env, tmp_path_factory):
     out = tmp_path_factory.mktemp("two-nodes") / "run"
     port = free_port()
     logs = [out.parent / f"node{r}.log" for r in (0, 1)]
-    procs = [torchrun(["--nnodes", "2", "--node-rank", str(r), "--nproc-per-node", "1",
-                       "--rdzv-endpoint", f"127.0.0.1:{port}", *TRAIN, "--out", str(out)], env, logs[r])
-             for r in (0, 1)]
+    procs = [
+        torchrun(
+            [
+                "--nnodes",
+                "2",
+                "--node-rank",
+                str(r),
+                "--nproc-per-node",
+                "1",
+                "--rdzv-endpoint",
+                f"127.0.0.1:{port}",
+                *TRAIN,
+                "--out",
+                str(out),
+            ],
+            env,
+            logs[r],
+        )
+        for r in (0, 1)
+    ]
     texts = [finish(p, log) for p, log in zip(procs, logs)]
     return out, texts
 
@@ -98,14 +124,16 @@ def test_embed_under_torchrun_writes_the_single_process_table(two_nodes, env, tm
     from radiolatent.codes import read_codes
 
     out, _ = two_nodes
-    embed = ["embed", "--model", str(out), "--data", "pool", "--single-view", "--batch-size", "32",
-             "--device", "cpu"]
+    embed = ["embed", "--model", str(out), "--data", "pool", "--single-view", "--batch-size", "32", "--device", "cpu"]
     monkeypatch.setenv("RADIOLATENT_CACHE", env["RADIOLATENT_CACHE"])
     one = tmp_path / "one.parquet"
     assert main([*embed, "--out", str(one)]) == 0
     two = tmp_path / "two.parquet"
-    proc = torchrun(["--nproc-per-node", "2", "--master-port", str(free_port()), "-m", "radiolatent", *embed,
-                     "--out", str(two)], env, tmp_path / "embed.log")
+    proc = torchrun(
+        ["--nproc-per-node", "2", "--master-port", str(free_port()), "-m", "radiolatent", *embed, "--out", str(two)],
+        env,
+        tmp_path / "embed.log",
+    )
     text = finish(proc, tmp_path / "embed.log")
     assert text.count("wrote ") == 1  # rank 0 alone
     table = read_codes(one)

@@ -12,9 +12,9 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 import pytest
+from explore_fixtures import FAST_ACTIVE, write_mbc_codes
 from PIL import Image
 
-from explore_fixtures import FAST_ACTIVE, write_mbc_codes
 from radiolatent.cli import main
 from radiolatent.codes import code_matrix, read_codes
 from radiolatent.config import DEFAULT_EXPLORE
@@ -69,18 +69,21 @@ def test_page_and_static_files_are_local(client):
     assert client.get("/static/missing.js").status_code == 404
 
 
-@pytest.mark.parametrize("path", [
-    "/static/../server.py",
-    "/static/..%2Fserver.py",
-    "/static/%2e%2e/server.py",
-    "/static/..%2F..%2Fexplore%2Fserver.py",
-    "/static/%2Fetc%2Fpasswd",
-    "/thumb/..%2F..%2Fetc%2Fpasswd",
-    "/api/thumb/..%2F..%2Fetc%2Fpasswd",
-    "/api/thumb/../../../etc/passwd",
-    "/api/source/..%2F..%2F..%2Fetc%2Fpasswd",
-    "/api/neighbours/%2Fetc%2Fpasswd",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../server.py",
+        "/static/..%2Fserver.py",
+        "/static/%2e%2e/server.py",
+        "/static/..%2F..%2Fexplore%2Fserver.py",
+        "/static/%2Fetc%2Fpasswd",
+        "/thumb/..%2F..%2Fetc%2Fpasswd",
+        "/api/thumb/..%2F..%2Fetc%2Fpasswd",
+        "/api/thumb/../../../etc/passwd",
+        "/api/source/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/neighbours/%2Fetc%2Fpasswd",
+    ],
+)
 def test_nothing_outside_the_data_is_served(client, path):
     response = client.get(path)
     assert response.status_code == 404
@@ -203,8 +206,9 @@ def test_dropped_png_finds_its_source_first(client, table):
     from radiolatent.embedding import model_input
 
     image = np.asarray(model_input("mbc:test").images[12])
-    response = client.post("/api/search/upload", files={"file": ("my source.png", png_bytes(image), "image/png")},
-                           data={"k": "3"})
+    response = client.post(
+        "/api/search/upload", files={"file": ("my source.png", png_bytes(image), "image/png")}, data={"k": "3"}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["query"] == "my source.png" and len(body["results"]) == 3
@@ -235,8 +239,10 @@ def test_dropped_file_is_embedded_with_a_trained_model_given_by_path(table, tmp_
 
     run = shutil.copytree(SHIPPED_MODEL, tmp_path / "model")
     codes_path = write_codes(table.assign(model="vdvae-model"), tmp_path / "codes.parquet")
-    upload = {"files": {"file": ("q.png", png_bytes(np.asarray(model_input("mbc:test").images[5])), "image/png")},
-              "data": {"k": "2"}}
+    upload = {
+        "files": {"file": ("q.png", png_bytes(np.asarray(model_input("mbc:test").images[5])), "image/png")},
+        "data": {"k": "2"},
+    }
     without = make_client(codes_path, tmp_path / "labels.jsonl").post("/api/search/upload", **upload)
     assert without.status_code == 400 and "--model" in without.json()["detail"]
     found = make_client(codes_path, tmp_path / "labels.jsonl", model=run).post("/api/search/upload", **upload)
@@ -250,20 +256,29 @@ def test_labels_are_checked(codes_path, table, tmp_path):
     labels = tmp_path / "labels.jsonl"
     client = make_client(codes_path, labels)
     source = table["id"].iat[0]
-    for body in ({"id": source, "score": 6}, {"id": source, "score": -1}, {"id": source, "score": 4.5},
-                 {"id": source, "score": "high"}, {"id": source}, {"score": 3}):
+    for body in (
+        {"id": source, "score": 6},
+        {"id": source, "score": -1},
+        {"id": source, "score": 4.5},
+        {"id": source, "score": "high"},
+        {"id": source},
+        {"score": 3},
+    ):
         assert client.post("/api/labels", json=body).status_code == 422, body
     assert client.post("/api/labels", json={"id": "no-such-source", "score": 3}).status_code == 404
     # a form or text body (what another site's page can send without asking) is not JSON
-    plain = client.post("/api/labels", content=json.dumps({"id": source, "score": 3}),
-                        headers={"content-type": "text/plain"})
+    plain = client.post(
+        "/api/labels", content=json.dumps({"id": source, "score": 3}), headers={"content-type": "text/plain"}
+    )
     assert plain.status_code == 422
     foreign = client.post("/api/labels", json={"id": source, "score": 3}, headers={"origin": "http://evil.example"})
     assert foreign.status_code == 403
     assert client.get("/api/labels").json()["labels"] == {}
     assert not labels.exists() or LabelStore(labels).scores() == {}
-    assert client.post("/api/labels", json={"id": source, "score": 3},
-                       headers={"origin": "http://127.0.0.1"}).status_code == 200
+    assert (
+        client.post("/api/labels", json={"id": source, "score": 3}, headers={"origin": "http://127.0.0.1"}).status_code
+        == 200
+    )
 
 
 def test_labels_persist_across_restarts_and_export(codes_path, table, tmp_path):
@@ -370,7 +385,9 @@ def test_the_command_serves_the_table(codes_path, tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(server, "serve", fake_serve)
     labels = tmp_path / "mine.jsonl"
     port = _free_port()
-    assert main(["explore", "--codes", str(codes_path), "--port", str(port), "--labels", str(labels), "--no-browser"]) == 0
+    assert (
+        main(["explore", "--codes", str(codes_path), "--port", str(port), "--labels", str(labels), "--no-browser"]) == 0
+    )
     assert served["address"] == ("127.0.0.1", port)  # bound before the address was printed
     assert f"http://127.0.0.1:{port}/" in capsys.readouterr().out
     assert served["app"].state.data.learning.labels_path == labels

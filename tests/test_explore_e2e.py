@@ -17,7 +17,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-
 from browser import artifact_path, browser_page, chromium_path
 from explore_fixtures import FAST_ACTIVE, STANDIN_ROWS, write_standin_codes
 
@@ -91,13 +90,18 @@ def test_click_search_score_retrain_reload(served):
         spot = page.evaluate("(id) => explorer.pointOnScreen(id)", first)
         assert box["x"] < spot["x"] < box["x"] + box["width"] and box["y"] < spot["y"] < box["y"] + box["height"]
         page.mouse.click(spot["x"], spot["y"])
-        page.wait_for_function(f"document.querySelectorAll('#neighbours .tile:not(.query)').length === {info['k']}",
-                               timeout=TIMEOUT_MS)
-        page.wait_for_function("(id) => document.querySelector('#selected h2')?.textContent === id", arg=first,
-                               timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            f"document.querySelectorAll('#neighbours .tile:not(.query)').length === {info['k']}", timeout=TIMEOUT_MS
+        )
+        page.wait_for_function(
+            "(id) => document.querySelector('#selected h2')?.textContent === id", arg=first, timeout=TIMEOUT_MS
+        )
         # the thumbnails arrive (read through the table's `images` column), none broken
-        page.wait_for_function("[...document.querySelectorAll('#neighbours img, #selected img')]"
-                               ".every(img => img.complete && img.naturalWidth === 128)", timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "[...document.querySelectorAll('#neighbours img, #selected img')]"
+            ".every(img => img.complete && img.naturalWidth === 128)",
+            timeout=TIMEOUT_MS,
+        )
         shown = page.eval_on_selector_all("#neighbours .tile:not(.query)", "tiles => tiles.map(t => t.dataset.id)")
         expected = [r["id"] for r in api.get(f"/api/neighbours/{quote(first, safe='')}").json()["results"]]
         assert shown == expected
@@ -107,20 +111,24 @@ def test_click_search_score_retrain_reload(served):
         wait_for_score(page, 4)
         page.keyboard.press("ArrowRight")
         second = shown[0]
-        page.wait_for_function("(id) => document.querySelector('#selected h2')?.textContent === id", arg=second,
-                               timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "(id) => document.querySelector('#selected h2')?.textContent === id", arg=second, timeout=TIMEOUT_MS
+        )
         page.keyboard.press("1")
         wait_for_score(page, 1)
         assert api.get("/api/labels").json()["labels"] == {first: 4.0, second: 1.0}
 
         # Retrain: the list switches to the learner's ranking of every source
         page.click("#retrain")
-        page.wait_for_function("document.querySelector('#fit-info').textContent.includes('fitted to 2 labels')",
-                               timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "document.querySelector('#fit-info').textContent.includes('fitted to 2 labels')", timeout=TIMEOUT_MS
+        )
         assert page.input_value("#ranking") == "active"
         ranked = page.eval_on_selector_all("#list li", "rows => rows.map(r => r.dataset.id)")
         assert len(ranked) == info["list_length"]
-        predicted = {i: api.get(f"/api/source/{quote(i, safe='')}").json()["scores"]["al_score"] for i in (first, second)}
+        predicted = {
+            i: api.get(f"/api/source/{quote(i, safe='')}").json()["scores"]["al_score"] for i in (first, second)
+        }
         assert predicted[first] > predicted[second]
         page.wait_for_load_state("networkidle")
         screenshot = artifact_path("explore.png")
@@ -134,8 +142,9 @@ def test_click_search_score_retrain_reload(served):
         assert page.inner_text(f"#list li[data-id='{first}'] .badge") == "4"
         page.fill("#find-input", first)
         page.press("#find-input", "Enter")
-        page.wait_for_function("(id) => document.querySelector('#selected h2')?.textContent === id", arg=first,
-                               timeout=TIMEOUT_MS)
+        page.wait_for_function(
+            "(id) => document.querySelector('#selected h2')?.textContent === id", arg=first, timeout=TIMEOUT_MS
+        )
         wait_for_score(page, 4)
         assert errors == [], errors
     from radiolatent.downstream.labels import LabelStore

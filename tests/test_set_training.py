@@ -1,7 +1,6 @@
 """[C]'s protocol: SSL trained on a labelled set itself, from random or pretrained weights
 (radiolatent.set_training, `radiolatent train byol --train-on SPEC --init ...`)."""
 
-
 import pytest
 import torch
 
@@ -34,8 +33,7 @@ def test_a_pretrained_start_needs_the_shipped_architecture():
 
 def test_train_on_a_labelled_set_prints_cs_knn_score(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["train", "byol", "--config", "tiny", "--set", "train.epochs=1", "--train-on", "mbc:test",
-            "--out", str(out)]
+    args = ["train", "byol", "--config", "tiny", "--set", "train.epochs=1", "--train-on", "mbc:test", "--out", str(out)]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "on mbc:test (104 images)" in printed and "kNN (k=5, 50 random 75/25 splits of MBC" in printed

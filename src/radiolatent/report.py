@@ -55,7 +55,7 @@ pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.8em}
 
 
 def versions() -> dict:
-    found = {"python": platform.python_version(), "radiolatent": __version__}
+    found: dict[str, str | None] = {"python": platform.python_version(), "radiolatent": __version__}
     for name in PACKAGES:
         try:
             found[name] = metadata.version(name)
@@ -173,7 +173,9 @@ def section_protocols(doc: dict) -> str:
             )
     if not rows:
         return ""
-    cut = other_reference("byol-29arcsec-cut")["accuracy"]
+    cut_row = other_reference("byol-29arcsec-cut")
+    assert cut_row is not None  # one of reference.OTHER_REFERENCES
+    cut = cut_row["accuracy"]
     return (
         "<h2 id='protocols'>kNN protocols and clustering (MBC)</h2>"
         f"<p>[B]: kNN k=20 fitted on MBC train, accuracy on MBC test (BYOL with a 29″ cut reached {cut}). "

@@ -26,6 +26,7 @@ from radiolatent.config import (
     STUDY_ENCODERS,
     EmbedConfig,
     ReproduceConfig,
+    StudyEncoder,
     config_hash,
 )
 from radiolatent.embedding import FLOORS, SHIPPED_MODEL
@@ -55,7 +56,7 @@ WEIGHTS_DIR = SHIPPED_MODEL.parent
 # ---------------------------------------------------------------------------
 
 
-def model_source(encoder: str, retrain: bool) -> str | None:
+def model_source(encoder: StudyEncoder, retrain: bool) -> str | None:
     """Where an encoder's weights come from: a floor's name, a shipped folder, a training
     stage ('train-<encoder>'), or None when it is neither shipped nor trainable here."""
     target = STUDY_ENCODERS[encoder]

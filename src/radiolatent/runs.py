@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from radiolatent.config import DEFAULT_POOL, PoolConfig
 from radiolatent.errors import InputError
@@ -25,9 +25,19 @@ def run_config(method: str, config: str = "cpu", overrides: list[str] | tuple[st
         raise InputError("--config/--set", str(exc).strip("'\"")) from None
 
 
-def train_model(method: str, run, out: str | Path, pool_config: PoolConfig = DEFAULT_POOL, *,
-                resume: bool = False, overwrite: bool = False, seed: int = 0, world_size: int = 1,
-                device: str = "auto", log: Callable[[str], None] = print):
+def train_model(
+    method: str,
+    run,
+    out: str | Path,
+    pool_config: PoolConfig = DEFAULT_POOL,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    seed: int = 0,
+    world_size: int = 1,
+    device: str = "auto",
+    log: Callable[[str], None] = print,
+):
     """Train `method` ('vdvae', 'simclr', 'byol', 'simsiam') with settings `run` on the pool of
     `pool_config` into the run folder `out`; returns training's TrainResult. `log` gets the
     start and end lines, on the first process only."""
@@ -44,18 +54,22 @@ def train_model(method: str, run, out: str | Path, pool_config: PoolConfig = DEF
         pool = in_turns(lambda: build_pool(pool_config, progress=where.main))
         processes = max(where.world, world_size)
         on = f"({'1 process' if processes == 1 else f'{processes} processes'} on {dev.type})"
-        kwargs = dict(resume=resume, seed=seed, world_size=world_size, progress=where.main)
         if method == "vdvae":
             say(f"training VDVAE '{run.name}' on the pool ({len(pool)} images) into {out} {on}")
-            result = train_vdvae(pool.images, run, out, **kwargs)
-            say(f"done: {result.epochs_completed} epochs, best validation loss {result.best_val_loss:.1f} "
-                f"nats/image, {result.skipped_total} skipped updates; model in {result.model_dir}")
+            result = train_vdvae(
+                pool.images, run, out, resume=resume, seed=seed, world_size=world_size, progress=where.main
+            )
+            say(
+                f"done: {result.epochs_completed} epochs, best validation loss {result.best_val_loss:.1f} "
+                f"nats/image, {result.skipped_total} skipped updates; model in {result.model_dir}"
+            )
             return result
-        say(f"training {method} '{run.name}' ({run.model.backbone}) on the pool ({len(pool)} images) "
-            f"into {out} {on}")
+        say(f"training {method} '{run.name}' ({run.model.backbone}) on the pool ({len(pool)} images) into {out} {on}")
         started = time.perf_counter()
-        result = train_ssl(pool.images, run, out, **kwargs)
+        result = train_ssl(pool.images, run, out, resume=resume, seed=seed, world_size=world_size, progress=where.main)
         minutes = (time.perf_counter() - started) / 60.0
-        say(f"done in {minutes:.1f} min: {result.epochs_completed} epochs, final validation loss "
-            f"{result.final_val_loss:.4f}, {result.skipped_total} skipped updates; model in {result.model_dir}")
+        say(
+            f"done in {minutes:.1f} min: {result.epochs_completed} epochs, final validation loss "
+            f"{result.final_val_loss:.4f}, {result.skipped_total} skipped updates; model in {result.model_dir}"
+        )
         return result

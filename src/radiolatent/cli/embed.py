@@ -54,7 +54,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     with process_group(args.device) as (where, device):
         default_batch = EmbedConfig.batch_size if device.type == "cpu" else GPU_EMBED_BATCH
         config = EmbedConfig(
-            batch_size=args.batch_size or default_batch, dihedral_average=not args.single_view, device=device.type
+            batch_size=args.batch_size or default_batch,
+            dihedral_average=not args.single_view,
+            device="cuda" if device.type == "cuda" else "cpu",
         )
         if where.world > 1 and ("pool" in specs or args.model in FLOORS):
             in_turns(lambda: build_pool(pool_config(args), progress=where.main))  # one builder at a time

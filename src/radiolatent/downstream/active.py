@@ -63,6 +63,7 @@ class Projection:
             values, vectors = np.linalg.eigh(centred.T @ centred)
             values, vectors = np.clip(values[::-1], 0, None), vectors[:, ::-1]
             if n_components is None:
+                assert variance is not None  # the test above: one of the two is given
                 explained = values / max(values.sum(), 1e-300)
                 n_components = int(np.searchsorted(np.cumsum(explained), variance) + 1)
             components = _fixed_sign(vectors[:, : min(n_components, len(values))].T)
@@ -264,13 +265,13 @@ def run_session(
     try:
         while len(known) < budget:
             learner = None
-            batch = [r for r in initial if r not in known] if len(known) < config.n_initial else []
+            batch = [int(r) for r in initial if r not in known] if len(known) < config.n_initial else []
             if not batch:
                 learner = ActiveLearner(config, seed, projection).fit(X, list(known), list(known.values()))
-                batch = learner.next_batch(X, exclude=list(known))
+                batch = [int(r) for r in learner.next_batch(X, exclude=list(known))]
             if on_round is not None:
                 on_round(len(known), learner)
-            for row in list(batch)[: budget - len(known)]:
+            for row in batch[: budget - len(known)]:
                 score = oracle(int(row))
                 if score is None:
                     return _result(X, known, config, seed, projection, finished=False, asked=asked)

@@ -65,7 +65,7 @@ def rank_rows(
     from radiolatent.codes import code_matrix
 
     X = code_matrix(rows)
-    extra = {}
+    extra: dict = {}
     if method == "active":
         score, extra = _active_scores(X, rows["id"], labels, seed, in_spec)
     elif method == "iforest":

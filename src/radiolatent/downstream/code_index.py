@@ -101,7 +101,7 @@ class CodeIndex:
         if not index.is_trained:
             index.train(_training_sample(vectors, config))
         index.add(vectors)
-        info = {
+        info: dict[str, object] = {
             "metric": metric,
             "n": int(codes.shape[0]),
             "d": int(codes.shape[1]),

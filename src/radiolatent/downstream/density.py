@@ -139,7 +139,8 @@ class DensityModel:
 
     def _train(self, train: torch.Tensor, valid: torch.Tensor, seed: int, progress: bool) -> None:
         cfg = self.config
-        optimiser = torch.optim.Adam(self.flow.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        flow = self._fitted_flow()
+        optimiser = torch.optim.Adam(flow.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         generator = torch.Generator().manual_seed(seed)
         offset = self._log_jacobian()
         best, best_state, since_best = -math.inf, None, 0
@@ -158,7 +159,7 @@ class DensityModel:
                 }
             )
             if valid_ll > best:
-                best, best_state, since_best = valid_ll, copy.deepcopy(self.flow.state_dict()), 0
+                best, best_state, since_best = valid_ll, copy.deepcopy(flow.state_dict()), 0
                 self.best_epoch = epoch + 1
             else:
                 since_best += 1
@@ -167,21 +168,22 @@ class DensityModel:
                 break
         if best_state is None:
             raise InputError("codes", "the flow's held-out log-likelihood was never finite; check the codes")
-        self.flow.load_state_dict(best_state)
-        self.flow.eval()
+        flow.load_state_dict(best_state)
+        flow.eval()
         self.valid_loglik = best
 
     def _epoch(self, train: torch.Tensor, optimiser, generator: torch.Generator) -> float:
         """One pass over the training rows in shuffled minibatches; mean standardised log-likelihood."""
         cfg = self.config
-        self.flow.train()
+        flow = self._fitted_flow()
+        flow.train()
         total, count = 0.0, 0
         for batch in torch.randperm(len(train), generator=generator).split(cfg.batch_size):
-            log_prob = self.flow().log_prob(train[batch.to(train.device)])
+            log_prob = flow().log_prob(train[batch.to(train.device)])
             loss = -log_prob.mean()
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.flow.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(flow.parameters(), cfg.grad_clip)
             if torch.isfinite(loss):
                 optimiser.step()
             total += float(log_prob.detach().sum())
@@ -208,18 +210,29 @@ class DensityModel:
 
     @torch.no_grad()
     def _log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        self.flow.eval()
-        return self.flow().log_prob(z)
+        flow = self._fitted_flow()
+        flow.eval()
+        return flow().log_prob(z)
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.mean) @ self.matrix.T).astype(np.float32)
+        mean, matrix = self._fitted_standardiser()
+        return ((X - mean) @ matrix.T).astype(np.float32)
 
     def _log_jacobian(self) -> float:
-        return float(np.linalg.slogdet(self.matrix)[1])
+        return float(np.linalg.slogdet(self._fitted_standardiser()[1])[1])
 
     def _check_fitted(self) -> None:
+        self._fitted_flow()
+
+    def _fitted_flow(self) -> torch.nn.Module:
         if self.flow is None:
             raise RuntimeError("DensityModel.fit (or load) must run first")
+        return self.flow
+
+    def _fitted_standardiser(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.mean is None or self.matrix is None:
+            raise RuntimeError("DensityModel.fit (or load) must run first")
+        return self.mean, self.matrix
 
     # -- saving -----------------------------------------------------------------
 
@@ -229,8 +242,8 @@ class DensityModel:
 
         from radiolatent.models.checkpoint import save_pair
 
-        self._check_fitted()
-        tensors = {f"flow.{k}": v.detach().cpu().contiguous().clone() for k, v in self.flow.state_dict().items()}
+        flow = self._fitted_flow()
+        tensors = {f"flow.{k}": v.detach().cpu().contiguous().clone() for k, v in flow.state_dict().items()}
         tensors["standardise.mean"] = torch.from_numpy(np.ascontiguousarray(self.mean, dtype=np.float64))
         tensors["standardise.matrix"] = torch.from_numpy(np.ascontiguousarray(self.matrix, dtype=np.float64))
         meta = {

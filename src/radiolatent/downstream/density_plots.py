@@ -73,7 +73,13 @@ def plot_loglik_histograms(scores, path: str | Path, title: str = "log-likelihoo
         below = int((ll < low).sum())
         label = f"{name} ({len(ll)}" + (f", {below} below range)" if below else ")")
         ax.hist(
-            np.clip(ll, low, None), bins=bins, density=True, histtype="step", lw=1.5, color=colours[name], label=label
+            np.clip(ll, low, None),
+            bins=bins.tolist(),
+            density=True,
+            histtype="step",
+            lw=1.5,
+            color=colours[name],
+            label=label,
         )
     ax.set_xlabel("log-likelihood (nats)")
     ax.set_ylabel("density")

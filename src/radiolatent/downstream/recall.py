@@ -141,6 +141,7 @@ def _benchmark_scores(
         store_path = folder / f"labels-seed{seed}.jsonl"
         store_path.unlink(missing_ok=True)  # a benchmark starts from no labels
         result = run_session(X, ids, LabelStore(store_path), oracle, config, seed, False)
+        assert result.mean is not None  # a score oracle never stops a session, so rows were labelled
         return result.mean
     if method == "iforest":
         return isolation_forest_scores(X, seed, config)

@@ -174,7 +174,8 @@ def search_table(
     from radiolatent.embedding import embed_file, encoder_for_table, table_embed_config
 
     check_query(query, table, codes_path or "the codes table")
-    vector, query_image = query, None
+    vector: str | np.ndarray = query
+    query_image = None
     if Path(query).is_file():
         query_image, vector = embed_file(query, encoder_for_table(table, model), pixel_scale, table_embed_config(table))
     cache = index_path(codes_path, in_spec, metric) if codes_path is not None else None

@@ -1,6 +1,6 @@
 """A person's 0-5 interest scores and the active-learning model fitted to them ([C], Astronomaly).
 
-The labels live in `anomaly.LabelStore`, the same append-only file the terminal
+The labels live in `downstream.labels.LabelStore`, the same append-only file the terminal
 oracle writes, so a session in the browser and one in the terminal add to one
 record. The Gaussian-process learner, its expected improvement, the PC1-spaced first
 batch and the isolation forest all come from `downstream.labels`, `.active` and `.anomaly`; this module only
@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from radiolatent.config import DEFAULT_ACTIVE, ActiveLearningConfig
 from radiolatent.errors import InputError
+
+if TYPE_CHECKING:
+    from radiolatent.downstream.active import ActiveLearner
 
 #: the ranking lists the page offers.
 RANKINGS = ("loglik", "anomaly", "active", "acquisition")
@@ -27,8 +31,14 @@ MIN_LABELS = 2
 class Learning:
     """Labels of the rows of one table, and the learner last fitted to them."""
 
-    def __init__(self, ids: list[str], codes: np.ndarray, labels_path: str | Path,
-                 config: ActiveLearningConfig = DEFAULT_ACTIVE, seed: int = 0):
+    def __init__(
+        self,
+        ids: list[str],
+        codes: np.ndarray,
+        labels_path: str | Path,
+        config: ActiveLearningConfig = DEFAULT_ACTIVE,
+        seed: int = 0,
+    ):
         from radiolatent.downstream.labels import LabelStore
 
         self.ids = list(ids)
@@ -39,7 +49,7 @@ class Learning:
         self.store = LabelStore(labels_path)
         self.labels_path = Path(labels_path)
         self._lock = threading.RLock()
-        self.learner = None
+        self.learner: ActiveLearner | None = None
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
         self.improvement: np.ndarray | None = None
@@ -82,8 +92,9 @@ class Learning:
         with self._lock:
             scores = self.scores()
             if len(scores) < MIN_LABELS:
-                raise InputError("labels", f"score at least {MIN_LABELS} sources (keys 0-5) before retraining; "
-                                           f"{len(scores)} so far")
+                raise InputError(
+                    "labels", f"score at least {MIN_LABELS} sources (keys 0-5) before retraining; {len(scores)} so far"
+                )
             rows = np.array([self.row_of[k] for k in scores], dtype=np.int64)
             values = np.array(list(scores.values()), dtype=np.float64)
             if self.mean is not None:
@@ -104,7 +115,8 @@ class Learning:
 
         with self._lock:
             if self._anomaly is None:
-                self._anomaly = np.asarray(isolation_forest_scores(self.codes, self.seed, self.config), dtype=np.float64)
+                scores = isolation_forest_scores(self.codes, self.seed, self.config)
+                self._anomaly = np.asarray(scores, dtype=np.float64)
             return self._anomaly
 
     # ------------------------------------------------------------------ rankings
@@ -124,16 +136,22 @@ class Learning:
 
     def _by_loglik(self, loglik: np.ndarray | None, limit: int) -> dict:
         if loglik is None:
-            return {"available": False, "rows": [],
-                    "message": "no density model: fit one with `radiolatent density fit` and restart "
-                               "the explorer with --density DIR"}
+            return {
+                "available": False,
+                "rows": [],
+                "message": "no density model: fit one with `radiolatent density fit` and restart "
+                "the explorer with --density DIR",
+            }
         # lowest log-likelihood first: the sources the flow finds least like the rest
         return _listing(np.argsort(loglik, kind="stable")[:limit], loglik)
 
     def _by_prediction(self, limit: int) -> dict:
         if self.mean is None:
-            return {"available": False, "rows": [],
-                    "message": f"score at least {MIN_LABELS} sources (keys 0-5), then press Retrain"}
+            return {
+                "available": False,
+                "rows": [],
+                "message": f"score at least {MIN_LABELS} sources (keys 0-5), then press Retrain",
+            }
         order = np.argsort(-self.mean, kind="stable")[:limit]
         out = _listing(order, self.mean, self.std)
         for item in out["rows"]:
@@ -150,11 +168,15 @@ class Learning:
             return out
         from radiolatent.downstream.active import initial_batch
 
-        first = [r for r in np.asarray(initial_batch(self.codes, self.config.n_initial), dtype=np.int64)
-                 if r not in set(labelled.tolist())]
+        first = [
+            r
+            for r in np.asarray(initial_batch(self.codes, self.config.n_initial), dtype=np.int64)
+            if r not in set(labelled.tolist())
+        ]
         out = _listing(np.asarray(first, dtype=np.int64), None)
-        out["message"] = ("first batch: sources spaced along the first principal component; "
-                          "score them, then press Retrain")
+        out["message"] = (
+            "first batch: sources spaced along the first principal component; score them, then press Retrain"
+        )
         return out
 
 

@@ -63,8 +63,11 @@ def is_loopback(host: str) -> bool:
 def check_host(host: str, allow_remote: bool) -> None:
     """Refuse to serve other machines unless the user asked for it explicitly."""
     if not allow_remote and not is_loopback(host):
-        raise InputError("--host", f"'{host}' is not a loopback address; the explorer serves this machine only "
-                                   "unless you add --allow-remote (anyone who can reach the port can label sources)")
+        raise InputError(
+            "--host",
+            f"'{host}' is not a loopback address; the explorer serves this machine only "
+            "unless you add --allow-remote (anyone who can reach the port can label sources)",
+        )
 
 
 def static_files() -> dict[str, Path]:
@@ -80,8 +83,7 @@ class LabelIn(BaseModel):
 class AppState:
     """Everything a request needs: the table, the learner, the density column."""
 
-    def __init__(self, explorer: Explorer, learning: Learning, loglik: np.ndarray | None, density_dir,
-                 encoder=None):
+    def __init__(self, explorer: Explorer, learning: Learning, loglik: np.ndarray | None, density_dir, encoder=None):
         self.explorer = explorer
         self.learning = learning
         self.loglik = loglik
@@ -113,11 +115,10 @@ class AppState:
                 self._encoder = encoder_for_table(self.explorer.table, None)
             return self._encoder
 
-    def result(self, row: int, labels: dict[str, float], score: float | None = None,
-               rank: int | None = None) -> dict:
+    def result(self, row: int, labels: dict[str, float], score: float | None = None, rank: int | None = None) -> dict:
         """One source as the page lists it: id, a little metadata, its label and scores."""
         table = self.explorer.table
-        source_id = table["id"].iat[row]
+        source_id = str(table["id"].iat[row])
         item = {"id": source_id, "rank": rank, "score": None if score is None else json_value(float(score))}
         for name in HOVER_COLUMNS:
             item[name] = json_value(table[name].iat[row]) if name in table else None
@@ -186,9 +187,9 @@ def create_app(
 async def same_origin_writes(request: Request, call_next):
     """Refuse POSTs a page from another origin sends (a browser always names its Origin)."""
     origin = request.headers.get("origin")
-    if request.method not in ("GET", "HEAD") and origin is not None:
-        if urlsplit(origin).netloc != request.headers.get("host", ""):
-            return JSONResponse({"detail": "cross-origin request refused"}, status_code=403)
+    cross_origin = origin is not None and urlsplit(origin).netloc != request.headers.get("host", "")
+    if request.method not in ("GET", "HEAD") and cross_origin:
+        return JSONResponse({"detail": "cross-origin request refused"}, status_code=403)
     return await call_next(request)
 
 
@@ -240,22 +241,27 @@ def add_data_routes(app: FastAPI, state: AppState) -> None:
             "list_length": explorer.config.list_length,
             "rankings": list(RANKINGS),
             "density": state.density_dir is not None,
-            "density_hint": None if state.density_dir is not None else
-            "colour and sort by log-likelihood: `radiolatent density fit` then restart with --density DIR",
+            "density_hint": None
+            if state.density_dir is not None
+            else "colour and sort by log-likelihood: `radiolatent density fit` then restart with --density DIR",
             "labels_file": state.learning.labels_path.name,
             "labelled": len(state.learning.scores()),
             "fitted_on": state.learning.fitted_on,
         }
 
-    map_body = []  # encoded on the first request, then served as is (the map never changes)
+    map_body: list[bytes] = []  # encoded on the first request, then served as is (the map never changes)
 
     @app.get("/api/map")
     def map_points():
         if not map_body:
             table = explorer.table
             hover = {name: [json_value(v) for v in table[name].tolist()] for name in HOVER_COLUMNS if name in table}
-            points = {"ids": table["id"].tolist(), "x": float_list(explorer.xy[:, 0]),
-                      "y": float_list(explorer.xy[:, 1]), "hover": hover}
+            points = {
+                "ids": table["id"].tolist(),
+                "x": float_list(explorer.xy[:, 0]),
+                "y": float_list(explorer.xy[:, 1]),
+                "hover": hover,
+            }
             map_body.append(plain_json(points))
         return Response(map_body[0], media_type="application/json")
 
@@ -272,17 +278,29 @@ def add_data_routes(app: FastAPI, state: AppState) -> None:
         column = explorer.colour(name, state.derived())
         if column is None:
             raise HTTPException(404, f"no colour column '{name}'")
-        return Response(plain_json({"name": name, "title": DERIVED_TITLES.get(name, name),
-                                    "interesting": INTERESTING_END.get(name), **column}),
-                        media_type="application/json")
+        return Response(
+            plain_json(
+                {
+                    "name": name,
+                    "title": DERIVED_TITLES.get(name, name),
+                    "interesting": INTERESTING_END.get(name),
+                    **column,
+                }
+            ),
+            media_type="application/json",
+        )
 
     @app.get("/api/source/{source_id:path}")
     def source(source_id: str):
         row = state.row(source_id)
         derived = state.derived()
         scores = {name: json_value(float(values[row])) for name, values in derived.items()}
-        return {"id": source_id, "metadata": explorer.metadata(row), "scores": scores,
-                "interest": state.learning.scores().get(source_id)}
+        return {
+            "id": source_id,
+            "metadata": explorer.metadata(row),
+            "scores": scores,
+            "interest": state.learning.scores().get(source_id),
+        }
 
     @app.get("/api/find")
     def find(q: Annotated[str, Query(max_length=200)] = ""):
@@ -310,22 +328,33 @@ def add_search_routes(app: FastAPI, state: AppState) -> None:
     config = explorer.config
 
     @app.get("/api/neighbours/{source_id:path}")
-    def neighbours(source_id: str, k: Annotated[int, Query(ge=1, le=100)] = config.k,
-                   metric: str = config.metric, scope: Annotated[str, Query(alias="in")] = ALL_ROWS):
+    def neighbours(
+        source_id: str,
+        k: Annotated[int, Query(ge=1, le=100)] = config.k,
+        metric: str = config.metric,
+        scope: Annotated[str, Query(alias="in")] = ALL_ROWS,
+    ):
         row = state.row(source_id)
         hits = explorer.neighbours(explorer.codes[row], k, metric, scope, exclude_row=row)
-        return {"query": source_id, "metric": metric, "in": scope,
-                "results": results(state, hits)}
+        return {"query": source_id, "metric": metric, "in": scope, "results": results(state, hits)}
 
     @app.post("/api/search/upload")
-    def upload(file: Annotated[UploadFile, File()], k: Annotated[int, Form(ge=1, le=100)] = config.k,
-               metric: Annotated[str, Form()] = config.metric, scope: Annotated[str, Form(alias="in")] = ALL_ROWS,
-               pixel_scale: Annotated[float, Form(gt=0)] = config.upload_pixel_scale):
+    def upload(
+        file: Annotated[UploadFile, File()],
+        k: Annotated[int, Form(ge=1, le=100)] = config.k,
+        metric: Annotated[str, Form()] = config.metric,
+        scope: Annotated[str, Form(alias="in")] = ALL_ROWS,
+        pixel_scale: Annotated[float, Form(gt=0)] = config.upload_pixel_scale,
+    ):
         image, code = embed_upload(state, file, pixel_scale)
         hits = explorer.neighbours(code, k, metric, scope)
-        return {"query": Path(file.filename or "upload").name, "metric": metric, "in": scope,
-                "preview": data_url(explorer.picture(image)),
-                "results": results(state, hits)}
+        return {
+            "query": Path(file.filename or "upload").name,
+            "metric": metric,
+            "in": scope,
+            "preview": data_url(explorer.picture(image)),
+            "results": results(state, hits),
+        }
 
 
 def results(state: AppState, hits: list[tuple[int, float]]) -> list[dict]:
@@ -390,11 +419,17 @@ def add_label_routes(app: FastAPI, state: AppState) -> None:
         return {"fitted_on": seen, "top": ranking_rows(state, "active", 10)}
 
     @app.get("/api/ranking")
-    def ranking(by: str = "acquisition",
-                limit: Annotated[int, Query(ge=1, le=10_000)] = state.explorer.config.list_length):
+    def ranking(
+        by: str = "acquisition", limit: Annotated[int, Query(ge=1, le=10_000)] = state.explorer.config.list_length
+    ):
         listing = learning.ranking(by, limit, state.loglik)
-        return {"by": by, "available": listing["available"], "message": listing["message"],
-                "fitted_on": learning.fitted_on, "rows": _rows(state, listing["rows"])}
+        return {
+            "by": by,
+            "available": listing["available"],
+            "message": listing["message"],
+            "fitted_on": learning.fitted_on,
+            "rows": _rows(state, listing["rows"]),
+        }
 
 
 def ranking_rows(state: AppState, by: str, limit: int) -> list[dict]:
