@@ -15,6 +15,7 @@ from sklearn.metrics import accuracy_score, recall_score, roc_auc_score
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
+from synthetic import two_classes
 
 from radiolatent.cli import classify as cli_classify
 from radiolatent.codes import make_codes_table, write_codes
@@ -23,8 +24,6 @@ from radiolatent.downstream.classify import (
     classify,
     classify_codes,
     compare,
-    knn_protocol_b,
-    knn_protocol_c,
     make_classifier,
 )
 from radiolatent.errors import InputError
@@ -33,15 +32,6 @@ from radiolatent.reference import published_row
 #: small forests keep the suite fast; the paper's sizes are checked separately.
 FAST = dataclasses.replace(DEFAULT_CLASSIFY, rf_estimators=15, grad_estimators=15, ext_estimators=15)
 DIM = 16
-
-
-def two_classes(n: int, seed: int, shift: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
-    """Two overlapping Gaussian classes in 16-d (FRII shifted along 4 dims)."""
-    rng = np.random.default_rng(seed)
-    y = np.arange(n) % 2
-    X = rng.normal(size=(n, DIM))
-    X[:, :4] += shift * y[:, None]
-    return X, y
 
 
 def meta(dataset: str, split: str, y: np.ndarray) -> pd.DataFrame:
@@ -219,22 +209,6 @@ def test_bad_labels_and_selections():
     X, y = two_classes(10, 0)
     with pytest.raises(InputError, match="only FRI"):
         classify(X, np.full(10, 3), X, y)
-
-
-def test_knn_protocols():
-    Xtr, ytr = two_classes(120, 0)
-    Xte, yte = two_classes(40, 1)
-    expected = accuracy_score(yte, KNeighborsClassifier(n_neighbors=20).fit(Xtr, ytr).predict(Xte))
-    assert knn_protocol_b(Xtr, ytr, Xte, yte) == pytest.approx(expected)
-
-    res = knn_protocol_c(Xtr, ytr)
-    assert res["n_splits"] == 50 and len(res["accuracies"]) == 50 and res["k"] == 5
-    assert 0.0 <= res["mean"] <= 1.0 and res["sd"] > 0
-    assert res["mean"] == pytest.approx(np.mean(res["accuracies"]))
-    separable = knn_protocol_c(*two_classes(80, 3, shift=20.0), n_splits=5)
-    assert separable["mean"] == 1.0 and separable["n_splits"] == 5
-    with pytest.raises(InputError, match="unlabelled"):
-        knn_protocol_c(Xtr, np.where(np.arange(120) < 3, -1, ytr), n_splits=2)
 
 
 def _cli(argv: list[str]) -> argparse.Namespace:

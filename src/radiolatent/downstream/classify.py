@@ -3,14 +3,13 @@
 Train on the train-split codes, score on the test split (of the same codes table, or
 of another made by the same model: `classify_tables`); accuracy, ROC-AUC,
 specificity and recall with FRII (label 1) positive, mean and sd over seeds.
-Also the kNN protocols of [B] (k=20, train -> test) and [C] (k=5, 50 random splits).
+The result's formats are in `classify_result`, the kNN protocols of [B] (k=20, train ->
+test) and [C] (k=5, 50 random splits) in `knn_protocols`; both are imported from here too.
 """
 
 from __future__ import annotations
 
-import json
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,24 +18,26 @@ from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier, R
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score
-from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from radiolatent import codes as codes_mod
-from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, FRI_LABEL, FRII_LABEL, ClassifyConfig
+from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, FRI_LABEL, FRII_LABEL, STUDY_ENCODERS, ClassifyConfig
+from radiolatent.downstream.classify_result import ClassificationResult
+from radiolatent.downstream.classify_result import compare as compare
+from radiolatent.downstream.knn_protocols import knn_protocol_b as knn_protocol_b
+from radiolatent.downstream.knn_protocols import knn_protocol_c as knn_protocol_c
 from radiolatent.errors import InputError
-from radiolatent.reference import METRICS, TABLE2, reference_row
+from radiolatent.reference import METRICS
 from radiolatent.workers import parallel
 
 #: classifiers whose fit does not depend on a seed: fitted once, their sd is 0.
 DETERMINISTIC = ("knn", "svc", "lr")
-#: model-id prefixes -> encoder names used by the reference lookup.
-ENCODER_PREFIXES = ("vdvae", "simclr", "byol", "simsiam", "pixels-pca", "random-conv")
+#: model-id prefixes -> encoder names used by the reference lookup: the study's encoders.
+ENCODER_PREFIXES = tuple(STUDY_ENCODERS)
 #: canonical train-set names -> [A]'s dataset keys.
 PAPER_DATASETS = {"mirabest:confident": "mbc", "frdeep-n": "nvss"}
-METRIC_LABELS = {"accuracy": "acc", "roc_auc": "ROC-AUC", "specificity": "spec", "recall": "rec"}
 
 
 def make_classifier(name: str, seed: int, config: ClassifyConfig = DEFAULT_CLASSIFY):
@@ -179,124 +180,6 @@ def paper_dataset(spec: str) -> str | None:
     return PAPER_DATASETS.get(name)
 
 
-def _fmt(mean: float, sd: float) -> str:
-    return f"{mean:.3f}" if np.isnan(sd) else f"{mean:.3f} ± {sd:.3f}"
-
-
-@dataclass
-class ClassificationResult:
-    """One encoder's classification table with what it was run on."""
-
-    table: pd.DataFrame
-    encoder: str
-    model: str
-    train_spec: str
-    test_spec: str
-    dataset: str | None
-    standardize: bool
-    seeds: list[int]
-    n_train: int
-    n_test: int
-    source: str = ""
-    dropped: dict[str, int] = field(default_factory=dict)
-    #: the test rows' codes table when it is not the train table ("" when the same)
-    test_source: str = ""
-
-    def value(self, classifier: str, metric: str) -> tuple[float, float]:
-        """(mean, sd) of one cell."""
-        row = self.table[(self.table["classifier"] == classifier) & (self.table["metric"] == metric)]
-        return float(row["mean"].iloc[0]), float(row["sd"].iloc[0])
-
-    def best(self) -> str:
-        """The classifier with the highest mean accuracy (ties: ROC-AUC)."""
-        names = list(dict.fromkeys(self.table["classifier"]))
-        return max(names, key=lambda n: (self.value(n, "accuracy")[0], self.value(n, "roc_auc")[0]))
-
-    def reference(self, classifier: str) -> dict | None:
-        """The published (or measured-floor) row for this encoder, dataset and classifier."""
-        if self.dataset is None:
-            return None
-        return reference_row(self.encoder, self.dataset, classifier)
-
-    def header(self) -> str:
-        scaling = "standardised (StandardScaler fitted on train)" if self.standardize else "unscaled"
-        test_from = f" of {self.test_source}" if self.test_source else ""
-        return (
-            f"{self.encoder} ({self.model}): train {self.train_spec} ({self.n_train}), "
-            f"test {self.test_spec}{test_from} ({self.n_test}); features {scaling}; seeds {self.seeds}"
-        )
-
-    def to_markdown(self) -> str:
-        """A row per classifier: ours as 'mean ± sd', the reference value beside each metric."""
-        lines = [self.header(), ""]
-        cols = [h for m in METRICS for h in (METRIC_LABELS[m], "ref")]
-        lines.append("| clf | " + " | ".join(cols) + " |")
-        lines.append("|" + " --- |" * (len(cols) + 1))
-        for name in dict.fromkeys(self.table["classifier"]):
-            ref = self.reference(name) or {}
-            cells = []
-            for m in METRICS:
-                cells.append(_fmt(*self.value(name, m)))
-                cells.append(f"{ref[m]:.2f}" if m in ref else "–")
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-        lines.extend(self._reference_notes())
-        return "\n".join(lines) + "\n"
-
-    def _reference_notes(self) -> list[str]:
-        notes = []
-        sources = {
-            (r["source"], r["note"]) for n in dict.fromkeys(self.table["classifier"]) if (r := self.reference(n))
-        }
-        for source, note in sorted(sources):
-            notes.append(f"ref: {source}" + (f" ({note})" if note else ""))
-        best = self.reference("best")
-        if best and best["source"] == TABLE2:
-            values = ", ".join(f"{METRIC_LABELS[m]} {best[m]:.2f}" for m in METRICS if m in best)
-            notes.append(
-                f"{best['source']} best row for {self.encoder} on {self.dataset}: {best['classifier']}, {values}"
-            )
-        return ["", *notes] if notes else []
-
-    def to_frame(self) -> pd.DataFrame:
-        """The table with run details and reference values as columns (for CSV)."""
-        out = self.table.copy()
-        refs = [(self.reference(c) or {}).get(m, np.nan) for c, m in zip(out["classifier"], out["metric"])]
-        return out.assign(
-            reference=refs,
-            encoder=self.encoder,
-            model=self.model,
-            train=self.train_spec,
-            test=self.test_spec,
-            standardize=self.standardize,
-            codes=self.source,
-            test_codes=self.test_source or self.source,
-        )
-
-    def to_json(self) -> str:
-        """The result and its settings as a JSON document."""
-        doc = {
-            "encoder": self.encoder,
-            "model": self.model,
-            "codes": self.source,
-            "test_codes": self.test_source or self.source,
-            "train": self.train_spec,
-            "test": self.test_spec,
-            "dataset": self.dataset,
-            "standardize": self.standardize,
-            "seeds": self.seeds,
-            "n_train": self.n_train,
-            "n_test": self.n_test,
-            "dropped": self.dropped,
-            "results": [
-                {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
-                for row in self.to_frame()[["classifier", "metric", "mean", "sd", "n_seeds", "reference"]].to_dict(
-                    "records"
-                )
-            ],
-        }
-        return json.dumps(doc, indent=2)
-
-
 def _single_model(rows: pd.DataFrame, spec: str, source: str) -> str:
     models = sorted(rows["model"].astype(str).unique())
     if len(models) != 1:
@@ -419,83 +302,3 @@ def _labels(rows: pd.DataFrame, spec: str, source: str) -> np.ndarray:
     if len(rows) == 0 or len(set(labels.tolist())) < 2:
         raise InputError(source, f"'{spec}' needs both FRI and FRII rows, has labels {sorted(set(labels.tolist()))}")
     return labels.astype(int)
-
-
-def compare(results: list[ClassificationResult]) -> str:
-    """Several encoders side by side: each one's best classifier by accuracy, with ROC-AUC."""
-    lines = [
-        "| encoder | model | train | test | scaling | best clf | acc | ROC-AUC | ref best acc / ROC-AUC | ref source |",
-        "|" + " --- |" * 10,
-    ]
-    for r in results:
-        name = r.best()
-        ref = r.reference("best")
-        ref_text = f"{ref['accuracy']:.2f} / {ref['roc_auc']:.2f} ({ref['classifier']})" if ref else "–"
-        lines.append(
-            f"| {r.encoder} | {r.model} | {r.train_spec} | {r.test_spec} | "
-            f"{'std' if r.standardize else 'raw'} | {name} | {_fmt(*r.value(name, 'accuracy'))} | "
-            f"{_fmt(*r.value(name, 'roc_auc'))} | {ref_text} | {ref['source'] if ref else '–'} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def knn_protocol_b(
-    train_X: np.ndarray,
-    train_y: np.ndarray,
-    test_X: np.ndarray,
-    test_y: np.ndarray,
-    k: int = DEFAULT_CLASSIFY.knn_b_neighbors,
-) -> float:
-    """[B]'s evaluation: kNN (k=20) fitted on the train codes, accuracy on the test codes."""
-    train_X, train_y = _check_any_labels(train_X, train_y, "train set")
-    test_X, test_y = _check_any_labels(test_X, test_y, "test set", min_classes=1)
-    model = KNeighborsClassifier(n_neighbors=k, metric=DEFAULT_CLASSIFY.knn_metric).fit(train_X, train_y)
-    return float(accuracy_score(test_y, model.predict(test_X)))
-
-
-def knn_protocol_c(
-    X: np.ndarray,
-    y: np.ndarray,
-    k: int = DEFAULT_CLASSIFY.knn_c_neighbors,
-    n_splits: int = DEFAULT_CLASSIFY.knn_c_splits,
-    test_size: float = DEFAULT_CLASSIFY.knn_c_test_size,
-    seed: int = 0,
-) -> dict:
-    """[C]'s evaluation: kNN (k=5, Minkowski) on stratified random 75/25 splits.
-
-    Returns {'mean', 'sd', 'n_splits', 'k', 'accuracies'}.
-    """
-    X, y = _check_any_labels(X, y, "codes")
-    splitter = StratifiedShuffleSplit(n_splits=n_splits, test_size=test_size, random_state=seed)
-    try:
-        folds = list(splitter.split(X, y))
-    except ValueError as exc:  # e.g. a class too small to stratify
-        raise InputError("codes", f"cannot make stratified splits: {exc}") from exc
-    accuracies = []
-    for train_idx, test_idx in folds:
-        model = KNeighborsClassifier(n_neighbors=k, metric=DEFAULT_CLASSIFY.knn_metric)
-        model.fit(X[train_idx], y[train_idx])
-        accuracies.append(float(accuracy_score(y[test_idx], model.predict(X[test_idx]))))
-    acc = np.array(accuracies)
-    return {
-        "mean": float(acc.mean()),
-        "sd": float(acc.std(ddof=1)) if len(acc) > 1 else float("nan"),
-        "n_splits": len(acc),
-        "k": k,
-        "accuracies": accuracies,
-    }
-
-
-def _check_any_labels(X, y, what: str, min_classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """kNN protocols take any class labels, but not the 'unlabelled' -1."""
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y).astype(int)
-    if X.ndim != 2 or len(X) != len(y) or len(y) == 0:
-        raise InputError(what, f"features shape {X.shape} does not match {len(y)} labels")
-    if not np.isfinite(X).all():
-        raise InputError(what, "features contain NaN/inf")
-    if (y < 0).any():
-        raise InputError(what, f"{int((y < 0).sum())} rows are unlabelled (label -1)")
-    if len(np.unique(y)) < min_classes:
-        raise InputError(what, f"needs at least {min_classes} classes, has {sorted(np.unique(y).tolist())}")
-    return X, y
