@@ -157,7 +157,7 @@ def test_explorer_api(rgz_table, tmp_path):
     from radiolatent.explore.state import load_table, map_cache_file
 
     # the map is seeded (any 2-D layout): this test is about the table's rows and images, and
-    # UMAP's compile costs a minute (the sampled map is tests/test_explore_map.py's)
+    # UMAP's compile costs a minute (the sampled map is tests/explore/test_state.py's)
     codes = code_matrix(load_table(rgz_table))
     np.save(map_cache_file(tmp_path, codes, DEFAULT_EXPLORE), codes[:, :2].astype(np.float32))
     app = create_app(rgz_table, tmp_path / "labels.jsonl", cache_dir=tmp_path, log=lambda m: None)

@@ -1,13 +1,10 @@
-"""2-D maps, PCA variance, feature importance and clustering."""
+"""2-D maps (t-SNE, UMAP) and PCA variance (downstream/maps.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from radiolatent.config import ClusterConfig, ImportanceConfig
-from radiolatent.downstream.cluster import cluster, cluster_accuracy, cluster_montage
-from radiolatent.downstream.importance import feature_importance, incremental_forest, plot_importance
 from radiolatent.downstream.maps import embed_2d, pca_variance, plot_map, plot_pca_variance
 from radiolatent.errors import InputError
 
@@ -87,51 +84,3 @@ def test_embed_rejects_unknown_method_and_nan():
 def test_plot_pca_variance_writes_png(tmp_path):
     path = plot_pca_variance(pca_variance(spectrum_data(2)), tmp_path / "pca.png")
     assert path.read_bytes()[:8] == PNG
-
-
-def test_importance_ranks_informative_component_first(tmp_path):
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(2500, 8))
-    las = 30 + 10 * X[:, 5] + rng.normal(size=2500) * 0.5
-    las[:10] = np.nan  # unknown sizes are left out, not an error
-    table = feature_importance(X, las, seed=0, config=ImportanceConfig(min_trees=10))
-    assert table["component"].iloc[0] == 5
-    assert table["importance"].iloc[0] > 0.5
-    np.testing.assert_allclose(table["importance"].sum(), 1.0)
-    assert table.attrs["n_rows"] == 2490
-    assert plot_importance(table, tmp_path / "imp.png", las_source="estimator").read_bytes()[:8] == PNG
-
-
-def test_incremental_forest_grows_one_tree_per_batch():
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(3500, 3)), rng.normal(size=3500)
-    # 4 batches: the paper's rule gives 4 trees; min_trees tops a small set up to 10
-    assert incremental_forest(X, y, config=ImportanceConfig(min_trees=1)).n_estimators == 4
-    assert incremental_forest(X, y, config=ImportanceConfig(min_trees=10)).n_estimators == 10
-    assert len(incremental_forest(X, y, config=ImportanceConfig(min_trees=2)).estimators_) == 4
-
-
-def test_importance_rejects_mismatched_input():
-    with pytest.raises(InputError):
-        feature_importance(np.ones((5, 2)), np.ones(4))
-    with pytest.raises(InputError, match="known angular size"):
-        feature_importance(np.ones((5, 2)), np.full(5, np.nan))
-
-
-def test_cluster_accuracy_on_planted_clusters(tmp_path):
-    X, y = blobs(n_per=40, centres=3)
-    labels, probs = cluster(X, seed=0, config=ClusterConfig(n_init=2))
-    assert labels.shape == probs.shape == (len(X),)
-    assert ((probs > 0) & (probs <= 1 + 1e-9)).all()
-    assert cluster_accuracy(labels, y) == pytest.approx(1.0)
-    images = np.random.default_rng(0).integers(0, 255, (len(X), 16, 16), dtype=np.uint8)
-    assert cluster_montage(images, labels, probs, tmp_path / "montage.png", per_cluster=4).read_bytes()[:8] == PNG
-
-
-def test_cluster_accuracy_by_majority_ignores_unlabelled():
-    clusters = np.array([0, 0, 0, 1, 1, 1, 2])
-    y = np.array([1, 1, 0, 0, 0, -1, -1])
-    # cluster 0 -> class 1 (2 of 3 right), cluster 1 -> class 0 (2 of 2); cluster 2 unlabelled
-    assert cluster_accuracy(clusters, y) == pytest.approx(4 / 5)
-    with pytest.raises(InputError):
-        cluster_accuracy(clusters, np.full(7, -1))

@@ -20,7 +20,7 @@ from radiolatent.data.survey import survey_cutout
 from radiolatent.errors import InputError
 from radiolatent.explore.thumbs import colour_table, render_png
 
-FIRST_FITS = Path(__file__).parent / "data" / "first_fits"
+FIRST_FITS = Path(__file__).parent / "first_fits"
 
 
 def _corr(a, b):

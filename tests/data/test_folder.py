@@ -1,10 +1,9 @@
-"""User-supplied data: RGZ DR1 batch folders and any folder of cutouts."""
+"""Any folder of cutouts (data/folder.py): FITS, PNG, JPEG and NumPy images, their catalogues
+matched by name, id or position, and bad or skipped files named. (RGZ batch folders: test_rgz.py.)"""
 
 from __future__ import annotations
 
 import gzip
-import os
-import pickle
 import shutil
 import warnings
 from pathlib import Path
@@ -13,148 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.io import fits
-from fixtures_rgz import py2_pickle, write_rgz_fixture
 from PIL import Image
 
-from radiolatent.config import META_COLUMNS, FolderConfig
+from radiolatent.config import FolderConfig
 from radiolatent.data.folder import load_folder, skipped_files
-from radiolatent.data.rgz import RGZCounts, iter_rgz_batches, load_rgz, rgz_summary
 from radiolatent.errors import InputError
-
-# ---------------------------------------------------------------------------
-# RGZ DR1 batches
-# ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def rgz(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("rgz")
-    return folder, write_rgz_fixture(folder)
-
-
-def test_rgz_round_trip_keeps_every_image_and_its_metadata(rgz):
-    folder, truth = rgz
-    data = load_rgz(folder)
-    assert data.images.shape == (18, 150, 150) and data.images.dtype == np.uint8
-    np.testing.assert_array_equal(data.images, truth["images"])
-    meta = data.meta
-    assert list(meta["id"]) == [f"rgz-dr1:{s}" for s in truth["src_ids"]]
-    assert list(meta["split"]) == truth["split"]
-    assert set(META_COLUMNS) <= set(meta.columns)
-    assert (meta["dataset"] == "rgz-dr1").all() and (meta["label"] == -1).all()
-    assert (meta["survey"] == "FIRST").all() and (meta["pixel_scale_arcsec"] == 1.8).all()
-    assert meta["ra"].isna().all() and meta["dec"].isna().all()
-    np.testing.assert_allclose(meta["las_arcsec"], truth["las"])
-    assert list(meta["mb_flag"]) == list(truth["mb_flag"])
-    assert meta["filename"].iloc[0] == f"{truth['src_ids'][0]}.png"
-    assert rgz_summary(data) == {"read": 18, "mirabest": 0, "below_las": 0, "duplicate": 0, "kept": 18}
-
-
-def test_rgz_drop_duplicates_keeps_first_copy(rgz):
-    folder, truth = rgz
-    data = load_rgz(folder, drop_duplicates=True)
-    copy_id = f"rgz-dr1:{truth['src_ids'][truth['duplicate']]}"
-    assert len(data) == 17 and copy_id not in set(data.meta["id"])
-    assert data.meta["id"].iloc[0] == f"rgz-dr1:{truth['src_ids'][0]}"
-    assert rgz_summary(data)["duplicate"] == 1
-
-
-def test_rgz_las_cut_drops_small_sources(rgz):
-    folder, truth = rgz
-    data = load_rgz(folder, min_las_arcsec=30.0)
-    expected = int((truth["las"] < 30.0).sum())
-    assert expected > 0 and len(data) == 18 - expected
-    assert (data.meta["las_arcsec"] >= 30.0).all()
-    assert rgz_summary(data)["below_las"] == expected
-
-
-def test_rgz_drop_mirabest(rgz):
-    folder, truth = rgz
-    data = load_rgz(folder, drop_mirabest=True)
-    assert len(data) == 17 and (data.meta["mb_flag"] == 0).all()
-    assert f"rgz-dr1:{truth['src_ids'][truth['mirabest']]}" not in set(data.meta["id"])
-    assert rgz_summary(data)["mirabest"] == 1
-
-
-def test_rgz_streaming_matches_load_and_counts(rgz):
-    folder, _ = rgz
-    options = {"drop_duplicates": True, "min_las_arcsec": 12.0, "drop_mirabest": True}
-    counts = RGZCounts()
-    parts = list(iter_rgz_batches(folder, counts=counts, **options))
-    assert len(parts) == 3  # data_batch_1, data_batch_2, test_batch
-    loaded = load_rgz(folder, **options)
-    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), loaded.images)
-    assert list(pd.concat([p[1] for p in parts])["id"]) == list(loaded.meta["id"])
-    assert counts.as_dict() == rgz_summary(loaded)
-    # LAS 12 drops rows 0 and 1 (5.0, 9.41), so the planted duplicate of row 0 is kept
-    assert counts.as_dict() == {"read": 18, "mirabest": 1, "below_las": 2, "duplicate": 0, "kept": 15}
-
-
-def _rewrite_first_batch(folder, change):
-    truth = write_rgz_fixture(folder, n_batches=1, per_batch=3)
-    batch = {
-        "data": truth["images"][:3].reshape(3, -1),
-        "filenames": ["a.png", "b.png", "c.png"],
-        "src_ids": ["a", "b", "c"],
-        "mb_flag": [0, 0, 0],
-        "LAS": [1.0, 2.0, 3.0],
-    }
-    change(batch)
-    (folder / "data_batch_1").write_bytes(py2_pickle(batch))
-
-
-@pytest.mark.parametrize(
-    "change, problem",
-    [
-        (lambda b: b.pop("LAS"), "lacks keys ['LAS']"),
-        (lambda b: b.update(data=b["data"][:, :22000]), "expected (n, 22500)"),
-        (lambda b: b.update(src_ids=["a", "b"]), "'src_ids' has 2 entries but 'data' has 3"),
-        (lambda b: b.update(LAS=[1.0, "big", 3.0]), "'LAS' holds values that are not numbers"),
-        (lambda b: b.update(src_ids=["a", "a", "c"]), "duplicate ids"),
-    ],
-)
-def test_rgz_bad_batch_names_the_file(tmp_path, change, problem):
-    _rewrite_first_batch(tmp_path, change)
-    with pytest.raises(InputError, match="data_batch_1") as err:
-        load_rgz(tmp_path)
-    assert problem in str(err.value)
-
-
-def test_rgz_missing_folder_and_no_batches(tmp_path):
-    with pytest.raises(InputError, match="no such folder"):
-        load_rgz(tmp_path / "absent")
-    (tmp_path / "batches.meta").write_bytes(py2_pickle({}))
-    with pytest.raises(InputError, match="no RGZ batches"):
-        load_rgz(tmp_path)
-
-
-def test_rgz_not_a_dict_and_truncated(tmp_path):
-    write_rgz_fixture(tmp_path, n_batches=1, per_batch=2)
-    (tmp_path / "test_batch").write_bytes(py2_pickle([1, 2, 3]))
-    with pytest.raises(InputError, match="test_batch: batch is a list"):
-        load_rgz(tmp_path)
-    (tmp_path / "test_batch").write_bytes(py2_pickle({"data": np.zeros(4)})[:20])
-    with pytest.raises(InputError, match="test_batch: corrupt or truncated"):
-        load_rgz(tmp_path)
-
-
-class _Hostile:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
-def test_rgz_hostile_pickle_runs_nothing(tmp_path):
-    folder = tmp_path / "rgz"
-    write_rgz_fixture(folder, n_batches=1, per_batch=2)
-    marker = tmp_path / "pwned"
-    (folder / "data_batch_1").write_bytes(pickle.dumps({"data": _Hostile(marker)}, protocol=2))
-    with pytest.raises(InputError, match=r"data_batch_1.*not allowed"):
-        load_rgz(folder)
-    assert not marker.exists()
-
 
 # ---------------------------------------------------------------------------
 # Folders of cutouts
@@ -360,7 +222,7 @@ def test_non_image_files_are_skipped_and_counted_or_fatal_when_strict(tmp_path):
         load_folder(tmp_path, config=FolderConfig(strict=True))
 
 
-FIRST_FITS = Path(__file__).parent / "data" / "first_fits"
+FIRST_FITS = Path(__file__).parent / "first_fits"
 
 
 def test_fits_table_catalogue_matched_by_position(tmp_path):

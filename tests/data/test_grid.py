@@ -1,0 +1,48 @@
+"""Image grids with captions (data/grid.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from radiolatent.config import GridConfig
+from radiolatent.data.grid import caption_for, image_grid
+from radiolatent.errors import InputError
+
+
+def gaussian(shape, centre, sigma, amplitude):
+    rows, cols = np.indices(shape, dtype=float)
+    return amplitude * np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma**2))
+
+
+def noisy(signal, seed=0, level=20.0, noise=3.0):
+    """Signal on a noisy background, as uint8."""
+    rng = np.random.default_rng(seed)
+    return np.clip(np.rint(signal + level + rng.normal(0, noise, signal.shape)), 0, 255).astype(np.uint8)
+
+
+def test_grid_png_size_and_captions(tmp_path):
+    images = np.stack([noisy(gaussian((64, 64), (32, 32), 3 + i, 200), seed=i) for i in range(5)])
+    path = image_grid(images, [f"img {i}" for i in range(5)], tmp_path / "g" / "grid.png", ncols=3, title="five")
+    c = GridConfig()
+    with Image.open(path) as png:
+        assert png.format == "PNG"
+        width, height = png.size
+        pixels = np.asarray(png.convert("RGB"))
+    assert width == round(3 * c.panel_inches * c.dpi)
+    assert height == round((2 * (c.panel_inches + c.caption_inches) + c.title_inches) * c.dpi)
+    assert pixels.std() > 10  # images drawn, not a blank page
+    assert not list(path.parent.glob(".*part"))
+    with pytest.raises(InputError, match="captions"):
+        image_grid(images, ["one"], tmp_path / "bad.png")
+    # a title wider than the grid (a search from a long file name) wraps onto a second line
+    long = image_grid(images[:3], None, tmp_path / "long.png", ncols=3, title="search in mbc for " + "x" * 60)
+    with Image.open(long) as png:
+        assert png.size[1] == round((c.panel_inches + 2 * c.title_inches) * c.dpi)
+
+
+def test_caption_for():
+    assert caption_for({"label_name": "FRII", "label": 1, "las_arcsec": 34.4}) == "FRII · 34″"
+    assert caption_for({"label_name": "", "label": -1, "las_arcsec": float("nan")}) == "unlabelled"
+    assert caption_for({"label_name": "FRI", "label": 0, "las_arcsec": float("nan")}) == "FRI"
