@@ -1,7 +1,7 @@
 """A small real codes table for the explorer tests: the shipped VDVAE's codes of MBC test.
 
-Built once per test session (~10 s) and shared by test_explore_api.py and
-test_explore_e2e.py; each test writes it into its own folder, so map caches and label
+Built once per test session (~10 s) and shared by explore/test_server.py and
+explore/test_e2e.py; each test writes it into its own folder, so map caches and label
 stores never leak between tests.
 """
 

@@ -5,10 +5,10 @@ subprocess where a signal is involved) and asserts the exit status, that the las
 of stderr is one `error:` line naming the file and the problem, that no traceback
 reaches the user, and that nothing already written changed. Inputs are tiny.
 
-Neighbouring suites hold the rest of the defences: test_data_archives.py (hostile and
-truncated pickles in the archives), test_data_user.py (RGZ batches and FITS files at the
+Neighbouring suites hold the rest of the defences: data/test_archives.py (hostile and
+truncated pickles in the archives), data/test_rgz.py and data/test_folder.py (RGZ batches and FITS files at the
 library level), training/test_loop.py and training/recipes/test_ssl.py (resume equals an uninterrupted run),
-downstream/test_labels.py (truncated label store), test_explore_api.py (path traversal, foreign
+downstream/test_labels.py (truncated label store), explore/test_server.py (path traversal, foreign
 hosts, remote binding), test_reproduce.py (a rerun resumes the study).
 """
 

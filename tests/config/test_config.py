@@ -238,6 +238,10 @@ def test_a_config_saved_with_the_old_augment_fields_still_loads():
     assert dataclass_from_dict(SupervisedConfig, saved) == ceiling
 
 
+def test_a_classify_config_saved_as_standardize_still_loads():
+    assert dataclass_from_dict(ClassifyConfig, {"standardize": True}) == ClassifyConfig(standardise=True)
+
+
 def test_config_hash_follows_the_values():
     assert config_hash(TrainConfig()) == config_hash(TrainConfig())
     assert config_hash(TrainConfig()) != config_hash(TrainConfig(epochs=3))

@@ -44,9 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"comma-separated subset of {','.join(CLASSIFIER_NAMES)}",
     )
     p.add_argument(
-        "--standardize",
+        "--standardise",
         action=argparse.BooleanOptionalAction,
-        default=DEFAULT_CLASSIFY.standardize,
+        default=DEFAULT_CLASSIFY.standardise,
         help="StandardScaler fitted on train (default off, as in [A]; on for tiny-magnitude features)",
     )
     p.add_argument("--block", default="z", help="code block to use (default z; e.g. l3 for l3_000..)")
@@ -103,7 +103,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 args.test,
                 seeds=list(range(args.seeds)),
                 classifiers=names,
-                standardize=args.standardize,
+                standardise=args.standardise,
                 block=args.block,
                 binary_only=args.binary_only,
             )

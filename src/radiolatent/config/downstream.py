@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from radiolatent.config.core import CHECKS, MAX_VDVAE_WIDTH, Settings, _Problems, check_presets
+from radiolatent.config.core import CHECKS, MAX_VDVAE_WIDTH, RENAMED_FIELDS, Settings, _Problems, check_presets
 
 # ---------------------------------------------------------------------------
 # Downstream: classification
@@ -25,7 +25,7 @@ FRII_LABEL = 1
 class ClassifyConfig(Settings):
     """The six scikit-learn classifiers of [A] (only its non-default settings) and the kNN protocols.
 
-    `standardize` (StandardScaler fitted on the train rows) is off by default, as in [A],
+    `standardise` (StandardScaler fitted on the train rows) is off by default, as in [A],
     which lists no scaling: scaling lifts inactive code dimensions to full weight. Turn it
     on for tiny-magnitude features (e.g. an untrained conv net), where unscaled svc and lr
     collapse instead (docs/defaults.md#classification-configdownstreampy-classifyconfig).
@@ -42,7 +42,7 @@ class ClassifyConfig(Settings):
     ext_estimators: int = 400
     classifiers: tuple[ClassifierName, ...] = CLASSIFIER_NAMES
     seeds: tuple[int, ...] = (0, 1, 2)
-    standardize: bool = False
+    standardise: bool = False
     #: [B]: kNN with k=20 trained on the train split, scored on the test split.
     knn_b_neighbors: int = 20
     #: [C]: kNN (k=5, Minkowski) over 50 stratified random 75/25 splits.
@@ -56,6 +56,8 @@ class ClassifyConfig(Settings):
 
 
 DEFAULT_CLASSIFY = ClassifyConfig()
+#: spelt `standardize` before the project settled on British spelling
+RENAMED_FIELDS[ClassifyConfig] = {"standardize": "standardise"}
 
 
 # ---------------------------------------------------------------------------

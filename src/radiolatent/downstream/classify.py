@@ -94,8 +94,8 @@ def _check_xy(X: np.ndarray, y: np.ndarray, what: str) -> tuple[np.ndarray, np.n
     return X, y
 
 
-def _scaled(train_X: np.ndarray, test_X: np.ndarray, standardize: bool) -> tuple[np.ndarray, np.ndarray]:
-    if not standardize:
+def _scaled(train_X: np.ndarray, test_X: np.ndarray, standardise: bool) -> tuple[np.ndarray, np.ndarray]:
+    if not standardise:
         return train_X, test_X
     scaler = StandardScaler().fit(train_X)
     return scaler.transform(train_X), scaler.transform(test_X)
@@ -132,7 +132,7 @@ def classify(
     test_y: np.ndarray,
     seeds=DEFAULT_CLASSIFY.seeds,
     classifiers=None,
-    standardize: bool = DEFAULT_CLASSIFY.standardize,
+    standardise: bool = DEFAULT_CLASSIFY.standardise,
     config: ClassifyConfig = DEFAULT_CLASSIFY,
 ) -> pd.DataFrame:
     """Fit each classifier on train, score on test, over seeds.
@@ -140,7 +140,7 @@ def classify(
     Returns a tidy table: classifier, metric, mean, sd (sample sd; NaN for one seed),
     n_seeds. knn/svc/lr do not use a seed: they are fitted once and that score
     counts for every seed (sd 0). Labels must be 0 (FRI) / 1 (FRII) only.
-    `table.attrs['standardize']` records whether a StandardScaler (fitted on train) was used.
+    `table.attrs['standardise']` records whether a StandardScaler (fitted on train) was used.
     """
     train_X, train_y = _check_xy(train_X, train_y, "train set")
     test_X, test_y = _check_xy(test_X, test_y, "test set")
@@ -150,7 +150,7 @@ def classify(
     if not seeds:
         raise InputError("seeds", "need at least one seed")
     names = list(classifiers or config.classifiers)
-    train_X, test_X = _scaled(train_X, test_X, standardize)
+    train_X, test_X = _scaled(train_X, test_X, standardise)
     # knn/svc/lr ignore the seed: fit once, count it for every seed
     fits = [(name, seed) for name in names for seed in (seeds[:1] if name in DETERMINISTIC else seeds)]
     fits.sort(key=lambda fit: _SLOWEST_FIRST.index(fit[0]) if fit[0] in _SLOWEST_FIRST else len(_SLOWEST_FIRST))
@@ -162,7 +162,7 @@ def classify(
         runs = [score for (fitted, _), score in zip(fits, scores) if fitted == name]
         rows.extend(_summarise(name, runs * len(seeds) if name in DETERMINISTIC else runs))
     table = pd.DataFrame(rows, columns=["classifier", "metric", "mean", "sd", "n_seeds"])
-    table.attrs["standardize"] = bool(standardize)
+    table.attrs["standardise"] = bool(standardise)
     return table
 
 
@@ -205,7 +205,7 @@ def classify_codes(table: pd.DataFrame, train_spec: str, test_spec: str, **optio
 
     Rows labelled other than FRI/FRII are an error unless `binary_only`, which drops
     them (the counts are kept in `result.dropped`). Train and test must share no id.
-    `options` are classify_tables' (seeds, classifiers, standardize, block, binary_only, config).
+    `options` are classify_tables' (seeds, classifiers, standardise, block, binary_only, config).
     """
     return classify_tables(table, train_spec, table, test_spec, **options)
 
@@ -217,7 +217,7 @@ def classify_tables(
     test_spec: str,
     seeds=DEFAULT_CLASSIFY.seeds,
     classifiers=None,
-    standardize: bool = DEFAULT_CLASSIFY.standardize,
+    standardise: bool = DEFAULT_CLASSIFY.standardise,
     block: str = "z",
     binary_only: bool = False,
     config: ClassifyConfig = DEFAULT_CLASSIFY,
@@ -248,7 +248,7 @@ def classify_tables(
         _labels(test, test_spec, test_source),
         seeds=seeds,
         classifiers=classifiers,
-        standardize=standardize,
+        standardise=standardise,
         config=config,
     )
     return ClassificationResult(
@@ -259,7 +259,7 @@ def classify_tables(
         test_spec=test_spec,
         # [A]'s numbers sit beside ours only when both sides are [A]'s sets (like with like)
         dataset=paper_dataset(train_spec) if paper_dataset(test_spec) == paper_dataset(train_spec) else None,
-        standardize=standardize,
+        standardise=standardise,
         seeds=list(seeds),
         n_train=len(train),
         n_test=len(test),

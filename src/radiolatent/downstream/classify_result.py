@@ -29,7 +29,7 @@ class ClassificationResult:
     train_spec: str
     test_spec: str
     dataset: str | None
-    standardize: bool
+    standardise: bool
     seeds: list[int]
     n_train: int
     n_test: int
@@ -55,7 +55,7 @@ class ClassificationResult:
         return reference_row(self.encoder, self.dataset, classifier)
 
     def header(self) -> str:
-        scaling = "standardised (StandardScaler fitted on train)" if self.standardize else "unscaled"
+        scaling = "standardised (StandardScaler fitted on train)" if self.standardise else "unscaled"
         test_from = f" of {self.test_source}" if self.test_source else ""
         return (
             f"{self.encoder} ({self.model}): train {self.train_spec} ({self.n_train}), "
@@ -103,7 +103,7 @@ class ClassificationResult:
             model=self.model,
             train=self.train_spec,
             test=self.test_spec,
-            standardize=self.standardize,
+            standardise=self.standardise,
             codes=self.source,
             test_codes=self.test_source or self.source,
         )
@@ -118,7 +118,7 @@ class ClassificationResult:
             "train": self.train_spec,
             "test": self.test_spec,
             "dataset": self.dataset,
-            "standardize": self.standardize,
+            "standardise": self.standardise,
             "seeds": self.seeds,
             "n_train": self.n_train,
             "n_test": self.n_test,
@@ -145,7 +145,7 @@ def compare(results: list[ClassificationResult]) -> str:
         ref_text = f"{ref['accuracy']:.2f} / {ref['roc_auc']:.2f} ({ref['classifier']})" if ref else "–"
         lines.append(
             f"| {r.encoder} | {r.model} | {r.train_spec} | {r.test_spec} | "
-            f"{'std' if r.standardize else 'raw'} | {name} | {_fmt(*r.value(name, 'accuracy'))} | "
+            f"{'std' if r.standardise else 'raw'} | {name} | {_fmt(*r.value(name, 'accuracy'))} | "
             f"{_fmt(*r.value(name, 'roc_auc'))} | {ref_text} | {ref['source'] if ref else '–'} |"
         )
     return "\n".join(lines) + "\n"

@@ -90,18 +90,18 @@ def cell(table: pd.DataFrame, clf: str, metric: str, column: str = "mean") -> fl
     return float(table[(table["classifier"] == clf) & (table["metric"] == metric)][column].iloc[0])
 
 
-@pytest.mark.parametrize("standardize", [False, True])
-def test_table_equals_sklearn_run_directly(standardize):
+@pytest.mark.parametrize("standardise", [False, True])
+def test_table_equals_sklearn_run_directly(standardise):
     table = codes_table()
     seeds = (0, 1)
-    result = classify_codes(table, "mbc:train", "mbc:test", seeds=seeds, standardize=standardize, config=FAST)
+    result = classify_codes(table, "mbc:train", "mbc:test", seeds=seeds, standardise=standardise, config=FAST)
     Xtr, ytr = two_classes(120, 0)
     Xte, yte = two_classes(40, 100)
     Xtr, Xte = Xtr.astype(np.float32).astype(np.float64), Xte.astype(np.float32).astype(np.float64)
-    if standardize:
+    if standardise:
         scaler = StandardScaler().fit(Xtr)
         Xtr, Xte = scaler.transform(Xtr), scaler.transform(Xte)
-    assert result.standardize is standardize and result.table.attrs["standardize"] is standardize
+    assert result.standardise is standardise and result.table.attrs["standardise"] is standardise
     assert list(dict.fromkeys(result.table["classifier"])) == ["knn", "rf", "svc", "lr", "grad", "ext"]
     for name in ("knn", "rf", "svc", "lr", "grad", "ext"):
         runs = pd.DataFrame([direct(name, s, Xtr, ytr, Xte, yte) for s in seeds])
@@ -121,16 +121,16 @@ def test_seed_spread_and_deterministic_classifiers():
     assert one.table["sd"].isna().all() and (one.table["n_seeds"] == 1).all()
 
 
-def test_standardize_matters_for_tiny_features():
+def test_standardise_matters_for_tiny_features():
     # tiny-magnitude codes (like an untrained conv net's): the rbf kernel is ~1 everywhere
     table = codes_table(scale=1e-4)
-    raw = classify_codes(table, "mbc:train", "mbc:test", seeds=(0,), classifiers=["svc", "lr"], standardize=False)
-    std = classify_codes(table, "mbc:train", "mbc:test", seeds=(0,), classifiers=["svc", "lr"], standardize=True)
+    raw = classify_codes(table, "mbc:train", "mbc:test", seeds=(0,), classifiers=["svc", "lr"], standardise=False)
+    std = classify_codes(table, "mbc:train", "mbc:test", seeds=(0,), classifiers=["svc", "lr"], standardise=True)
     # unscaled, the regularised lr shrinks to one class; scaled, it separates them
     assert cell(raw.table, "lr", "recall") in (0.0, 1.0) and cell(raw.table, "lr", "roc_auc") < 0.6
     assert cell(std.table, "lr", "accuracy") > cell(raw.table, "lr", "accuracy") + 0.15
     assert "unscaled" in raw.to_markdown() and "standardised" in std.to_markdown()
-    assert json.loads(std.to_json())["standardize"] is True and json.loads(raw.to_json())["standardize"] is False
+    assert json.loads(std.to_json())["standardise"] is True and json.loads(raw.to_json())["standardise"] is False
 
 
 def test_paper_settings_and_default_run():
@@ -244,7 +244,7 @@ def test_cli_classify_writes_csv_matching_api(tmp_path, capsys):
     api = classify_codes(codes_table(), "mbc:train", "mbc:test", seeds=(0, 1), classifiers=["knn", "rf", "svc"])
     np.testing.assert_allclose(csv["mean"], api.table["mean"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(csv["sd"], api.table["sd"], rtol=0, atol=1e-12)
-    assert list(csv["classifier"]) == list(api.table["classifier"]) and (csv["standardize"] == False).all()  # noqa: E712
+    assert list(csv["classifier"]) == list(api.table["classifier"]) and (csv["standardise"] == False).all()  # noqa: E712
 
 
 def test_cli_several_codes_and_json(tmp_path, capsys):
@@ -265,7 +265,7 @@ def test_cli_several_codes_and_json(tmp_path, capsys):
             "1",
             "--classifiers",
             "knn,lr",
-            "--standardize",
+            "--standardise",
         ]
     )
     args.handler(args)
