@@ -1,23 +1,16 @@
 """Pictures from a trained VDVAE: inputs beside their reconstructions, and samples from
 its prior at several temperatures (`radiolatent reconstruct` / `generate`, the study's
-generative stage)."""
+generative stage). The images themselves come from `models.vdvae.sampling`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from radiolatent.config import DEFAULT_POOL, PoolConfig
 
-if TYPE_CHECKING:  # torch is imported when a picture is made, so importing this stays quick
-    import torch
-
-
-def as_uint8(images: torch.Tensor) -> np.ndarray:
-    """Model outputs (N, 1, H, W) in [0, 1] as (N, H, W) uint8 pictures."""
-    return (images[:, 0].clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+# torch (and the models) are imported when a picture is made, so importing this stays quick.
 
 
 def reconstruction_grid(
@@ -39,6 +32,7 @@ def images_reconstruction_grid(model: str | Path, images: np.ndarray, out: str |
     from radiolatent.data.grid import image_grid
     from radiolatent.data.preprocess import to_unit_float
     from radiolatent.models.checkpoint import load_model
+    from radiolatent.models.vdvae.sampling import as_uint8
 
     vdvae = load_model(model)
     with torch.no_grad():
@@ -77,23 +71,13 @@ def held_out_reconstruction_grid(
     return images_reconstruction_grid(model, images, out, "held-out pool images: reconstructions"), len(held)
 
 
-def prior_samples(sampler, n: int, temperature: float = 1.0, batch_size: int | None = None) -> np.ndarray:
-    """n uint8 images decoded from a loaded VDVAE's prior, `batch_size` at a time (all at once
-    when None); the caller seeds torch."""
-    batch_size = batch_size or max(n, 1)
-    parts = [
-        as_uint8(sampler.sample(min(batch_size, n - start), temperature=temperature))
-        for start in range(0, n, batch_size)
-    ]
-    return np.concatenate(parts) if parts else np.zeros((0, 0, 0), np.uint8)
-
-
 def sample_grid(model: str | Path, n: int, temperatures: list[float], seed: int, out: str | Path) -> Path:
     """An image grid of n samples from the VDVAE's prior at each temperature, one row each."""
     import torch
 
     from radiolatent.data.grid import image_grid
     from radiolatent.models.checkpoint import load_model
+    from radiolatent.models.vdvae.sampling import prior_samples
 
     vdvae = load_model(model)
     torch.manual_seed(seed)

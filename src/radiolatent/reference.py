@@ -13,10 +13,10 @@
 specificity and recall (FRII positive) for six classifiers on each of four encoders, on
 MiraBest Confident ('mbc') and FR-DEEP NVSS ('nvss'). `OTHER_REFERENCES` holds [B]'s and
 [A]'s other headline numbers; `PROTOCOLS` the published settings of [B]'s and [C]'s
-evaluations (the restatement in ../shared/docs/reference.md gives [C]'s protocol and
-findings, not result numbers, so none are stored for [C]). The floors are not published:
-this project measures them, in the study itself (`radiolatent reproduce --seeds 3`, stages
-table2-pixels-pca and table2-random-conv; recorded in docs/results.md, "Table 2").
+evaluations (for [C] its protocol only: no result numbers of [C] are stored). The floors
+are not published: this project measures them, in the study itself (`radiolatent reproduce
+--seeds 3`, stages table2-pixels-pca and table2-random-conv; recorded in docs/results.md,
+"Table 2").
 """
 
 from __future__ import annotations
@@ -183,7 +183,8 @@ def _best(rows: list[dict]) -> dict | None:
     """Highest accuracy, ties broken by ROC-AUC."""
     if not rows:
         return None
-    return dict(max(rows, key=lambda r: (r["accuracy"], r.get("roc_auc", 0.0))))
+    best = max(rows, key=lambda r: (r["accuracy"], r.get("roc_auc", 0.0)))
+    return dict(best)
 
 
 def _lookup(rows: list[dict], encoder: str, dataset: str, classifier: str) -> dict | None:

@@ -9,18 +9,16 @@ same keys, with a `view` the page knows (`VIEWS`) or its own.
 
 from __future__ import annotations
 
-from radiolatent.config import ReproduceConfig
+from radiolatent.config import FLOORS, ReproduceConfig
 from radiolatent.pipeline import StageResult
 from radiolatent.reference import METRICS, published_row
+from radiolatent.study_stages import SINGLE
 from radiolatent.text_tables import esc, fmt, table
 
 METRIC_NAMES = {"accuracy": "acc", "roc_auc": "ROC-AUC", "specificity": "spec", "recall": "rec"}
 DATASET_NAMES = {"mbc": "MiraBest Confident (MBC)", "nvss": "FR-DEEP NVSS"}
 #: how an encoder's codes were made: one pass of the image ([A]'s protocol) or +d8
 VIEWS = {"single": "single pass", "d8": "+d8"}
-FLOORS = ("pixels-pca", "random-conv")
-#: study_stages.SINGLE (not imported: that pulls in torch), the single-pass stages' suffix
-SINGLE_SUFFIX = "-single"
 
 
 def table2_stages(stages: dict, single_view: bool) -> list[tuple[str, str, dict]]:
@@ -31,8 +29,8 @@ def table2_stages(stages: dict, single_view: bool) -> list[tuple[str, str, dict]
         if not name.startswith("table2-"):
             continue
         encoder = name.removeprefix("table2-")
-        if encoder.endswith(SINGLE_SUFFIX):
-            found.append((encoder.removesuffix(SINGLE_SUFFIX), "single", res))
+        if encoder.endswith(SINGLE):
+            found.append((encoder.removesuffix(SINGLE), "single", res))
         else:
             found.append((encoder, "single" if single_view else "d8", res))
     return found
@@ -189,6 +187,8 @@ def section_table2(doc: dict) -> str:
                     row += [fmt(*cells[v][m]) if v in cells else "–" for v in views]
                     row.append((published(paper.get(m)), "paper"))
                 rows.append(row)
+        if n is None:  # no encoder has this dataset in the views shown
+            continue
         parts.append(f"<h3>{esc(DATASET_NAMES.get(dataset, dataset))}: train {n['n_train']}, test {n['n_test']}</h3>")
         parts.append(table(header, rows, "table2"))
     parts.append(

@@ -1,16 +1,17 @@
 """The study's stages that work on codes already made: reconstructions and samples, the
 t-SNE maps of every encoder, the VDVAE's maps, search, density and anomaly search
-(`reproduce.study_stages` lists them with their cache keys)."""
+(`reproduce.study_stages` lists them with their cache keys). Importing it does not import
+torch (the report reads `SINGLE` from here)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from radiolatent.config import DEFAULT_ACTIVE, DEFAULT_SEARCH, ReproduceConfig
-from radiolatent.embedding import SHIPPED_MODEL
 from radiolatent.fileio import write_csv
 from radiolatent.pipeline import StageContext
 
@@ -47,7 +48,7 @@ def stage_generative(ctx: StageContext, cfg: ReproduceConfig, retrain: bool = Fa
     return {"model": model, "temperatures": list(cfg.temperatures), "held_out_pool": held}
 
 
-def stage_encoder_maps(ctx: StageContext, cfg: ReproduceConfig, encoders: list[str]) -> dict:
+def stage_encoder_maps(ctx: StageContext, cfg: ReproduceConfig, encoders: Sequence[str]) -> dict:
     """[A] Fig. 6: a t-SNE map of each learned encoder's single-pass pool codes, coloured by
     angular size; the same rows for every encoder."""
     from joblib import delayed
@@ -130,7 +131,7 @@ def stage_search(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     test = select(table, "mbc:test").dropna(subset=["las_arcsec"]).sort_values("las_arcsec")
     queries = {"large": test.iloc[-1], "small": test.iloc[0]}
     metric = DEFAULT_SEARCH.metric
-    out = {"metric": metric}
+    out: dict[str, object] = {"metric": metric}
     for name, row in queries.items():
         png = ctx.folder / f"search_{name}.png"
         found, _ = search_table(table, str(row["id"]), "pool", k=cfg.search_k, metric=metric, codes_path=codes_path)
@@ -241,4 +242,6 @@ def _fit_flow(ctx: StageContext, table: pd.DataFrame, rows: str, out: Path, cfg:
 
 def _vdvae(ctx: StageContext) -> str:
     """The study's VDVAE: the one trained here with --retrain, else the shipped one."""
+    from radiolatent.embedding import SHIPPED_MODEL  # here: importing embedding imports torch
+
     return str(ctx.path("train-vdvae", "model")) if "train-vdvae" in ctx.needs else str(SHIPPED_MODEL)

@@ -30,6 +30,9 @@ STUDY_ENCODERS: dict[StudyEncoder, str] = {
     "pixels-pca": "pixels-pca",
     "random-conv": "random-conv",
 }
+#: the no-learning floors among them (embedding/floors.py makes their codes); here, where
+#: the report can read them without importing torch.
+FLOORS: tuple[StudyEncoder, ...] = ("pixels-pca", "random-conv")
 
 
 @dataclass(frozen=True)

@@ -96,8 +96,8 @@ def _generated_scores(table, model: DensityModel, n: int, vdvae, encoder, temper
     import pandas as pd
 
     from radiolatent.embedding import SHIPPED_MODEL, encode_images, table_embed_config
-    from radiolatent.generative import prior_samples
     from radiolatent.models.checkpoint import load_model
+    from radiolatent.models.vdvae.sampling import prior_samples
 
     sampler = load_model(vdvae or SHIPPED_MODEL)
     config = table_embed_config(table)

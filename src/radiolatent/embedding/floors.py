@@ -11,11 +11,11 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
+from radiolatent.config import FLOORS as FLOORS  # the floors' names, one list for the package
 from radiolatent.config import EmbedConfig
 from radiolatent.data.preprocess import to_unit_float
 from radiolatent.embedding.views import batched
 
-FLOORS = ("pixels-pca", "random-conv")
 #: pixels-pca fits on the whole pool up to this many images, on a seeded sample of this many above.
 PCA_FIT_ROWS = 20_000
 
@@ -50,7 +50,7 @@ def _flat(images: np.ndarray) -> np.ndarray:
 class RandomConv(torch.nn.Module):
     """An untrained conv encoder: stride-2 stages, then global average pooling.
 
-    Its raw outputs are tiny (~1e-4), which collapses svc and lr (measurements.md),
+    Its raw outputs are tiny (~1e-4), which collapses svc and lr (docs/defaults.md),
     so codes are standardised with the pool's mean and spread, as the probe did.
     """
 

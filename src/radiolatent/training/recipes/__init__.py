@@ -25,7 +25,7 @@ Members and what each must return:
 - `kind` (str): the run's kind, saved in checkpoints; a resume of another kind is refused.
 - `run`: the whole run config (a frozen dataclass with `name` and `train`); saved in the
   checkpoint and compared on resume. `config_class`: its class (to read it back).
-- `cfg`: `run.train`, the loop's settings (`parts.LoopConfig`: epochs, batch size,
+- `cfg`: `run.train`, the loop's settings (`config.LoopConfig`: epochs, batch size,
   optimiser, lr warm-up, plateau, clipping, skip guard, EMA, validation split, device).
 - `image_size` (int): the side of the square images the model takes.
 - `build(seed)`: a new model (a `torch.nn.Module`), initialised from `seed`.
@@ -59,8 +59,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from radiolatent.config import SSLRunConfig, VDVAERunConfig
-from radiolatent.training.parts import EMA, LoopConfig, Plateau
+from radiolatent.config import LoopConfig, SSLRunConfig, VDVAERunConfig
+from radiolatent.training.parts import EMA, Plateau
 
 #: the run configs a recipe may hold (a new recipe adds its own here).
 RunConfig = VDVAERunConfig | SSLRunConfig
