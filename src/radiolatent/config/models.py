@@ -44,7 +44,7 @@ class EmbedConfig(Settings):
 
 
 # ---------------------------------------------------------------------------
-# Models: VDVAE (models/vdvae.py, models/likelihood.py)
+# Models: VDVAE (models/vdvae/, models/likelihood.py)
 # ---------------------------------------------------------------------------
 
 
@@ -109,7 +109,7 @@ class VDVAEConfig(Settings):
 
 
 # ---------------------------------------------------------------------------
-# Models: the SSL baselines (models/ssl.py, data/ssl_views.py, training.py): SimCLR, BYOL, SimSiam
+# Models: the SSL baselines (models/ssl.py, data/ssl_views.py, training/recipes/ssl.py): SimCLR, BYOL, SimSiam
 # ---------------------------------------------------------------------------
 
 SSL_METHODS: tuple[SSLMethod, ...] = get_args(SSLMethod)

@@ -1,6 +1,6 @@
 """The explorer's web server: JSON endpoints over `Explorer` and `Learning`, and the static page.
 
-Security (docs/explore.md): the server binds to loopback unless the user passes
+Security (docs/explore.md; the checks are in `explore.network`): the server binds to loopback unless the user passes
 --allow-remote; it answers only requests whose Host is a loopback name (so a web page
 elsewhere cannot reach it through DNS rebinding) and refuses state-changing requests
 from another origin. It serves nothing outside its data: ids are looked up in the
@@ -10,15 +10,11 @@ package's static folder at start-up.
 
 from __future__ import annotations
 
-import errno
-import ipaddress
 import json
-import socket
 import tempfile
 import threading
 from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
@@ -29,12 +25,14 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from radiolatent.config import DEFAULT_ACTIVE, DEFAULT_EXPLORE, SEARCH_METRICS, ActiveLearningConfig, ExploreConfig
 from radiolatent.errors import InputError
 from radiolatent.explore.learning import RANKINGS, Learning
+from radiolatent.explore.network import LOOPBACK_NAMES, same_origin_writes
+from radiolatent.explore.network import bind as bind  # bind, serve, check_host: imported from here too
+from radiolatent.explore.network import check_host as check_host
+from radiolatent.explore.network import serve as serve
 from radiolatent.explore.state import ALL_ROWS, HOVER_COLUMNS, Explorer, float_list, json_value
 from radiolatent.explore.thumbs import data_url
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-#: Host header values accepted when serving on loopback only.
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 #: dropped files the embedder reads (FolderConfig's suffixes).
 UPLOAD_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".png", ".jpg", ".jpeg", ".npy")
 #: how the page names the derived colour columns.
@@ -48,26 +46,6 @@ DERIVED_TITLES = {
 
 #: which end of a derived column is worth a look: drawn on top and in the brightest colour.
 INTERESTING_END = {"interest": "high", "al_score": "high", "anomaly": "high", "loglik": "low"}
-
-
-def is_loopback(host: str) -> bool:
-    """True for 'localhost' and any loopback IP address (127.0.0.0/8, ::1)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_host(host: str, allow_remote: bool) -> None:
-    """Refuse to serve other machines unless the user asked for it explicitly."""
-    if not allow_remote and not is_loopback(host):
-        raise InputError(
-            "--host",
-            f"'{host}' is not a loopback address; the explorer serves this machine only "
-            "unless you add --allow-remote (anyone who can reach the port can label sources)",
-        )
 
 
 def static_files() -> dict[str, Path]:
@@ -182,15 +160,6 @@ def create_app(
     add_search_routes(app, state)
     add_label_routes(app, state)
     return app
-
-
-async def same_origin_writes(request: Request, call_next):
-    """Refuse POSTs a page from another origin sends (a browser always names its Origin)."""
-    origin = request.headers.get("origin")
-    cross_origin = origin is not None and urlsplit(origin).netloc != request.headers.get("host", "")
-    if request.method not in ("GET", "HEAD") and cross_origin:
-        return JSONResponse({"detail": "cross-origin request refused"}, status_code=403)
-    return await call_next(request)
 
 
 async def input_error(request: Request, exc: InputError):
@@ -445,21 +414,3 @@ def _rows(state: AppState, items: list[dict]) -> list[dict]:
                 row[extra] = json_value(item[extra])
         out.append(row)
     return out
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port, or InputError saying why not (port in use, no
-    such address). Binding comes first so the address is announced only once it serves."""
-    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-    try:
-        return socket.create_server((host.strip("[]"), port), family=family, backlog=128)
-    except OSError as exc:
-        reason = "port already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-        raise InputError(f"{host}:{port}", f"cannot listen ({reason})") from None
-
-
-def serve(app: FastAPI, sock: socket.socket) -> None:
-    """Run the app with uvicorn on a socket from `bind` until interrupted."""
-    import uvicorn
-
-    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -30,43 +31,29 @@ from radiolatent.training.recipes.vdvae import VDVAERecipe
 from radiolatent.training.state import RESULT_JSON, TrainResult, check_resume
 
 
+class TrainOptions(TypedDict, total=False):
+    """`train`'s keyword options, which `train_vdvae` and `train_ssl` pass on (defaults: `train`'s)."""
+
+    resume: bool
+    seed: int
+    world_size: int
+    progress: bool
+    stop_after: int | None
+
+
 def train_vdvae(
-    images: np.ndarray,
-    config: VDVAERunConfig,
-    out_dir: str | Path,
-    *,
-    resume: bool = False,
-    seed: int = 0,
-    world_size: int = 1,
-    progress: bool = True,
-    stop_after: int | None = None,
+    images: np.ndarray, config: VDVAERunConfig, out_dir: str | Path, **options: Unpack[TrainOptions]
 ) -> TrainResult:
     """Train a VDVAE on uint8 images (N, 64, 64); checkpoints and metrics go to out_dir.
 
-    Returns the run summary; the EMA model is in out_dir/model (`load_model`).
+    Returns the run summary; the EMA model is in out_dir/model (`load_model`). `options`
+    are `train`'s (resume, seed, world_size, progress, stop_after).
     """
-    return train(
-        images,
-        VDVAERecipe(config),
-        out_dir,
-        resume=resume,
-        seed=seed,
-        world_size=world_size,
-        progress=progress,
-        stop_after=stop_after,
-    )
+    return train(images, VDVAERecipe(config), out_dir, **options)
 
 
 def train_ssl(
-    images: np.ndarray,
-    config: SSLRunConfig,
-    out_dir: str | Path,
-    *,
-    resume: bool = False,
-    seed: int = 0,
-    world_size: int = 1,
-    progress: bool = True,
-    stop_after: int | None = None,
+    images: np.ndarray, config: SSLRunConfig, out_dir: str | Path, **options: Unpack[TrainOptions]
 ) -> TrainResult:
     """Train SimCLR, BYOL or SimSiam (config.model.method) on uint8 images (N, 64, 64).
 
@@ -77,16 +64,7 @@ def train_ssl(
         recipe = SSLRecipe(config)
     except ValueError as exc:
         raise InputError("config", str(exc)) from None
-    return train(
-        images,
-        recipe,
-        out_dir,
-        resume=resume,
-        seed=seed,
-        world_size=world_size,
-        progress=progress,
-        stop_after=stop_after,
-    )
+    return train(images, recipe, out_dir, **options)
 
 
 def train(

@@ -1,0 +1,65 @@
+"""Where the explorer listens and whom it answers (docs/explore.md): loopback only unless
+the user passes --allow-remote, loopback Host names only (no DNS rebinding), no
+state-changing request from another origin; the listening socket and uvicorn."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from radiolatent.errors import InputError
+
+#: Host header values accepted when serving on loopback only.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    """True for 'localhost' and any loopback IP address (127.0.0.0/8, ::1)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    """Refuse to serve other machines unless the user asked for it explicitly."""
+    if not allow_remote and not is_loopback(host):
+        raise InputError(
+            "--host",
+            f"'{host}' is not a loopback address; the explorer serves this machine only "
+            "unless you add --allow-remote (anyone who can reach the port can label sources)",
+        )
+
+
+async def same_origin_writes(request: Request, call_next):
+    """Refuse POSTs a page from another origin sends (a browser always names its Origin)."""
+    origin = request.headers.get("origin")
+    cross_origin = origin is not None and urlsplit(origin).netloc != request.headers.get("host", "")
+    if request.method not in ("GET", "HEAD") and cross_origin:
+        return JSONResponse({"detail": "cross-origin request refused"}, status_code=403)
+    return await call_next(request)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or InputError saying why not (port in use, no
+    such address). Binding comes first so the address is announced only once it serves."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    try:
+        return socket.create_server((host.strip("[]"), port), family=family, backlog=128)
+    except OSError as exc:
+        reason = "port already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise InputError(f"{host}:{port}", f"cannot listen ({reason})") from None
+
+
+def serve(app: FastAPI, sock: socket.socket) -> None:
+    """Run the app with uvicorn on a socket from `bind` until interrupted."""
+    import uvicorn
+
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
