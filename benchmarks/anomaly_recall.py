@@ -46,22 +46,44 @@ def run_case(table, name: str, args) -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     density_seeds = [int(s) for s in args.density_seeds.split(",")]
     start = time.perf_counter()
-    curves = recall_benchmark(code_matrix(rows), rows["id"], interesting, config, seeds,
-                              get_density_config(args.density_config), Path(args.out) / f"labels-{name}",
-                              progress=True, density_seeds=density_seeds)
+    curves = recall_benchmark(
+        code_matrix(rows),
+        rows["id"],
+        interesting,
+        config,
+        seeds,
+        get_density_config(args.density_config),
+        Path(args.out) / f"labels-{name}",
+        progress=True,
+        density_seeds=density_seeds,
+    )
     if args.tuned:
         # the same loop with the settings that suit these codes (see docs/discovery.md)
         tuned = dataclasses.replace(config, pca_variance=0.999, amplitude=True)
-        extra = recall_benchmark(code_matrix(rows), rows["id"], interesting, tuned, seeds,
-                                 labels_dir=Path(args.out) / f"labels-{name}-tuned", methods=("active",), progress=True)
+        extra = recall_benchmark(
+            code_matrix(rows),
+            rows["id"],
+            interesting,
+            tuned,
+            seeds,
+            labels_dir=Path(args.out) / f"labels-{name}-tuned",
+            methods=("active",),
+            progress=True,
+        )
         curves.curves[TUNED] = extra.curves["active"]
     table_k = curves.recall_table(args.k)
-    print(f"\n{spec}: {int(interesting.sum())} of {len(rows)} sources are {interesting_name}; "
-          f"active-learning budget {args.budget}; {time.perf_counter() - start:.0f} s")
+    print(
+        f"\n{spec}: {int(interesting.sum())} of {len(rows)} sources are {interesting_name}; "
+        f"active-learning budget {args.budget}; {time.perf_counter() - start:.0f} s"
+    )
     print(table_k.round(3).to_string(index=False), flush=True)
     out = Path(args.out)
-    plot_recall(curves, out / f"recall_{name}.png", budget=args.budget,
-                title=f"{spec}: recall of {interesting_name} sources against rank")
+    plot_recall(
+        curves,
+        out / f"recall_{name}.png",
+        budget=args.budget,
+        title=f"{spec}: recall of {interesting_name} sources against rank",
+    )
     write_csv(table_k, out / f"recall_{name}.csv")
     print(f"wrote {out / f'recall_{name}.png'} and {out / f'recall_{name}.csv'}")
 
@@ -74,8 +96,12 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the active, iforest and random rankings")
     parser.add_argument("--density-seeds", default="0", help="seeds of the MAF ranking (a few minutes each)")
     parser.add_argument("--density-config", default="cpu")
-    parser.add_argument("--no-tuned", dest="tuned", action="store_false",
-                        help="skip the extra active-learning run with PCA 99.9 %% and a kernel amplitude")
+    parser.add_argument(
+        "--no-tuned",
+        dest="tuned",
+        action="store_false",
+        help="skip the extra active-learning run with PCA 99.9 %% and a kernel amplitude",
+    )
     parser.add_argument("-k", type=int, default=100)
     parser.add_argument("--out", default="anomaly-recall")
     args = parser.parse_args()

@@ -64,8 +64,12 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--nprobe", type=int, nargs="+", default=[16, 64, 256])
-    parser.add_argument("--data", choices=("random", "clustered"), default="random",
-                        help="Gaussian noise (worst case for IVF) or noisy copies of 1,000 centres")
+    parser.add_argument(
+        "--data",
+        choices=("random", "clustered"),
+        default="random",
+        help="Gaussian noise (worst case for IVF) or noisy copies of 1,000 centres",
+    )
     args = parser.parse_args()
 
     faiss.omp_set_num_threads(args.threads)
@@ -77,13 +81,17 @@ def main() -> None:
         centres = 3 * rng.standard_normal((1000, args.d), dtype=np.float32)
         codes += centres[rng.integers(0, len(centres), args.n)]
         queries += centres[rng.integers(0, len(centres), args.queries)]
-    print(f"{args.data} {args.n:,} x {args.d} float32 codes ({codes.nbytes / 2**20:.0f} MiB), "
-          f"{args.queries} queries, top-{args.k}, {args.threads} threads, faiss {faiss.__version__}")
+    print(
+        f"{args.data} {args.n:,} x {args.d} float32 codes ({codes.nbytes / 2**20:.0f} MiB), "
+        f"{args.queries} queries, top-{args.k}, {args.threads} threads, faiss {faiss.__version__}"
+    )
 
     exact, build_s, mem = timed_build(codes, SearchConfig(), exact_threshold=args.n)
     single, batch, truth = latency(exact, queries, args.k, args.single)
-    print(f"exact (IndexFlatIP): build {build_s:.1f} s, +{mem:.0f} MiB; "
-          f"single query {single:.1f} ms; batched {batch:.2f} ms/query")
+    print(
+        f"exact (IndexFlatIP): build {build_s:.1f} s, +{mem:.0f} MiB; "
+        f"single query {single:.1f} ms; batched {batch:.2f} ms/query"
+    )
     del exact
 
     approx, build_s, mem = timed_build(codes, SearchConfig(), exact_threshold=0)
@@ -92,8 +100,10 @@ def main() -> None:
     for nprobe in args.nprobe:
         faiss.extract_index_ivf(approx.index).nprobe = nprobe
         single, batch, found = latency(approx, queries, args.k, args.single)
-        print(f"  nprobe {nprobe:4d}: single query {single:.2f} ms; batched {batch:.3f} ms/query; "
-              f"recall@{args.k} {recall_at_k(found, truth):.3f}")
+        print(
+            f"  nprobe {nprobe:4d}: single query {single:.2f} ms; batched {batch:.3f} ms/query; "
+            f"recall@{args.k} {recall_at_k(found, truth):.3f}"
+        )
 
 
 if __name__ == "__main__":

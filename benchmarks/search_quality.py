@@ -72,7 +72,12 @@ def same_object(table: pd.DataFrame, metric: str) -> dict:
     mirabest, griese = rows_of(table, "mirabest:all"), rows_of(table, "first-galaxy:all")
     q, t = sky_pairs(mirabest, griese)
     r = ranks(code_matrix(mirabest)[q], code_matrix(griese), t, metric)
-    return {"pairs": len(q), "top1": float(np.mean(r == 1)), "top8": float(np.mean(r <= 8)), "median_rank": float(np.median(r))}
+    return {
+        "pairs": len(q),
+        "top1": float(np.mean(r == 1)),
+        "top8": float(np.mean(r <= 8)),
+        "median_rank": float(np.median(r)),
+    }
 
 
 def fits_queries(table: pd.DataFrame, folder: Path, metric: str, cache: dict) -> dict:
@@ -113,8 +118,13 @@ def duplicates(table: pd.DataFrame, metric: str, pixels: np.ndarray | None) -> d
     listed = find_duplicates(both, "overlap", metric=metric)
     known = len(sky_pairs(both, both)[0]) - len(both)  # every row matches itself once
     same = int((listed["kind"] == "same position").sum())
-    out.update({"overlap_listed": len(listed), "overlap_precision": same / max(len(listed), 1),
-                "overlap_recall": same / max(known // 2, 1)})
+    out.update(
+        {
+            "overlap_listed": len(listed),
+            "overlap_precision": same / max(len(listed), 1),
+            "overlap_recall": same / max(known // 2, 1),
+        }
+    )
     return out
 
 
@@ -157,13 +167,30 @@ def variant(kind: str, fit: np.ndarray):
 
 
 def variants(table: pd.DataFrame) -> None:
-    mirabest, griese, mbc = rows_of(table, "mirabest:all"), rows_of(table, "first-galaxy:all"), rows_of(table, "mirabest:confident")
+    mirabest, griese, mbc = (
+        rows_of(table, "mirabest:all"),
+        rows_of(table, "first-galaxy:all"),
+        rows_of(table, "mirabest:confident"),
+    )
     q, t = sky_pairs(mirabest, griese)
     labels = mbc["label"].to_numpy()
-    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
     print("variant                 top1   median rank   MBC top-8 label agreement")
-    for kind in ("centred", "standardised", "pca-white-0.95", "pca-white-0.99", "pca-white-1.0",
-                 "shrink-0.0", "shrink-0.001", "shrink-0.01", "shrink-0.1", "shrink-1.0"):
+    for kind in (
+        "centred",
+        "standardised",
+        "pca-white-0.95",
+        "pca-white-0.99",
+        "pca-white-1.0",
+        "shrink-0.0",
+        "shrink-0.001",
+        "shrink-0.01",
+        "shrink-0.1",
+        "shrink-1.0",
+    ):
         f = variant(kind, code_matrix(griese))
         sim = unit(f(code_matrix(mirabest)[q])) @ unit(f(code_matrix(griese))).T
         r = 1 + (sim > sim[np.arange(len(q)), t][:, None]).sum(axis=1)
@@ -182,8 +209,10 @@ def write_fixture(table: pd.DataFrame, path: Path, every_query: int = 16, every_
     q, t = q[order][::every_query], t[order][::every_query]
     kept = np.union1d(t, np.arange(0, len(griese), every_griese))
     meta = pd.concat([mirabest.iloc[q], griese.iloc[kept]], ignore_index=True)
-    columns = {c: meta[c].to_numpy() if pd.api.types.is_numeric_dtype(meta[c]) else meta[c].astype(str).to_numpy().astype(str)
-               for c in ("id", "dataset", "split", "label", "label_name", "ra", "dec", "las_arcsec")}
+    columns = {
+        c: meta[c].to_numpy() if pd.api.types.is_numeric_dtype(meta[c]) else meta[c].astype(str).to_numpy().astype(str)
+        for c in ("id", "dataset", "split", "label", "label_name", "ra", "dec", "las_arcsec")
+    }
     codes = np.concatenate([code_matrix(mirabest)[q], code_matrix(griese)[kept]]).astype(np.float16)
     np.savez_compressed(path, codes=codes, n_queries=len(q), **columns)
     print(f"wrote {path}: {len(q)} MiraBest queries, {len(kept)} Griese rows")
@@ -191,11 +220,15 @@ def write_fixture(table: pd.DataFrame, path: Path, every_query: int = 16, every_
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--codes", required=True, type=Path, help="codes table holding mbc, pool, first-galaxy and mirabest")
+    parser.add_argument(
+        "--codes", required=True, type=Path, help="codes table holding mbc, pool, first-galaxy and mirabest"
+    )
     parser.add_argument("--fits", type=Path, default=None, help=f"folder of raw FIRST FITS (e.g. {SHARED_FITS})")
     parser.add_argument("--pixels", action="store_true", help="pixel correlation of the pool's duplicate pairs")
     parser.add_argument("--variants", action="store_true", help="also score the candidate transforms weighed")
-    parser.add_argument("--write-fixture", type=Path, default=None, metavar="NPZ", help="write the tests' real subset and stop")
+    parser.add_argument(
+        "--write-fixture", type=Path, default=None, metavar="NPZ", help="write the tests' real subset and stop"
+    )
     args = parser.parse_args()
     table = read_codes(args.codes)
     if args.write_fixture is not None:
@@ -204,8 +237,11 @@ def main() -> None:
     cache: dict = {}
     rows = []
     for metric in SEARCH_METRICS:
-        row = {"metric": metric, **{f"same_{k}": v for k, v in same_object(table, metric).items()},
-               "mbc_top8_label_agreement": label_agreement(table, metric)}
+        row = {
+            "metric": metric,
+            **{f"same_{k}": v for k, v in same_object(table, metric).items()},
+            "mbc_top8_label_agreement": label_agreement(table, metric),
+        }
         if args.fits is not None:
             row.update({f"fits_{k}": v for k, v in fits_queries(table, args.fits, metric, cache).items()})
         if metric in DUPLICATE_METRICS:

@@ -21,7 +21,7 @@ from radiolatent.data.cutouts import EDGE, NO_IMAGE, REPORT_NAME, make_cutouts
 from radiolatent.data.folder import load_folder
 from radiolatent.errors import InputError
 
-FIRST = Path(__file__).parent / "data" / "first_fits"
+FIRST = Path(__file__).parent / "first_fits"
 # The close pair (about 15' apart) goes onto one canvas; the two far ones get a mosaic each.
 PAIR = ("110_010.804-010.666_0.1275_0095.51", "210_010.862-010.906_0.1275_0051.00")
 CUBE = "110_130.389+040.345_0.1683_0020.46"
