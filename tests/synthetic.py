@@ -28,3 +28,15 @@ def two_classes(n: int, seed: int, shift: float = 0.7, dim: int = 16) -> tuple[n
     X = rng.normal(size=(n, dim))
     X[:, :4] += shift * y[:, None]
     return X, y
+
+
+def gaussian(shape: tuple[int, int], centre: tuple[float, float], sigma: float, amplitude: float) -> np.ndarray:
+    """A round Gaussian source of peak `amplitude` on a `shape` image."""
+    rows, cols = np.indices(shape, dtype=float)
+    return amplitude * np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma**2))
+
+
+def noisy(signal: np.ndarray, seed: int = 0, level: float = 20.0, noise: float = 3.0) -> np.ndarray:
+    """Signal on a noisy background, as uint8."""
+    rng = np.random.default_rng(seed)
+    return np.clip(np.rint(signal + level + rng.normal(0, noise, signal.shape)), 0, 255).astype(np.uint8)

@@ -5,21 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic import gaussian, noisy
 
 from radiolatent.config import GridConfig
 from radiolatent.data.grid import caption_for, image_grid
 from radiolatent.errors import InputError
-
-
-def gaussian(shape, centre, sigma, amplitude):
-    rows, cols = np.indices(shape, dtype=float)
-    return amplitude * np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma**2))
-
-
-def noisy(signal, seed=0, level=20.0, noise=3.0):
-    """Signal on a noisy background, as uint8."""
-    rng = np.random.default_rng(seed)
-    return np.clip(np.rint(signal + level + rng.normal(0, noise, signal.shape)), 0, 255).astype(np.uint8)
 
 
 def test_grid_png_size_and_captions(tmp_path):

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic import gaussian, noisy
 
 from radiolatent.config import LASConfig
 from radiolatent.data.dataset import RadioDataset, empty_meta
@@ -16,17 +17,6 @@ from radiolatent.errors import InputError
 
 FIRST = 1.8  # arcsec per pixel
 NATIVE = 150
-
-
-def gaussian(shape, centre, sigma, amplitude):
-    rows, cols = np.indices(shape, dtype=float)
-    return amplitude * np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma**2))
-
-
-def noisy(signal, seed=0, level=20.0, noise=3.0):
-    """Signal on a noisy background, as uint8."""
-    rng = np.random.default_rng(seed)
-    return np.clip(np.rint(signal + level + rng.normal(0, noise, signal.shape)), 0, 255).astype(np.uint8)
 
 
 def radius_above(amplitude, sigma, threshold):

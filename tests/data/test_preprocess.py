@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from synthetic import gaussian, noisy
 
 from radiolatent.config import PreprocessConfig
 from radiolatent.data.preprocess import preprocess, preprocess_into, to_unit_float
@@ -14,17 +15,6 @@ from radiolatent.errors import InputError
 
 FIRST = 1.8  # arcsec per pixel
 NATIVE = 150
-
-
-def gaussian(shape, centre, sigma, amplitude):
-    rows, cols = np.indices(shape, dtype=float)
-    return amplitude * np.exp(-((rows - centre[0]) ** 2 + (cols - centre[1]) ** 2) / (2 * sigma**2))
-
-
-def noisy(signal, seed=0, level=20.0, noise=3.0):
-    """Signal on a noisy background, as uint8."""
-    rng = np.random.default_rng(seed)
-    return np.clip(np.rint(signal + level + rng.normal(0, noise, signal.shape)), 0, 255).astype(np.uint8)
 
 
 def test_centre_pixels_land_at_the_centre_of_the_crop():
