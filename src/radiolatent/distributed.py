@@ -14,6 +14,7 @@ the CPU; it also calls `torch.cuda.set_device`, which NCCL's object collectives
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -91,10 +92,20 @@ def process_group(device_name: str = "auto", cpu_backend: str = "gloo") -> Itera
     if owner:
         backend = "nccl" if dev.type == "cuda" else cpu_backend
         dist.init_process_group(backend, init_method="env://", rank=where.rank, world_size=where.world)
+    finished = False
     try:
         yield where, dev
+        finished = True
     finally:
         if owner:
+            # A DDP reducer left in a reference cycle still holds the group: collect it now,
+            # not at interpreter exit, where gloo's threads were once torn down late (rank 1
+            # aborted with "terminate called without an active exception" after a finished
+            # torchrun run in CI). After a success both ranks enter the teardown together;
+            # after a failure the other ranks may never arrive, so no barrier then.
+            gc.collect()
+            if finished:
+                dist.barrier()
             dist.destroy_process_group()
 
 
