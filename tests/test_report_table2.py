@@ -94,3 +94,15 @@ def test_summary_markdown_has_both_views_and_the_paper():
     vdvae_mbc = next(line for line in md.splitlines() if line.startswith("| vdvae | MiraBest"))
     assert "ext 0.650, " in vdvae_mbc and "ext 0.750, " in vdvae_mbc and "0.82 / 0.90 (ext)" in vdvae_mbc
     assert len(md.splitlines()) == 2 + len(ALL) * 2
+
+
+def test_a_single_pass_row_from_another_model_says_which():
+    stages = both_views()
+    for doc in stages["table2-vdvae-single"].values():
+        doc["model"] = "vdvae-distil-cpu"
+    md = summary_markdown(table2_summary(stages, ReproduceConfig()))
+    assert "| vdvae (single pass: vdvae-distil-cpu) | MiraBest" in md
+    assert "| simclr | MiraBest" in md  # one model for both views: the name alone
+    assert "vdvae (single pass: vdvae-distil-cpu)" in section_summary(
+        {"summary": table2_summary(stages, ReproduceConfig())}
+    )

@@ -52,6 +52,7 @@ def table2_summary(stages: dict, cfg: ReproduceConfig) -> list[dict]:
             rows.append(
                 {
                     "encoder": encoder,
+                    "model": doc.get("model"),
                     "dataset": dataset,
                     "view": view,
                     "classifier": doc["best"],
@@ -132,7 +133,7 @@ def section_summary(doc: dict) -> str:
         rows = []
         for encoder in dict.fromkeys(r["encoder"] for r in rows_in if r["dataset"] == dataset):
             mine = {r["view"]: r for r in rows_in if r["encoder"] == encoder and r["dataset"] == dataset}
-            row = [encoder]
+            row: list = [labelled(encoder, mine)]
             for v in views:
                 r = mine.get(v)
                 if r is None:
@@ -200,6 +201,13 @@ def section_table2(doc: dict) -> str:
     return "".join(parts)
 
 
+def labelled(encoder: str, views: dict[str, dict]) -> str:
+    """The encoder's name, and the model of its single-pass row where another model made
+    it (the VDVAE's distilled encoder: `ReproduceConfig.distilled_single_pass`)."""
+    single, d8 = views.get("single", {}).get("model"), views.get("d8", {}).get("model")
+    return f"{encoder} (single pass: {single})" if single and d8 and single != d8 else encoder
+
+
 def summary_markdown(rows: list[dict]) -> str:
     """The summary as a Markdown table (the study writes it as summary.md, for docs/results.md):
     per encoder and dataset, single pass and +d8 side by side, then [A]'s best row."""
@@ -220,5 +228,7 @@ def summary_markdown(rows: list[dict]) -> str:
             if first["paper_accuracy"] is not None
             else "–"
         )
-        lines.append(f"| {encoder} | {DATASET_NAMES.get(dataset, dataset)} | {' | '.join(cells)} | {paper} |")
+        lines.append(
+            f"| {labelled(encoder, mine)} | {DATASET_NAMES.get(dataset, dataset)} | {' | '.join(cells)} | {paper} |"
+        )
     return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ the codes (pictures, maps, search, density, anomaly) are in study_stages.py.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 from functools import partial
@@ -23,6 +24,7 @@ import pandas as pd
 from radiolatent import __version__
 from radiolatent.ceiling import has_shipped_table, shipped_table_text
 from radiolatent.config import (
+    STUDY_DISTILLED,
     STUDY_ENCODERS,
     EmbedConfig,
     ReproduceConfig,
@@ -68,6 +70,26 @@ def model_source(encoder: StudyEncoder, retrain: bool) -> str | None:
     return str(folder) if folder.is_dir() else None
 
 
+def single_pass_source(cfg: ReproduceConfig, encoder: StudyEncoder, retrain: bool) -> str | None:
+    """Where an encoder's single-pass codes come from when not from its own weights: its
+    distilled encoder (shipped, or a 'train-<encoder>-distil' stage), else None."""
+    if not cfg.distilled_single_pass or encoder not in STUDY_DISTILLED:
+        return None
+    if retrain:
+        return f"train-{encoder}-distil"
+    folder = WEIGHTS_DIR / STUDY_DISTILLED[encoder]
+    return str(folder) if folder.is_dir() else None
+
+
+def _distil_stage(cfg: ReproduceConfig, encoder: str) -> Stage:
+    return Stage(
+        f"train-{encoder}-distil",
+        partial(stage_distil, teacher=f"train-{encoder}", cfg=cfg),
+        ("pool", f"train-{encoder}"),
+        {"config": "cpu", "seed": cfg.seed},
+    )
+
+
 def fingerprint(folder: str | Path) -> str:
     """A hash of a model folder's files, so new weights rerun everything that used the old."""
     digest = hashlib.sha256()
@@ -105,7 +127,10 @@ def study_stages(cfg: ReproduceConfig, retrain: bool = False) -> tuple[list[Stag
                     {"encoder": encoder, "config": "cpu", "seed": cfg.seed},
                 )
             )
-        stages.extend(_encoder_stages(cfg, encoder, source))
+        single = single_pass_source(cfg, encoder, retrain) or source
+        if single == f"train-{encoder}-distil":
+            stages.append(_distil_stage(cfg, encoder))
+        stages.extend(_encoder_stages(cfg, encoder, source, single))
     learned = [e for e in encoders if e in LEARNED]
     if learned:
         stages.append(
@@ -138,9 +163,10 @@ def stage_supervised(ctx: StageContext, retrain: bool) -> dict:
     return {"source": "trained" if retrain else "shipped", "rows": rows.replace({np.nan: None}).to_dict("records")}
 
 
-def _encoder_stages(cfg: ReproduceConfig, encoder: str, source: str) -> list[Stage]:
+def _encoder_stages(cfg: ReproduceConfig, encoder: str, source: str, single_source: str) -> list[Stage]:
     """An encoder's embedding, Table 2 and protocols; without --single-view also its
-    single-pass embedding and Table 2 (same seeds), the like-for-like comparison with [A]."""
+    single-pass embedding (from `single_source`) and Table 2 (same seeds), the like-for-like
+    comparison with [A]."""
     table2 = {"table2": cfg.table2, "seeds": cfg.seeds, "classifiers": cfg.classifiers}
     stages = [
         _embed_stage(cfg, encoder, source, single=cfg.single_view),
@@ -153,7 +179,7 @@ def _encoder_stages(cfg: ReproduceConfig, encoder: str, source: str) -> list[Sta
         ),
     ]
     if not cfg.single_view:
-        embed = _embed_stage(cfg, encoder, source, single=True, name=f"embed-{encoder}{SINGLE}")
+        embed = _embed_stage(cfg, encoder, single_source, single=True, name=f"embed-{encoder}{SINGLE}")
         stages += [embed, Stage(f"table2-{encoder}{SINGLE}", partial(stage_table2, cfg=cfg), (embed.name,), table2)]
     return stages
 
@@ -261,6 +287,19 @@ def stage_train(ctx: StageContext, encoder: str, cfg: ReproduceConfig) -> dict:
     shutil.copytree(work / MODEL_DIR, ctx.folder / "model")
     shutil.copy(work / METRICS_CSV, ctx.folder / METRICS_CSV)
     return {"encoder": encoder, "epochs": len(pd.read_csv(work / METRICS_CSV))}
+
+
+def stage_distil(ctx: StageContext, teacher: str, cfg: ReproduceConfig) -> dict:
+    """Distil the trained VDVAE's 8-view codes into one pass (`train distil --config cpu`)."""
+    from radiolatent.runs import run_config, train_model
+    from radiolatent.training import METRICS_CSV, MODEL_DIR
+
+    work = ctx.folder.parents[1] / "work" / ctx.folder.name
+    run = dataclasses.replace(run_config("distil", "cpu"), teacher=str(ctx.path(teacher, "model")))
+    train_model("distil", run, work, cfg.pool, resume=True, seed=cfg.seed)
+    shutil.copytree(work / MODEL_DIR, ctx.folder / "model")
+    shutil.copy(work / METRICS_CSV, ctx.folder / METRICS_CSV)
+    return {"teacher": teacher, "epochs": len(pd.read_csv(work / METRICS_CSV))}
 
 
 def stage_embed(ctx: StageContext, source: str, sets: list[str], config: EmbedConfig, cfg: ReproduceConfig) -> dict:

@@ -1,6 +1,6 @@
 """Train a model on a pool, as `radiolatent train` and the study's training stages do:
 its settings by name, the run folder checked, the pool built (one process at a time
-under torchrun) and training.train_vdvae / train_ssl called."""
+under torchrun) and training.train_vdvae / train_ssl / train_distil called."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def run_config(method: str, config: str = "cpu", overrides: list[str] | tuple[st
     try:
         if method == "vdvae":
             return override(get_vdvae_config(config), list(overrides))
+        if method == "distil":
+            from radiolatent.config.distil import get_distil_config
+
+            return override(get_distil_config(config), list(overrides))
         return check_ssl_config(override(get_ssl_config(method, config), list(overrides)))
     except (KeyError, ValueError) as exc:
         raise InputError("--config/--set", str(exc).strip("'\"")) from None
@@ -38,7 +42,7 @@ def train_model(
     device: str = "auto",
     log: Callable[[str], None] = print,
 ):
-    """Train `method` ('vdvae', 'simclr', 'byol', 'simsiam') with settings `run` on the pool of
+    """Train `method` ('vdvae', 'simclr', 'byol', 'simsiam', 'distil') with settings `run` on the pool of
     `pool_config` into the run folder `out`; returns training's TrainResult. `log` gets the
     start and end lines, on the first process only."""
     from radiolatent.data.pools import build_pool
@@ -64,6 +68,8 @@ def train_model(
                 f"nats/image, {result.skipped_total} skipped updates; model in {result.model_dir}"
             )
             return result
+        if method == "distil":
+            return _distil(run, pool, out, resume, seed, world_size, where.main, say, on)
         say(f"training {method} '{run.name}' ({run.model.backbone}) on the pool ({len(pool)} images) into {out} {on}")
         started = time.perf_counter()
         result = train_ssl(pool.images, run, out, resume=resume, seed=seed, world_size=world_size, progress=where.main)
@@ -73,3 +79,20 @@ def train_model(
             f"{result.final_val_loss:.4f}, {result.skipped_total} skipped updates; model in {result.model_dir}"
         )
         return result
+
+
+def _distil(run, pool, out, resume: bool, seed: int, world_size: int, main: bool, say, on: str):
+    """`train distil`: the teacher's 8-view z0 codes learned in one pass (training/recipes/distil.py)."""
+    from radiolatent.training import train_distil
+
+    say(f"distilling {run.teacher}'s 8-view z0 codes into one pass, on the pool ({len(pool)} images), into {out} {on}")
+    started = time.perf_counter()
+    result = train_distil(pool.images, run, out, resume=resume, seed=seed, world_size=world_size, progress=main)
+    last = result.history[-1] if result.history else {}
+    say(
+        f"done in {(time.perf_counter() - started) / 60.0:.1f} min: {result.epochs_completed} epochs; one pass leaves "
+        f"{last.get('val_unexplained', float('nan')):.3f} of the 8-view codes' variance unexplained on the "
+        f"validation images (the teacher's own pass: {last.get('teacher_unexplained', float('nan')):.3f}); "
+        f"model in {result.model_dir}"
+    )
+    return result

@@ -39,7 +39,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "backbone ([C] compared the two)",
         )
         p.set_defaults(handler=cmd_train_ssl, method=method)
+    _register_distil(sub)
     _register_supervised(sub)
+
+
+def _register_distil(sub) -> None:
+    p = sub.add_parser(
+        "distil",
+        help="teach a trained VDVAE's encoder to give its 8-view z0 codes in one pass (docs/vdvae.md)",
+    )
+    p.add_argument(
+        "--teacher",
+        default="vdvae-cpu",
+        help="the VDVAE: a shipped name (default vdvae-cpu), a run folder or a model directory",
+    )
+    _add_train_arguments(p, "e.g. train.epochs=8 or train.lr=1e-4", configs="tiny or cpu (default)")
+    p.set_defaults(handler=cmd_train_distil)
 
 
 def _register_supervised(sub) -> None:
@@ -75,10 +90,12 @@ def _register_supervised(sub) -> None:
     p.set_defaults(handler=cmd_train_supervised)
 
 
-def _add_train_arguments(p: argparse.ArgumentParser, set_example: str) -> None:
-    p.add_argument(
-        "--config", default="cpu", help="tiny, cpu (default) or paper; SSL also b-paper ([B]), c-mirabest ([C]), cut"
-    )
+def _add_train_arguments(
+    p: argparse.ArgumentParser,
+    set_example: str,
+    configs: str = "tiny, cpu (default) or paper; SSL also b-paper ([B]), c-mirabest ([C]), cut",
+) -> None:
+    p.add_argument("--config", default="cpu", help=configs)
     p.add_argument(
         "--out", type=argtypes.output_dir, required=True, help="run folder: checkpoints, metrics.csv, model/"
     )
@@ -120,6 +137,16 @@ def cmd_train_vdvae(args: argparse.Namespace) -> int:
     from radiolatent.runs import run_config
 
     return _train_on_pool("vdvae", run_config("vdvae", args.config, args.set), args)
+
+
+def cmd_train_distil(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from radiolatent.embedding.encoders import model_path
+    from radiolatent.runs import run_config
+
+    run = run_config("distil", args.config, args.set)
+    return _train_on_pool("distil", dataclasses.replace(run, teacher=str(model_path(args.teacher))), args)
 
 
 def cmd_train_ssl(args: argparse.Namespace) -> int:

@@ -30,6 +30,10 @@ STUDY_ENCODERS: dict[StudyEncoder, str] = {
     "pixels-pca": "pixels-pca",
     "random-conv": "random-conv",
 }
+#: encoder -> the shipped checkpoint its single-pass codes come from when
+#: `ReproduceConfig.distilled_single_pass`: the VDVAE's encoder taught to give its 8-view
+#: codes in one pass (`train distil`, docs/vdvae.md).
+STUDY_DISTILLED: dict[StudyEncoder, str] = {"vdvae": "vdvae-distil-cpu"}
 #: the no-learning floors among them (embedding/floors.py makes their codes); here, where
 #: the report can read them without importing torch.
 FLOORS: tuple[StudyEncoder, ...] = ("pixels-pca", "random-conv")
@@ -56,6 +60,9 @@ class ReproduceConfig(Settings):
     classifiers: tuple[ClassifierName, ...] = CLASSIFIER_NAMES
     #: False averages every code over the 8 orientations (EmbedConfig.dihedral_average)
     single_view: bool = False
+    #: single-pass VDVAE codes from its distilled encoder (STUDY_DISTILLED; trained from
+    #: the VDVAE under --retrain); False: one pass of the VAE's own encoder.
+    distilled_single_pass: bool = True
     #: the supervised ceiling's rows in the summary (shipped table; trained with --retrain)
     ceiling: bool = True
     cluster: ClusterConfig = DEFAULT_CLUSTER

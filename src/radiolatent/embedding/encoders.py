@@ -52,13 +52,18 @@ def get_encoder(model: str | None, config: EmbedConfig, pool_config: PoolConfig 
         return PixelsPCA.fit(model_input("pool", pool_config).images, config)
     if model == "random-conv":
         return RandomConv(config).eval().fit(model_input("pool", pool_config).images)
+    return load_encoder(model_path(model), config)
+
+
+def model_path(model: str) -> Path:
+    """The folder of a trained model given as a path (run or model folder) or a shipped name."""
     path = Path(model)
     if not path.exists() and model in shipped_models():
         path = shipped_models()[model]
     if not path.exists():
         names = ", ".join(FLOORS + tuple(shipped_models()))
         raise InputError(model, f"no such model: give a trained run folder or one of {names}")
-    return load_encoder(path, config)
+    return path
 
 
 def load_encoder(path: Path, config: EmbedConfig) -> Encoder:

@@ -3,15 +3,17 @@
     parts.py           model-agnostic parts: EMA, UpdateGuard, Plateau, MetricsLog, the
                        plateau lr, random flips and turns, optimisers, the split, precision
     recipes/           what the loop needs to know about one kind of model: the `Recipe`
-                       protocol (its docstring lists each member), vdvae.py, ssl.py
+                       protocol (its docstring lists each member), vdvae.py, ssl.py,
+                       distil.py
     state.py           a run's folder: checkpoints, result, the checks before a resume
     loop.py            one process's loop (DDP included): epochs, steps, validation
-    launch.py          the entry points `train_vdvae`, `train_ssl`, `train`: one process,
+    launch.py          the entry points `train_vdvae`, `train_ssl`, `train_distil`, `train`: one process,
                        or `world_size` spawned ones
 
 `VDVAERecipe`: ELBO, plateau lr, the EMA exported. `SSLRecipe`: SimCLR / BYOL / SimSiam,
 two augmented views, the method's loss, BYOL's target update after each accepted step,
-cosine lr, the backbone exported.
+cosine lr, the backbone exported. `DistilRecipe`: a trained VDVAE's encoder taught to
+give its 8-view z0 codes in one pass.
 
 Data parallelism (docs/gpu.md): under torchrun every process calls `train` itself; the
 model is wrapped in DistributedDataParallel, `batch_size` is the global batch, rank 0
@@ -19,7 +21,7 @@ validates and writes. Precision (`train.precision`): "auto" is bf16 autocast on 
 fp32 elsewhere; the KL and the likelihood are computed in float32 either way.
 """
 
-from radiolatent.training.launch import train, train_ssl, train_vdvae
+from radiolatent.training.launch import train, train_distil, train_ssl, train_vdvae
 from radiolatent.training.parts import (
     EMA,
     MetricsLog,
@@ -76,6 +78,7 @@ __all__ = [
     "save_training_state",
     "split_indices",
     "train",
+    "train_distil",
     "train_ssl",
     "train_vdvae",
     "vdvae_objective",

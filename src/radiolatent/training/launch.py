@@ -23,9 +23,11 @@ import torch
 
 from radiolatent import distributed
 from radiolatent.config import SSLRunConfig, VDVAERunConfig
+from radiolatent.config.distil import DistilRunConfig
 from radiolatent.errors import InputError
 from radiolatent.training.loop import train_process
 from radiolatent.training.recipes import Recipe
+from radiolatent.training.recipes.distil import DistilRecipe
 from radiolatent.training.recipes.ssl import SSLRecipe
 from radiolatent.training.recipes.vdvae import VDVAERecipe
 from radiolatent.training.state import RESULT_JSON, TrainResult, check_resume
@@ -64,6 +66,18 @@ def train_ssl(
         recipe = SSLRecipe(config)
     except ValueError as exc:
         raise InputError("config", str(exc)) from None
+    return train(images, recipe, out_dir, **options)
+
+
+def train_distil(
+    images: np.ndarray, config: DistilRunConfig, out_dir: str | Path, **options: Unpack[TrainOptions]
+) -> TrainResult:
+    """Distil `config.teacher`'s 8-view z0 codes into a single-pass encoder, on uint8 images
+    (N, 64, 64); out_dir/model holds the student, a whole VDVAE (`load_model`)."""
+    try:
+        recipe = DistilRecipe(config)
+    except ValueError as exc:
+        raise InputError("--teacher", str(exc)) from None
     return train(images, recipe, out_dir, **options)
 
 

@@ -135,6 +135,17 @@ def learning_rate(cfg: LoopConfig, step: int, plateau: Plateau) -> float:
     return max(cfg.min_lr, cfg.lr * plateau.scale * warm)
 
 
+def scheduled_lr(cfg: LoopConfig, schedule: str, step: int, plateau: Plateau, total_steps: int) -> float:
+    """Base lr x linear warm-up x the schedule: "cosine" (to 0 at `total_steps`),
+    "plateau" (the plateau's scale) or "constant"; floored at min_lr."""
+    warm = min(1.0, (step + 1) / cfg.lr_warmup_steps) if cfg.lr_warmup_steps > 0 else 1.0
+    if schedule == "cosine":
+        scale = 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total_steps))))
+    else:
+        scale = plateau.scale if schedule == "plateau" else 1.0
+    return max(cfg.min_lr, cfg.lr * warm * scale)
+
+
 def random_flips_and_turns(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     """Random dihedral transform per image: a 90-degree rotation and an optional flip."""
     turns = rng.integers(0, 4, size=x.shape[0])

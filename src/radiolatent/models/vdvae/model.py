@@ -146,6 +146,10 @@ class VDVAE(nn.Module):
     @torch.no_grad()
     def encode_z0(self, x: torch.Tensor) -> torch.Tensor:
         """The representation: z0's posterior mean, (N, z0_channels). Deterministic."""
+        return self.z0_mean(x)
+
+    def z0_mean(self, x: torch.Tensor) -> torch.Tensor:
+        """`encode_z0` with gradients (what distillation trains: training/recipes/distil.py)."""
         x = as_images(x)
         acts = self.encoder(x)
         top = self.top_block

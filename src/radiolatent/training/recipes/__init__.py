@@ -1,6 +1,7 @@
 """A recipe: what the shared training loop (`training/loop.py`) needs to know about one
-kind of model. `VDVAERecipe` (recipes/vdvae.py) and `SSLRecipe` (recipes/ssl.py) are the
-two there are; a new kind of model (say a supervised classifier) is a new class with the
+kind of model. `VDVAERecipe` (recipes/vdvae.py), `SSLRecipe` (recipes/ssl.py) and
+`DistilRecipe` (recipes/distil.py: a VDVAE's single-pass z0 from its 8-view codes) are the
+three there are; a new kind of model (say a supervised classifier) is a new class with the
 members below. It need not subclass anything: `Recipe` is a `typing.Protocol`, and mypy
 checks the class against it where it is passed to `training.train`.
 
@@ -60,10 +61,11 @@ import numpy as np
 import torch
 
 from radiolatent.config import LoopConfig, SSLRunConfig, VDVAERunConfig
+from radiolatent.config.distil import DistilRunConfig
 from radiolatent.training.parts import EMA, Plateau
 
 #: the run configs a recipe may hold (a new recipe adds its own here).
-RunConfig = VDVAERunConfig | SSLRunConfig
+RunConfig = VDVAERunConfig | SSLRunConfig | DistilRunConfig
 #: what `inputs` gives and `objective` takes.
 Batch = tuple[torch.Tensor, ...]
 

@@ -4,7 +4,6 @@ lr, and the online backbone (or its EMA, if configured) exported for embedding."
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,7 @@ import torch
 from radiolatent.config import SSLRunConfig, check_ssl_config
 from radiolatent.data.ssl_views import two_views
 from radiolatent.models.checkpoint import save_model
-from radiolatent.training.parts import EMA, Plateau, make_optimizer, to_tensor
+from radiolatent.training.parts import EMA, Plateau, make_optimizer, scheduled_lr, to_tensor
 from radiolatent.training.recipes import Batch, StepOutput
 
 if TYPE_CHECKING:  # lightly and torchvision load only for SSL runs (seconds a process under torchrun)
@@ -77,13 +76,7 @@ class SSLRecipe:
         return StepOutput(out["loss"], stats)
 
     def learning_rate(self, step: int, plateau: Plateau, total_steps: int) -> float:
-        cfg = self.cfg
-        warm = min(1.0, (step + 1) / cfg.lr_warmup_steps) if cfg.lr_warmup_steps > 0 else 1.0
-        if cfg.lr_schedule == "cosine":
-            scale = 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total_steps))))
-        else:
-            scale = plateau.scale if cfg.lr_schedule == "plateau" else 1.0
-        return max(cfg.min_lr, cfg.lr * warm * scale)
+        return scheduled_lr(self.cfg, self.cfg.lr_schedule, step, plateau, total_steps)
 
     def after_update(self, model: torch.nn.Module, step: int, total_steps: int) -> None:
         _ssl(model).update_target(step, total_steps)
