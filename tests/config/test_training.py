@@ -20,6 +20,8 @@ def test_bad_configs_are_refused(tmp_path, capsys):
         get_ssl_config("byol", "huge")
     with pytest.raises(ValueError, match="crop_scale"):
         check_ssl_config(override(get_ssl_config("byol", "tiny"), ["views.crop_scale=0.9,0.5"]))
+    with pytest.raises(ValueError, match="zoom_out"):  # a zoom-out factor below 1 would magnify
+        check_ssl_config(override(get_ssl_config("simclr", "tiny"), ["views.zoom_out=0.5,2"]))
     with pytest.raises(ValueError, match=r"model\.backbone"):
         check_ssl_config(override(get_ssl_config("simclr", "tiny"), ["model.backbone=resnet99"]))
     with pytest.raises(InputError, match=r"train\.optimizer"):

@@ -168,6 +168,12 @@ class SSLViewConfig(Settings):
     jitter_p: float = 0.8
     brightness: float = 0.3
     contrast: float = 0.3
+    #: shrink a view by a linear factor drawn log-uniformly in zoom_out, with this
+    #: probability, after smoothing it by a beam of zoom_out_beam pixels (sigma, in the
+    #: shrunk view): a coarser survey, e.g. NVSS (15"/px, 45" beam) beside FIRST (1.8"/px).
+    zoom_out_p: float = 0.0
+    zoom_out: tuple[float, float] = (2.0, 8.0)
+    zoom_out_beam: float = 1.2
 
 
 def _vdvae_problems(m: VDVAEConfig) -> list[str]:
@@ -247,7 +253,14 @@ def _ssl_view_problems(a: SSLViewConfig) -> list[str]:
         "must be a positive range",
         a.blur_sigma,
     )
-    for name in ("flip_p", "rotate_p", "blur_p", "jitter_p"):
+    p.need(
+        len(a.zoom_out) == 2 and 1 <= a.zoom_out[0] <= a.zoom_out[1],
+        "zoom_out",
+        "needs 1 <= zoom_out[0] <= zoom_out[1]",
+        a.zoom_out,
+    )
+    p.need(a.zoom_out_beam >= 0, "zoom_out_beam", "must be >= 0", a.zoom_out_beam)
+    for name in ("flip_p", "rotate_p", "blur_p", "jitter_p", "zoom_out_p"):
         p.need(0 <= getattr(a, name) <= 1, name, "is a probability and must lie in [0, 1]", getattr(a, name))
     p.need(0 <= a.brightness < 1 and 0 <= a.contrast < 1, "brightness and contrast", "must lie in [0, 1)")
     return p
