@@ -14,8 +14,8 @@ One view of a batch (N, 1, H, W) in [0, 1] is, per image:
 
 Optionally (`zoom_out_p` > 0, issue 21) step 1 also shrinks the image by a factor in
 `zoom_out`, smoothed first by a beam of `zoom_out_beam` output pixels: a FIRST cutout
-(1.8"/px, 5" beam) then looks like the same source in NVSS (15"/px, 45" beam), which
-FR-DEEP N shows 8.3 times smaller.
+(1.8"/px, 5" beam) then looks more like a source in NVSS (15"/px, 45" beam), as
+FR-DEEP N shows it.
 
 Every random number comes from a numpy Generator, so a view is a pure function of the
 batch and the generator's state: the same seed gives the same views on any device.
