@@ -98,6 +98,9 @@ def test_summary_markdown_has_both_views_and_the_paper():
 
 def test_a_single_pass_row_from_another_model_says_which():
     stages = both_views()
+    for name, doc in ((n, d) for n, res in stages.items() for d in res.values()):
+        encoder = name.removeprefix("table2-").removesuffix("-single")
+        doc["model"] = f"{encoder}-cpu" if name.endswith("-single") else f"{encoder}-cpu+d8"  # as the study names them
     for doc in stages["table2-vdvae-single"].values():
         doc["model"] = "vdvae-distil-cpu"
     md = summary_markdown(table2_summary(stages, ReproduceConfig()))

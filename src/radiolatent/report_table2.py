@@ -9,7 +9,7 @@ same keys, with a `view` the page knows (`VIEWS`) or its own.
 
 from __future__ import annotations
 
-from radiolatent.config import FLOORS, ReproduceConfig
+from radiolatent.config import DIHEDRAL_SUFFIX, FLOORS, ReproduceConfig
 from radiolatent.pipeline import StageResult
 from radiolatent.reference import METRICS, published_row
 from radiolatent.study_stages import SINGLE
@@ -205,7 +205,9 @@ def labelled(encoder: str, views: dict[str, dict]) -> str:
     """The encoder's name, and the model of its single-pass row where another model made
     it (the VDVAE's distilled encoder: `ReproduceConfig.distilled_single_pass`)."""
     single, d8 = views.get("single", {}).get("model"), views.get("d8", {}).get("model")
-    return f"{encoder} (single pass: {single})" if single and d8 and single != d8 else encoder
+    if not single or not d8 or single == str(d8).removesuffix(DIHEDRAL_SUFFIX):
+        return encoder
+    return f"{encoder} (single pass: {single})"
 
 
 def summary_markdown(rows: list[dict]) -> str:

@@ -65,6 +65,7 @@ from radiolatent.config.downstream import (
     get_density_config,
 )
 from radiolatent.config.models import (
+    DIHEDRAL_SUFFIX,
     LIKELIHOODS,
     SSL_BACKBONES,
     SSL_METHODS,
@@ -133,6 +134,7 @@ __all__ = [
     "DEFAULT_SEARCH",
     "DENSITY_CONFIGS",
     "DEVICES",
+    "DIHEDRAL_SUFFIX",
     "DUPLICATE_METRICS",
     "FAST_CLUSTER",
     "FLOORS",

@@ -21,6 +21,11 @@ SSLBackbone = Literal["resnet10", "resnet18", "resnet34"]
 # ---------------------------------------------------------------------------
 
 
+#: model ids of codes averaged over the 8 orientations carry this suffix (here, not in
+#: embedding/, so the report can read ids without importing torch).
+DIHEDRAL_SUFFIX = "+d8"
+
+
 @dataclass(frozen=True)
 class EmbedConfig(Settings):
     #: images per forward pass (32-64 beat 256 on 2 CPU cores: docs/defaults.md#embedding-configmodelspy-embedconfig).

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from radiolatent.config import DIHEDRAL_SUFFIX as DIHEDRAL_SUFFIX  # re-exported: embedding's name for it
 from radiolatent.config import EmbedConfig
 from radiolatent.data.preprocess import to_unit_float
 from radiolatent.embedding.progress import EstimateClock
@@ -19,8 +20,6 @@ from radiolatent.embedding.progress import EstimateClock
 if TYPE_CHECKING:
     from radiolatent.embedding.encoders import Encoder
 
-#: model ids of codes averaged over the 8 orientations carry this suffix.
-DIHEDRAL_SUFFIX = "+d8"
 #: the 8 flips and quarter turns as (flip the width axis first, quarter turns k).
 DIHEDRAL_ORDER = tuple((flip, k) for flip in (False, True) for k in range(4))
 #: images per chunk when an encoder without `encode_views` is averaged over orientations:
