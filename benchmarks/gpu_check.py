@@ -35,11 +35,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from radiolatent.config import DEFAULT_POOL, META_COLUMNS, EmbedConfig, config_hash, get_density_config
+from radiolatent.config import EmbedConfig, get_density_config
 from radiolatent.downstream.density import DensityModel
 from radiolatent.embedding import VDVAEEncoder, encode_images
 from radiolatent.models.vdvae import get_config
 from radiolatent.training import train_vdvae
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from synthetic import write_pool_cache
 
 
 def blobs(n: int, seed: int = 0) -> np.ndarray:
@@ -150,34 +153,11 @@ def density_check(codes: np.ndarray, device: torch.device, config_name: str) -> 
     }
 
 
-def write_pool_cache(cache: Path, n: int) -> None:
-    """A synthetic pool where the CLI's `build_pool(DEFAULT_POOL)` finds its cache."""
-    import pandas as pd
-
-    folder = cache / "pools" / config_hash(DEFAULT_POOL)
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "images.npy", blobs(n, seed=2))
-    meta = pd.DataFrame({c: [""] * n for c in META_COLUMNS}).assign(
-        id=[f"blob-{i}" for i in range(n)],
-        dataset="first-galaxy",
-        split="train",
-        label=-1,
-        ra=np.nan,
-        dec=np.nan,
-        las_arcsec=np.nan,
-        redshift=np.nan,
-        pixel_scale_arcsec=1.8,
-    )
-    meta.to_parquet(folder / "meta.parquet")
-    (folder / "report.json").write_text("[]")
-    (folder / "config.json").write_text("{}")
-
-
 def torchrun_two_gpus(steps: int, folder: Path) -> dict:
     """`torchrun --nproc-per-node 2 -m radiolatent train vdvae --config cpu` on 2 GPUs (bf16)."""
     batch = get_config("cpu").train.batch_size
     cache = folder / "cache"
-    write_pool_cache(cache, 2 * steps * batch + batch)
+    write_pool_cache(cache, blobs(2 * steps * batch + batch, seed=2))
     torchrun = Path(sys.executable).with_name("torchrun")
     out = folder / "torchrun-2gpu"
     command = [

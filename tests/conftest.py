@@ -25,17 +25,14 @@ def ssl_runs(tmp_path_factory):
     """One tiny SSL run per method (BYOL two epochs, for the resume test; 36 train images = 2
     steps each), as {method: (folder, TrainResult)}: shared by the SSL training, checkpoint
     and embedding tests, which only read them."""
-    import dataclasses
+    from synthetic import central_blobs, tiny_ssl
 
-    from synthetic import blobs
-
-    from radiolatent.config import SSL_METHODS, get_ssl_config
+    from radiolatent.config import SSL_METHODS
     from radiolatent.training import train_ssl
 
     out = {}
     for method in SSL_METHODS:
         folder = tmp_path_factory.mktemp(f"{method}-run")
-        run = get_ssl_config(method, "tiny")
-        run = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=2 if method == "byol" else 1))
-        out[method] = (folder, train_ssl(blobs(40, 0, centres=(20, 44)), run, folder, seed=0, progress=False))
+        run = tiny_ssl(method, epochs=2 if method == "byol" else 1)
+        out[method] = (folder, train_ssl(central_blobs(), run, folder, seed=0, progress=False))
     return out

@@ -19,9 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import blobs
+from synthetic import blobs, write_pool_cache
 
-from radiolatent.config import DEFAULT_POOL, META_COLUMNS, config_hash
 from radiolatent.distributed import free_port
 
 TORCHRUN = Path(sys.executable).with_name("torchrun")
@@ -32,32 +31,10 @@ N_IMAGES = 160
 pytestmark = pytest.mark.skipif(not TORCHRUN.is_file(), reason="torchrun is not installed beside python")
 
 
-def write_pool_cache(cache: Path, n: int) -> None:
-    """A pool of `n` synthetic images where `build_pool(DEFAULT_POOL)` finds its cache."""
-    folder = cache / "pools" / config_hash(DEFAULT_POOL)
-    folder.mkdir(parents=True)
-    np.save(folder / "images.npy", blobs(n, seed=5))
-    meta = pd.DataFrame({c: [""] * n for c in META_COLUMNS})
-    meta = meta.assign(
-        id=[f"blob-{i}" for i in range(n)],
-        dataset="first-galaxy",
-        split="train",
-        label=-1,
-        ra=np.nan,
-        dec=np.nan,
-        las_arcsec=np.nan,
-        redshift=np.nan,
-        pixel_scale_arcsec=1.8,
-    )
-    meta.to_parquet(folder / "meta.parquet")
-    (folder / "report.json").write_text("[]")
-    (folder / "config.json").write_text("{}")
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
-    write_pool_cache(cache, N_IMAGES)
+    write_pool_cache(cache, blobs(N_IMAGES, seed=5))
     # One thread per process: the test machine's cores are shared.
     return dict(os.environ, RADIOLATENT_CACHE=str(cache), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
 

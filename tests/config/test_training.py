@@ -1,16 +1,12 @@
 """The SSL run configs (config/training.py): bad settings refused before any work, the paper presets."""
 
 import pytest
-from synthetic import blobs
+from synthetic import central_blobs
 
 from radiolatent.cli import main
 from radiolatent.config import SSL_METHODS, check_ssl_config, get_ssl_config, override
 from radiolatent.errors import InputError
 from radiolatent.training import train_ssl
-
-
-def _blobs(n=40, seed=0):
-    return blobs(n, seed, centres=(20, 44))
 
 
 def test_bad_configs_are_refused(tmp_path, capsys):
@@ -26,7 +22,7 @@ def test_bad_configs_are_refused(tmp_path, capsys):
         check_ssl_config(override(get_ssl_config("simclr", "tiny"), ["model.backbone=resnet99"]))
     with pytest.raises(InputError, match=r"train\.optimizer"):
         train_ssl(
-            _blobs(),
+            central_blobs(),
             override(get_ssl_config("simsiam", "tiny"), ["train.optimizer=adagrad"]),
             tmp_path / "x",
             progress=False,

@@ -4,18 +4,14 @@ import dataclasses
 
 import numpy as np
 import torch
-from synthetic import blobs
+from synthetic import central_blobs
 
 from radiolatent.config import SSLViewConfig
 from radiolatent.data.ssl_views import random_view, two_views
 
 
-def _blobs(n=40, seed=0):
-    return blobs(n, seed, centres=(20, 44))
-
-
 def test_views_keep_shape_and_range_and_follow_the_seed():
-    x = torch.from_numpy(_blobs(6)).float().div(255).unsqueeze(1)
+    x = torch.from_numpy(central_blobs(6)).float().div(255).unsqueeze(1)
     cfg = dataclasses.replace(SSLViewConfig(), blur_p=1.0)  # exercise every step
     a = random_view(x, np.random.default_rng(7), cfg)
     b = random_view(x, np.random.default_rng(7), cfg)
@@ -69,7 +65,7 @@ def test_zoom_out_shrinks_a_central_source_and_smooths_it():
 
 def test_zoom_out_off_draws_nothing():
     """zoom_out_p = 0 leaves the views of a seed exactly as before the option existed."""
-    x = torch.from_numpy(_blobs(6)).float().div(255).unsqueeze(1)
+    x = torch.from_numpy(central_blobs(6)).float().div(255).unsqueeze(1)
     plain = random_view(x, np.random.default_rng(3), SSLViewConfig())
     off = random_view(x, np.random.default_rng(3), dataclasses.replace(SSLViewConfig(), zoom_out=(3.0, 5.0)))
     assert torch.equal(plain, off)

@@ -2,33 +2,23 @@
 tests/training/recipes/test_ssl.py; views: tests/data/test_ssl_views.py; configs:
 tests/config/test_training.py.)"""
 
-import dataclasses
 import json
 import shutil
 
 import numpy as np
 import pytest
 import torch
-from synthetic import blobs
+from synthetic import central_blobs, tiny_ssl
 
 from radiolatent.cli import main
 from radiolatent.codes import code_matrix, read_codes
-from radiolatent.config import SSL_METHODS, get_ssl_config
+from radiolatent.config import SSL_METHODS
 from radiolatent.errors import InputError
 from radiolatent.models.checkpoint import load_model, model_kind
 from radiolatent.models.ssl import ResNetBackbone
 from radiolatent.training import train_ssl
 
 torch.set_num_threads(1)
-
-
-def _blobs(n=40, seed=0):
-    return blobs(n, seed, centres=(20, 44))
-
-
-def _tiny(method, epochs=1):
-    run = get_ssl_config(method, "tiny")
-    return dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=epochs))
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +66,7 @@ def test_exported_weights_are_half_precision_and_small(runs):
 def test_embed_gives_512_columns_and_same_seed_same_codes(runs, tmp_path):
     folder, _ = runs["simsiam"]
     again = tmp_path / "simsiam-again"
-    train_ssl(_blobs(), _tiny("simsiam"), again, seed=0, progress=False)
+    train_ssl(central_blobs(), tiny_ssl("simsiam"), again, seed=0, progress=False)
     tables = []
     for source, name in ((folder, "a.parquet"), (again, "b.parquet")):
         assert (
@@ -98,7 +88,7 @@ def test_orientation_averaging_works_for_ssl_encoders(runs):
     from radiolatent.embedding import encode_images, get_encoder
 
     encoder = get_encoder(str(runs["byol"][0]), EmbedConfig())
-    images = _blobs(4, seed=3)
+    images = central_blobs(4, seed=3)
     codes = encode_images(encoder, images, EmbedConfig())
     turned = np.ascontiguousarray(np.rot90(images, 1, axes=(1, 2))[:, ::-1])
     assert codes.shape == (4, 512)

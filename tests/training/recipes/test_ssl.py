@@ -1,12 +1,10 @@
 """The SSL recipe (SimCLR, BYOL, SimSiam) in the shared loop: training, BYOL's target
 network, exact resume, refused resumes, gloo DDP. The runs are `ssl_runs` (conftest.py)."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
-from synthetic import blobs
+from synthetic import central_blobs, tiny_ssl
 
 from radiolatent.config import SSL_METHODS, get_ssl_config
 from radiolatent.errors import InputError
@@ -15,15 +13,6 @@ from radiolatent.models.ssl import build_ssl
 from radiolatent.training import train_ssl, weight_checksum
 
 torch.set_num_threads(1)
-
-
-def _blobs(n=40, seed=0):
-    return blobs(n, seed, centres=(20, 44))
-
-
-def _tiny(method, epochs=1):
-    run = get_ssl_config(method, "tiny")
-    return dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=epochs))
 
 
 @pytest.mark.parametrize("method", SSL_METHODS)
@@ -51,8 +40,8 @@ def test_byol_target_follows_the_online_network(ssl_runs):
 
 def test_resume_continues_exactly(ssl_runs, tmp_path):
     _, full = ssl_runs["byol"]
-    train_ssl(_blobs(), _tiny("byol", 2), tmp_path, seed=0, progress=False, stop_after=1)
-    resumed = train_ssl(_blobs(), _tiny("byol", 2), tmp_path, resume=True, seed=0, progress=False)
+    train_ssl(central_blobs(), tiny_ssl("byol", 2), tmp_path, seed=0, progress=False, stop_after=1)
+    resumed = train_ssl(central_blobs(), tiny_ssl("byol", 2), tmp_path, resume=True, seed=0, progress=False)
     assert resumed.weight_checksums == full.weight_checksums
     assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in full.history]
     assert resumed.epochs_completed == 2 and resumed.steps == full.steps
@@ -61,14 +50,14 @@ def test_resume_continues_exactly(ssl_runs, tmp_path):
 def test_resume_refuses_another_method_or_seed(ssl_runs):
     folder, _ = ssl_runs["simclr"]
     with pytest.raises(InputError, match="simclr run, not simsiam"):
-        train_ssl(_blobs(), _tiny("simsiam"), folder, resume=True, progress=False)
+        train_ssl(central_blobs(), tiny_ssl("simsiam"), folder, resume=True, progress=False)
     with pytest.raises(InputError, match="another config or seed"):
-        train_ssl(_blobs(), _tiny("simclr"), folder, resume=True, seed=5, progress=False)
+        train_ssl(central_blobs(), tiny_ssl("simclr"), folder, resume=True, seed=5, progress=False)
 
 
 def test_two_process_gloo_ddp_gathers_negatives_and_stays_in_sync(tmp_path):
     """SimCLR under DDP: NT-Xent gathers both ranks' projections; validation (rank 0 only)
     must not wait for a gather; the ranks end with identical weights and buffers."""
-    result = train_ssl(_blobs(), _tiny("simclr"), tmp_path, seed=0, world_size=2, progress=False)
+    result = train_ssl(central_blobs(), tiny_ssl("simclr"), tmp_path, seed=0, world_size=2, progress=False)
     assert len(result.weight_checksums) == 2 and result.weight_checksums[0] == result.weight_checksums[1]
     assert result.steps == 2 and np.isfinite(result.final_val_loss)
