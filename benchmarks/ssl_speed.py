@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/ssl_speed.py [--methods byol] [--configs tiny cpu paper]
                                       [--threads 2] [--train-steps 4] [--paper-steps 1]
-                                      [--batch 64]
+                                      [--batch 64] [--compare-embed 256] [--rounds 3]
 
 Training steps are the real thing for the named config (two augmented views per image,
 the method's loss, the optimiser with its parameter groups, BYOL's target update), on
@@ -11,6 +11,12 @@ views. `--batch` overrides the config's batch so the paper's 1024 fits in memory
 time; per-image speed barely depends on it on CPU. The first step is a warm-up and not
 timed. Embedding is the backbone alone in eval mode (one view; orientation averaging
 costs 8x).
+
+`--compare-embed N`: only the shipped `simclr-cpu` encoder on N random images, 8-view
+average, as `embed` runs it ("after": channels-last weights, --threads batches at once on
+one OpenMP thread each) against the same weights as they ran before (each batch split
+across --threads OpenMP threads, default memory layout). Interleaved, best of --rounds,
+so the ratio holds on a shared machine; also the largest code difference.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ import time
 import numpy as np
 import torch
 
-from radiolatent.config import get_ssl_config
+from radiolatent.config import EmbedConfig, get_ssl_config
+from radiolatent.embedding import batched, get_encoder
 from radiolatent.training import SSLRecipe
 
 
@@ -60,6 +67,31 @@ def embed_speed(method: str, name: str, batches: int, batch: int) -> float:
     return batches * batch / (time.perf_counter() - started)
 
 
+def compare_embed(n: int, rounds: int, threads: int) -> None:
+    """The shipped SimCLR encoder, 8-view codes: as `embed` runs it against as it ran before."""
+    after = get_encoder("simclr-cpu", EmbedConfig(threads=threads))
+    before = SSLRecipe(get_ssl_config("simclr", "cpu")).build(seed=0).backbone.eval()
+    before.load_state_dict({k: v.contiguous() for k, v in after.model.state_dict().items()})
+    images = np.random.default_rng(0).integers(0, 256, (n, 64, 64), dtype=np.uint8)
+    runs = {
+        "before": lambda: batched(before, images, after.batch_size, views=8),
+        "after": lambda: after.encode_views(images, views=8),
+    }
+    best = dict.fromkeys(runs, np.inf)
+    codes = {}
+    for _ in range(rounds):
+        for label, run in runs.items():
+            started = time.perf_counter()
+            codes[label] = run()
+            best[label] = min(best[label], time.perf_counter() - started)
+    for label, seconds in best.items():
+        print(f"simclr-cpu 8-view embed, {label:6s}: {8 * n / seconds:7.1f} views/s")
+    print(
+        f"after / before: {best['before'] / best['after']:.2f}x; largest code difference "
+        f"{np.abs(codes['after'] - codes['before']).max():.1e}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", nargs="+", default=["simclr", "byol", "simsiam"])
@@ -69,8 +101,13 @@ def main() -> None:
     parser.add_argument("--paper-steps", type=int, default=1)
     parser.add_argument("--embed-batches", type=int, default=3)
     parser.add_argument("--batch", type=int, default=64, help="images per timed batch")
+    parser.add_argument("--compare-embed", type=int, default=0, metavar="N")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.compare_embed:
+        compare_embed(args.compare_embed, args.rounds, args.threads)
+        return
     print(f"threads={args.threads} batch={args.batch}")
     for method in args.methods:
         for name in args.configs:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from radiolatent.config import EmbedConfig
-from radiolatent.embedding import RandomConv, VDVAEEncoder, batched, get_encoder, model_input
+from radiolatent.embedding import RandomConv, batched, get_encoder, model_input
 
 
 def test_orientation_averaged_codes_ignore_rotation_and_flips(pool_images):
@@ -35,16 +35,17 @@ def test_eight_views_in_one_batch_are_the_mean_of_each_view():
     assert np.array_equal(codes, encode_images(encoder, images, EmbedConfig())), "deterministic"
 
 
-def test_batches_run_in_parallel_give_the_one_thread_codes():
-    """The VDVAE encoder runs two batches at once, one OpenMP thread each: the codes are
-    those of one batch at a time on one thread, and torch's thread count is left as it was."""
-    encoder = get_encoder(None, EmbedConfig(threads=2))
+@pytest.mark.parametrize("model", [None, "simclr-cpu"], ids=["vdvae", "simclr"])
+def test_batches_run_in_parallel_give_the_one_thread_codes(model):
+    """The VDVAE and SSL encoders run two batches at once, one OpenMP thread each: the codes
+    are those of one batch at a time on one thread, and torch's thread count is left as it was."""
+    encoder = get_encoder(model, EmbedConfig(threads=2))
     assert encoder.workers == 2
-    images = np.asarray(model_input("mbc:test").images[:100])  # 4 batches, the last short
+    images = np.asarray(model_input("mbc:test").images[:100])  # 2 or 4 batches, the last short
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one_at_a_time = VDVAEEncoder(encoder.model, encoder.name, encoder.batch_size).encode(images)
+        one_at_a_time = type(encoder)(encoder.model, encoder.name, encoder.batch_size).encode(images)
         torch.set_num_threads(3)
         np.testing.assert_array_equal(encoder.encode(images), one_at_a_time)
         assert torch.get_num_threads() == 3

@@ -30,7 +30,7 @@ DIHEDRAL_SUFFIX = "+d8"
 class EmbedConfig(Settings):
     #: images per forward pass (32-64 beat 256 on 2 CPU cores: docs/defaults.md#embedding-configmodelspy-embedconfig).
     batch_size: int = 64
-    #: torch's CPU threads while embedding; also how many VDVAE batches run at once on the
+    #: torch's CPU threads while embedding; also how many VDVAE or SSL batches run at once on the
     #: CPU, each on one OpenMP thread (embedding.views.one_thread_per_batch; 1: one batch at
     #: a time on torch's threads).
     threads: int = 2

@@ -98,10 +98,8 @@ class VDVAEEncoder:
         from radiolatent.distributed import device
         from radiolatent.models.checkpoint import load_model
 
-        # channels-last convolutions run the encoder ~1.5x faster on CPU (oneDNN's NHWC
-        # kernels; measured 561 -> 875 img/s on 2 cores); codes move by ~1e-6
         where = device(config.device)
-        model = load_model(path).to(where, memory_format=torch.channels_last)
+        model = _channels_last(load_model(path), where)
         name = path.resolve().name
         batch = config.batch_size if where.type != "cpu" else min(config.batch_size, VDVAE_CPU_BATCH)
         return cls(model, name if name.startswith("vdvae") else f"vdvae-{name}", batch, where, config.threads)
@@ -127,6 +125,8 @@ class SSLEncoder:
     name: str
     batch_size: int
     device: torch.device = torch.device("cpu")
+    #: batches run at once on the CPU, one OpenMP thread each (`views.one_thread_per_batch`)
+    workers: int = 1
 
     @classmethod
     def load(cls, path: Path, config: EmbedConfig, kind: str) -> SSLEncoder:
@@ -134,18 +134,25 @@ class SSLEncoder:
         from radiolatent.models.checkpoint import load_model
 
         where = device(config.device)
-        model = load_model(path).to(where)
+        model = _channels_last(load_model(path), where)
         name = path.resolve().name
         # The kind leads the name, so tables and the reference lookup know the method.
-        return cls(model, name if name.startswith(kind) else f"{kind}-{name}", config.batch_size, where)
+        name = name if name.startswith(kind) else f"{kind}-{name}"
+        return cls(model, name, config.batch_size, where, config.threads)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         return self.encode_views(images)
 
-    @torch.inference_mode()
     def encode_views(self, images: np.ndarray, views: int = 1, progress: bool = False) -> np.ndarray:
         """Codes of images, averaged over their 8 orientations with views=8."""
-        return batched(self.model, images, self.batch_size, progress, self.device, views, self.name)
+        return batched(self.model, images, self.batch_size, progress, self.device, views, self.name, self.workers)
+
+
+def _channels_last(model: torch.nn.Module, where: torch.device) -> torch.nn.Module:
+    """The model on `where` with channels-last weights: oneDNN's NHWC convolutions run the
+    encoders faster on CPU (VDVAE 561 -> 875 img/s on 2 cores; ResNet-18 ~1.2x, more with
+    one thread per batch: benchmarks/embed_speed.py). Codes move by ~1e-5 at most."""
+    return model.to(where, memory_format=torch.channels_last)
 
 
 def table_model(table: pd.DataFrame) -> str:
