@@ -3,6 +3,7 @@
 Usage: python benchmarks/vdvae_speed.py [--configs tiny cpu paper] [--threads 2]
                                         [--train-steps 8] [--paper-steps 2]
                                         [--compare-images 256] [--rounds 3] [--full-model]
+                                        [--distil-rounds 3]
 
 First, the shipped encoder (vdvae-cpu) as `embed` runs it ("after": --threads batches at
 once, one OpenMP thread each), single-view and 8-view average, against the same encoder
@@ -11,6 +12,11 @@ ran in parallel) and on one core; with --full-model also the whole VDVAE's `enco
 (before the z0 fast path). All in the same run, interleaved, best of --rounds, so the
 ratios hold even when the machine is shared (absolute img/s then are not the idle
 machine's). `--configs` with no names skips the per-config training figures.
+
+--distil-rounds N: a training step of the `cpu` distillation (`train distil`, teacher
+vdvae-cpu, its 8-view targets already cached as after a run's first epoch) against a
+training step of the `cpu` VDVAE, interleaved, best of N, in images/second: the ratio,
+times the VDVAE's measured run time, estimates the distillation's time on the same cores.
 
 Training steps use the real objective, optimiser, clipping and EMA update of the named
 config (synthetic random images; speed does not depend on content). The first step of
@@ -175,6 +181,47 @@ def view_cost(rounds: int) -> None:
     print(f"8-view cost / single-view cost, one thread, CPU time: {per_image[8] / per_image[1]:.2f} (8 = no overhead)")
 
 
+def distil_speed(steps: int) -> float:
+    """Distillation training images/second over `steps` timed steps: the recipe's views,
+    objective, clipping and AdamW step, with the teacher's targets computed beforehand."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from radiolatent.config.distil import get_distil_config
+    from radiolatent.training.recipes.distil import DistilRecipe
+
+    run = replace(get_distil_config("cpu"), teacher=str(SHIPPED_MODEL))
+    recipe = DistilRecipe(run)
+    model = recipe.build(seed=0)
+    optimizer = recipe.optimizer(model)
+    x, rows, rng = _images(run.train.batch_size), np.arange(run.train.batch_size), np.random.default_rng(0)
+    recipe.inputs(x, rows, rng)  # the targets: computed once per image, in a run's first epoch
+    started = None
+    for step in range(steps + 1):
+        if step == 1:
+            started = time.perf_counter()
+        objective = recipe.objective(model, recipe.inputs(x, rows, rng), step).objective
+        optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), run.train.grad_clip)
+        optimizer.step()
+    return steps * len(x) / (time.perf_counter() - started)
+
+
+def distil_against_vdvae(rounds: int, steps: int) -> None:
+    """Training img/s of the `cpu` distillation and the `cpu` VDVAE, interleaved, best of `rounds`."""
+    best = {"vdvae": 0.0, "distil": 0.0}
+    for round_ in range(rounds):
+        for name in list(best)[:: 1 if round_ % 2 == 0 else -1]:
+            speed = train_speed("cpu", steps) if name == "vdvae" else distil_speed(steps)
+            best[name] = max(best[name], speed)
+    print(
+        f"training img/s: vdvae cpu {best['vdvae']:.1f}, distil cpu {best['distil']:.1f}; "
+        f"a distillation image costs {best['vdvae'] / best['distil']:.2f} VDVAE training images"
+    )
+
+
 def peak_memory_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
@@ -192,11 +239,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--view-cost-rounds", type=int, default=12, help="0 skips the 8-view cost figure")
     parser.add_argument("--full-model", action="store_true", help="also time the whole VDVAE's encode_z0")
+    parser.add_argument("--distil-rounds", type=int, default=0, help="distillation against VDVAE training steps")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"threads={args.threads}")
     if args.view_cost_rounds:
         view_cost(args.view_cost_rounds)
+    if args.distil_rounds:
+        distil_against_vdvae(args.distil_rounds, args.train_steps)
     if args.compare_images:
         compare_embed(args.compare_images, args.rounds, args.threads, args.full_model)
     for name in args.configs:
