@@ -1,6 +1,6 @@
 """The supervised ceiling in the study: rows in the classifier results' columns, from the
 shipped table (measured by `radiolatent train supervised`, docs/results.md gives the
-command) or trained now (`reproduce --retrain`), and the summary rows the report shows.
+command) or trained now (`reproduce --retrain-ceiling`), and the summary rows the report shows.
 Light on imports (no torch) unless it trains: the report reads it."""
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ def ceiling_rows(retrain: bool = False, seeds: int = 3, progress: bool = True) -
     then the run's own columns): the shipped table, or trained now with `retrain`."""
     if not retrain:
         return shipped_rows()
-    from radiolatent.config.supervised import SUPERVISED_SETS, SupervisedConfig
+    from radiolatent.config.supervised import CEILING_CONFIG, SUPERVISED_SETS
     from radiolatent.supervised import run_ceiling
 
-    return run_ceiling(list(SUPERVISED_SETS), seeds, SupervisedConfig(), progress=progress)
+    return run_ceiling(list(SUPERVISED_SETS), seeds, CEILING_CONFIG, progress=progress)
 
 
 def summary_rows(rows: pd.DataFrame) -> list[dict]:

@@ -45,6 +45,12 @@ class SupervisedConfig:
     threads: int = 2
 
 
+#: the shipped ceiling table's settings (src/radiolatent/weights/supervised/ceiling.csv;
+#: docs/results.md gives its commands): ten epochs, stopped 3 without a better validation
+#: ROC-AUC. `reproduce --retrain-ceiling` trains with these, so its rows compare with it.
+CEILING_CONFIG = SupervisedConfig(max_epochs=10, patience=3)
+
+
 def _supervised_problems(c: SupervisedConfig) -> list[str]:
     p = _Problems()
     p.finite(c)
