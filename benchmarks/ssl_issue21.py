@@ -3,6 +3,10 @@
     python benchmarks/ssl_issue21.py layers simclr-cpu   # earlier ResNet stages' pools, single view
     python benchmarks/ssl_issue21.py radius              # emission radius: FR-DEEP N vs F, zoomed-out F
     python benchmarks/ssl_issue21.py view-cost           # time of the SSL views, with and without zoom-out
+    python benchmarks/ssl_issue21.py untrained [single,d8] [STRIDE]  # the `cpu` backbone, seed 0, untrained
+    python benchmarks/ssl_issue21.py metrics             # the shipped runs' training_metrics.csv, first/last epochs
+    python benchmarks/ssl_issue21.py crop-flux [DRAWS]   # flux kept inside the `cpu` preset's views
+    python benchmarks/ssl_issue21.py invariance          # code distances: jitter vs flip / turn vs other sources
 
 Scores are the study's protocol (benchmarks/single_pass.py): six classifiers, seeds 0-2,
 the best by mean accuracy with its ROC-AUC and the best ROC-AUC of the six.
@@ -18,12 +22,17 @@ import numpy as np
 import pandas as pd
 import torch
 
+import radiolatent.data.ssl_views as ssl_views
 import radiolatent.models.checkpoint as checkpoint
-from radiolatent.config import DEFAULT_POOL, EmbedConfig, SSLViewConfig
+from radiolatent.config import DEFAULT_POOL, EmbedConfig, SSLViewConfig, get_ssl_config
 from radiolatent.data.ssl_views import random_view, two_views
 from radiolatent.downstream.classify import classify_codes
 from radiolatent.embedding import embed
+from radiolatent.embedding.encoders import WEIGHTS_DIR, get_encoder
 from radiolatent.embedding.tables import set_input
+from radiolatent.models.ssl import build_ssl
+
+SSL_MODELS = ("simclr-cpu", "byol-cpu", "simsiam-cpu")
 
 #: column ranges of the concatenated layer2 | layer3 | layer4 pools (128 + 256 + 512)
 LAYERS = {"layer4": (384, 896), "layer3": (128, 384), "layer2": (0, 128), "layer3+layer4": (128, 896)}
@@ -106,6 +115,138 @@ def view_cost() -> None:
         print(f"{name}: {(time.perf_counter() - started) / 20 * 1000:.1f} ms per batch of 64 pairs (1 thread)")
 
 
+def best_scores(table: pd.DataFrame, spec: str) -> str:
+    """The study's protocol on one set: best classifier by mean accuracy (seeds 0-2), its
+    ROC-AUC, and the best ROC-AUC of the six."""
+    result = classify_codes(table, f"{spec}:train", f"{spec}:test", seeds=[0, 1, 2])
+    scores = result.table.pivot(index="classifier", columns="metric", values="mean")
+    best = scores["accuracy"].idxmax()
+    return (
+        f"{spec} {best} {scores['accuracy'][best]:.3f} / {scores['roc_auc'][best]:.3f} "
+        f"(best ROC-AUC {scores['roc_auc'].idxmax()} {scores['roc_auc'].max():.3f})"
+    )
+
+
+def untrained_backbone(method: str = "simclr", stem_stride: int = 2) -> torch.nn.Module:
+    """The `cpu` preset's ResNet-18 as `build_ssl(cfg, seed=0)` draws it: the shipped
+    runs' starting weights (the backbone is drawn first, so all three methods share it).
+    stem_stride=1: the same network with `paper`'s stem stride (full 64x64 grid)."""
+    cfg = dataclasses.replace(get_ssl_config(method, "cpu").model, stem_stride=stem_stride)
+    return build_ssl(cfg, seed=0).backbone.eval()
+
+
+def untrained(views: str, stem_stride: int = 2) -> None:
+    same = [untrained_backbone(m).state_dict() for m in ("simclr", "byol", "simsiam")]
+    print("same initial backbone for the three methods:", all(torch.equal(same[0][k], s[k]) for s in same for k in s))
+    checkpoint.load_model = lambda path, *a, **k: untrained_backbone(stem_stride=stem_stride)
+    for view in views.split(","):
+        config = EmbedConfig(dihedral_average=view == "d8", threads=1)
+        started = time.perf_counter()
+        table = embed("simclr-cpu", ["mbc", "frdeep-n"], config, progress=False)
+        cells = " | ".join(best_scores(table, spec) for spec in ("mbc", "frdeep-n"))
+        print(
+            f"RESULT untrained, stem stride {stem_stride}, {view}: {cells} ({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
+
+
+def metrics() -> None:
+    for model in SSL_MODELS:
+        m = pd.read_csv(WEIGHTS_DIR / model / "training_metrics.csv")
+        cols = ["epoch", "step", "loss", "val_loss", "feature_spread", "val_feature_spread", "grad_norm", "lr"]
+        print(f"== {model}: {len(m)} epochs, {int(m['step'].iloc[-1])} steps")
+        print(m[cols].iloc[[0, 1, -3, -2, -1]].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        for col in ("loss", "val_loss", "lr"):
+            print(f"  {col} by epoch: " + " ".join(f"{v:.4g}" for v in m[col]))
+
+
+def geometric_kept(x: torch.Tensor, rng_seed: int, cfg: SSLViewConfig) -> np.ndarray:
+    """Fraction of each image's summed pixel values inside one view (geometric step only:
+    crop, rotation, flips as the views draw them), the crop's zoom undone by its area."""
+    grab: list[torch.Tensor] = []
+    affine_grid = ssl_views.F.affine_grid
+    ssl_views.F.affine_grid = lambda theta, *a, **k: grab.append(theta) or affine_grid(theta, *a, **k)
+    try:
+        view = ssl_views._geometric(x, np.random.default_rng(rng_seed), cfg)
+    finally:
+        ssl_views.F.affine_grid = affine_grid
+    theta = grab[0].double()
+    # output pixel area in input pixels: |det| of the affine map (width x height of the crop)
+    det = (theta[:, 0, 0] * theta[:, 1, 1] - theta[:, 0, 1] * theta[:, 1, 0]).abs()
+    return (view.double().sum((1, 2, 3)) * det / x.double().sum((1, 2, 3)).clamp_min(1e-12)).numpy()
+
+
+def crop_flux(draws: int) -> None:
+    preset = get_ssl_config("simclr", "cpu").views
+    variants = {
+        "cpu views (crop+rotation+flips)": preset,
+        "crop only (no rotation)": dataclasses.replace(preset, rotate_p=0.0),
+        "rotation only (full crop)": dataclasses.replace(preset, crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0)),
+        "stronger crop, 50-100 % of the area (no preset)": dataclasses.replace(preset, crop_scale=(0.5, 1.0)),
+        "identity (check)": dataclasses.replace(
+            preset, rotate_p=0.0, flip_p=0.0, crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0)
+        ),
+    }
+    for spec in ("pool", "mbc", "frdeep-n"):
+        images = np.asarray(set_input(spec, DEFAULT_POOL)[0].images)
+        x = torch.from_numpy(images.astype(np.float32) / 255)[:, None]
+        source = x * (x >= 0.1 * x.amax((2, 3), keepdim=True))  # pixels above 10 % of the peak
+        for name, cfg in variants.items():
+            for label, inp in (("all pixels", x), ("source >10% peak", source)):
+                kept = np.concatenate([geometric_kept(inp, seed, cfg) for seed in range(draws)])
+                print(
+                    f"RESULT {spec} ({len(images)} images x {draws} draws) {name}, {label}: "
+                    f"median {np.median(kept):.3f}, "
+                    f"5th pct {np.percentile(kept, 5):.3f}, 1st pct {np.percentile(kept, 1):.3f}, "
+                    f"lose >5% {np.mean(kept < 0.95):.3f}, lose >20% {np.mean(kept < 0.8):.3f}",
+                    flush=True,
+                )
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True).clip(1e-12)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True).clip(1e-12)
+    return 1.0 - (a * b).sum(1)
+
+
+def invariance() -> None:
+    """Median cosine distance between an image's code and the code of a changed copy, and
+    between the codes of two different images (a random pairing), single pass; in brackets
+    each as a fraction of the two-sources distance."""
+    torch.set_num_threads(1)
+    preset = get_ssl_config("simclr", "cpu").views
+    always = dataclasses.replace(preset, jitter_p=1.0)
+    for spec in ("mbc:test", "frdeep-n:test"):
+        images = np.asarray(set_input(spec, DEFAULT_POOL)[0].images)
+        x = torch.from_numpy(images.astype(np.float32) / 255)[:, None]
+        changed = {
+            "jitter (b, c in [0.7, 1.3])": ssl_views._jitter(x, np.random.default_rng(0), always).clamp(0, 1),
+            "horizontal flip": x.flip(3),
+            "quarter turn": x.rot90(1, (2, 3)),
+            "one cpu view": random_view(x, np.random.default_rng(0), preset),
+        }
+        # a 45-degree turn (no crop, no flip): the corners fall outside, as in the views
+        theta = torch.tensor([[[0.7071, -0.7071, 0.0], [0.7071, 0.7071, 0.0]]]).repeat(len(x), 1, 1)
+        grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+        changed["45 deg rotation"] = torch.nn.functional.grid_sample(x, grid, align_corners=False)
+        pairs = np.random.default_rng(0).permutation(len(x))
+        pairs = np.where(pairs == np.arange(len(x)), np.roll(pairs, 1), pairs)
+        encoders = {"untrained": untrained_backbone()}
+        for model in SSL_MODELS:
+            encoders[model] = get_encoder(model, EmbedConfig(dihedral_average=False, threads=1)).model
+        for name, net in encoders.items():
+            with torch.inference_mode():
+                base = net(x).numpy()
+                moved = {k: net(v).numpy() for k, v in changed.items()}
+            # raw: the pooled ReLU features as embedded; centred: less the set's mean code, so
+            # the direction all non-negative codes share does not hide the differences
+            for how, mean in (("raw", 0.0), ("centred", base.mean(0))):
+                other = np.median(cosine_distance(base - mean, base[pairs] - mean))
+                cells = {k: np.median(cosine_distance(base - mean, v - mean)) for k, v in moved.items()}
+                row = ", ".join(f"{k} {v:.4f} ({v / other:.2f})" for k, v in cells.items())
+                print(f"RESULT {spec} ({len(x)} images) {name} {how}: two sources {other:.4f}; {row}", flush=True)
+
+
 if __name__ == "__main__":
     task = sys.argv[1] if len(sys.argv) > 1 else ""
     if task == "layers":
@@ -114,5 +255,13 @@ if __name__ == "__main__":
         radius()
     elif task == "view-cost":
         view_cost()
+    elif task == "untrained":
+        untrained(sys.argv[2] if len(sys.argv) > 2 else "single,d8", int(sys.argv[3]) if len(sys.argv) > 3 else 2)
+    elif task == "metrics":
+        metrics()
+    elif task == "crop-flux":
+        crop_flux(int(sys.argv[2]) if len(sys.argv) > 2 else 3)
+    elif task == "invariance":
+        invariance()
     else:
         sys.exit(__doc__)
