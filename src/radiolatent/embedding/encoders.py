@@ -150,9 +150,9 @@ class SSLEncoder:
 
 def _channels_last(model: torch.nn.Module, where: torch.device) -> torch.nn.Module:
     """The model on `where` with channels-last weights: oneDNN's NHWC convolutions run the
-    encoders faster on CPU (VDVAE 561 -> 875 img/s on 2 cores; ResNet-18 ~1.2x, more with
-    one thread per batch: benchmarks/embed_speed.py). Codes move by ~1e-5 at most."""
-    return model.to(where, memory_format=torch.channels_last)
+    encoders faster on CPU (VDVAE 561 -> 875 img/s on 2 cores; ResNet-18 1.2-1.3x, 1.9x with
+    one thread per batch: benchmarks/ssl_speed.py --compare-embed). Codes move by ~1e-5 at most."""
+    return model.to(where).to(memory_format=torch.channels_last)
 
 
 def table_model(table: pd.DataFrame) -> str:
