@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--seeds",
         type=argtypes.positive_int,
         default=None,
-        help="seeds for every multi-seed result (default 2; 3 adds about a minute)",
+        help="seeds for every multi-seed result (default 2; 3 adds about half of Table 2's ~7 minutes)",
     )
     p.add_argument(
         "--profile",

@@ -53,9 +53,9 @@ class ReproduceConfig(Settings):
     vdvae_extra_sets: tuple[str, ...] = ("pool", "first-galaxy")
     #: Table 2's (dataset, train spec, test spec).
     table2: tuple[tuple[str, str, str], ...] = (("mbc", "mbc:train", "mbc:test"), ("nvss", "nvss:train", "nvss:test"))
-    #: seeds of every multi-seed result: two keep the study within its 10-minute budget on
-    #: 2 cores (docs/defaults.md#the-study-configstudypy-reproduceconfig). `--seeds 3` gives
-    #: docs/results.md's tables.
+    #: seeds of every multi-seed result: two, as Table 2's 24 tables take ~7 minutes of the
+    #: study on 2 cores (docs/defaults.md#the-study-configstudypy-reproduceconfig); `--seeds 3`
+    #: gives docs/results.md's 3-seed summary.
     seeds: int = 2
     classifiers: tuple[ClassifierName, ...] = CLASSIFIER_NAMES
     #: False averages every code over the 8 orientations (EmbedConfig.dihedral_average)
