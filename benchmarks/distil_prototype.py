@@ -17,11 +17,10 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from single_pass import SETS
+from single_pass import SETS, scored
 
 from radiolatent.config import DEFAULT_POOL, EmbedConfig
 from radiolatent.data.pools import build_pool
-from radiolatent.downstream.classify import classify_codes
 from radiolatent.embedding import SHIPPED_MODEL, embed, encode_images, get_encoder
 from radiolatent.models.checkpoint import load_model, save_model
 
@@ -76,10 +75,7 @@ def main() -> None:
     for view in ("single", "d8"):
         table = embed(out, list(SETS), EmbedConfig(dihedral_average=view == "d8", threads=1), progress=False)
         for name in SETS:
-            scores = classify_codes(table, f"{name}:train", f"{name}:test", seeds=[0, 1, 2]).table
-            scores = scores.pivot(index="classifier", columns="metric", values="mean")
-            best = scores["accuracy"].idxmax()
-            print(f"RESULT {view} {name}: {best} {scores['accuracy'][best]:.3f} / {scores['roc_auc'][best]:.3f}")
+            print(f"RESULT {view} {name}: {scored(table, name)[0]}")
 
 
 if __name__ == "__main__":

@@ -21,12 +21,12 @@ import time
 import numpy as np
 import pandas as pd
 import torch
+from single_pass import scored
 
 import radiolatent.data.ssl_views as ssl_views
 import radiolatent.models.checkpoint as checkpoint
 from radiolatent.config import DEFAULT_POOL, EmbedConfig, SSLViewConfig, get_ssl_config
 from radiolatent.data.ssl_views import random_view, two_views
-from radiolatent.downstream.classify import classify_codes
 from radiolatent.embedding import embed
 from radiolatent.embedding.encoders import WEIGHTS_DIR, get_encoder
 from radiolatent.embedding.tables import set_input
@@ -62,15 +62,7 @@ def layers(model: str) -> None:
     meta = table.drop(columns=codes)
     for name, (a, b) in LAYERS.items():
         part = table[codes[a:b]].set_axis([f"z{i:03d}" for i in range(b - a)], axis=1)
-        cells = []
-        for spec in ("mbc", "frdeep-n"):
-            result = classify_codes(pd.concat([meta, part], axis=1), f"{spec}:train", f"{spec}:test", seeds=[0, 1, 2])
-            scores = result.table.pivot(index="classifier", columns="metric", values="mean")
-            best = scores["accuracy"].idxmax()
-            cells.append(
-                f"{spec} {best} {scores['accuracy'][best]:.3f} / {scores['roc_auc'][best]:.3f} "
-                f"(best ROC-AUC {scores['roc_auc'].max():.3f})"
-            )
+        cells = [best_scores(pd.concat([meta, part], axis=1), spec) for spec in ("mbc", "frdeep-n")]
         print(f"RESULT {model} {name}: " + " | ".join(cells), flush=True)
 
 
@@ -116,15 +108,9 @@ def view_cost() -> None:
 
 
 def best_scores(table: pd.DataFrame, spec: str) -> str:
-    """The study's protocol on one set: best classifier by mean accuracy (seeds 0-2), its
-    ROC-AUC, and the best ROC-AUC of the six."""
-    result = classify_codes(table, f"{spec}:train", f"{spec}:test", seeds=[0, 1, 2])
-    scores = result.table.pivot(index="classifier", columns="metric", values="mean")
-    best = scores["accuracy"].idxmax()
-    return (
-        f"{spec} {best} {scores['accuracy'][best]:.3f} / {scores['roc_auc'][best]:.3f} "
-        f"(best ROC-AUC {scores['roc_auc'].idxmax()} {scores['roc_auc'].max():.3f})"
-    )
+    """The study's protocol on one set (single_pass.scored): its best classifier's
+    accuracy / ROC-AUC, and the best ROC-AUC of the six."""
+    return f"{spec}: {scored(table, spec)[0]}"
 
 
 def untrained_backbone(method: str = "simclr", stem_stride: int = 2) -> torch.nn.Module:
