@@ -29,6 +29,8 @@ import torch
 
 from radiolatent.config import EmbedConfig, get_ssl_config
 from radiolatent.embedding import batched, get_encoder
+from radiolatent.embedding.encoders import model_path
+from radiolatent.models.checkpoint import load_model
 from radiolatent.training import SSLRecipe
 
 
@@ -70,8 +72,7 @@ def embed_speed(method: str, name: str, batches: int, batch: int) -> float:
 def compare_embed(n: int, rounds: int, threads: int) -> None:
     """The shipped SimCLR encoder, 8-view codes: as `embed` runs it against as it ran before."""
     after = get_encoder("simclr-cpu", EmbedConfig(threads=threads))
-    before = SSLRecipe(get_ssl_config("simclr", "cpu")).build(seed=0).backbone.eval()
-    before.load_state_dict({k: v.contiguous() for k, v in after.model.state_dict().items()})
+    before = load_model(model_path("simclr-cpu")).eval()  # the same weights, default memory layout
     images = np.random.default_rng(0).integers(0, 256, (n, 64, 64), dtype=np.uint8)
     runs = {
         "before": lambda: batched(before, images, after.batch_size, views=8),

@@ -55,6 +55,23 @@ def _images(n: int) -> torch.Tensor:
     return torch.randint(0, 256, (n, 1, 64, 64)).float() / 255.0
 
 
+def timed_steps(objective, model: torch.nn.Module, optimizer, grad_clip: float, steps: int, batch: int, after=None):
+    """Training images/second over `steps` timed optimiser steps (after one warm-up step):
+    `objective(step)` is the loss, then backward, clipping, the step and `after(step)`."""
+    started = time.perf_counter()
+    for step in range(steps + 1):
+        if step == 1:
+            started = time.perf_counter()
+        loss = objective(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        if after is not None:
+            after(step)
+    return steps * batch / (time.perf_counter() - started)
+
+
 def train_speed(name: str, steps: int) -> float:
     """Training images/second over `steps` timed steps (after one warm-up step)."""
     run = get_config(name)
@@ -62,17 +79,15 @@ def train_speed(name: str, steps: int) -> float:
     optimizer = make_optimizer(run.train, model.parameters())
     ema = EMA(model, run.train.ema_decay)
     x = _images(run.train.batch_size)
-    started = None
-    for step in range(steps + 1):
-        if step == 1:
-            started = time.perf_counter()
-        objective = vdvae_objective(model(x), run, step)
-        optimizer.zero_grad(set_to_none=True)
-        objective.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), run.train.grad_clip)
-        optimizer.step()
-        ema.update(model, step)
-    return steps * len(x) / (time.perf_counter() - started)
+    return timed_steps(
+        lambda step: vdvae_objective(model(x), run, step),
+        model,
+        optimizer,
+        run.train.grad_clip,
+        steps,
+        len(x),
+        after=lambda step: ema.update(model, step),
+    )
 
 
 def embed_speed(name: str, batches: int, threads: int) -> float:
@@ -197,16 +212,14 @@ def distil_speed(steps: int) -> float:
     optimizer = recipe.optimizer(model)
     x, rows, rng = _images(run.train.batch_size), np.arange(run.train.batch_size), np.random.default_rng(0)
     recipe.inputs(x, rows, rng)  # the targets: computed once per image, in a run's first epoch
-    started = None
-    for step in range(steps + 1):
-        if step == 1:
-            started = time.perf_counter()
-        objective = recipe.objective(model, recipe.inputs(x, rows, rng), step).objective
-        optimizer.zero_grad(set_to_none=True)
-        objective.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), run.train.grad_clip)
-        optimizer.step()
-    return steps * len(x) / (time.perf_counter() - started)
+    return timed_steps(
+        lambda step: recipe.objective(model, recipe.inputs(x, rows, rng), step).objective,
+        model,
+        optimizer,
+        run.train.grad_clip,
+        steps,
+        len(x),
+    )
 
 
 def distil_against_vdvae(rounds: int, steps: int) -> None:
