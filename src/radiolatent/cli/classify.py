@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_knn)
 
 
-def _classifier_list(text: str) -> list[str]:
+def classifier_list(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in CLASSIFIER_NAMES]
     if unknown or not names:
@@ -87,7 +87,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise InputError("--seeds", "need at least one seed")
-    names = _classifier_list(args.classifiers)
+    names = classifier_list(args.classifiers)
     test_paths = args.test_codes or args.codes
     if len(test_paths) != len(args.codes):
         raise InputError("--test-codes", f"give one per --codes ({len(args.codes)}), got {len(test_paths)}")
