@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import cast
 
 import pandas as pd
 
 from radiolatent.cli import argtypes
-from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY
+from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, ClassifierName
 from radiolatent.errors import InputError
 from radiolatent.fileio import write_csv
 
@@ -73,12 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_knn)
 
 
-def classifier_list(text: str) -> list[str]:
+def classifier_list(text: str) -> list[ClassifierName]:
+    """--classifiers: a comma-separated subset of [A]'s six."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in CLASSIFIER_NAMES]
     if unknown or not names:
         raise InputError("--classifiers", f"unknown {unknown} (choose from {','.join(CLASSIFIER_NAMES)})")
-    return names
+    return [cast(ClassifierName, name) for name in names]
 
 
 def cmd_classify(args: argparse.Namespace) -> int:

@@ -74,48 +74,90 @@ def predict_codes(
     config: PredictConfig = DEFAULT_PREDICT,
     classify_config: ClassifyConfig = DEFAULT_CLASSIFY,
 ) -> pd.DataFrame:
-    """One row of predictions per `in_spec` row of `table`, from a classifier fitted on the
-    labelled `train_spec` rows of `train_table` (the same table, or one made by the same
-    model). `classifier` None: the best of [A]'s six by cross-validation (module doc).
-
-    `out.attrs` holds `classifier`, `classes`, `validation` (each classifier's
-    cross-validated accuracy, ROC-AUC for two classes, log-loss) and `n_train`.
-    Rows that are themselves labelled training rows are marked `in_training`.
+    """One row of predictions per `in_spec` row of `table`, from a `CodePredictor` fitted
+    on the labelled `train_spec` rows of `train_table` (the same table, or one made by the
+    same model). `classifier` None: the best of [A]'s six by cross-validation (module doc).
     """
-    check_config(config)
     train_source, source = codes_mod.table_source(train_table), codes_mod.table_source(table)
     train_rows = codes_mod.select(train_table, train_spec)
     rows = codes_mod.select(table, in_spec)
     same_model(train_rows, train_spec, train_source, rows, in_spec, source)
-    labelled = labelled_rows(train_rows, train_spec, train_source, block, config)
-    X, Z = _scaled(labelled.X, codes_mod.code_matrix(rows, block).astype(np.float64), standardise)
-    if classifier is not None and classifier not in CLASSIFIER_NAMES:
-        raise InputError("classifier", f"unknown '{classifier}' (choose from {', '.join(CLASSIFIER_NAMES)})")
-    names = usable_classifiers(list(classify_config.classifiers), labelled.y, config, classify_config)
-    if classifier is not None and classifier not in names:
-        raise InputError("classifier", f"'{classifier}' cannot be fitted here (usable: {', '.join(names)})")
-    # a classifier named by the user is the only one that needs validation scores
-    validation, oof = cross_validate(X, labelled.y, [classifier] if classifier else names, config, classify_config)
-    chosen = classifier or best_classifier(validation)
-    fitted = _fit_all(X, labelled.y, names, config.seed, classify_config)
-    probabilities = _platt(oof[chosen], labelled.y).predict_proba(scores(fitted[chosen], Z))
-    prediction = probabilities.argmax(axis=1)
-    votes = np.stack([fitted[name].predict(Z) for name in names])
-    out = rows[list(ID_COLUMNS)].reset_index(drop=True).copy()
-    for k, name in enumerate(labelled.names):
-        out[probability_column(name)] = probabilities[:, k]
-    out["prediction"] = np.asarray(labelled.names, dtype=object)[prediction]
-    out["classifier"] = chosen
-    out["agreement"] = (votes == prediction).mean(axis=0)
-    out = out.join(domain_scores(labelled, Z, config))
-    out["in_training"] = rows["id"].isin(set(labelled.ids)).to_numpy()
-    for column in CARRIED_COLUMNS:
-        if column in rows.columns:
-            out[column] = rows[column].to_numpy()
-    out.attrs.update(
-        classifier=chosen, classes=labelled.names, validation=validation, n_train=len(labelled.y), train=train_spec
-    )
-    return out
+    predictor = CodePredictor(classifier, block, standardise, config, classify_config)
+    return predictor.fit(train_rows, train_spec).predict(rows)
+
+
+class CodePredictor:
+    """fit / predict, as scikit-learn's estimators, on codes-table rows.
+
+    `fit(rows, spec)` learns from the rows that carry a label (label >= 0): it
+    cross-validates the candidate classifiers, keeps the best (or `classifier`), fits the
+    calibration on its out-of-fold scores and every candidate on all rows (for
+    `agreement`). `predict(rows)` gives the predictions table (module doc), whose
+    `attrs` hold `classifier`, `classes`, `validation` (each candidate's cross-validated
+    accuracy, ROC-AUC for two classes, log-loss), `n_train` and `train`.
+    """
+
+    def __init__(
+        self,
+        classifier: str | None = None,
+        block: str = "z",
+        standardise: bool = DEFAULT_CLASSIFY.standardise,
+        config: PredictConfig = DEFAULT_PREDICT,
+        classify_config: ClassifyConfig = DEFAULT_CLASSIFY,
+    ):
+        check_config(config)
+        if classifier is not None and classifier not in CLASSIFIER_NAMES:
+            raise InputError("classifier", f"unknown '{classifier}' (choose from {', '.join(CLASSIFIER_NAMES)})")
+        self.classifier, self.block, self.standardise = classifier, block, standardise
+        self.config, self.classify_config = config, classify_config
+
+    def fit(self, rows: pd.DataFrame, spec: str = "training rows") -> CodePredictor:
+        config, classify_config = self.config, self.classify_config
+        self.labelled = labelled_rows(rows, spec, codes_mod.table_source(rows), self.block, config)
+        y = self.labelled.y
+        self.scaling = _scaling(self.labelled.X, self.standardise)
+        X = self._scaled(self.labelled.X)
+        names = usable_classifiers(list(classify_config.classifiers), y, config, classify_config)
+        if self.classifier is not None and self.classifier not in names:
+            raise InputError("classifier", f"'{self.classifier}' cannot be fitted here (usable: {', '.join(names)})")
+        # a classifier named by the user is the only one that needs validation scores
+        candidates: list[str] = [self.classifier] if self.classifier else list(names)
+        self.validation, oof = cross_validate(X, y, candidates, config, classify_config)
+        self.chosen = self.classifier or best_classifier(self.validation)
+        self.fitted = _fit_all(X, y, names, config.seed, classify_config)
+        self.calibration = _platt(oof[self.chosen], y)
+        self.spec = spec
+        return self
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        mean, sd = self.scaling
+        return (np.asarray(X, dtype=np.float64) - mean) / sd
+
+    def predict(self, rows: pd.DataFrame) -> pd.DataFrame:
+        names = self.labelled.names
+        Z = self._scaled(codes_mod.code_matrix(rows, self.block))
+        probabilities = self.calibration.predict_proba(scores(self.fitted[self.chosen], Z))
+        prediction = probabilities.argmax(axis=1)
+        votes = np.stack([model.predict(Z) for model in self.fitted.values()])
+        out = rows[list(ID_COLUMNS)].reset_index(drop=True).copy()
+        for k, name in enumerate(names):
+            out[probability_column(name)] = probabilities[:, k]
+        out["prediction"] = np.asarray(names, dtype=object)[prediction]
+        out["classifier"] = self.chosen
+        out["agreement"] = (votes == prediction).mean(axis=0)
+        out = out.join(domain_scores(self.labelled, self._scaled(self.labelled.X), Z, self.config))
+        out["in_training"] = rows["id"].astype(str).isin(set(self.labelled.ids)).to_numpy()
+        for column in CARRIED_COLUMNS:
+            if column in rows.columns:
+                out[column] = rows[column].to_numpy()
+        out.attrs.update(
+            classifier=self.chosen,
+            classes=names,
+            validation=self.validation,
+            n_train=len(self.labelled.y),
+            train=self.spec,
+        )
+        return out
 
 
 def labelled_rows(rows: pd.DataFrame, spec: str, source: str, block: str, config: PredictConfig) -> Labelled:
@@ -164,12 +206,12 @@ def probability_column(name: str) -> str:
     return "p_" + re.sub(r"[^0-9a-z]+", "_", str(name).lower()).strip("_")
 
 
-def _scaled(X: np.ndarray, Z: np.ndarray, standardise: bool) -> tuple[np.ndarray, np.ndarray]:
+def _scaling(X: np.ndarray, standardise: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, sd) that standardise the labelled codes; (0, 1) when not standardising."""
     if not standardise:
-        return X, Z
-    mean, sd = X.mean(axis=0), X.std(axis=0)
-    sd[sd == 0] = 1.0
-    return (X - mean) / sd, (Z - mean) / sd
+        return np.zeros(X.shape[1]), np.ones(X.shape[1])
+    sd = X.std(axis=0)
+    return X.mean(axis=0), np.where(sd == 0, 1.0, sd)
 
 
 def scores(model, X: np.ndarray) -> np.ndarray:
@@ -242,9 +284,10 @@ def _fit_all(X: np.ndarray, y: np.ndarray, names: list[str], seed: int, config: 
     return dict(zip(names, models))
 
 
-def domain_scores(labelled: Labelled, Z: np.ndarray, config: PredictConfig) -> pd.DataFrame:
-    """`in_domain`, `out_of_domain` and `nearest_train` for rows of codes `Z` (module doc)."""
-    X = np.ascontiguousarray(labelled.X, dtype=np.float32)
+def domain_scores(labelled: Labelled, X: np.ndarray, Z: np.ndarray, config: PredictConfig) -> pd.DataFrame:
+    """`in_domain`, `out_of_domain` and `nearest_train` for rows of codes `Z`, against the
+    labelled codes `X` (module doc)."""
+    X = np.ascontiguousarray(X, dtype=np.float32)
     transforms = whitening(X, DEFAULT_SEARCH)
     for transform in transforms:
         X = transform.apply(X)
