@@ -72,3 +72,19 @@ def test_garbage_before_the_last_line_or_bad_values_raise_input_error(tmp_path):
     path.write_text(json.dumps({"id": "a", "score": 2, "time": "yesterday", "by": "x"}) + "\n")
     with pytest.raises(InputError, match="ISO-8601"):
         store.scores()
+
+
+def test_a_label_store_gives_its_scores_as_classes_to_the_rows_it_names(tmp_path):
+    from downstream_fixtures import random_codes, table_of
+
+    from radiolatent.downstream.labels import labelled_by_store
+
+    store = LabelStore(tmp_path / "labels.jsonl")
+    store.add("pool-1", 5)
+    store.add("pool-2", 0)
+    store.add("pool-1", 4)  # the last score wins
+    table = labelled_by_store(table_of(random_codes(5), "pool"), store.path)
+    assert table["label"].tolist() == [-1, 4, 0, -1, -1]
+    assert table["label_name"].tolist() == ["", "4", "0", "", ""]
+    with pytest.raises(InputError, match="no such label store"):
+        labelled_by_store(table, tmp_path / "missing.jsonl")

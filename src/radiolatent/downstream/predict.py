@@ -6,10 +6,10 @@ predicts every row of another selection. Each row gets:
 
 * calibrated class probabilities (`p_<class>`, e.g. `p_frii`) and the predicted class;
 * `agreement`: the fraction of the six classifiers that call the same class;
-* `in_domain`: how typical the row's code is of the labelled codes, as a percentile of
-  their own typicality (1: as typical as the most typical labelled source; near 0:
-  farther from its labelled neighbours than almost every labelled source is from its
-  own), and `out_of_domain` where it falls below `PredictConfig.domain_threshold`;
+* `in_domain`: how typical the row's code is of the labelled codes: the share of labelled
+  sources that are at least as far from their own nearest labelled neighbours (1: closer
+  than any; 0: farther than every one), and `out_of_domain` where it falls below
+  `PredictConfig.domain_threshold`;
 * `nearest_train`: the ids of the nearest labelled sources (whitened cosine, as `search`).
 
 The default classifier is chosen by stratified cross-validation within the labelled
@@ -23,7 +23,6 @@ import re
 import warnings
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 import pandas as pd
 from joblib import delayed
@@ -43,7 +42,7 @@ from radiolatent.config import (
     check_config,
 )
 from radiolatent.downstream.classify import make_classifier, same_model
-from radiolatent.downstream.code_index import whitening
+from radiolatent.downstream.code_index import CodeIndex
 from radiolatent.errors import InputError
 from radiolatent.workers import parallel
 
@@ -286,21 +285,23 @@ def _fit_all(X: np.ndarray, y: np.ndarray, names: list[str], seed: int, config: 
 
 def domain_scores(labelled: Labelled, X: np.ndarray, Z: np.ndarray, config: PredictConfig) -> pd.DataFrame:
     """`in_domain`, `out_of_domain` and `nearest_train` for rows of codes `Z`, against the
-    labelled codes `X` (module doc)."""
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    transforms = whitening(X, DEFAULT_SEARCH)
-    for transform in transforms:
-        X = transform.apply(X)
-        Z = transform.apply(np.ascontiguousarray(Z, dtype=np.float32))
-    index = faiss.IndexFlatIP(X.shape[1])
-    index.add(X)
+    labelled codes `X` (module doc).
+
+    Typicality is the mean Euclidean distance to the `neighbours` nearest labelled codes
+    after a PCA keeping 95 % of their variance ([C]'s space, `euclidean-pca`): on whitened
+    cosine, compact sources and VLASS cutouts looked more typical of MBC than MBC's own
+    test sources (docs/results.md, "Predictions for your own sources"). The nearest
+    labelled ids are those `search` would list (its default metric)."""
+    X, Z = (np.ascontiguousarray(v, dtype=np.float32) for v in (X, Z))
     k = min(config.neighbours, len(X) - 1)
-    own, _ = index.search(X, k + 1)
-    own_typicality = np.sort(own[:, 1:].mean(axis=1))  # each labelled row without itself
-    similarity, nearest = index.search(np.ascontiguousarray(Z, dtype=np.float32), max(k, config.nearest_ids))
-    typicality = similarity[:, :k].mean(axis=1)
-    in_domain = np.searchsorted(own_typicality, typicality, side="right") / len(own_typicality)
-    ids = labelled.ids[nearest[:, : config.nearest_ids]]
+    space = CodeIndex.build(X, metric="euclidean-pca")
+    own, _ = space.search(X, k + 1)
+    own_distance = np.sort(own[:, 1:].mean(axis=1))  # each labelled row without itself
+    distance = space.search(Z, k)[0].mean(axis=1)
+    # the share of labelled rows at least as far from their own neighbours
+    in_domain = 1.0 - np.searchsorted(own_distance, distance, side="left") / len(own_distance)
+    _, nearest = CodeIndex.build(X, metric=DEFAULT_SEARCH.metric).search(Z, config.nearest_ids)
+    ids = labelled.ids[nearest]
     return pd.DataFrame(
         {
             "in_domain": in_domain,
