@@ -272,3 +272,17 @@ def test_images_that_are_not_sky_brightness_are_skipped_and_listed(tmp_path, cap
     with pytest.raises(InputError, match=r"alpha.fits: has BUNIT '', not a brightness unit"):
         load_folder(tmp_path, config=FolderConfig(strict=True))
 
+
+def test_one_catalogue_shared_by_two_folders_warns_about_neither(tmp_path, caplog):
+    for folder, names in (("a", ["x.npy", "y.npy"]), ("b", ["z.npy"])):
+        (tmp_path / folder).mkdir()
+        for name in names:
+            np.save(tmp_path / folder / name, _scaled(_blob()))
+    csv = tmp_path / "cat.csv"
+    pd.DataFrame({"filename": ["x.npy", "y.npy", "z.npy"], "label": [0, 1, 1]}).to_csv(csv, index=False)
+    with warnings.catch_warnings(), caplog.at_level("INFO", logger="radiolatent"):
+        warnings.simplefilter("error")
+        a, b = load_folder(tmp_path / "a", csv), load_folder(tmp_path / "b", csv)
+    assert list(a.meta["label"]) == [0, 1] and list(b.meta["label"]) == [1]
+    assert f"{csv}: 1 catalogue rows name files not in this folder, e.g. 'z.npy'" in caplog.messages
+    assert f"{csv}: 2 catalogue rows name files not in this folder, e.g. 'x.npy'" in caplog.messages
