@@ -40,5 +40,5 @@ def test_caption_for():
 
 def test_a_folder_file_is_captioned_by_its_name():
     row = {"dataset": "folder", "filename": "sub/J010.2822-01.6700_ep1.1.fits.gz", "label": -1, "label_name": ""}
-    assert caption_for(row) == "J010.282…700_ep1.1"
+    assert caption_for(row) == "J010.28…00_ep1.1"
     assert caption_for(row | {"filename": "x.png", "label": 1, "label_name": "FRII"}) == "x · FRII"

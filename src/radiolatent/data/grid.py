@@ -22,7 +22,7 @@ from radiolatent.data.las import check_images
 from radiolatent.errors import InputError
 
 #: a caption holds about 27 characters under a 1.6" panel; a file name gets this many.
-_FILE_CHARS = 18
+_FILE_CHARS = 16
 _SUFFIX = re.compile(r"\.(fits?|fts)(\.gz)?$|\.(png|jpe?g|npy)$", re.IGNORECASE)
 
 
