@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from radiolatent.config.core import Settings, check_presets
+from radiolatent.config.core import CHECKS, Settings, _Problems, check_presets
 
 # ---------------------------------------------------------------------------
 # Data: the metadata contract and dataset names. Facts about the shipped datasets (MD5s,
@@ -250,6 +250,22 @@ class PoolConfig(Settings):
     #: how folder sources (folder@DIR, in the pool or embedded beside it) are read.
     folder: FolderConfig = field(default_factory=FolderConfig)
 
+
+def _survey_image_problems(c: SurveyImageConfig) -> list[str]:
+    p = _Problems()
+    p.need(
+        c.native_beam_pixels is None or c.native_beam_pixels > 0,
+        "native_beam_pixels",
+        "must be positive or None",
+        c.native_beam_pixels,
+    )
+    p.need(c.native_field_pixels >= 1, "native_field_pixels", "must be at least 1", c.native_field_pixels)
+    p.need(c.pixels_per_beam > 0, "pixels_per_beam", "must be positive", c.pixels_per_beam)
+    p.need(0 < c.min_aspect <= 1, "min_aspect", "must be in (0, 1]", c.min_aspect)
+    return p
+
+
+CHECKS[SurveyImageConfig] = _survey_image_problems
 
 DEFAULT_POOL = PoolConfig()
 

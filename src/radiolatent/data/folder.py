@@ -8,6 +8,13 @@ Choices, so users know what they get:
   zero, and only then is the field stretched to 0..255. 8-bit PNG/JPEG and uint8 .npy
   were scaled by whoever made them: they are cropped to the same field and resampled
   when their pixel scale is known, and kept as they are otherwise.
+* The beam (FITS BMAJ / BMIN) is kept as beam_major_arcsec / beam_minor_arcsec. A beam
+  wider than SurveyImageConfig.native_beam_pixels model pixels (NVSS's 45"; without a
+  beam, 3 native pixels) keeps native pixels, 150 across, as FR-DEEP NVSS was made.
+* Skipped and counted (`skipped_files`; -v names each file and why): FITS whose BUNIT is
+  present but not a brightness unit (VLASS spectral-index maps carry ''), and partial
+  cutouts, cut short on one side by a tile or mosaic edge (FolderConfig.keep_partial
+  keeps them).
 * Arrays keep FITS row order (row 0 is the southern edge), as every shipped archive
   does; PNGs are taken as stored. A cube with one plane (e.g. (1, 1, H, W) from radio
   pipelines) gives that plane; more planes is an error.
@@ -22,8 +29,8 @@ Choices, so users know what they get:
   side and resizes (bilinear) to the most common side, rescaling `pixel_scale_arcsec`.
   `orig_height`/`orig_width` keep each file's native shape.
 * Hidden files (names starting with '.') and the catalogue itself are ignored. Any other
-  file that is not a readable image is skipped and counted (`skipped_files`), or stops
-  the load with FolderConfig.strict.
+  file that is not a readable image is skipped and counted (`skipped_files`); with
+  FolderConfig.strict, any file that would be skipped stops the load.
 * A catalogue (CSV, FITS table or VOTable; FolderConfig.catalogue, or catalogue.csv /
   .fits / .vot / .xml at the folder's top) adds ra / dec / label / las_arcsec / ...
   columns, matched to files by a `filename` or `id` column, or else by sky position

@@ -10,11 +10,16 @@ FIRST FITS were classified below chance). So, for float input, in this order:
 1. crop the field (`SurveyImageConfig.field_arcsec`) around the image centre, in native
    pixels, before any scaling;
 2. resample to the model's pixel scale (`pixel_scale_arcsec`) when the native one differs
-   (NVSS 15"/px, LoTSS 1.5"/px), bilinear on the float values;
+   (VLASS 1"/px, LoTSS 1.5"/px), bilinear on the float values; a beam too coarse for the
+   model's pixels (NVSS's 45") keeps native pixels instead, 150 across, as FR-DEEP NVSS
+   was made (`native_pixels_config`, decided by the caller, who knows the beam);
 3. estimate the background with astropy's sigma-clipped statistics over the field, NaNs
    ignored;
 4. zero every pixel below median + `clip_sigma` * sigma (NaNs count as background);
 5. stretch the field's range to 0..255.
+
+A cutout a tile edge cut short on one side is partial (`partial_reason`); the caller
+skips it or keeps it.
 
 On the 52 raw FIRST FITS in the shared data this reproduces the shipped MiraBest
 renderings (pixel correlation 0.999 median; benchmarks/first_fits.py). Arrays stay in
@@ -176,7 +181,8 @@ def native_pixels_config(
     beam = beam_arcsec if np.isfinite(beam_arcsec) else config.pixels_per_beam * native_arcsec
     if beam <= config.native_beam_pixels * config.pixel_scale_arcsec:
         return None
-    return replace(config, pixel_scale_arcsec=None, field_arcsec=config.native_field_pixels * native_arcsec)
+    field = None if config.field_arcsec is None else config.native_field_pixels * native_arcsec
+    return replace(config, pixel_scale_arcsec=None, field_arcsec=field)
 
 
 def partial_reason(cut: SurveyCutout, native_arcsec: float, config: SurveyImageConfig) -> str | None:
