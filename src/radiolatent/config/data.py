@@ -71,8 +71,8 @@ class SurveyImageConfig(Settings):
     max_side: int = 512
     #: a beam wider than this many model pixels (10 x 1.8" = 18") is too coarse to be
     #: resampled to the model's pixels (NVSS's 45" beam would be 25 pixels: a featureless
-    #: blob); such images keep their native pixels, `native_field_pixels` across, as the
-    #: shipped FR-DEEP NVSS set does. None always resamples.
+    #: blob); such images, when their pixels are coarser than the model's, keep them,
+    #: `native_field_pixels` across, as the shipped FR-DEEP NVSS set does. None always resamples.
     native_beam_pixels: float | None = 10.0
     native_field_pixels: int = 150
     #: without a beam in the header, the beam is taken as this many native pixels (surveys

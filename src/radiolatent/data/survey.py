@@ -175,9 +175,11 @@ def native_pixels_config(
     Blown up to 1.8"/px, NVSS's 45" beam spans 25 pixels and the 115" model input holds
     under three beams: a featureless blob no shipped image looks like. FR-DEEP's NVSS
     images keep NVSS's 15" pixels, 150 across. Without a beam, `pixels_per_beam` native
-    pixels stand for it."""
+    pixels stand for it. Pixels no coarser than the model's are always resampled."""
     if config.native_beam_pixels is None or config.pixel_scale_arcsec is None or not np.isfinite(native_arcsec):
         return None
+    if native_arcsec <= config.pixel_scale_arcsec * (1 + _SAME_SCALE):
+        return None  # pixels no coarser than the model's are not blown up by resampling
     beam = beam_arcsec if np.isfinite(beam_arcsec) else config.pixels_per_beam * native_arcsec
     if beam <= config.native_beam_pixels * config.pixel_scale_arcsec:
         return None
