@@ -137,8 +137,7 @@ def make_survey_cutout(
         raise InputError(source, f"is an empty image (shape {values.shape})")
     if not np.isfinite(values).any():
         raise InputError(source, "has no finite pixels (all NaN, inf or BLANK)")
-    side = field_side(pixel_scale_arcsec, config, values.shape)
-    field = centre_crop(values[None], side)[0]
+    field = centre_crop(values[None], field_side(pixel_scale_arcsec, config, values.shape))[0]
     if not np.isfinite(field).any():
         raise InputError(source, "has no finite pixels in the central field")
     field = resample(field.astype(np.float32), pixel_scale_arcsec, config)
