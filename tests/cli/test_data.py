@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
+from astropy.io import fits
 from PIL import Image
 
 from radiolatent.cli import build_parser, main
@@ -77,3 +80,32 @@ def test_data_las_reports_the_spearman_and_plots(tmp_path, capsys):
     summary = json.loads(text[: text.rindex("}") + 1])
     assert summary["n"] == 1256 and summary["spearman"] >= 0.8
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_data_show_v_says_what_it_did_with_each_file(tmp_path, capsys):
+    """-v: one line per decision, naming the file and the reason; --keep-partial keeps the edge cutout."""
+    with fits.open(sorted((Path(__file__).parents[1] / "data" / "first_fits").glob("*.fits"))[0]) as hdus:
+        plane = hdus[0].data
+    for name, scale, cut, keys in [
+        ("first", 1.8, plane, {"BUNIT": "JY/BEAM"}),
+        ("nvss", 15.0, plane, {"BUNIT": "JY/BEAM", "BMAJ": 0.0125, "BMIN": 0.0125}),
+        ("alpha", 1.8, plane, {"BUNIT": ""}),
+        ("edge", 1.8, plane[:, :120], {}),
+    ]:
+        header = fits.Header({"CTYPE1": "RA---SIN", "CTYPE2": "DEC--SIN", "CRVAL1": 150.0, "CRVAL2": 2.0})
+        header.update(CDELT1=-scale / 3600, CDELT2=scale / 3600, CRPIX1=cut.shape[1] / 2, CRPIX2=cut.shape[0] / 2)
+        header.update(keys)
+        fits.PrimaryHDU(np.asarray(cut), header).writeto(tmp_path / f"{name}.fits")
+    grid = str(tmp_path / "g.png")
+    assert main(["data", "show", f"folder@{tmp_path}", "-o", grid, "-v"]) == 0
+    err = capsys.readouterr().err
+    assert f'{tmp_path / "nvss.fits"}: read at its native 15.0"/px, 150 pixels across as FR-DEEP NVSS' in err
+    assert f"skipped {tmp_path / 'alpha.fits'}: has BUNIT '', not a brightness unit" in err
+    assert f"skipped {tmp_path / 'edge.fits'}: is a partial cutout" in err
+    assert "skipped 1 files that are not sky brightness (BUNIT)" in err and "1 files that are partial cutouts" in err
+    assert "first.fits" not in err  # nothing to say about a FIRST cutout read as always
+    assert main(["data", "show", f"folder@{tmp_path}", "-o", grid, "-v", "--keep-partial"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"kept {tmp_path / 'edge.fits'} (--keep-partial): is a partial cutout" in err and "partial cutouts" not in err
+    )

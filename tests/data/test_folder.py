@@ -242,3 +242,47 @@ def test_fits_table_catalogue_matched_by_position(tmp_path):
     np.testing.assert_allclose(out.meta["ra"], ra, atol=0.01)
     with pytest.raises(InputError, match="no such catalogue file"):
         load_folder(folder, catalogue=folder / "absent.csv")
+
+
+def _first_with_unit(path, unit=None):
+    """A vendored FIRST cutout written again with BUNIT = unit (None: no BUNIT keyword)."""
+    with fits.open(next(iter(sorted(FIRST_FITS.glob("*.fits"))))) as hdus:
+        data = hdus[0].data
+    header = _sky_header(*data.shape[::-1], cdelt=1.8 / 3600)
+    if unit is not None:
+        header["BUNIT"] = unit
+    fits.PrimaryHDU(data, header).writeto(path)
+
+
+def test_images_that_are_not_sky_brightness_are_skipped_and_listed(tmp_path, caplog):
+    """VLASS spectral-index maps carry BUNIT = ''; intensity maps Jy/beam; some carry none."""
+    for name, unit in [("alpha", ""), ("index", "spectral index"), ("jy", "mJy/beam"), ("k", "K"), ("none", None)]:
+        _first_with_unit(tmp_path / f"{name}.fits", unit)
+    brightness = (
+        r"skipped 2 files that are not sky brightness \(BUNIT\), e.g. alpha.fits: has BUNIT '', not a brightness"
+    )
+    with caplog.at_level("INFO", logger="radiolatent"), pytest.warns(UserWarning, match=brightness):
+        out = load_folder(tmp_path)
+    assert list(out.meta["id"]) == ["folder:jy", "folder:k", "folder:none"]
+    np.testing.assert_array_equal(out.images[0], out.images[2])
+    skipped = {s["file"]: s["problem"] for s in skipped_files(out)}
+    assert skipped["index.fits"].startswith("has BUNIT 'spectral index', not a brightness unit")
+    lines = [r.getMessage() for r in caplog.records]
+    assert f"skipped {tmp_path / 'alpha.fits'}: has BUNIT ''" in "\n".join(lines)
+    with pytest.raises(InputError, match=r"alpha.fits: has BUNIT '', not a brightness unit"):
+        load_folder(tmp_path, config=FolderConfig(strict=True))
+
+
+def test_one_catalogue_shared_by_two_folders_warns_about_neither(tmp_path, caplog):
+    for folder, names in (("a", ["x.npy", "y.npy"]), ("b", ["z.npy"])):
+        (tmp_path / folder).mkdir()
+        for name in names:
+            np.save(tmp_path / folder / name, _scaled(_blob()))
+    csv = tmp_path / "cat.csv"
+    pd.DataFrame({"filename": ["x.npy", "y.npy", "z.npy"], "label": [0, 1, 1]}).to_csv(csv, index=False)
+    with warnings.catch_warnings(), caplog.at_level("INFO", logger="radiolatent"):
+        warnings.simplefilter("error")
+        a, b = load_folder(tmp_path / "a", csv), load_folder(tmp_path / "b", csv)
+    assert list(a.meta["label"]) == [0, 1] and list(b.meta["label"]) == [1]
+    assert f"{csv}: 1 catalogue rows name files not in this folder, e.g. 'z.npy'" in caplog.messages
+    assert f"{csv}: 2 catalogue rows name files not in this folder, e.g. 'x.npy'" in caplog.messages

@@ -36,3 +36,9 @@ def test_caption_for():
     assert caption_for({"label_name": "FRII", "label": 1, "las_arcsec": 34.4}) == "FRII · 34″"
     assert caption_for({"label_name": "", "label": -1, "las_arcsec": float("nan")}) == "unlabelled"
     assert caption_for({"label_name": "FRI", "label": 0, "las_arcsec": float("nan")}) == "FRI"
+
+
+def test_a_folder_file_is_captioned_by_its_name():
+    row = {"dataset": "folder", "filename": "sub/J010.2822-01.6700_ep1.1.fits.gz", "label": -1, "label_name": ""}
+    assert caption_for(row) == "J010.28…00_ep1.1"
+    assert caption_for(row | {"filename": "x.png", "label": 1, "label_name": "FRII"}) == "x · FRII"

@@ -13,7 +13,7 @@ from astropy.io import fits
 from PIL import Image
 
 from radiolatent.config import FolderConfig, SurveyImageConfig
-from radiolatent.data.folder import load_folder
+from radiolatent.data.folder import load_folder, skipped_files
 from radiolatent.data.grid import image_grid
 from radiolatent.data.registry import load_dataset
 from radiolatent.data.survey import survey_cutout
@@ -172,3 +172,81 @@ def test_a_survey_folder_from_the_command_line(tmp_path, capsys):
     assert main(["embed", "--data", f"folder@{tmp_path / 'typo'}", "--out", str(tmp_path / "x.parquet")]) == 2
     assert "typo: no such folder" in capsys.readouterr().err
     assert not (tmp_path / "x.parquet").exists()
+
+
+# ---------------------------------------------------------------------------
+# Survey-aware reading: coarse beams at native pixels, partial (tile-edge) cutouts
+# ---------------------------------------------------------------------------
+
+
+def _write(path, plane, arcsec_per_pixel=1.8, **keys):
+    """A real FIRST plane (or a piece of it) as a FITS file of the given scale and keywords."""
+    height, width = plane.shape
+    header = fits.Header(
+        {
+            "CTYPE1": "RA---TAN",
+            "CTYPE2": "DEC--TAN",
+            "CRVAL1": 150.0,
+            "CRVAL2": 2.0,
+            "CDELT1": -arcsec_per_pixel / 3600,
+            "CDELT2": arcsec_per_pixel / 3600,
+            "CRPIX1": (width + 1) / 2,
+            "CRPIX2": (height + 1) / 2,
+            "BUNIT": "JY/BEAM",
+            **keys,
+        }
+    )
+    fits.PrimaryHDU(plane.astype(np.float32), header).writeto(path)
+    return path
+
+
+def test_a_coarse_beam_is_read_at_native_pixels_as_frdeep_nvss(tmp_path, caplog):
+    """NVSS (15"/px, 45" beam) keeps its pixels, 150 across, as the shipped FR-DEEP NVSS set."""
+    plane, _ = _real_plane()
+    _write(tmp_path / "nvss.fits", plane, 15.0, BMAJ=45 / 3600, BMIN=45 / 3600)
+    _write(tmp_path / "nobeam.fits", plane, 15.0)  # no beam: 3 native pixels stand for it
+    _write(tmp_path / "first.fits", plane, 1.8, BMAJ=5.4 / 3600, BMIN=5.4 / 3600)
+    with caplog.at_level("INFO", logger="radiolatent"):
+        out = load_folder(tmp_path)
+    meta = out.meta.set_index("id")
+    assert out.images.shape == (3, 150, 150)
+    assert list(meta["pixel_scale_arcsec"].round(3)) == [1.8, 15.0, 15.0]
+    np.testing.assert_array_equal(out.images[1], out.images[2])  # native: 150 of the 300 pixels
+    np.testing.assert_array_equal(out.images[1], survey_cutout(plane, 1.8, SurveyImageConfig(), "same")[0])
+    assert meta.loc["folder:nvss", "beam_major_arcsec"] == pytest.approx(45.0)
+    assert meta.loc["folder:first", "beam_minor_arcsec"] == pytest.approx(5.4)
+    assert np.isnan(meta.loc["folder:nobeam", "beam_major_arcsec"])
+    native = [r.getMessage() for r in caplog.records if "native" in r.getMessage()]
+    assert len(native) == 2 and f'{tmp_path / "nvss.fits"}: read at its native 15.0"/px' in native[1]
+    assert 'its 45.0" beam is wider than 10 model pixels' in native[1] and "none in the header" in native[0]
+    # None resamples every image to 1.8"/px, as before: NVSS's 270" are 18 pixels blown up
+    resampled = load_folder(tmp_path, config=FolderConfig(survey_image=SurveyImageConfig(native_beam_pixels=None)))
+    assert set(resampled.meta["pixel_scale_arcsec"].round(3)) == {1.8}
+    assert _corr(resampled.images[1], out.images[1]) < 0.5
+
+
+def test_edge_cutouts_are_skipped_and_kept_with_keep_partial(tmp_path, caplog):
+    """A tile edge cut one side short, or left it blank: skipped and counted, or kept."""
+    plane, _ = _real_plane()
+    _write(tmp_path / "whole.fits", plane)
+    _write(tmp_path / "cut.fits", plane[:, 40:170])  # 130 columns (234") of the 150 asked
+    blank = plane.copy()
+    blank[:, :100] = np.nan  # a cutout written with NaN outside its mosaic
+    _write(tmp_path / "blank.fits", blank)
+    small = plane[90:210, 90:210]  # a smaller square cutout (216") is whole
+    _write(tmp_path / "small.fits", small)
+    with pytest.warns(UserWarning, match=r"skipped 2 files that are partial cutouts \(--keep-partial keeps them\)"):
+        out = load_folder(tmp_path)
+    assert list(out.meta["id"]) == ["folder:small", "folder:whole"]
+    problems = {s["file"]: s["problem"] for s in skipped_files(out)}
+    assert problems["cut.fits"] == (
+        'is a partial cutout: its data span 270" x 234" of the field, one side cut short (a tile or mosaic edge)'
+    )
+    assert '270" x 225"' in problems["blank.fits"]
+    with caplog.at_level("INFO", logger="radiolatent"):
+        kept = load_folder(tmp_path, config=FolderConfig(keep_partial=True))
+    assert len(kept) == 4
+    lines = [r.getMessage() for r in caplog.records]
+    assert f"kept {tmp_path / 'cut.fits'} (--keep-partial): is a partial cutout" in "\n".join(lines)
+    with pytest.raises(InputError, match=r"blank.fits: is a partial cutout"):
+        load_folder(tmp_path, config=FolderConfig(strict=True))

@@ -91,9 +91,20 @@ def add_folder_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--strict",
         action="store_true",
-        help="stop at a file that is not a readable image (default: skip it and count it)",
+        help="stop at a file that would be skipped: not a readable image, not sky brightness, "
+        "partial (default: skip it and count it)",
     )
-    g.add_argument("-v", "--verbose", action="store_true", help="list every skipped file")
+    g.add_argument(
+        "--keep-partial",
+        action="store_true",
+        help="keep cutouts a tile or mosaic edge cut short (default: skip them and count them)",
+    )
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="one line for each file skipped, kept partial or read at native pixels, with the reason",
+    )
 
 
 def folder_config(args: argparse.Namespace) -> FolderConfig:
@@ -103,6 +114,7 @@ def folder_config(args: argparse.Namespace) -> FolderConfig:
         survey=args.survey,
         catalogue=args.catalogue,
         strict=args.strict,
+        keep_partial=args.keep_partial,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from radiolatent.config.core import Settings, check_presets
+from radiolatent.config.core import CHECKS, Settings, _Problems, check_presets
 
 # ---------------------------------------------------------------------------
 # Data: the metadata contract and dataset names. Facts about the shipped datasets (MD5s,
@@ -69,6 +69,19 @@ class SurveyImageConfig(Settings):
     #: images of unknown pixel scale larger than this are centre-cropped to it, so one
     #: mosaic dropped among cutouts cannot make the folder pad to its size.
     max_side: int = 512
+    #: a beam wider than this many model pixels (10 x 1.8" = 18") is too coarse to be
+    #: resampled to the model's pixels (NVSS's 45" beam would be 25 pixels: a featureless
+    #: blob); such images, when their pixels are coarser than the model's, keep them,
+    #: `native_field_pixels` across, as the shipped FR-DEEP NVSS set does. None always resamples.
+    native_beam_pixels: float | None = 10.0
+    native_field_pixels: int = 150
+    #: without a beam in the header, the beam is taken as this many native pixels (surveys
+    #: sample their beam with about 3: FIRST 5.4" / 1.8", NVSS 45" / 15").
+    pixels_per_beam: float = 3.0
+    #: a cutout is partial (cut at a tile or mosaic edge, so its source is off-centre) when
+    #: the data in the field asked (NaN / BLANK borders excluded) span less than this
+    #: fraction of one axis on the other.
+    min_aspect: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,11 @@ class FolderConfig(Settings):
     #: a catalogue (CSV, FITS table, VOTable); None looks for catalogue.{csv,fits,vot,xml}
     #: at the folder's top level.
     catalogue: str | None = None
-    #: True: a file that is not a readable image stops the load; False: skipped and counted.
+    #: True: a file that is skipped (not a readable image, not sky brightness, partial)
+    #: stops the load; False: skipped and counted.
     strict: bool = False
+    #: keep partial cutouts (a tile edge cut the field, or the source is far off-centre).
+    keep_partial: bool = False
     survey_image: SurveyImageConfig = field(default_factory=SurveyImageConfig)
     catalogue_names: tuple[str, ...] = ("catalogue.csv", "catalogue.fits", "catalogue.vot", "catalogue.xml")
     fits_suffixes: tuple[str, ...] = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
@@ -234,6 +250,22 @@ class PoolConfig(Settings):
     #: how folder sources (folder@DIR, in the pool or embedded beside it) are read.
     folder: FolderConfig = field(default_factory=FolderConfig)
 
+
+def _survey_image_problems(c: SurveyImageConfig) -> list[str]:
+    p = _Problems()
+    p.need(
+        c.native_beam_pixels is None or c.native_beam_pixels > 0,
+        "native_beam_pixels",
+        "must be positive or None",
+        c.native_beam_pixels,
+    )
+    p.need(c.native_field_pixels >= 1, "native_field_pixels", "must be at least 1", c.native_field_pixels)
+    p.need(c.pixels_per_beam > 0, "pixels_per_beam", "must be positive", c.pixels_per_beam)
+    p.need(0 < c.min_aspect <= 1, "min_aspect", "must be in (0, 1]", c.min_aspect)
+    return p
+
+
+CHECKS[SurveyImageConfig] = _survey_image_problems
 
 DEFAULT_POOL = PoolConfig()
 

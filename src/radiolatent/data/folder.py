@@ -8,6 +8,13 @@ Choices, so users know what they get:
   zero, and only then is the field stretched to 0..255. 8-bit PNG/JPEG and uint8 .npy
   were scaled by whoever made them: they are cropped to the same field and resampled
   when their pixel scale is known, and kept as they are otherwise.
+* The beam (FITS BMAJ / BMIN) is kept as beam_major_arcsec / beam_minor_arcsec. A beam
+  wider than SurveyImageConfig.native_beam_pixels model pixels (NVSS's 45"; without a
+  beam, 3 native pixels) keeps native pixels, 150 across, as FR-DEEP NVSS was made.
+* Skipped and counted (`skipped_files`; -v names each file and why): FITS whose BUNIT is
+  present but not a brightness unit (VLASS spectral-index maps carry ''), and partial
+  cutouts, cut short on one side by a tile or mosaic edge (FolderConfig.keep_partial
+  keeps them).
 * Arrays keep FITS row order (row 0 is the southern edge), as every shipped archive
   does; PNGs are taken as stored. A cube with one plane (e.g. (1, 1, H, W) from radio
   pipelines) gives that plane; more planes is an error.
@@ -22,8 +29,8 @@ Choices, so users know what they get:
   side and resizes (bilinear) to the most common side, rescaling `pixel_scale_arcsec`.
   `orig_height`/`orig_width` keep each file's native shape.
 * Hidden files (names starting with '.') and the catalogue itself are ignored. Any other
-  file that is not a readable image is skipped and counted (`skipped_files`), or stops
-  the load with FolderConfig.strict.
+  file that is not a readable image is skipped and counted (`skipped_files`); with
+  FolderConfig.strict, any file that would be skipped stops the load.
 * A catalogue (CSV, FITS table or VOTable; FolderConfig.catalogue, or catalogue.csv /
   .fits / .vot / .xml at the folder's top) adds ra / dec / label / las_arcsec / ...
   columns, matched to files by a `filename` or `id` column, or else by sky position
@@ -36,6 +43,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -49,16 +57,19 @@ from astropy.wcs import WCS, WcsError
 from astropy.wcs.utils import proj_plane_pixel_scales
 from PIL import Image
 
-from radiolatent.config import FolderConfig
+from radiolatent.config import FolderConfig, SurveyImageConfig
 from radiolatent.data.dataset import RadioDataset, check_unique_ids, empty_meta
 from radiolatent.data.folder_catalogue import merge_catalogue as merge_catalogue
-from radiolatent.data.survey import picture_cutout, survey_cutout
+from radiolatent.data.survey import make_survey_cutout, native_pixels_config, partial_reason, picture_cutout
 from radiolatent.errors import InputError
 
 DATASET = "folder"
 log = logging.getLogger(__name__)
 SKIPPED_KEY = "skipped"
 _ARCSEC_PER_DEG = 3600.0
+#: FITS BUNIT values that are sky brightness, case-insensitive: anything in Jansky (Jy/beam,
+#: mJy/beam, Jy/pixel, JY/BEAM, Jy beam-1 ...) or kelvin (brightness temperature).
+_BRIGHTNESS_UNIT = re.compile(r"jy|^[mµu]?k(elvin)?$", re.IGNORECASE)
 
 
 @dataclass
@@ -70,6 +81,25 @@ class Cutout:
     dec: float = np.nan
     pixel_scale_arcsec: float = np.nan
     native_shape: tuple[int, int] = (0, 0)
+    #: the restoring beam's FWHM (FITS BMAJ / BMIN), NaN where the file does not say.
+    beam_major_arcsec: float = np.nan
+    beam_minor_arcsec: float = np.nan
+
+
+class NotBrightness(InputError):
+    """An image whose unit (FITS BUNIT) says it is not sky brightness (a spectral-index map)."""
+
+
+class PartialCutout(InputError):
+    """A cutout a tile or mosaic edge cut short (SurveyImageConfig.min_aspect)."""
+
+
+#: why files were skipped, in the one warning line: (error type, what the files are).
+_SKIP_KINDS = (
+    (NotBrightness, "are not sky brightness (BUNIT)"),
+    (PartialCutout, "are partial cutouts (--keep-partial keeps them)"),
+    (InputError, "are not readable images"),
+)
 
 
 def load_folder(
@@ -94,25 +124,13 @@ def load_folder(
         except InputError as exc:
             if config.strict:
                 raise
-            skipped.append({"file": rel, "problem": exc.problem})
+            skipped.append({"file": rel, "problem": exc.problem, "kind": _skip_kind(exc)})
+            log.info("skipped %s: %s", root / rel, exc.problem)
     if not cutouts:
-        note = (
-            (
-                f"; skipped {len(skipped)} files that are not readable images, e.g. {skipped[0]['file']}: "
-                f"{skipped[0]['problem']}"
-            )
-            if skipped
-            else ""
-        )
+        note = f"; skipped {_skip_summary(skipped)}" if skipped else ""
         raise InputError(root, f"no images (FITS, PNG, JPEG or .npy) found{note}")
     if skipped:
-        warnings.warn(
-            f"{root}: skipped {len(skipped)} files that are not readable images, e.g. "
-            f"{skipped[0]['file']}: {skipped[0]['problem']} (-v lists them)",
-            stacklevel=2,
-        )
-        for item in skipped:
-            log.info("skipped %s: %s", root / item["file"], item["problem"])
+        warnings.warn(f"{root}: skipped {_skip_summary(skipped)} (-v lists them)", stacklevel=2)
     images, scale_factor = common_size([c.image for c in cutouts], config.mixed_sizes)
     meta = _meta(names, cutouts, scale_factor, config)
     if cat_path is not None:
@@ -124,8 +142,23 @@ def load_folder(
 
 
 def skipped_files(dataset: RadioDataset) -> list[dict[str, str]]:
-    """Files load_folder skipped, each {'file', 'problem'}."""
+    """Files load_folder skipped, each {'file', 'problem', 'kind'}: kind says what the file
+    is ('are not readable images', 'are not sky brightness (BUNIT)', ...)."""
     return list(dataset.meta.attrs.get(SKIPPED_KEY, []))
+
+
+def _skip_kind(exc: InputError) -> str:
+    return next(kind for error, kind in _SKIP_KINDS if isinstance(exc, error))
+
+
+def _skip_summary(skipped: list[dict[str, str]]) -> str:
+    """'3 files that are not readable images, e.g. a.txt: ...; 1 files that are ...'."""
+    parts = []
+    for _, kind in _SKIP_KINDS:
+        items = [item for item in skipped if item["kind"] == kind]
+        if items:
+            parts.append(f"{len(items)} files that {kind}, e.g. {items[0]['file']}: {items[0]['problem']}")
+    return "; ".join(parts)
 
 
 def safe_name(name: str) -> str:
@@ -139,8 +172,9 @@ def read_cutout(file: Path, config: FolderConfig = FolderConfig()) -> Cutout:
     name = file.name.lower()
     fallback = np.nan if config.pixel_scale_arcsec is None else float(config.pixel_scale_arcsec)
     if name.endswith(config.fits_suffixes):
-        plane, ra, dec, scale = _read_fits(file)
-        return _survey(plane, ra, dec, scale if np.isfinite(scale) else fallback, file, config)
+        plane, ra, dec, scale, header = _read_fits(file)
+        check_brightness_unit(header, file)
+        return _survey(plane, ra, dec, scale if np.isfinite(scale) else fallback, file, config, _beam_arcsec(header))
     if name.endswith(config.picture_suffixes):
         return _cut(_read_picture(file), np.nan, np.nan, fallback, file, config)
     if name.endswith(config.array_suffixes):
@@ -151,15 +185,71 @@ def read_cutout(file: Path, config: FolderConfig = FolderConfig()) -> Cutout:
 def _cut(image: np.ndarray, ra: float, dec: float, scale: float, file: Path, config: FolderConfig) -> Cutout:
     """uint8 pictures are cropped and resampled; anything else is survey data."""
     if image.dtype != np.uint8:
-        return _survey(image, ra, dec, scale, file, config)
+        return _survey(image, ra, dec, scale, file, config, (np.nan, np.nan))
     _check_varies(image, file)
-    cut, out_scale = picture_cutout(image, scale, config.survey_image)
+    cut, out_scale = picture_cutout(image, scale, _survey_settings(file, scale, np.nan, config))
     return Cutout(cut, ra, dec, out_scale, image.shape)
 
 
-def _survey(plane: np.ndarray, ra: float, dec: float, scale: float, file: Path, config: FolderConfig) -> Cutout:
-    cut, out_scale = survey_cutout(plane, scale, config.survey_image, str(file))
-    return Cutout(cut, ra, dec, out_scale, plane.shape)
+def _survey(
+    plane: np.ndarray, ra: float, dec: float, scale: float, file: Path, config: FolderConfig, beam: tuple[float, float]
+) -> Cutout:
+    """Float survey data: native pixels for a coarse beam, partial cutouts skipped or kept."""
+    settings = _survey_settings(file, scale, beam[0], config)
+    cut = make_survey_cutout(plane, scale, settings, str(file))
+    partial = partial_reason(cut, scale, settings)
+    if partial is not None and not config.keep_partial:
+        raise PartialCutout(file, partial)
+    if partial is not None:
+        log.info("kept %s (--keep-partial): %s", file, partial)
+    return Cutout(cut.image, ra, dec, cut.pixel_scale_arcsec, plane.shape, *beam)
+
+
+def _survey_settings(file: Path, scale: float, beam: float, config: FolderConfig) -> SurveyImageConfig:
+    """The folder's survey settings, or native pixels for a beam too coarse for the model's."""
+    settings = config.survey_image
+    native = native_pixels_config(beam, scale, settings)
+    if native is None:
+        return settings
+    per_beam = settings.pixels_per_beam
+    if np.isfinite(beam):
+        size = f'its {beam:.1f}" beam'
+    else:
+        size = f'its beam, taken as {per_beam:g} pixels ({per_beam * scale:.1f}") with none in the header,'
+    log.info(
+        '%s: read at its native %.1f"/px, %d pixels across as FR-DEEP NVSS, not resampled to %g"/px: '
+        "%s is wider than %g model pixels",
+        file,
+        scale,
+        settings.native_field_pixels,
+        settings.pixel_scale_arcsec,
+        size,
+        settings.native_beam_pixels,
+    )
+    return native
+
+
+def check_brightness_unit(header: fits.Header, file: Path) -> None:
+    """A FITS image whose BUNIT is present but not a brightness unit (e.g. '' on VLASS
+    spectral-index maps) is a NotBrightness error; a missing BUNIT is taken on trust
+    (many pipelines omit it)."""
+    if "BUNIT" not in header:
+        return
+    unit = str(header["BUNIT"]).strip()
+    if not _BRIGHTNESS_UNIT.search(unit):
+        raise NotBrightness(
+            file, f"has BUNIT '{unit}', not a brightness unit (Jy/beam, Jy/pixel, K, ...); not sky brightness"
+        )
+
+
+def _beam_arcsec(header: fits.Header) -> tuple[float, float]:
+    """(BMAJ, BMIN) in arcsec (FITS gives degrees); NaN where absent or not a positive number."""
+    beam = []
+    for key in ("BMAJ", "BMIN"):
+        value = header.get(key)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value) and value > 0
+        beam.append(float(value) * _ARCSEC_PER_DEG if ok else np.nan)
+    return beam[0], beam[1]
 
 
 def common_size(images: list[np.ndarray], mode: str) -> tuple[np.ndarray, np.ndarray]:
@@ -207,8 +297,8 @@ def _candidate_files(root: Path, catalogue: Path | None, config: FolderConfig) -
     return files
 
 
-def _read_fits(file: Path) -> tuple[np.ndarray, float, float, float]:
-    """(2-D float plane with NaN for blank pixels, ra, dec, arcsec/pixel) of a FITS file."""
+def _read_fits(file: Path) -> tuple[np.ndarray, float, float, float, fits.Header]:
+    """(2-D float plane with NaN for blank pixels, ra, dec, arcsec/pixel, header) of a FITS file."""
     raw, header = _first_image_hdu(file)
     values = raw.astype(np.float64)
     bad = ~np.isfinite(values)
@@ -218,7 +308,7 @@ def _read_fits(file: Path) -> tuple[np.ndarray, float, float, float]:
     values[bad] = np.nan
     plane = _single_plane(values, file)
     ra, dec, scale = _fits_position(header, plane.shape)
-    return plane, ra, dec, scale
+    return plane, ra, dec, scale, header
 
 
 def _first_image_hdu(file: Path) -> tuple[np.ndarray, fits.Header]:
@@ -336,6 +426,8 @@ def _meta(names: list[str], cutouts: list[Cutout], scale_factor: np.ndarray, con
     meta["filename"] = names
     meta["orig_height"] = np.array([c.native_shape[0] for c in cutouts], dtype=np.int64)
     meta["orig_width"] = np.array([c.native_shape[1] for c in cutouts], dtype=np.int64)
+    meta["beam_major_arcsec"] = np.array([c.beam_major_arcsec for c in cutouts], dtype=np.float64)
+    meta["beam_minor_arcsec"] = np.array([c.beam_minor_arcsec for c in cutouts], dtype=np.float64)
     if config.survey is not None:
         meta["survey"] = config.survey
     return meta

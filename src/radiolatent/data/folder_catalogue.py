@@ -4,6 +4,7 @@ file whose WCS centre lies within 30" of the row's ra / dec (`load_folder` calls
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -14,6 +15,7 @@ import pandas as pd
 from radiolatent.config import FolderConfig
 from radiolatent.errors import InputError
 
+log = logging.getLogger(__name__)
 _TEXT_COLUMNS = ("label_name", "survey")
 #: a catalogue row and a file closer than this on the sky are the same source.
 _POSITION_MATCH_ARCSEC = 30.0
@@ -106,7 +108,11 @@ def _match_rows(values: list[str], lookup: dict[str, list[int]], meta: pd.DataFr
     if len(used) != len(set(used)):
         twice = Counter(used).most_common(1)[0][0]
         raise InputError(source, f"more than one row names the file {meta['filename'].iloc[twice]}")
-    if unmatched:
+    if unmatched and len(set(used)) == len(meta):
+        # Every file found its row: the rest describe other files, e.g. another folder's
+        # when one catalogue serves two folders, which is no cause for a warning.
+        log.info("%s: %d catalogue rows name files not in this folder, e.g. '%s'", source, len(unmatched), unmatched[0])
+    elif unmatched:
         warnings.warn(f"{source}: {len(unmatched)} catalogue rows match no file, e.g. '{unmatched[0]}'", stacklevel=3)
     return rows
 

@@ -8,6 +8,7 @@ bounding box, so a grid's PNG size is exactly (ncols * panel) x (nrows * (panel 
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,17 +21,36 @@ from radiolatent.config import GridConfig
 from radiolatent.data.las import check_images
 from radiolatent.errors import InputError
 
+#: a caption holds about 27 characters under a 1.6" panel; a file name gets this many.
+_FILE_CHARS = 16
+_SUFFIX = re.compile(r"\.(fits?|fts)(\.gz)?$|\.(png|jpe?g|npy)$", re.IGNORECASE)
+
 
 def caption_for(meta_row: Mapping[str, Any] | pd.Series) -> str:
-    """Short caption from a metadata row: 'FRII · 34″', 'unlabelled', 'unlabelled · 12″'."""
+    """Short caption from a metadata row: 'FRII · 34″', 'unlabelled', 'unlabelled · 12″';
+    a folder's file by its name: 'J010.28-01.67_ep1.1', 'J010.28-01.67_ep1.1 · FRII'."""
     name = str(meta_row.get("label_name", "") or "")
     label = meta_row.get("label", -1)
-    if not name or _missing(label) or int(label) < 0:
+    labelled = bool(name) and not _missing(label) and int(label) >= 0
+    if meta_row.get("dataset") == "folder" and meta_row.get("filename"):
+        # a folder's images are told apart by their files, not by 'unlabelled' on every one
+        file = _short(str(meta_row["filename"]).rsplit("/", 1)[-1])
+        return f"{file} · {name}" if labelled else file
+    if not labelled:
         name = "unlabelled"
     las = meta_row.get("las_arcsec", float("nan"))
     if _missing(las) or float(las) <= 0:
         return name
     return f"{name} · {float(las):.0f}″"
+
+
+def _short(file: str) -> str:
+    """A file name without its suffixes, its middle elided to fit a caption."""
+    stem = _SUFFIX.sub("", file) or file
+    if len(stem) <= _FILE_CHARS:
+        return stem
+    head = (_FILE_CHARS - 1) // 2
+    return f"{stem[:head]}…{stem[-(_FILE_CHARS - 1 - head) :]}"
 
 
 def _missing(value: Any) -> bool:

@@ -10,11 +10,16 @@ FIRST FITS were classified below chance). So, for float input, in this order:
 1. crop the field (`SurveyImageConfig.field_arcsec`) around the image centre, in native
    pixels, before any scaling;
 2. resample to the model's pixel scale (`pixel_scale_arcsec`) when the native one differs
-   (NVSS 15"/px, LoTSS 1.5"/px), bilinear on the float values;
+   (VLASS 1"/px, LoTSS 1.5"/px), bilinear on the float values; a beam too coarse for the
+   model's pixels (NVSS's 45") keeps native pixels instead, 150 across, as FR-DEEP NVSS
+   was made (`native_pixels_config`, decided by the caller, who knows the beam);
 3. estimate the background with astropy's sigma-clipped statistics over the field, NaNs
    ignored;
 4. zero every pixel below median + `clip_sigma` * sigma (NaNs count as background);
 5. stretch the field's range to 0..255.
+
+A cutout a tile edge cut short on one side is partial (`partial_reason`); the caller
+skips it or keeps it.
 
 On the 52 raw FIRST FITS in the shared data this reproduces the shipped MiraBest
 renderings (pixel correlation 0.999 median; benchmarks/first_fits.py). Arrays stay in
@@ -23,6 +28,8 @@ images of the same objects match the FITS arrays unflipped.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 import numpy as np
 from astropy.stats import sigma_clipped_stats
@@ -72,13 +79,21 @@ def _resize(image: np.ndarray, side: int) -> np.ndarray:
     return np.array(Image.fromarray(image, mode="F").resize((side, side), Image.Resampling.BILINEAR), dtype=np.float32)
 
 
+def background(image: np.ndarray, config: SurveyImageConfig) -> tuple[float, float]:
+    """(median, sigma) of the sigma-clipped background of the finite pixels."""
+    _, median, std = sigma_clipped_stats(
+        image[np.isfinite(image)], sigma=config.background_sigma, maxiters=config.background_iters
+    )
+    return float(median), float(std)
+
+
 def clip_background(image: np.ndarray, config: SurveyImageConfig) -> np.ndarray:
     """Pixels below median + k sigma of the sigma-clipped background (and NaNs) set to 0."""
     finite = np.isfinite(image)
     out = np.where(finite, image, 0).astype(np.float64)
     if config.clip_sigma is None:
         return np.where(finite, out, out[finite].min())
-    _, median, std = sigma_clipped_stats(image[finite], sigma=config.background_sigma, maxiters=config.background_iters)
+    median, std = background(image, config)
     out[~finite | (out < median + config.clip_sigma * std)] = 0.0
     return out
 
@@ -94,10 +109,29 @@ def stretch(values: np.ndarray, source: str) -> np.ndarray:
     return stretched
 
 
+@dataclass(frozen=True)
+class SurveyCutout:
+    """A survey image made like the archives' cutouts, and what was seen on the way."""
+
+    image: np.ndarray
+    pixel_scale_arcsec: float
+    #: (rows, columns) of the field asked for that hold data (not NaN / BLANK), native
+    #: pixels; each axis is cut to the field on its own (`field_extent`).
+    extent: tuple[int, int]
+
+
 def survey_cutout(
     image: np.ndarray, pixel_scale_arcsec: float, config: SurveyImageConfig, source: str
 ) -> tuple[np.ndarray, float]:
     """(uint8 cutout, its pixel scale in arcsec) of a 2-D float survey image; see the module doc."""
+    cut = make_survey_cutout(image, pixel_scale_arcsec, config, source)
+    return cut.image, cut.pixel_scale_arcsec
+
+
+def make_survey_cutout(
+    image: np.ndarray, pixel_scale_arcsec: float, config: SurveyImageConfig, source: str
+) -> SurveyCutout:
+    """A 2-D float survey image as a SurveyCutout; see the module doc."""
     values = np.asarray(image, dtype=np.float64)
     if values.size == 0:
         raise InputError(source, f"is an empty image (shape {values.shape})")
@@ -107,7 +141,68 @@ def survey_cutout(
     if not np.isfinite(field).any():
         raise InputError(source, "has no finite pixels in the central field")
     field = resample(field.astype(np.float32), pixel_scale_arcsec, config)
-    return stretch(clip_background(field, config), source), output_scale(pixel_scale_arcsec, config)
+    return SurveyCutout(
+        stretch(clip_background(field, config), source),
+        output_scale(pixel_scale_arcsec, config),
+        field_extent(values, pixel_scale_arcsec, config),
+    )
+
+
+def field_extent(values: np.ndarray, pixel_scale_arcsec: float, config: SurveyImageConfig) -> tuple[int, int]:
+    """(rows, columns) of the field asked for that hold data (not NaN or BLANK).
+
+    Each axis is cut to the field on its own, so a cutout a tile edge made narrower on
+    one axis shows it (the square crop of the cutout itself would hide it)."""
+    asked = [_axis_side(length, pixel_scale_arcsec, config) for length in values.shape]
+    top, left = ((length - side) // 2 for length, side in zip(values.shape, asked))
+    finite = np.isfinite(values[top : top + asked[0], left : left + asked[1]])
+    return int(finite.any(axis=1).sum()), int(finite.any(axis=0).sum())
+
+
+def _axis_side(length: int, pixel_scale_arcsec: float, config: SurveyImageConfig) -> int:
+    if config.field_arcsec is None or not np.isfinite(pixel_scale_arcsec):
+        return length
+    return int(np.clip(round(config.field_arcsec / pixel_scale_arcsec), 1, length))
+
+
+def native_pixels_config(
+    beam_arcsec: float, native_arcsec: float, config: SurveyImageConfig
+) -> SurveyImageConfig | None:
+    """Settings that read an image at its native pixels when its beam is too coarse for the
+    model's (`native_beam_pixels`), as FR-DEEP NVSS was made; None when it is not.
+
+    Blown up to 1.8"/px, NVSS's 45" beam spans 25 pixels and the 115" model input holds
+    under three beams: a featureless blob no shipped image looks like. FR-DEEP's NVSS
+    images keep NVSS's 15" pixels, 150 across. Without a beam, `pixels_per_beam` native
+    pixels stand for it. Pixels no coarser than the model's are always resampled."""
+    if config.native_beam_pixels is None or config.pixel_scale_arcsec is None or not np.isfinite(native_arcsec):
+        return None
+    if native_arcsec <= config.pixel_scale_arcsec * (1 + _SAME_SCALE):
+        return None  # pixels no coarser than the model's are not blown up by resampling
+    beam = beam_arcsec if np.isfinite(beam_arcsec) else config.pixels_per_beam * native_arcsec
+    if beam <= config.native_beam_pixels * config.pixel_scale_arcsec:
+        return None
+    field = None if config.field_arcsec is None else config.native_field_pixels * native_arcsec
+    return replace(config, pixel_scale_arcsec=None, field_arcsec=field)
+
+
+def partial_reason(cut: SurveyCutout, native_arcsec: float, config: SurveyImageConfig) -> str | None:
+    """Why a cutout is partial (cut at a tile or mosaic edge), or None when it is whole.
+
+    Cutouts are square around their source; a tile edge cuts one side short (or leaves it
+    blank), which also puts the source off-centre. So a cutout is partial when the data in
+    the field asked span less than `min_aspect` of one axis on the other. Smaller square
+    cutouts are whole (4' ones are common), and where the emission lies is no guide:
+    bright unrelated sources far from the centre are common in whole cutouts (docs/survey.md).
+    """
+    rows, cols = cut.extent
+    if min(rows, cols) >= config.min_aspect * max(rows, cols):
+        return None
+    if np.isfinite(native_arcsec):
+        span = f'{rows * native_arcsec:.0f}" x {cols * native_arcsec:.0f}"'
+    else:
+        span = f"{rows} x {cols} pixels"
+    return f"is a partial cutout: its data span {span} of the field, one side cut short (a tile or mosaic edge)"
 
 
 def picture_cutout(image: np.ndarray, pixel_scale_arcsec: float, config: SurveyImageConfig) -> tuple[np.ndarray, float]:
