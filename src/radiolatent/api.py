@@ -1,0 +1,371 @@
+"""The Python face of radiolatent: the command line's verbs as plain functions.
+
+Every function here takes what a notebook has at hand (dataset specs as the CLI writes
+them, paths, DataFrames) and returns pandas, numpy or astropy-readable objects, with the
+same defaults as the command of the same name. These names are the stable, public API
+(`radiolatent.__all__`); everything in the subpackages is internal and may move. Examples
+run from the repository root; `tests/test_api.py` runs every one.
+
+Codes tables are DataFrames (the metadata columns, `set`, `model`, `z000`...); a function
+that takes `codes` accepts such a DataFrame or the path of a parquet file `embed` wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from radiolatent.config import (
+    DEFAULT_CLASSIFY,
+    DEFAULT_POOL,
+    DEFAULT_PREDICT,
+    DEFAULT_SEARCH,
+    ClassifierName,
+    EmbedConfig,
+    FolderConfig,
+    PoolConfig,
+)
+
+if TYPE_CHECKING:
+    from radiolatent.data.dataset import RadioDataset
+    from radiolatent.downstream.classify_result import ClassificationResult
+
+#: what a `codes` argument may be: a codes table, or the parquet file that holds one.
+Codes = pd.DataFrame | str | Path
+
+
+def codes_table(codes: Codes) -> pd.DataFrame:
+    """A codes table from a DataFrame (checked, returned as is) or a parquet path.
+
+    >>> import radiolatent as rl
+    >>> rl.codes_table("no-such-file.parquet")
+    Traceback (most recent call last):
+    ...
+    radiolatent.errors.InputError: no-such-file.parquet: no such codes file
+    """
+    from radiolatent.codes import read_codes, validate_codes
+
+    if isinstance(codes, pd.DataFrame):
+        validate_codes(codes, str(codes.attrs.get("source", "codes table")))
+        return codes
+    return read_codes(codes)
+
+
+def folder_options(
+    survey: str | None = None,
+    catalogue: str | Path | None = None,
+    pixel_scale: float | None = None,
+    keep_partial: bool = False,
+) -> PoolConfig:
+    """The default pool settings with a folder's options, as `--survey`, `--catalogue`,
+    `--pixel-scale` and `--keep-partial` set them."""
+    folder = FolderConfig(
+        survey=survey,
+        catalogue=None if catalogue is None else str(catalogue),
+        pixel_scale_arcsec=pixel_scale,
+        keep_partial=keep_partial,
+    )
+    return dataclasses.replace(DEFAULT_POOL, folder=folder)
+
+
+def load(
+    data: str,
+    *,
+    survey: str | None = None,
+    catalogue: str | Path | None = None,
+    pixel_scale: float | None = None,
+    keep_partial: bool = False,
+) -> RadioDataset:
+    """One dataset's images and metadata, as `radiolatent data show` reads it: a shipped
+    set (`mbc:test`, `nvss`, `first-galaxy:valid`), or a folder of cutouts
+    (`folder@DIR`, `rgz-dr1@DIR`) with its options. `.images` is a uint8 array
+    (N, H, W) and `.meta` a DataFrame with one row per image.
+
+    >>> import radiolatent as rl
+    >>> fits = rl.load("folder@tests/data/first_fits", survey="FIRST")
+    >>> fits.images.shape, fits.meta["survey"].iloc[0]
+    ((4, 150, 150), 'FIRST')
+    """
+    from radiolatent.data.registry import load_source
+
+    return load_source(data, folder_options(survey, catalogue, pixel_scale, keep_partial).folder)
+
+
+def model_names() -> list[str]:
+    """The model names `embed` takes besides a run folder: the shipped checkpoints and
+    the no-learning floors. Nothing is downloaded: they ship inside the package.
+
+    >>> import radiolatent as rl
+    >>> "vdvae-cpu" in rl.model_names() and "pixels-pca" in rl.model_names()
+    True
+    """
+    from radiolatent.embedding import FLOORS
+    from radiolatent.embedding.encoders import shipped_models
+
+    return sorted(shipped_models()) + list(FLOORS)
+
+
+def embed(
+    data: str | list[str],
+    *,
+    model: str | Path | None = None,
+    single_view: bool = False,
+    survey: str | None = None,
+    catalogue: str | Path | None = None,
+    pixel_scale: float | None = None,
+    keep_partial: bool = False,
+    batch_size: int = EmbedConfig.batch_size,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """A codes table: every image of `data` (comma-separated specs or a list, as `embed
+    --data`) encoded by `model` (default the shipped VDVAE; any name of `model_names()` or a run
+    folder), averaged over the 8 flips and quarter turns unless `single_view`.
+
+    >>> import radiolatent as rl
+    >>> codes = rl.embed("fits=folder@tests/data/first_fits", survey="FIRST", progress=False)
+    >>> len(codes), codes["set"].iloc[0], codes["model"].iloc[0], len(rl.code_columns(codes))
+    (4, 'fits', 'vdvae-cpu+d8', 256)
+    """
+    from radiolatent.embedding import embed as embed_specs
+
+    specs = [s.strip() for s in (data.split(",") if isinstance(data, str) else data) if s.strip()]
+    config = EmbedConfig(batch_size=batch_size, dihedral_average=not single_view)
+    pool = folder_options(survey, catalogue, pixel_scale, keep_partial)
+    return embed_specs(None if model is None else str(model), specs, config, pool, progress=progress)
+
+
+def code_columns(codes: pd.DataFrame) -> list[str]:
+    """The code columns of a codes table, in order (`z000`, `z001`, ...)."""
+    from radiolatent.codes import code_columns as columns
+
+    return columns(codes)
+
+
+def classify(
+    codes: Codes,
+    train: str,
+    test: str,
+    *,
+    test_codes: Codes | None = None,
+    seeds: int = len(DEFAULT_CLASSIFY.seeds),
+    classifiers: tuple[ClassifierName, ...] = DEFAULT_CLASSIFY.classifiers,
+    standardise: bool = DEFAULT_CLASSIFY.standardise,
+    binary_only: bool = False,
+) -> ClassificationResult:
+    """[A]'s Table 2 on a codes table: the six classifiers trained on the `train` rows and
+    scored on the `test` rows (of `test_codes` when given), mean and sd over `seeds`.
+    `.table` is the tidy result, `.best()` the best classifier's row, `.to_markdown()`
+    the table with the paper's numbers beside it.
+
+    >>> import radiolatent as rl
+    >>> codes = rl.embed("mbc", single_view=True, progress=False)
+    >>> result = rl.classify(codes, "mbc:train", "mbc:test", seeds=1, classifiers=("svc", "knn"))
+    >>> sorted(result.table["metric"].unique())
+    ['accuracy', 'recall', 'roc_auc', 'specificity']
+    >>> bool(result.table.query("metric == 'accuracy'")["mean"].max() > 0.75)
+    True
+    """
+    from radiolatent.downstream.classify import classify_tables
+
+    table = codes_table(codes)
+    test_table = table if test_codes is None else codes_table(test_codes)
+    options = dataclasses.replace(DEFAULT_CLASSIFY, classifiers=tuple(classifiers))
+    return classify_tables(
+        table,
+        train,
+        test_table,
+        test,
+        seeds=list(range(seeds)),
+        classifiers=list(classifiers),
+        standardise=standardise,
+        binary_only=binary_only,
+        config=options,
+    )
+
+
+def predict(
+    codes: Codes,
+    train: str,
+    rows: str,
+    *,
+    train_codes: Codes | None = None,
+    classifier: ClassifierName | None = None,
+    classifiers: tuple[ClassifierName, ...] = DEFAULT_CLASSIFY.classifiers,
+    standardise: bool = DEFAULT_CLASSIFY.standardise,
+    seed: int = DEFAULT_PREDICT.seed,
+) -> pd.DataFrame:
+    """Classes for rows without labels (`radiolatent predict`): one row per `rows` row with
+    `p_<class>` (calibrated), `prediction`, `agreement`, `in_domain`, `out_of_domain` and
+    `nearest_train`, learned from the labelled `train` rows (of `train_codes` when given).
+    The classifier is the best of `classifiers` by cross-validation within those rows,
+    unless `classifier` names one. `write_catalogue` saves it as CSV, FITS or VOTable.
+
+    >>> import radiolatent as rl
+    >>> data = "mbc:train,fits=folder@tests/data/first_fits"
+    >>> codes = rl.embed(data, survey="FIRST", single_view=True, progress=False)
+    >>> found = rl.predict(codes, "mbc:train", "fits", classifiers=("svc", "knn"))
+    >>> list(found.columns[:6])
+    ['id', 'ra', 'dec', 'p_fri', 'p_frii', 'prediction']
+    >>> sorted(set(found["prediction"]) | {"FRI", "FRII"})
+    ['FRI', 'FRII']
+    """
+    from radiolatent.downstream.predict import predict_codes
+
+    table = codes_table(codes)
+    train_table = table if train_codes is None else codes_table(train_codes)
+    return predict_codes(
+        train_table,
+        train,
+        table,
+        rows,
+        classifier=classifier,
+        standardise=standardise,
+        config=dataclasses.replace(DEFAULT_PREDICT, seed=seed),
+        classify_config=dataclasses.replace(DEFAULT_CLASSIFY, classifiers=tuple(classifiers)),
+    )
+
+
+def search(
+    codes: Codes,
+    query: str | Path,
+    rows: str = "pool",
+    *,
+    k: int = DEFAULT_SEARCH.k,
+    metric: str = DEFAULT_SEARCH.metric,
+    exclude_self: bool = False,
+    model: str | Path | None = None,
+    pixel_scale: float = DEFAULT_SEARCH.query_pixel_scale,
+) -> pd.DataFrame:
+    """The `k` codes of `rows` most like a query: the id of a row of `codes`, or an image
+    file (FITS, PNG, JPEG, .npy), embedded by the model that made the codes. A query with a
+    sky position gets its source's other observations first (`same_position`).
+
+    >>> import radiolatent as rl
+    >>> codes = rl.embed("vlass=folder@tests/data/vlass_epochs", survey="VLASS", progress=False)
+    >>> found = rl.search(codes, "tests/data/vlass_epochs/J028.8067+11.3219_ep1.1.fits.gz", "vlass", k=2)
+    >>> found["id"].head(2).tolist()
+    ['folder:J028.8067+11.3219_ep1.1', 'folder:J028.8067+11.3219_ep2.1']
+    """
+    from radiolatent.downstream.search import search_table
+
+    source = codes if isinstance(codes, (str, Path)) else None
+    result, _ = search_table(
+        codes_table(codes),
+        str(query),
+        rows,
+        k=k,
+        metric=metric,
+        exclude_self=exclude_self,
+        codes_path=source,
+        model=None if model is None else str(model),
+        pixel_scale=pixel_scale,
+    )
+    return result
+
+
+def duplicates(
+    codes: Codes,
+    rows: str = "pool",
+    *,
+    metric: str = DEFAULT_SEARCH.metric,
+    threshold: float | None = None,
+    margin: float | None = None,
+    by_position: bool = DEFAULT_SEARCH.duplicates_by_position,
+) -> pd.DataFrame:
+    """Pairs of `rows` that show one object twice (`radiolatent duplicates`): near-identical
+    codes ([B]), and rows within 30" on the sky unless `by_position` is False.
+
+    >>> import radiolatent as rl
+    >>> codes = rl.embed("vlass=folder@tests/data/vlass_epochs", survey="VLASS", progress=False)
+    >>> pairs = rl.duplicates(codes, "vlass")
+    >>> len(pairs), sorted(set(pairs["kind"]))
+    (7, ['same position'])
+    """
+    from radiolatent.downstream.duplicates import find_duplicates
+
+    return find_duplicates(
+        codes_table(codes), rows, threshold=threshold, metric=metric, margin=margin, by_position=by_position
+    )
+
+
+def density(
+    codes: Codes,
+    fit_on: str = "pool",
+    rows: str | list[str] | None = None,
+    *,
+    config: str = "cpu",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Log-likelihoods under a Masked Autoregressive Flow fitted on the `fit_on` rows
+    (`density fit` then `density score`): one row per row of `rows` (specs; default every
+    set of the table) with `set`, `id`, `split`, `label`, `label_name` and `loglik`. The
+    least likely rows are the out-of-distribution candidates.
+
+    >>> import radiolatent as rl
+    >>> codes = rl.embed("mbc:test", single_view=True, progress=False)
+    >>> scores = rl.density(codes, fit_on="mbc:test", config="tiny")
+    >>> len(scores), bool(scores["loglik"].notna().all())
+    (104, True)
+    """
+    from radiolatent.codes import select
+    from radiolatent.downstream.density import density_config
+    from radiolatent.downstream.density_tables import fit_table, score_table
+
+    table = codes_table(codes)
+    model = fit_table(select(table, fit_on), density_config(config), seed=seed, on=fit_on)
+    sets = [rows] if isinstance(rows, str) else rows
+    return score_table(table, model, sets)
+
+
+def study(out: str | Path = "report", *, seeds: int | None = None, retrain: bool = False) -> Path:
+    """The paper's study (`radiolatent reproduce`, `make study`): every stage cached in
+    `out`, the report in `out/index.html` and `out/results.json`; returns the page's path.
+    A rerun resumes where a killed run stopped. (Not run by the tests' examples: it takes
+    about 20 minutes on two cores.)"""
+    from radiolatent.config import ReproduceConfig
+    from radiolatent.reproduce import reproduce
+
+    config = ReproduceConfig() if seeds is None else dataclasses.replace(ReproduceConfig(), seeds=seeds)
+    return reproduce(out, config, retrain=retrain)
+
+
+def read_codes(path: str | Path) -> pd.DataFrame:
+    """A codes table from the parquet file `embed` wrote (checked)."""
+    from radiolatent.codes import read_codes as read
+
+    return read(path)
+
+
+def write_codes(codes: pd.DataFrame, path: str | Path) -> Path:
+    """Write a codes table to parquet, atomically (the file appears only once complete)."""
+    from radiolatent.codes import write_codes as write
+
+    return write(codes, path)
+
+
+def write_catalogue(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table (e.g. `predict`'s) as CSV, ECSV, FITS or VOTable, chosen by the suffix."""
+    from radiolatent.data.catalogue import write_catalogue as write
+
+    return write(table, path)
+
+
+__all__ = [
+    "classify",
+    "code_columns",
+    "codes_table",
+    "density",
+    "duplicates",
+    "embed",
+    "load",
+    "model_names",
+    "predict",
+    "read_codes",
+    "search",
+    "study",
+    "write_catalogue",
+    "write_codes",
+]
