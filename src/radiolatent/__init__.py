@@ -5,39 +5,9 @@ functions that take specs, paths and DataFrames and return pandas objects. Every
 the subpackages is internal and may move between releases.
 """
 
-from radiolatent.api import (
-    classify,
-    code_columns,
-    codes_table,
-    density,
-    duplicates,
-    embed,
-    load,
-    model_names,
-    predict,
-    read_codes,
-    search,
-    study,
-    write_catalogue,
-    write_codes,
-)
+from radiolatent import api
+from radiolatent.api import *  # noqa: F403 (the public API is api.__all__)
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "__version__",
-    "classify",
-    "code_columns",
-    "codes_table",
-    "density",
-    "duplicates",
-    "embed",
-    "load",
-    "model_names",
-    "predict",
-    "read_codes",
-    "search",
-    "study",
-    "write_catalogue",
-    "write_codes",
-]
+__all__ = ["__version__", *api.__all__]

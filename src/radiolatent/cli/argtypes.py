@@ -4,7 +4,9 @@ option is refused in one line (argparse's "error: argument -n: ...") before any 
 from __future__ import annotations
 
 import argparse
+from typing import cast
 
+from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, ClassifierName
 from radiolatent.errors import InputError
 from radiolatent.fileio import check_output
 
@@ -96,3 +98,24 @@ def add_rows_arguments(p: argparse.ArgumentParser, default: str, what: str) -> N
     """--codes (a codes table) and --in (which of its rows), shared by the commands on codes."""
     p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
     p.add_argument("--in", dest="in_spec", default=default, metavar="SPEC", help=f"{what} (default {default})")
+
+
+def classifier_list(text: str) -> list[ClassifierName]:
+    """--classifiers: a comma-separated subset of [A]'s six."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CLASSIFIER_NAMES]
+    if unknown or not names:
+        raise InputError("--classifiers", f"unknown {unknown} (choose from {','.join(CLASSIFIER_NAMES)})")
+    return [cast(ClassifierName, name) for name in names]
+
+
+def add_classifier_arguments(p: argparse.ArgumentParser, classifiers_help: str) -> None:
+    """--classifiers, --standardise and --block, shared by the commands that fit [A]'s classifiers."""
+    p.add_argument("--classifiers", default=",".join(CLASSIFIER_NAMES), help=classifiers_help)
+    p.add_argument(
+        "--standardise",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_CLASSIFY.standardise,
+        help="StandardScaler fitted on the training rows (default off, as in [A]; on for tiny-magnitude features)",
+    )
+    p.add_argument("--block", default="z", help="code block to use (default z; e.g. l3 for l3_000..)")

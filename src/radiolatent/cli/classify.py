@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import cast
 
 import pandas as pd
 
 from radiolatent.cli import argtypes
-from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, ClassifierName
+from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY
 from radiolatent.errors import InputError
 from radiolatent.fileio import write_csv
 
@@ -39,18 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=len(DEFAULT_CLASSIFY.seeds),
         help=f"number of seeds 0..N-1 (default {len(DEFAULT_CLASSIFY.seeds)})",
     )
-    p.add_argument(
-        "--classifiers",
-        default=",".join(CLASSIFIER_NAMES),
-        help=f"comma-separated subset of {','.join(CLASSIFIER_NAMES)}",
-    )
-    p.add_argument(
-        "--standardise",
-        action=argparse.BooleanOptionalAction,
-        default=DEFAULT_CLASSIFY.standardise,
-        help="StandardScaler fitted on train (default off, as in [A]; on for tiny-magnitude features)",
-    )
-    p.add_argument("--block", default="z", help="code block to use (default z; e.g. l3 for l3_000..)")
+    argtypes.add_classifier_arguments(p, f"comma-separated subset of {','.join(CLASSIFIER_NAMES)}")
     p.add_argument(
         "--binary-only", action="store_true", help="drop rows labelled other than FRI/FRII instead of failing"
     )
@@ -74,22 +62,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_knn)
 
 
-def classifier_list(text: str) -> list[ClassifierName]:
-    """--classifiers: a comma-separated subset of [A]'s six."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CLASSIFIER_NAMES]
-    if unknown or not names:
-        raise InputError("--classifiers", f"unknown {unknown} (choose from {','.join(CLASSIFIER_NAMES)})")
-    return [cast(ClassifierName, name) for name in names]
-
-
 def cmd_classify(args: argparse.Namespace) -> int:
     from radiolatent.codes import read_codes
     from radiolatent.downstream.classify import classify_tables, compare
 
     if args.seeds < 1:
         raise InputError("--seeds", "need at least one seed")
-    names = classifier_list(args.classifiers)
+    names = argtypes.classifier_list(args.classifiers)
     test_paths = args.test_codes or args.codes
     if len(test_paths) != len(args.codes):
         raise InputError("--test-codes", f"give one per --codes ({len(args.codes)}), got {len(test_paths)}")

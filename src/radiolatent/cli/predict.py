@@ -45,18 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="one of [A]'s six (default: the best of --classifiers by cross-validation within the labelled rows)",
     )
-    p.add_argument(
-        "--classifiers",
-        default=",".join(CLASSIFIER_NAMES),
-        help=f"the classifiers to choose from and that vote for `agreement` (default {','.join(CLASSIFIER_NAMES)})",
+    argtypes.add_classifier_arguments(
+        p, f"the classifiers to choose from and that vote for `agreement` (default {','.join(CLASSIFIER_NAMES)})"
     )
-    p.add_argument(
-        "--standardise",
-        action=argparse.BooleanOptionalAction,
-        default=DEFAULT_CLASSIFY.standardise,
-        help="scale each code dimension by the labelled rows' mean and sd (default off, as classify)",
-    )
-    p.add_argument("--block", default="z", help="code block to use (default z)")
     p.add_argument(
         "--seed", type=argtypes.non_negative_int, default=DEFAULT_PREDICT.seed, help="validation folds' and fits' seed"
     )
@@ -70,7 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from radiolatent.cli.classify import classifier_list
     from radiolatent.codes import read_codes
     from radiolatent.data.catalogue import write_catalogue
     from radiolatent.downstream.labels import labelled_by_store
@@ -83,7 +73,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     train_table = table if args.train_codes is None else read_codes(args.train_codes)
     if args.labels is not None:
         train_table = labelled_by_store(train_table, args.labels)
-    classify_config = dataclasses.replace(DEFAULT_CLASSIFY, classifiers=tuple(classifier_list(args.classifiers)))
+    classify_config = dataclasses.replace(
+        DEFAULT_CLASSIFY, classifiers=tuple(argtypes.classifier_list(args.classifiers))
+    )
     predictions = predict_codes(
         train_table,
         args.train,
