@@ -11,6 +11,7 @@ import sys
 import warnings
 
 from radiolatent import __version__
+from radiolatent.cli import outputs
 from radiolatent.errors import InputError
 
 #: command-group modules, in the order their commands appear in --help.
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    outputs.name_commands(parser)
     return parser
 
 
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     with _verbose(getattr(args, "verbose", False)):
         try:
-            return args.handler(args) or 0
+            return outputs.run_claimed(args)
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

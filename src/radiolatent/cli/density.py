@@ -95,7 +95,7 @@ def _register_score(sub) -> None:
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument(
         "--out",
-        type=argtypes.output_file,
+        type=argtypes.output_of("csv"),
         default="loglik.csv",
         metavar="CSV",
         help="id,set,split,label,label_name,loglik",

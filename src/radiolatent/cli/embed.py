@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or a no-learning floor: pixels-pca, random-conv (default: the shipped VDVAE)",
     )
     p.add_argument("--data", default=DEFAULT_SETS, help=f"comma-separated dataset specs (default {DEFAULT_SETS})")
-    p.add_argument("--out", type=argtypes.output_file, required=True, help="codes table to write (.parquet)")
+    p.add_argument("--out", type=argtypes.output_of("parquet"), required=True, help="codes table to write (.parquet)")
     p.add_argument(
         "--batch-size",
         type=argtypes.positive_int,

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"number of images (default {_STUDY.reconstructions})",
     )
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
-    p.add_argument("-o", "--out", type=argtypes.output_file, default="reconstructions.png")
+    p.add_argument("-o", "--out", type=argtypes.output_of("png"), default="reconstructions.png")
     p.set_defaults(handler=cmd_reconstruct)
 
     p = subparsers.add_parser("generate", help="image grid of samples from the VDVAE prior")
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--temperatures", default=_TEMPERATURES, help=f"comma-separated (default {_TEMPERATURES})")
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
-    p.add_argument("-o", "--out", type=argtypes.output_file, default="samples.png")
+    p.add_argument("-o", "--out", type=argtypes.output_of("png"), default="samples.png")
     p.set_defaults(handler=cmd_generate)
 
 

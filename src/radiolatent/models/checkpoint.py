@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from radiolatent.config import SSL_METHODS, SSLModelConfig, VDVAEConfig, dataclass_from_dict
 from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path, write_text
+from radiolatent.fileio import atomic_path, folder_entries, write_text
 
 #: bump when the layout of saved files changes.
 FORMAT_VERSION = 1
@@ -176,7 +176,7 @@ def check_run_folder(path: str | Path, resume: bool, overwrite: bool) -> Path:
         raise InputError(path, "is a file; expected a run folder")
     if resume or overwrite or not path.is_dir():
         return path
-    entries = sorted(p.name for p in path.iterdir())
+    entries = folder_entries(path)  # the mark `radiolatent train` leaves is not a run
     if entries:
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
         raise InputError(
