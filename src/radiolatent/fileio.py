@@ -192,7 +192,8 @@ def _identity(path: Path) -> str:
 def _check_not_foreign(out: Output, command: str) -> None:
     if out.is_dir:
         others = folder_entries(out.path)
-        if others and folder_command(out.path) != command:
+        mark = folder_command(out.path)
+        if others and not (mark == command or command.startswith(f"{mark} ")):
             shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
             raise InputError(
                 out.path,
@@ -217,11 +218,14 @@ def folder_entries(path: str | Path) -> list[str]:
 
 
 def folder_command(path: str | Path) -> str | None:
-    """The command whose mark the folder holds, or None (no mark, or not ours)."""
+    """The command whose mark the folder holds, or None (no mark, or not ours). A run
+    folder from before the marks (metrics.csv beside checkpoint/ or model/) is "train"'s."""
+    path = Path(path)
     try:
-        doc = json.loads((Path(path) / FOLDER_MARK).read_text())
+        doc = json.loads((path / FOLDER_MARK).read_text())
     except (OSError, ValueError):
-        return None
+        legacy_run = (path / "metrics.csv").is_file() and any((path / d).is_dir() for d in ("checkpoint", "model"))
+        return "train" if legacy_run else None
     return doc.get("command") if isinstance(doc, dict) else None
 
 

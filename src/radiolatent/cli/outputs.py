@@ -87,8 +87,7 @@ def run_claimed(args: argparse.Namespace) -> int:
     command = getattr(args, "command_path", args.command)
     claim_outputs(outputs, command_inputs(args), command, overwrite=getattr(args, "overwrite", False))
     folders = [out.path for out in outputs if out.is_dir]
-    fresh = {path: not path.exists() or not folder_entries(path) for path in folders}
-    made = {path: not path.exists() for path in folders}
+    before = {path: (path.exists(), (path / FOLDER_MARK).exists(), folder_entries(path)) for path in folders}
     for path in folders:
         mark_folder(path, command)
     ok = False
@@ -98,13 +97,14 @@ def run_claimed(args: argparse.Namespace) -> int:
         return code
     finally:
         if not ok:
-            _unmark(folders, fresh, made)
+            _unmark(before)
 
 
-def _unmark(folders: list[Path], fresh: dict[Path, bool], made: dict[Path, bool]) -> None:
-    """After a failure: a folder that holds nothing but the mark goes back to how it was."""
-    for path in folders:
-        if fresh[path] and path.is_dir() and not folder_entries(path):
+def _unmark(before: dict[Path, tuple[bool, bool, list[str]]]) -> None:
+    """After a failure that wrote nothing into a folder: take the mark back out, and the
+    folder too if the command made it."""
+    for path, (existed, marked, entries) in before.items():
+        if path.is_dir() and not marked and folder_entries(path) == entries:
             (path / FOLDER_MARK).unlink(missing_ok=True)
-            if made[path] and not any(path.iterdir()):
+            if not existed and not any(path.iterdir()):
                 shutil.rmtree(path, ignore_errors=True)

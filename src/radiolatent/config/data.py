@@ -86,6 +86,9 @@ class FolderConfig(Settings):
     catalogue: str | None = None
     #: True: a file that is not a readable image stops the load; False: skipped and counted.
     strict: bool = False
+    #: an image whose header declares more pixels is refused before its data is read
+    #: (a 60-byte header can declare 40 billion: 149 GiB).
+    max_image_pixels: int = 100_000_000
     survey_image: SurveyImageConfig = field(default_factory=SurveyImageConfig)
     catalogue_names: tuple[str, ...] = ("catalogue.csv", "catalogue.fits", "catalogue.vot", "catalogue.xml")
     fits_suffixes: tuple[str, ...] = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
