@@ -37,6 +37,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def positive_floats(text: str) -> list[float]:
+    """A comma-separated list of finite numbers > 0 (e.g. temperatures)."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    return [positive_float(item) for item in items]
+
+
 def finite_float(text: str) -> float:
     """Any finite number (not nan or inf)."""
     return _float(text)

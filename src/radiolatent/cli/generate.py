@@ -34,7 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=_STUDY.samples_per_temperature,
         help=f"samples per temperature (default {_STUDY.samples_per_temperature})",
     )
-    p.add_argument("--temperatures", default=_TEMPERATURES, help=f"comma-separated (default {_TEMPERATURES})")
+    p.add_argument(
+        "--temperatures",
+        type=argtypes.positive_floats,
+        default=_TEMPERATURES,
+        help=f"comma-separated (default {_TEMPERATURES})",
+    )
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument("-o", "--out", type=argtypes.output_of("png"), default="samples.png")
     p.set_defaults(handler=cmd_generate)
@@ -51,7 +56,6 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from radiolatent.generative import sample_grid
 
-    temperatures = [float(t) for t in args.temperatures.split(",")]
-    path = sample_grid(args.model, args.n, temperatures, args.seed, args.out)
+    path = sample_grid(args.model, args.n, args.temperatures, args.seed, args.out)
     print(f"wrote {path}")
     return 0
