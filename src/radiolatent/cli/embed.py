@@ -48,7 +48,11 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from radiolatent.distributed import in_turns, process_group
     from radiolatent.embedding import FLOORS, embed
 
+    from radiolatent.errors import InputError
+
     specs = [s.strip() for s in args.data.split(",") if s.strip()]
+    if not specs:
+        raise InputError("--data", f"names no dataset (got {args.data!r}); e.g. --data {DEFAULT_SETS}")
     # Under torchrun each process encodes its share of every set's batches and rank 0
     # writes the one table (embedding.batched).
     with process_group(args.device) as (where, device):

@@ -93,7 +93,13 @@ def _kept_inputs(path: Path) -> np.ndarray:
         return load_pool(path).images
     if not path.is_file():
         raise InputError(path, "the images these codes were made from are gone from the cache; embed again")
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    try:
+        images = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:  # not .npy, or a pickle numpy will not load
+        raise InputError(path, f"named by these codes' {IMAGES_COLUMN} column is not an image array ({exc})") from None
+    if not isinstance(images, np.ndarray) or images.ndim != 3:
+        raise InputError(path, f"named by these codes' {IMAGES_COLUMN} column is not a stack of images")
+    return images
 
 
 def _rebuild_images_for(rows: pd.DataFrame, pool_config: PoolConfig) -> np.ndarray:
