@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import glob
 import json
 import os
@@ -25,10 +26,14 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     otherwise survive the rename and hide outputs from everyone else).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path)
-    # the pid in the name tells a later writer whether the temporary file is orphaned
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
+        # the pid in the name tells a later writer whether the temporary file is orphaned
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        exc.target = path  # type: ignore[attr-defined]  # for the CLI's one-line message
+        raise
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -36,9 +41,25 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         if tmp_path.exists():
             os.chmod(tmp_path, _target_mode(path))
         os.replace(tmp_path, path)
+    except OSError as exc:
+        exc.target = path  # type: ignore[attr-defined]
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+#: failures of the disk or of permissions, not of the program: the CLI reports them in one line.
+WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO})
+
+
+def write_failure(exc: OSError) -> str | None:
+    """A one-line message for a write that the disk or permissions refused, naming the
+    output (not its temporary file); None for other errors."""
+    if exc.errno not in WRITE_ERRORS:
+        return None
+    target = getattr(exc, "target", None) or exc.filename or "output"
+    return f"{target}: cannot be written ({os.strerror(exc.errno)}); nothing half-written was left in its place"
 
 
 def remove_stale_temporaries(path: str | Path) -> list[Path]:

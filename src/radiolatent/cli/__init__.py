@@ -13,6 +13,7 @@ import warnings
 from radiolatent import __version__
 from radiolatent.cli import outputs
 from radiolatent.errors import InputError
+from radiolatent.fileio import write_failure
 
 #: command-group modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
@@ -65,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except OSError as exc:  # a full disk or a read-only place: the user's to fix, in one line
+            problem = write_failure(exc)
+            if problem is None:
+                raise
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
 
 
 @contextlib.contextmanager

@@ -47,7 +47,6 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from radiolatent.data.pools import build_pool
     from radiolatent.distributed import in_turns, process_group
     from radiolatent.embedding import FLOORS, embed
-
     from radiolatent.errors import InputError
 
     specs = [s.strip() for s in args.data.split(",") if s.strip()]

@@ -174,7 +174,7 @@ def check_run_folder(path: str | Path, resume: bool, overwrite: bool) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise InputError(path, "is a file; expected a run folder")
-    if resume or overwrite or not path.is_dir():
+    if resume or overwrite or not path.is_dir() or _unfinished_own_run(path):
         return path
     entries = folder_entries(path)  # the mark `radiolatent train` leaves is not a run
     if entries:
@@ -183,6 +183,15 @@ def check_run_folder(path: str | Path, resume: bool, overwrite: bool) -> Path:
             path, f"run folder is not empty ({shown}); pass --resume to continue it or --overwrite to replace it"
         )
     return path
+
+
+def _unfinished_own_run(path: Path) -> bool:
+    """A run `radiolatent train` started that never finished an epoch (a batch too large,
+    a full disk): it holds nothing to lose, so a new run may start there."""
+    from radiolatent.fileio import folder_command
+
+    finished = (path / "checkpoint" / "state.json").is_file() or (path / RUN_MODEL_DIR).exists()
+    return (folder_command(path) or "").startswith("train") and not finished
 
 
 def model_dir(path: str | Path) -> Path:
