@@ -286,16 +286,22 @@ def _own_parquet(path: Path, head: bytes) -> bool:
     return {"id", "set", "model"} <= names
 
 
+#: the column names radiolatent writes: identifiers, no spaces
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+
+
 def _own_csv(path: Path, head: bytes) -> bool:
-    """A CSV cannot carry a mark: a table with a header of two or more columns is taken
-    for one of ours, anything else (notes, binary data, a one-column list) is not."""
+    """A CSV cannot carry a mark: a table whose header is two or more column names of
+    the kind radiolatent writes (identifiers) is taken for one of ours; anything else
+    (notes, prose, binary data, a one-column list) is not."""
     if b"\0" in head:
         return False
     try:
         first = head.decode("utf-8").splitlines()[0] if head else ""
     except (UnicodeDecodeError, IndexError):
         return False
-    return len(first.split(",")) >= 2
+    names = first.split(",")
+    return len(names) >= 2 and all(_COLUMN_NAME.fullmatch(name) for name in names)
 
 
 def _own_jsonl(path: Path, head: bytes) -> bool:
