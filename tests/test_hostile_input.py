@@ -30,7 +30,7 @@ from synthetic import blobs
 from test_bad_input import error_line, run, snapshot, tiny_codes
 
 from radiolatent.cli import build_parser
-from radiolatent.cli.argtypes import OutputPath
+from radiolatent.cli.argtypes import OutputPath, is_output_type
 from radiolatent.codes import write_codes
 from radiolatent.config import FolderConfig
 from radiolatent.data.folder import load_folder, read_cutout
@@ -64,9 +64,18 @@ def test_duplicates_refuses_to_write_its_csv_over_the_codes_it_reads(tmp_path, c
 def test_search_refuses_an_out_whose_csv_would_be_the_same_file(tmp_path, capsys, codes):
     out = tmp_path / "result.csv"
     _refused(
-        capsys, "search", "--codes", codes, "--query", "frdeep-n-test-000", "--in", "frdeep-n", "--out", out,
+        capsys,
+        "search",
+        "--codes",
+        codes,
+        "--query",
+        "frdeep-n-test-000",
+        "--in",
+        "frdeep-n",
+        "--out",
+        out,
         words=[str(out), "--out"],
-    )  # fmt: skip
+    )
     assert not out.exists()
 
 
@@ -100,9 +109,17 @@ def test_train_resume_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
 def test_a_batch_larger_than_the_data_is_refused_and_leaves_no_run_behind(tmp_path, capsys):
     out = tmp_path / "run"
     _refused(
-        capsys, "train", "vdvae", "--config", "tiny", "--set", "train.batch_size=100000", "--out", out,
+        capsys,
+        "train",
+        "vdvae",
+        "--config",
+        "tiny",
+        "--set",
+        "train.batch_size=100000",
+        "--out",
+        out,
         words=["train.batch_size", "100000"],
-    )  # fmt: skip
+    )
     assert not out.exists()  # so the rerun with a smaller batch is not refused as "not empty"
 
 
@@ -210,9 +227,18 @@ def test_an_image_pointer_that_names_a_text_file_is_named(tmp_path, capsys):
     bad = write_codes(table, tmp_path / "codes.parquet")
     out = tmp_path / "s.png"
     _refused(
-        capsys, "search", "--codes", bad, "--query", "frdeep-n-test-000", "--in", "frdeep-n", "-o", out,
+        capsys,
+        "search",
+        "--codes",
+        bad,
+        "--query",
+        "frdeep-n-test-000",
+        "--in",
+        "frdeep-n",
+        "-o",
+        out,
         words=[str(notes), "not an image array"],
-    )  # fmt: skip
+    )
     assert not out.exists()
 
 
@@ -360,7 +386,7 @@ def test_a_search_index_that_cannot_be_saved_beside_the_codes_goes_to_the_cache(
     monkeypatch.setattr(code_index.CodeIndex, "save", lambda self, path: _disk_full())  # nowhere to save
     with pytest.warns(UserWarning, match="search index not cached") as caught:
         again, _ = search_table(table, "frdeep-n-test-000", "frdeep-n", k=3, metric="cosine", codes_path=codes)
-    assert len(caught) == 1 and list(first["id"])[0] == list(again["id"])[0]
+    assert len(caught) == 1 and first["id"].iloc[0] == again["id"].iloc[0]
 
 
 def _inside(cache: Path, place) -> bool:
@@ -448,9 +474,8 @@ def _output_options() -> set[tuple[str, str]]:
             if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
                     walk(sub, f"{prefix} {name}".strip())
-            elif action.option_strings and getattr(action.type, "__module__", "") == "radiolatent.cli.argtypes":
-                if getattr(action.type, "__name__", "").endswith(("file", "dir")):
-                    found.add((prefix, max(action.option_strings, key=len)))
+            elif action.option_strings and is_output_type(action.type):
+                found.add((prefix, max(action.option_strings, key=len)))
 
     walk(build_parser(), "")
     return found
@@ -463,7 +488,7 @@ CASES = {
     ("data cutouts", "--out"): (
         ["data", "cutouts", "--catalogue", "CODES", "--images", "x.fits", "--size", "60", "--out", "OUT"],
         True,
-    ),  # fmt: skip
+    ),
     ("train vdvae", "--out"): (["train", "vdvae", "--config", "tiny", "--out", "OUT"], True),
     ("train simclr", "--out"): (["train", "simclr", "--config", "tiny", "--out", "OUT"], True),
     ("train byol", "--out"): (["train", "byol", "--config", "tiny", "--out", "OUT"], True),
@@ -476,11 +501,11 @@ CASES = {
     ("classify", "--out"): (
         ["classify", "--codes", "CODES", "--train", "frdeep-n", "--test", "frdeep-n", "--out", "OUT"],
         False,
-    ),  # fmt: skip
+    ),
     ("search", "--out"): (
         ["search", "--codes", "CODES", "--query", "frdeep-n-test-000", "--in", "frdeep-n", "-o", "OUT"],
         False,
-    ),  # fmt: skip
+    ),
     ("duplicates", "--out"): (["duplicates", "--codes", "CODES", "--in", "frdeep-n", "--out", "OUT"], False),
     ("map", "--out"): (["map", "--codes", "CODES", "--in", "frdeep-n", "-o", "OUT"], False),
     ("importance", "--out"): (["importance", "--codes", "CODES", "--in", "frdeep-n", "-o", "OUT"], False),
@@ -520,9 +545,7 @@ def test_no_output_option_replaces_a_foreign_file(tmp_path, capsys, codes, case)
     assert snapshot(tmp_path) == before and not (out / FOLDER_MARK).exists()
 
 
-@pytest.mark.parametrize(
-    "case", sorted(c for c in CASES if "CODES" in CASES[c][0]), ids=lambda c: " ".join(c)
-)  # fmt: skip
+@pytest.mark.parametrize("case", sorted(c for c in CASES if "CODES" in CASES[c][0]), ids=lambda c: " ".join(c))
 def test_no_output_option_writes_over_an_input(tmp_path, capsys, codes, case):
     template, _ = CASES[case]
     before = snapshot(tmp_path)

@@ -77,6 +77,11 @@ def output_dir(text: str) -> str:
     return _output(text, "dir", "dir")
 
 
+def is_output_type(parse: object) -> bool:
+    """Whether an option's `type=` makes it an output (output_file, output_dir, output_of)."""
+    return parse in _OUTPUT_TYPES
+
+
 def output_of(form: str) -> Callable[[str], str]:
     """A `type=` for a file written in `form` whatever its name (a CSV named x.parquet
     is still a CSV, and may not replace a codes table)."""
@@ -85,7 +90,11 @@ def output_of(form: str) -> Callable[[str], str]:
         return _output(text, "file", form)
 
     parse.__name__ = f"{form} file"  # argparse names the type in its messages
+    _OUTPUT_TYPES.add(parse)
     return parse
+
+
+_OUTPUT_TYPES: set[object] = {output_file, output_dir}
 
 
 def _output(text: str, kind: str, form: str) -> str:

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from radiolatent.cli.argtypes import OutputPath
+from radiolatent.cli.argtypes import OutputPath, is_output_type
 from radiolatent.fileio import FOLDER_MARK, Output, claim_outputs, folder_entries, mark_folder
 
 #: set_defaults(outputs_beside=f): f(args) -> [(path, form)] for files written beside an output
@@ -29,19 +29,13 @@ def name_commands(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     if not prefix or any(isinstance(a, argparse._SubParsersAction) for a in parser._actions):
         return
     parser.set_defaults(command_path=prefix)
-    writes = any(
-        getattr(a.type, "__module__", "") == "radiolatent.cli.argtypes" and _is_output(a) for a in parser._actions
-    )
+    writes = any(is_output_type(a.type) for a in parser._actions)
     if writes and "--overwrite" not in parser._option_string_actions:
         parser.add_argument(
             "--overwrite",
             action="store_true",
             help="replace an existing file or write into a folder that radiolatent did not write (docs/files.md)",
         )
-
-
-def _is_output(action: argparse.Action) -> bool:
-    return getattr(action.type, "__name__", "").endswith(("file", "dir"))
 
 
 def command_outputs(args: argparse.Namespace) -> list[Output]:
