@@ -278,7 +278,7 @@ def _own_parquet(path: Path, head: bytes) -> bool:
     if not head.startswith(b"PAR1"):
         return False
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
         names = set(pq.read_schema(path).names)
     except Exception:  # pyarrow raises several types for a damaged file

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from radiolatent.config import VDVAEConfig, VDVAERunConfig
 from radiolatent.errors import InputError
 
 #: float32 copies of every parameter while training: the weights, their gradients, Adam's
@@ -16,14 +18,14 @@ from radiolatent.errors import InputError
 PARAMETER_COPIES = 5
 
 
-def vdvae_training_bytes(model_config, batch_size: int, image_size: int = 64) -> tuple[int, int]:
+def vdvae_training_bytes(model_config: VDVAEConfig, batch_size: int, image_size: int = 64) -> tuple[int, int]:
     """(parameters, bytes) of training a VDVAE: every parameter's copies, plus the output
     of every layer for one batch (what autograd keeps for the backward pass)."""
     from radiolatent.models.vdvae import VDVAE
 
     held = [0]
 
-    def count(module, inputs, output) -> None:
+    def count(module: torch.nn.Module, inputs: Any, output: Any) -> None:
         for tensor in (
             output.values() if isinstance(output, dict) else (output if isinstance(output, tuple | list) else [output])
         ):
@@ -53,7 +55,7 @@ def available_bytes(device: torch.device) -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def check_vdvae_fits(run, device: torch.device) -> None:
+def check_vdvae_fits(run: VDVAERunConfig, device: torch.device) -> None:
     """InputError naming the settings when training `run` would not fit in memory."""
     params, need = vdvae_training_bytes(run.model, run.train.batch_size)
     have = available_bytes(device)
