@@ -518,6 +518,7 @@ CASES = {
     ("anomaly rank", "--out"): (["anomaly", "rank", "--codes", "CODES", "--out", "OUT"], False),
     ("anomaly benchmark", "--out"): (["anomaly", "benchmark", "--codes", "CODES", "--out", "OUT"], True),
     ("explore", "--labels"): (["explore", "--codes", "CODES", "--labels", "OUT", "--no-browser"], False),
+    ("predict", "--out"): (["predict", "--codes", "CODES", "--train", "frdeep-n", "--out", "OUT"], False),
     ("reproduce", "--out"): (["reproduce", "--out", "OUT"], True),
     ("cut-study", "--out"): (["cut-study", "--model", "simclr", "--out", "OUT"], True),
 }

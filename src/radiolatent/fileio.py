@@ -325,4 +325,15 @@ def _own_json(path: Path, head: bytes) -> bool:
     return isinstance(doc, dict)
 
 
-_OWN_FORMS = {"png": _own_png, "parquet": _own_parquet, "csv": _own_csv, "jsonl": _own_jsonl, "json": _own_json}
+def _own_ecsv(path: Path, head: bytes) -> bool:
+    return head.startswith(b"# %ECSV")
+
+
+_OWN_FORMS = {
+    "png": _own_png,
+    "parquet": _own_parquet,
+    "csv": _own_csv,
+    "ecsv": _own_ecsv,
+    "jsonl": _own_jsonl,
+    "json": _own_json,
+}

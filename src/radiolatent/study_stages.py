@@ -123,7 +123,13 @@ def stage_maps(ctx: StageContext, cfg: ReproduceConfig) -> dict:
 def stage_search(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     """Search the pool from the largest and the smallest MBC test source ([A] Figs. 8, 9)."""
     from radiolatent.codes import code_matrix, select
-    from radiolatent.downstream.duplicates import DUPLICATE_KINDS, duplicate_rule, find_duplicates, similar_pairs
+    from radiolatent.downstream.duplicates import (
+        DUPLICATE_KINDS,
+        duplicate_rule,
+        find_duplicates,
+        similar_pairs,
+        similarity_vectors,
+    )
     from radiolatent.downstream.search import search_picture, search_table
 
     codes_path = ctx.path("embed-vdvae", CODES)
@@ -149,7 +155,9 @@ def stage_search(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     kinds = pairs["kind"].value_counts()
     # the paper's rule beside ours: raw cosine >= 0.99 ([B]), counted only
     paper = duplicate_rule("cosine")
-    paper["pairs"] = len(similar_pairs(code_matrix(select(table, "pool")), paper["threshold"])["a"])
+    paper["pairs"] = len(
+        similar_pairs(similarity_vectors(code_matrix(select(table, "pool")), "cosine"), paper["threshold"])["a"]
+    )
     out["duplicates"] = {
         "pairs": len(pairs),
         **pairs.attrs["rule"],

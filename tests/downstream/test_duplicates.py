@@ -43,7 +43,7 @@ def test_duplicates_tell_the_same_object_from_look_alikes():
     ra[11], dec[11] = ra[10] + 10 / 3600, dec[10]  # 10" away: the same object cut twice
     ra[30] = dec[30] = np.nan  # a source with no catalogued position
     table = table_of(codes, "first-galaxy", ra=ra, dec=dec)
-    pairs = find_duplicates(table, "first-galaxy", threshold=0.999)
+    pairs = find_duplicates(table, "first-galaxy", threshold=0.999, by_position=False)
     found = {frozenset((a, b)): kind for a, b, kind in zip(pairs["id_a"], pairs["id_b"], pairs["kind"])}
     assert found == {
         frozenset({"first-galaxy-10", "first-galaxy-11"}): "same position",
@@ -63,7 +63,7 @@ def test_find_duplicates_leaves_separation_unknown_without_positions():
 def test_default_duplicates_are_few_and_are_the_same_objects(real):
     table, _, _ = real
     both = table.assign(set="overlap")
-    pairs = find_duplicates(both, "overlap")
+    pairs = find_duplicates(both, "overlap", by_position=False)
     assert pairs.attrs["rule"] == {"metric": "whitened-cosine", "threshold": 0.8, "margin": 0.1}
     assert 10 <= len(pairs) <= 60, "a list a person can read"
     assert (pairs["kind"] == "same position").mean() >= 0.75  # 0.98 on the whole overlap (docs/results.md)
@@ -72,7 +72,7 @@ def test_default_duplicates_are_few_and_are_the_same_objects(real):
         and (pairs["similarity"] >= 0.8).all()
         and set(pairs["metric"]) == {"whitened-cosine"}
     )
-    paper = find_duplicates(both, "overlap", metric="cosine")
+    paper = find_duplicates(both, "overlap", metric="cosine", by_position=False)
     assert len(paper) > 20 * len(pairs) and (paper["kind"] == "same position").mean() < 0.1
 
 
@@ -84,7 +84,7 @@ def test_metric_cosine_reproduces_the_papers_duplicates(real):
     a, b = np.triu_indices(len(unit), 1)
     cosine = (unit @ unit.T)[a, b]
     expected = {(griese["id"][i], griese["id"][j]) for i, j in zip(a[cosine >= 0.99 + 1e-6], b[cosine >= 0.99 + 1e-6])}
-    pairs = find_duplicates(table, "first-galaxy", metric="cosine")
+    pairs = find_duplicates(table, "first-galaxy", metric="cosine", by_position=False)
     assert pairs.attrs["rule"] == {"metric": "cosine", "threshold": 0.99, "margin": None}
     assert pairs["margin"].isna().all()
     found = set(zip(pairs["id_a"], pairs["id_b"]))
@@ -104,3 +104,21 @@ def test_duplicate_rule_defaults_and_refusals():
         duplicate_rule("euclidean-pca")
     with pytest.raises(InputError, match="threshold"):
         duplicate_rule("cosine", threshold=1.5)
+
+
+def test_rows_at_one_position_are_reported_whatever_their_codes_unless_by_codes_alone():
+    codes = random_codes(40, seed=8)  # no two codes alike
+    ra, dec = np.linspace(150.0, 160.0, 40), np.linspace(10.0, 20.0, 40)
+    ra[[5, 6]], dec[[5, 6]] = ra[4] + 2 / 3600, dec[4]  # one source in three epochs, 2" apart
+    ra[9], dec[9] = ra[8] + 40 / 3600, dec[8]  # 40" away: another source
+    table = table_of(codes, "vlass", ra=ra, dec=dec)
+    pairs = find_duplicates(table, "vlass")
+    assert {frozenset(p) for p in zip(pairs["id_a"], pairs["id_b"])} == {
+        frozenset({"vlass-4", "vlass-5"}),
+        frozenset({"vlass-4", "vlass-6"}),
+        frozenset({"vlass-5", "vlass-6"}),
+    }
+    assert set(pairs["found_by"]) == {"position"} and set(pairs["kind"]) == {"same position"}
+    assert pairs["similarity"].abs().max() < 0.8, "found by position alone: the codes are unlike"
+    assert pairs.attrs["rule"]["radius_arcsec"] == 30.0
+    assert find_duplicates(table, "vlass", by_position=False).empty

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "radiolatent.cli.embed",
     "radiolatent.cli.generate",
     "radiolatent.cli.classify",
+    "radiolatent.cli.predict",
     "radiolatent.cli.search",
     "radiolatent.cli.maps",
     "radiolatent.cli.cluster",

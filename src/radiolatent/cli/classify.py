@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import cast
 
 import pandas as pd
 
 from radiolatent.cli import argtypes
-from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY
+from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, ClassifierName
 from radiolatent.errors import InputError
 from radiolatent.fileio import write_csv
 
@@ -73,12 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_knn)
 
 
-def _classifier_list(text: str) -> list[str]:
+def classifier_list(text: str) -> list[ClassifierName]:
+    """--classifiers: a comma-separated subset of [A]'s six."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in CLASSIFIER_NAMES]
     if unknown or not names:
         raise InputError("--classifiers", f"unknown {unknown} (choose from {','.join(CLASSIFIER_NAMES)})")
-    return names
+    return [cast(ClassifierName, name) for name in names]
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -87,7 +89,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise InputError("--seeds", "need at least one seed")
-    names = _classifier_list(args.classifiers)
+    names = classifier_list(args.classifiers)
     test_paths = args.test_codes or args.codes
     if len(test_paths) != len(args.codes):
         raise InputError("--test-codes", f"give one per --codes ({len(args.codes)}), got {len(test_paths)}")

@@ -49,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="model that made the codes, to embed dropped image files (default: the table's own, "
         "if it is a floor or a shipped checkpoint; needed for a model you trained)",
     )
+    p.add_argument(
+        "--predictions",
+        default=None,
+        metavar="PATH",
+        help="predictions catalogue (`radiolatent predict`): colour the map by prediction, p_<class>, in_domain",
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     p.set_defaults(handler=cmd_explore)
 
@@ -67,6 +73,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
         model=args.model,
         allowed_hosts=None if args.allow_remote else LOOPBACK_NAMES,
         preload_images=True,
+        predictions=args.predictions,
     )
     address = f"http://{_url_host(args.host)}:{args.port}/"
     print(f"radiolatent explorer at {address}  (Ctrl+C to stop)", flush=True)

@@ -79,6 +79,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"(default {DEFAULT_SEARCH.duplicate_margin} whitened, none for cosine)",
     )
     p.add_argument(
+        "--by-position",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_SEARCH.duplicates_by_position,
+        help=f'also report every pair within {DEFAULT_SEARCH.duplicate_separation_arcsec:g}" on the sky '
+        "(one source observed twice), whatever the codes (default on; --no-by-position: codes alone, as [B])",
+    )
+    p.add_argument(
         "--out", type=argtypes.output_of("csv"), default="duplicates.csv", help="CSV to write (default duplicates.csv)"
     )
     p.set_defaults(handler=cmd_duplicates)
@@ -114,11 +121,21 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     from radiolatent.downstream.duplicates import DUPLICATE_KINDS, find_duplicates, rule_text
 
     pairs = find_duplicates(
-        read_codes(args.codes), args.in_spec, threshold=args.threshold, metric=args.metric, margin=args.margin
+        read_codes(args.codes),
+        args.in_spec,
+        threshold=args.threshold,
+        metric=args.metric,
+        margin=args.margin,
+        by_position=args.by_position,
     )
     path = write_csv(pairs, Path(args.out))
     kinds = pairs["kind"].value_counts()
     counts = ", ".join(f"{int(kinds.get(kind, 0))} {kind}" for kind in DUPLICATE_KINDS)
-    print(f"{len(pairs)} pairs {rule_text(pairs.attrs['rule'])} in {args.in_spec}: {counts}")
+    found = pairs["found_by"].value_counts()
+    how = ", ".join(f"{int(n)} by {name}" for name, n in found.items())
+    print(
+        f"{len(pairs)} pairs {rule_text(pairs.attrs['rule'])} in {args.in_spec}: {counts}"
+        + (f" ({how})" if how else "")
+    )
     print(f"wrote {path}")
     return 0

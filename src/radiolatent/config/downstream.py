@@ -68,6 +68,30 @@ DEFAULT_CLASSIFY = ClassifyConfig()
 RENAMED_FIELDS[ClassifyConfig] = {"standardize": "standardise"}
 
 
+@dataclass(frozen=True)
+class PredictConfig(Settings):
+    """Classes for rows without labels (downstream/predict.py, `radiolatent predict`).
+
+    The classifier is one of [A]'s six (ClassifyConfig's settings), chosen by
+    `folds`-fold stratified cross-validation within the labelled rows (never on a test
+    split); its cross-validated scores also fit the calibration (Platt's logistic map)
+    that turns them into probabilities.
+    """
+
+    folds: int = 5
+    seed: int = 0
+    #: neighbours for the in-domain score and the nearest labelled ids.
+    neighbours: int = 5
+    #: nearest labelled training ids written per row.
+    nearest_ids: int = 3
+    #: rows whose in-domain score is below this are flagged `out_of_domain`: fewer than
+    #: this fraction of the labelled sources are as far from their own neighbours.
+    domain_threshold: float = 0.05
+
+
+DEFAULT_PREDICT = PredictConfig()
+
+
 # ---------------------------------------------------------------------------
 # Downstream: search, maps, importance, clustering
 # ---------------------------------------------------------------------------
@@ -121,6 +145,12 @@ class SearchConfig(Settings):
     #: a duplicate pair closer than this on the sky is the same object twice; farther
     #: apart it is a look-alike (unresolved compact sources all look like the beam).
     duplicate_separation_arcsec: float = 30.0
+    #: duplicates also reports every pair of rows within duplicate_separation_arcsec of each
+    #: other (one source observed twice), whatever their codes; False: codes alone ([B]).
+    duplicates_by_position: bool = True
+    #: a search whose query has a sky position looks this many matches deeper for the
+    #: other observations of the query's source (listed first, whatever their rank).
+    observation_depth: int = 1000
     #: arcsec/pixel assumed for an image-file query without a FITS WCS (FIRST's, as the
     #: shipped models saw).
     query_pixel_scale: float = 1.8
@@ -348,8 +378,21 @@ def _cluster_problems(c: ClusterConfig) -> list[str]:
 
 CHECKS[ClusterConfig] = _cluster_problems
 
+
+def _predict_problems(c: PredictConfig) -> list[str]:
+    p = _Problems()
+    p.need(c.folds >= 2, "folds", "must be at least 2", c.folds)
+    p.need(c.seed >= 0, "seed", "must be >= 0", c.seed)
+    p.need(c.neighbours >= 1 and c.nearest_ids >= 1, "neighbours and nearest_ids", "must be at least 1")
+    p.need(0 <= c.domain_threshold < 1, "domain_threshold", "must lie in [0, 1)", c.domain_threshold)
+    return p
+
+
+CHECKS[PredictConfig] = _predict_problems
+
 check_presets(
     DEFAULT_CLASSIFY,
+    DEFAULT_PREDICT,
     DEFAULT_SEARCH,
     DEFAULT_MAP,
     DEFAULT_IMPORTANCE,

@@ -17,6 +17,7 @@ import pandas as pd
 from astropy.table import Table
 
 from radiolatent.errors import InputError
+from radiolatent.fileio import atomic_path
 
 #: suffix -> astropy Table.read format. Longest suffixes are tried first.
 FORMATS = {
@@ -144,3 +145,25 @@ def _positions(column: pd.Series, name: str, source: Path) -> pd.Series:
             source, f"column '{name}' has values outside {low:g}..{high:g} degrees, e.g. {numbers[outside].iloc[0]:g}"
         )
     return numbers
+
+
+#: units written into FITS and VOTable catalogues, so other tools read positions as such.
+UNITS = {"ra": "deg", "dec": "deg", "las_arcsec": "arcsec"}
+
+
+def write_catalogue(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table as a catalogue, the format chosen by the suffix as `read_catalogue`
+    reads it (CSV, ECSV, FITS, VOTable); written atomically, so a failure leaves no
+    half-written file."""
+    target = Path(path)
+    fmt = _format_of(target)
+    table = Table.from_pandas(frame.reset_index(drop=True))
+    for name, unit in UNITS.items():
+        if name in table.colnames:
+            table[name].unit = unit
+    with atomic_path(target) as tmp:
+        if fmt == "ascii.csv":
+            frame.to_csv(tmp, index=False)
+        else:
+            table.write(tmp, format=fmt, overwrite=True)
+    return target

@@ -238,7 +238,7 @@ def classify_tables(
     if train_table is test_table:
         model = _single_model(pd.concat([train, test]), f"{train_spec} + {test_spec}", source)
     else:
-        model = _same_model(train, train_spec, source, test, test_spec, test_source)
+        model = same_model(train, train_spec, source, test, test_spec, test_source)
     train, n_train_other = _binary_rows(train, train_spec, source, binary_only)
     test, n_test_other = _binary_rows(test, test_spec, test_source, binary_only)
     result = classify(
@@ -269,7 +269,7 @@ def classify_tables(
     )
 
 
-def _same_model(
+def same_model(
     train: pd.DataFrame, train_spec: str, source: str, test: pd.DataFrame, test_spec: str, test_source: str
 ) -> str:
     """The one model behind both tables' rows, or a one-line error saying why not."""

@@ -49,6 +49,8 @@ def rule_text(rule: dict) -> str:
     text = f"with {rule['metric']} >= {rule['threshold']:g}"
     if rule.get("margin") is not None:
         text += f", mutual nearest, margin >= {rule['margin']:g}"
+    if rule.get("by_position"):
+        text += f', or within {rule["radius_arcsec"]:g}" on the sky'
     return text
 
 
@@ -59,27 +61,44 @@ def find_duplicates(
     config: SearchConfig = DEFAULT_SEARCH,
     metric: str = DEFAULT_SEARCH.metric,
     margin: float | None = None,
+    by_position: bool = DEFAULT_SEARCH.duplicates_by_position,
 ) -> pd.DataFrame:
-    """Pairs of rows in `spec` whose codes are near-identical under `duplicate_rule` ([B]).
+    """Pairs of rows in `spec` that show one object twice: near-identical codes under
+    `duplicate_rule` ([B]) and, with `by_position`, every pair of rows whose positions lie
+    within `config.duplicate_separation_arcsec` (another epoch, another cutout service, a
+    mosaic overlap), whatever their codes.
 
-    Columns: id_a, id_b, similarity, margin (over either code's next-nearest; NaN when
-    the rule has no margin), separation_arcsec (NaN unless both positions are known),
-    kind, dataset_a/_b, label_name_a/_b, metric. `kind` tells a true duplicate from a
-    look-alike: "same position" (within `config.duplicate_separation_arcsec`: one object
-    cut twice), "position unknown" (e.g. FR-DEEP, matched by code alone), "look-alike"
-    (elsewhere on the sky). Sorted by kind in that order, then most similar first. Exact
-    search. `out.attrs["rule"]` holds the rule used.
+    Why both: a source observed twice is at one position by definition, but its codes can
+    differ (noise, variability, artefacts), while unrelated compact sources all look like
+    the beam, so codes alone cannot tell a repeat from a look-alike (docs/discovery.md).
+    Codes find what positions cannot: rows without positions, or one object catalogued
+    twice at positions farther apart.
+
+    Columns: id_a, id_b, similarity (under `metric`, for every pair), margin (over either
+    code's next-nearest; NaN unless found by a margin rule), separation_arcsec (NaN unless
+    both positions are known), found_by ("codes", "position" or "codes+position"), kind,
+    dataset_a/_b, label_name_a/_b, metric. `kind`: "same position" (one object twice),
+    "position unknown" (matched by code alone), "look-alike" (codes alike, elsewhere on the
+    sky). Sorted by kind in that order, then most similar first. `out.attrs["rule"]` holds
+    the rule used.
     """
     from radiolatent.codes import code_matrix, select
 
     rule = duplicate_rule(metric, threshold, margin, config)
+    if by_position:
+        rule.update(by_position=True, radius_arcsec=float(config.duplicate_separation_arcsec))
     rows = select(table, spec)
-    pairs = similar_pairs(code_matrix(rows), rule["threshold"], metric=metric, margin=rule["margin"], config=config)
-    a = rows.iloc[pairs["a"]].reset_index(drop=True)
-    b = rows.iloc[pairs["b"]].reset_index(drop=True)
-    out = pd.DataFrame({"id_a": a["id"], "id_b": b["id"], "similarity": pairs["similarity"], "margin": pairs["margin"]})
+    vectors = similarity_vectors(code_matrix(rows), metric, config)
+    found = _pairs_found(similar_pairs(vectors, rule["threshold"], margin=rule["margin"]), "codes")
+    if by_position:
+        found = _merge(found, _pairs_found(position_pairs(rows, config.duplicate_separation_arcsec), "position"))
+    a = rows.iloc[found["a"]].reset_index(drop=True)
+    b = rows.iloc[found["b"]].reset_index(drop=True)
+    similarity = np.einsum("ij,ij->i", vectors[found["a"]], vectors[found["b"]])
+    out = pd.DataFrame({"id_a": a["id"], "id_b": b["id"], "similarity": similarity, "margin": found["margin"]})
     separation = sky_separation_arcsec(a["ra"], a["dec"], b["ra"], b["dec"])
     out["separation_arcsec"] = separation
+    out["found_by"] = found["found_by"]
     out["kind"] = np.select(
         [separation <= config.duplicate_separation_arcsec, np.isnan(separation)],
         DUPLICATE_KINDS[:2],
@@ -99,27 +118,60 @@ def find_duplicates(
     return out
 
 
-def similar_pairs(
-    codes: np.ndarray,
-    threshold: float,
-    metric: str = "cosine",
-    margin: float | None = None,
-    config: SearchConfig = DEFAULT_SEARCH,
-) -> dict[str, np.ndarray]:
-    """Pairs i < j with similarity(codes[i], codes[j]) >= threshold under `metric`.
+def _pairs_found(pairs: dict[str, np.ndarray], how: str) -> pd.DataFrame:
+    return pd.DataFrame({"a": pairs["a"], "b": pairs["b"], "margin": pairs["margin"], "found_by": how})
+
+
+def _merge(codes: pd.DataFrame, positions: pd.DataFrame) -> pd.DataFrame:
+    """Both lists of pairs as one, each pair once; a pair in both is found by 'codes+position'."""
+    both = codes.merge(positions[["a", "b"]], on=["a", "b"], how="left", indicator=True)
+    codes = codes.assign(found_by=np.where(both["_merge"] == "both", "codes+position", "codes"))
+    only_positions = positions.merge(codes[["a", "b"]], on=["a", "b"], how="left", indicator=True)
+    positions = positions[(only_positions["_merge"] == "left_only").to_numpy()]
+    return pd.concat([codes, positions], ignore_index=True)
+
+
+def position_pairs(rows: pd.DataFrame, radius_arcsec: float) -> dict[str, np.ndarray]:
+    """Pairs i < j of rows whose sky positions lie within `radius_arcsec` (astropy's
+    search_around_sky); rows without a position take part in none."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    ra, dec = (rows[c].to_numpy(dtype=np.float64) for c in ("ra", "dec"))
+    known = np.flatnonzero(np.isfinite(ra) & np.isfinite(dec))
+    empty = np.zeros(0, dtype=np.int64)
+    if len(known) < 2:
+        return {"a": empty, "b": empty, "margin": np.zeros(0, dtype=np.float32)}
+    coords = SkyCoord(ra=ra[known] * u.deg, dec=dec[known] * u.deg)
+    first, second, _, _ = coords.search_around_sky(coords, radius_arcsec * u.arcsec)
+    keep = first < second
+    return {
+        "a": known[first[keep]],
+        "b": known[second[keep]],
+        "margin": np.full(int(keep.sum()), np.nan, dtype=np.float32),
+    }
+
+
+def similarity_vectors(codes: np.ndarray, metric: str, config: SearchConfig = DEFAULT_SEARCH) -> np.ndarray:
+    """Codes as unit vectors whose dot products are their similarity under `metric`:
+    whitened on these codes first for whitened-cosine, raw for cosine ([B])."""
+    vectors = _check_codes(codes, "codes")
+    if metric == "whitened-cosine":
+        for transform in whitening(vectors, config):
+            vectors = transform.apply(vectors)
+        return vectors
+    if metric == "cosine":
+        return _normalised(vectors)
+    raise InputError("metric", f"duplicates need a similarity metric; choose one of {DUPLICATE_METRICS}")
+
+
+def similar_pairs(vectors: np.ndarray, threshold: float, margin: float | None = None) -> dict[str, np.ndarray]:
+    """Pairs i < j of unit vectors (`similarity_vectors`) whose dot product is >= threshold.
 
     margin None: every such pair, by exact range search. A margin: only mutual nearest
     neighbours whose similarity beats both codes' next-nearest by at least `margin`
     (then "margin" holds that gap; otherwise NaN).
     """
-    vectors = _check_codes(codes, "codes")
-    if metric == "whitened-cosine":
-        for transform in whitening(vectors, config):
-            vectors = transform.apply(vectors)
-    elif metric == "cosine":
-        vectors = _normalised(vectors)
-    else:
-        raise InputError("metric", f"duplicates need a similarity metric; choose one of {DUPLICATE_METRICS}")
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     if margin is not None:

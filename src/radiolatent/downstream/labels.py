@@ -155,3 +155,19 @@ def known_labels(store: LabelStore, ids) -> dict[int, float]:
     """row -> score for the stored labels whose id is among `ids` (others are ignored)."""
     row_of = {str(ident): row for row, ident in enumerate(ids)}
     return {row_of[ident]: score for ident, score in store.scores().items() if ident in row_of}
+
+
+def labelled_by_store(table: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """A copy of a codes table whose `label` / `label_name` are the label store's scores
+    (as classes '0'..'5'), for the rows it names, and unlabelled (-1, '') elsewhere."""
+    store = LabelStore(path)
+    if not store.path.is_file():
+        raise InputError(store.path, "no such label store")
+    scores = store.scores()
+    if not scores:
+        raise InputError(store.path, "holds no labels")
+    out = table.copy()
+    given = out["id"].astype(str).map(scores)
+    out["label"] = given.fillna(-1).round().astype(int)
+    out["label_name"] = np.where(given.notna(), out["label"].astype(str), "")
+    return out

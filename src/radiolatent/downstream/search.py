@@ -96,8 +96,10 @@ def result_captions(result: pd.DataFrame, metric: str = DEFAULT_SEARCH.metric) -
     labels = (
         result["label_name"].fillna("").astype(str).replace("", "?") if "label_name" in result else ["?"] * len(result)
     )
+    same = result["same_position"] if "same_position" in result else [False] * len(result)
     return [
-        f"#{rank} {name} {score:.3f}\n{label}" for rank, score, label in zip(result["rank"], result["score"], labels)
+        f"#{rank} {name} {score:.3f}\n{label}" + (" · same position" if here else "")
+        for rank, score, label, here in zip(result["rank"], result["score"], labels, same)
     ]
 
 
@@ -179,8 +181,67 @@ def search_table(
     if Path(query).is_file():
         query_image, vector = embed_file(query, encoder_for_table(table, model), pixel_scale, table_embed_config(table))
     cache = index_path(codes_path, in_spec, metric) if codes_path is not None else None
-    result = similar(table, vector, in_spec, k=k, metric=metric, exclude_self=exclude_self, index_path=cache)
-    return result, query_image
+    position = query_position(query, table)
+    deeper = k + (DEFAULT_SEARCH.observation_depth if position is not None else 0)
+    result = similar(table, vector, in_spec, k=deeper, metric=metric, exclude_self=exclude_self, index_path=cache)
+    if position is None:
+        return result, query_image
+    exclude_id = query if exclude_self and query_image is None else None
+    return with_other_observations(result, table, in_spec, position, k, metric, exclude_id), query_image
+
+
+def query_position(query: str, table: pd.DataFrame) -> tuple[float, float] | None:
+    """(ra, dec) of a query: its row's, or an image file's WCS centre; None when unknown."""
+    if Path(query).is_file():
+        from radiolatent.data.folder import read_cutout
+
+        cutout = read_cutout(Path(query))
+        ra, dec = cutout.ra, cutout.dec
+    else:
+        row = table[table["id"].astype(str) == query].iloc[0]
+        ra, dec = float(row["ra"]), float(row["dec"])
+    return (ra, dec) if np.isfinite(ra) and np.isfinite(dec) else None
+
+
+def with_other_observations(
+    result: pd.DataFrame,
+    table: pd.DataFrame,
+    in_spec: str,
+    position: tuple[float, float],
+    k: int,
+    metric: str = DEFAULT_SEARCH.metric,
+    exclude_id: str | None = None,
+    config: SearchConfig = DEFAULT_SEARCH,
+) -> pd.DataFrame:
+    """A search result with the other observations of the query's source first: every row
+    of `in_spec` within `config.duplicate_separation_arcsec` of the query's position
+    (`same_position` True, whatever its score; NaN score when it is not among the deeper
+    search's matches), then the `k` best matches elsewhere on the sky."""
+    from radiolatent.codes import select
+
+    searched = select(table, in_spec)
+    separation = _separation_from(position, searched)
+    near = searched[separation <= config.duplicate_separation_arcsec]
+    if exclude_id is not None:
+        near = near[near["id"].astype(str) != exclude_id]
+    missing = near[~near["id"].isin(result["id"])]
+    missing = missing[[c for c in result.columns if c in missing.columns]].assign(metric=metric)
+    result = pd.concat([result, missing], ignore_index=True)
+    result["separation_arcsec"] = _separation_from(position, result)
+    result["same_position"] = result["id"].isin(near["id"]).to_numpy()
+    best_first = result["score"].rank(ascending=metric == "euclidean-pca", na_option="bottom")
+    result = result.assign(_order=best_first).sort_values(["same_position", "_order"], ascending=[False, True])
+    result = pd.concat([result[result["same_position"]], result[~result["same_position"]].head(k)])
+    result = result.drop(columns="_order").reset_index(drop=True)
+    result["rank"] = np.arange(1, len(result) + 1)
+    return result
+
+
+def _separation_from(position: tuple[float, float], rows: pd.DataFrame) -> np.ndarray:
+    from radiolatent.downstream.duplicates import sky_separation_arcsec
+
+    ra, dec = (np.full(len(rows), value) for value in position)
+    return sky_separation_arcsec(ra, dec, rows["ra"], rows["dec"])
 
 
 def search_picture(

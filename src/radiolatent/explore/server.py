@@ -132,13 +132,15 @@ def create_app(
     allowed_hosts: tuple[str, ...] | None = LOOPBACK_NAMES,
     preload_images: bool = False,
     log=None,
+    predictions: str | Path | None = None,
 ) -> FastAPI:
     """The explorer app for one codes table. `labels_path` defaults to beside the codes;
     `allowed_hosts=None` accepts any Host header (for --allow-remote); `preload_images`
     starts reading the images in the background so the first thumbnails come quickly;
-    `model` embeds dropped files (default: the table's own model, if it can be rebuilt)."""
+    `model` embeds dropped files (default: the table's own model, if it can be rebuilt);
+    `predictions` (a `radiolatent predict` catalogue) adds its columns to colour the map by."""
     density = load_density(density_dir)  # first: a wrong folder fails before any slow work
-    explorer = Explorer(codes_path, config, cache_dir=cache_dir, log=log)
+    explorer = Explorer(codes_path, config, cache_dir=cache_dir, log=log, predictions=predictions)
     encoder = None
     if model is not None:
         from radiolatent.embedding import checked_encoder_for_table, table_embed_config

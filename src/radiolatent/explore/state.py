@@ -52,6 +52,29 @@ def load_table(codes_path: str | Path) -> pd.DataFrame:
     return table
 
 
+#: columns of a predictions catalogue (`radiolatent predict`) that can colour the map.
+PREDICTION_COLUMNS = ("prediction", "agreement", "in_domain", "out_of_domain")
+
+
+def with_predictions(table: pd.DataFrame, path: str | Path) -> pd.DataFrame:
+    """The table with a predictions catalogue's columns (prediction, p_<class>, agreement,
+    in_domain, out_of_domain) joined by id; rows it does not cover get none."""
+    from radiolatent.data.catalogue import read_catalogue
+
+    predictions = read_catalogue(path)
+    wanted = [c for c in predictions.columns if c in PREDICTION_COLUMNS or str(c).startswith("p_")]
+    if "id" not in predictions.columns or "prediction" not in wanted:
+        raise InputError(path, "is not a predictions catalogue (needs 'id' and 'prediction' columns)")
+    predictions = predictions.drop_duplicates("id").set_index(
+        predictions["id"].astype(str)[~predictions["id"].duplicated()]
+    )
+    joined = table.drop(columns=[c for c in wanted if c in table.columns]).join(predictions[wanted], on="id")
+    if joined["prediction"].isna().all():
+        raise InputError(path, f"shares no id with the codes table {table.attrs.get('source', '')}")
+    joined.attrs = table.attrs
+    return joined
+
+
 def json_value(value):
     """A JSON-safe scalar: numpy types unwrapped, NaN/inf as None."""
     if isinstance(value, (np.generic,)):
@@ -79,11 +102,14 @@ class Explorer:
         config: ExploreConfig = DEFAULT_EXPLORE,
         cache_dir: str | Path | None = None,
         log=None,
+        predictions: str | Path | None = None,
     ):
         self.codes_path = Path(codes_path)
         self.config = config
         self.log = log or (lambda message: print(message, file=sys.stderr))
         self.table = load_table(self.codes_path)
+        if predictions is not None:
+            self.table = with_predictions(self.table, predictions)
         self.codes = code_matrix(self.table)
         self.row_of = {source_id: i for i, source_id in enumerate(self.table["id"])}
         self.code_names = set(code_block_columns(self.table))

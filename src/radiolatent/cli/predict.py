@@ -1,0 +1,101 @@
+"""`radiolatent predict`: a catalogue of classes for sources without labels, from codes.
+The work is in downstream.predict."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from radiolatent.cli import argtypes
+from radiolatent.cli.argtypes import add_rows_arguments
+from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, DEFAULT_PREDICT
+from radiolatent.data.catalogue import FORMATS
+from radiolatent.errors import InputError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="classes, calibrated probabilities and an in-domain flag for rows without labels",
+    )
+    add_rows_arguments(p, "pool", "rows to predict")
+    p.add_argument(
+        "--train",
+        required=True,
+        metavar="SPEC",
+        help="labelled rows to learn from, e.g. mbc:train, or your own set with a catalogue label column",
+    )
+    p.add_argument(
+        "--train-codes",
+        default=None,
+        metavar="PATH",
+        help="take the --train rows from this codes table (made by the same model) instead of --codes",
+    )
+    p.add_argument(
+        "--labels",
+        default=None,
+        metavar="PATH",
+        help="label store (the explorer's or `anomaly label`'s JSON lines): its scores become "
+        "the classes of the --train rows they name",
+    )
+    p.add_argument(
+        "--classifier",
+        choices=CLASSIFIER_NAMES,
+        default=None,
+        help="one of [A]'s six (default: the best of --classifiers by cross-validation within the labelled rows)",
+    )
+    p.add_argument(
+        "--classifiers",
+        default=",".join(CLASSIFIER_NAMES),
+        help=f"the classifiers to choose from and that vote for `agreement` (default {','.join(CLASSIFIER_NAMES)})",
+    )
+    p.add_argument(
+        "--standardise",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULT_CLASSIFY.standardise,
+        help="scale each code dimension by the labelled rows' mean and sd (default off, as classify)",
+    )
+    p.add_argument("--block", default="z", help="code block to use (default z)")
+    p.add_argument(
+        "--seed", type=argtypes.non_negative_int, default=DEFAULT_PREDICT.seed, help="validation folds' and fits' seed"
+    )
+    p.add_argument(
+        "--out",
+        type=argtypes.output_file,
+        default="predictions.csv",
+        help="predictions catalogue: .csv, .ecsv, .fits or .vot by its suffix (default predictions.csv)",
+    )
+    p.set_defaults(handler=cmd_predict)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from radiolatent.cli.classify import classifier_list
+    from radiolatent.codes import read_codes
+    from radiolatent.data.catalogue import write_catalogue
+    from radiolatent.downstream.labels import labelled_by_store
+    from radiolatent.downstream.predict import predict_codes, summary_lines
+
+    out = Path(args.out)
+    if not out.name.lower().endswith(tuple(FORMATS)):
+        raise InputError(out, f"unknown catalogue format (use a file ending in {', '.join(FORMATS)})")
+    table = read_codes(args.codes)
+    train_table = table if args.train_codes is None else read_codes(args.train_codes)
+    if args.labels is not None:
+        train_table = labelled_by_store(train_table, args.labels)
+    classify_config = dataclasses.replace(DEFAULT_CLASSIFY, classifiers=tuple(classifier_list(args.classifiers)))
+    predictions = predict_codes(
+        train_table,
+        args.train,
+        table,
+        args.in_spec,
+        classifier=args.classifier,
+        block=args.block,
+        standardise=args.standardise,
+        config=dataclasses.replace(DEFAULT_PREDICT, seed=args.seed),
+        classify_config=classify_config,
+    )
+    for line in summary_lines(predictions):
+        print(line)
+    print(f"wrote {write_catalogue(predictions, out)}: {len(predictions)} rows")
+    return 0
