@@ -352,12 +352,12 @@ def test_a_hostile_fits_upload_is_a_400(explorer, tmp_path, make):
 
 
 def test_a_read_only_label_file_is_refused_when_the_explorer_starts(tmp_path, capsys, monkeypatch, codes):
-    import radiolatent.explore.server as server
+    import radiolatent.downstream.labels as store
 
     labels = tmp_path / "codes.labels.jsonl"
     labels.write_text("")
-    real_access = server.os.access
-    monkeypatch.setattr(server.os, "access", lambda p, mode: False if Path(p) == labels else real_access(p, mode))
+    real_access = store.os.access  # as root a chmod would not stop the appends
+    monkeypatch.setattr(store.os, "access", lambda p, mode: False if Path(p) == labels else real_access(p, mode))
     _refused(capsys, "explore", "--codes", codes, "--no-browser", "--port", 1, words=[str(labels), "read-only"])
 
 

@@ -132,6 +132,7 @@ def cmd_anomaly_label(args: argparse.Namespace) -> int:
 
     rows, X = _rows(args)
     store = LabelStore(args.labels)
+    store.check_writable()
     config = dataclasses.replace(DEFAULT_ACTIVE, budget=args.budget)
     done = len(known_labels(store, rows["id"]))
     print(f"{len(rows)} sources in {args.in_spec}; {done} already labelled in {args.labels}; budget {args.budget}")

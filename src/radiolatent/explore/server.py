@@ -11,7 +11,6 @@ package's static folder at start-up.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import threading
 from pathlib import Path
@@ -25,6 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from radiolatent.config import DEFAULT_ACTIVE, DEFAULT_EXPLORE, SEARCH_METRICS, ActiveLearningConfig, ExploreConfig
+from radiolatent.downstream.labels import LabelStore
 from radiolatent.errors import InputError
 from radiolatent.explore.learning import RANKINGS, Learning
 from radiolatent.explore.network import LOOPBACK_NAMES, BodyLimit, same_origin_writes
@@ -140,6 +140,8 @@ def create_app(
     `model` embeds dropped files (default: the table's own model, if it can be rebuilt);
     `predictions` (a `radiolatent predict` catalogue) adds its columns to colour the map by."""
     density = load_density(density_dir)  # first: a wrong folder fails before any slow work
+    labels_path = Path(labels_path) if labels_path is not None else default_labels_path(codes_path)
+    LabelStore(labels_path).check_writable()  # now, not as an HTTP 500 on the first label
     explorer = Explorer(codes_path, config, cache_dir=cache_dir, log=log, predictions=predictions)
     encoder = None
     if model is not None:
@@ -148,8 +150,6 @@ def create_app(
         encoder = checked_encoder_for_table(explorer.table, model, table_embed_config(explorer.table))
     if preload_images:
         explorer.load_images_in_background()
-    labels_path = Path(labels_path) if labels_path is not None else default_labels_path(codes_path)
-    check_label_file(labels_path)  # now, not as an error on the first label
     learning = Learning(list(explorer.table["id"]), explorer.codes, labels_path, active_config, seed=config.seed)
     learning.anomaly()  # computed now so no request waits for the forest
     loglik = None if density is None else np.asarray(density.score_samples(explorer.codes), dtype=np.float64)
@@ -185,15 +185,6 @@ def body_limit(config: ExploreConfig, path: str) -> int:
     """A dropped file may be max_upload_bytes (plus its multipart wrapping); nothing else
     the page sends is more than a few hundred bytes."""
     return config.max_upload_bytes + 2**16 if path == "/api/search/upload" else config.max_body_bytes
-
-
-def check_label_file(path: Path) -> None:
-    """A label store that cannot be appended to is refused when the explorer starts."""
-    from radiolatent.fileio import check_output
-
-    check_output(path)
-    if path.exists() and not os.access(path, os.W_OK):
-        raise InputError(path, "label file is read-only; make it writable or pass --labels elsewhere")
 
 
 # ---------------------------------------------------------------------------
