@@ -66,6 +66,9 @@ def code_matrix(df: pd.DataFrame, block: str = "z") -> np.ndarray:
 def _check_finite(df: pd.DataFrame, source: str) -> None:
     for block in _all_blocks(df):
         cols = code_columns(df, block)
+        text = [c for c in cols if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])]
+        if text:
+            raise InputError(source, f"code column '{text[0]}' holds {df[text[0]].dtype} values, not numbers")
         values = df[cols].to_numpy(dtype=np.float64)
         bad_rows = ~np.isfinite(values).all(axis=1)
         if bad_rows.any():

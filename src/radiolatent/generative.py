@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from radiolatent.config import DEFAULT_POOL, PoolConfig
+from radiolatent.errors import InputError
 
 # torch (and the models) are imported when a picture is made, so importing this stays quick.
 
@@ -20,6 +21,7 @@ def reconstruction_grid(
     from radiolatent.data.dataset import pick
     from radiolatent.embedding import model_input
 
+    check_grid_size(2 * n)
     ds = model_input(spec, pool_config)
     images = np.asarray(ds.images)[pick(len(ds), n, seed)]
     return images_reconstruction_grid(model, images, out, f"{spec}: reconstructions")
@@ -71,9 +73,24 @@ def held_out_reconstruction_grid(
     return images_reconstruction_grid(model, images, out, "held-out pool images: reconstructions"), len(held)
 
 
+#: most images one grid may hold (a 64 x 64 grid of 64 x 64 pictures is 4096 x 4096 pixels):
+#: a typo such as -n 100000000 is refused before anything is sampled.
+MAX_GRID_IMAGES = 4096
+
+
+def check_grid_size(n_images: int, option: str = "-n") -> None:
+    if n_images > MAX_GRID_IMAGES:
+        raise InputError(option, f"{n_images:,} images do not fit one grid (at most {MAX_GRID_IMAGES})")
+
+
 def sample_grid(model: str | Path, n: int, temperatures: list[float], seed: int, out: str | Path) -> Path:
     """An image grid of n samples from the VDVAE's prior at each temperature, one row each."""
     import torch
+
+    check_grid_size(n * len(temperatures))
+    bad = [t for t in temperatures if not (np.isfinite(t) and t > 0)]
+    if bad:
+        raise InputError("--temperatures", f"must be finite and > 0, got {bad[0]}")
 
     from radiolatent.data.grid import image_grid
     from radiolatent.models.checkpoint import load_model

@@ -49,12 +49,15 @@ def train_model(
     from radiolatent.distributed import in_turns, process_group
     from radiolatent.models.checkpoint import check_run_folder
     from radiolatent.training import train_ssl, train_vdvae
+    from radiolatent.training.memory import check_vdvae_fits
 
     # before any work, and before the processes of a torchrun job meet (none has written yet)
     check_run_folder(out, resume, overwrite)
     with process_group(device, run.train.backend) as (where, dev):
         say = log if where.main else (lambda text: None)
         run = dataclasses.replace(run, train=dataclasses.replace(run.train, device=dev.type))
+        if method == "vdvae":
+            check_vdvae_fits(run, dev)  # before the pool is read: nothing allocated for a run that cannot fit
         pool = in_turns(lambda: build_pool(pool_config, progress=where.main))
         processes = max(where.world, world_size)
         on = f"({'1 process' if processes == 1 else f'{processes} processes'} on {dev.type})"

@@ -11,7 +11,9 @@ import sys
 import warnings
 
 from radiolatent import __version__
+from radiolatent.cli import outputs
 from radiolatent.errors import InputError
+from radiolatent.fileio import write_failure
 
 #: command-group modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
@@ -41,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    outputs.name_commands(parser)
     return parser
 
 
@@ -57,13 +60,19 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     with _verbose(getattr(args, "verbose", False)):
         try:
-            return args.handler(args) or 0
+            return outputs.run_claimed(args)
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130
+        except OSError as exc:  # a full disk or a read-only place: the user's to fix, in one line
+            problem = write_failure(exc)
+            if problem is None:
+                raise
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
 
 
 @contextlib.contextmanager

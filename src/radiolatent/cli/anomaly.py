@@ -35,7 +35,7 @@ def _register_label(sub) -> None:
     add_rows_arguments(p, "pool", "rows to search")
     p.add_argument(
         "--labels",
-        type=argtypes.output_file,
+        type=argtypes.output_of("jsonl"),
         default="labels.jsonl",
         metavar="PATH",
         help="label file (JSON lines, appended to; a rerun resumes from it)",
@@ -68,7 +68,11 @@ def _register_rank(sub) -> None:
     add_density_arguments(p, "for --method density: a `density fit` folder (default: fit one on these rows)")
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument(
-        "--out", type=argtypes.output_file, default="ranked.csv", metavar="CSV", help="ranked rows (default ranked.csv)"
+        "--out",
+        type=argtypes.output_of("csv"),
+        default="ranked.csv",
+        metavar="CSV",
+        help="ranked rows (default ranked.csv)",
     )
     p.set_defaults(handler=cmd_anomaly_rank)
 
@@ -128,6 +132,7 @@ def cmd_anomaly_label(args: argparse.Namespace) -> int:
 
     rows, X = _rows(args)
     store = LabelStore(args.labels)
+    store.check_writable()
     config = dataclasses.replace(DEFAULT_ACTIVE, budget=args.budget)
     done = len(known_labels(store, rows["id"]))
     print(f"{len(rows)} sources in {args.in_spec}; {done} already labelled in {args.labels}; budget {args.budget}")

@@ -4,6 +4,8 @@ option is refused in one line (argparse's "error: argument -n: ...") before any 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, ClassifierName
@@ -37,6 +39,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def positive_floats(text: str) -> list[float]:
+    """A comma-separated list of finite numbers > 0 (e.g. temperatures)."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    return [positive_float(item) for item in items]
+
+
 def finite_float(text: str) -> float:
     """Any finite number (not nan or inf)."""
     return _float(text)
@@ -50,22 +60,53 @@ def port(text: str) -> int:
     return value
 
 
+class OutputPath(str):
+    """An output option's value: the path, with the form it is written in ("csv", "png",
+    "parquet", "jsonl", "json", or "dir" for a folder), for the output policy that
+    `cli.main` applies before the command runs (fileio.claim_outputs)."""
+
+    form: str
+
+
 def output_file(text: str) -> str:
-    """A file to write: not a folder, and its folder exists or can be made."""
-    return _output(text, "file")
+    """A file to write: not a folder, and its folder exists or can be made. Its form is
+    what its name says (use `output_of` where the command writes one form)."""
+    return _output(text, "file", Path(text).suffix.lstrip(".").lower() or "file")
 
 
 def output_dir(text: str) -> str:
     """A folder to write into: not a file, and it exists or can be made."""
-    return _output(text, "dir")
+    return _output(text, "dir", "dir")
 
 
-def _output(text: str, kind: str) -> str:
+def is_output_type(parse: object) -> bool:
+    """Whether an option's `type=` makes it an output (output_file, output_dir, output_of)."""
+    return parse in _OUTPUT_TYPES
+
+
+def output_of(form: str) -> Callable[[str], str]:
+    """A `type=` for a file written in `form` whatever its name (a CSV named x.parquet
+    is still a CSV, and may not replace a codes table)."""
+
+    def parse(text: str) -> str:
+        return _output(text, "file", form)
+
+    parse.__name__ = f"{form} file"  # argparse names the type in its messages
+    _OUTPUT_TYPES.add(parse)
+    return parse
+
+
+_OUTPUT_TYPES: set[object] = {output_file, output_dir}
+
+
+def _output(text: str, kind: str, form: str) -> str:
     try:
         check_output(text, kind)
     except InputError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    value = OutputPath(text)
+    value.form = form
+    return value
 
 
 def _int_at_least(text: str, low: int) -> int:

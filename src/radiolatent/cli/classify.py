@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--binary-only", action="store_true", help="drop rows labelled other than FRI/FRII instead of failing"
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--out", type=argtypes.output_file, metavar="CSV", help="also write the table(s) as CSV")
+    p.add_argument("--out", type=argtypes.output_of("csv"), metavar="CSV", help="also write the table(s) as CSV")
     p.set_defaults(handler=cmd_classify)
 
     p = subparsers.add_parser("knn", help="kNN protocols: [B] (k=20, train->test) or [C] (k=5, 50 splits)")

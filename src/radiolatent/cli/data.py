@@ -27,7 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--path", help="folder for rgz-dr1 and folder datasets (or write DATASET@PATH)")
     add_folder_arguments(p)
     p.add_argument("-n", type=argtypes.positive_int, default=16, help="number of images (default 16)")
-    p.add_argument("-o", "--out", type=argtypes.output_file, default="grid.png", help="PNG to write (default grid.png)")
+    p.add_argument(
+        "-o", "--out", type=argtypes.output_of("png"), default="grid.png", help="PNG to write (default grid.png)"
+    )
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0, help="which random images (default 0)")
     p.add_argument("--raw", action="store_true", help="show the stored cutouts, not the 64x64 model input")
     p.set_defaults(handler=cmd_show)
@@ -39,7 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_pool)
 
     p = sub.add_parser("las", help="validate the angular-size estimator against MiraBest's catalogue")
-    p.add_argument("-o", "--out", type=argtypes.output_file, default="las_validation.png", help="scatter plot to write")
+    p.add_argument(
+        "-o", "--out", type=argtypes.output_of("png"), default="las_validation.png", help="scatter plot to write"
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_las)
 

@@ -95,7 +95,7 @@ def _register_score(sub) -> None:
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument(
         "--out",
-        type=argtypes.output_file,
+        type=argtypes.output_of("csv"),
         default="loglik.csv",
         metavar="CSV",
         help="id,set,split,label,label_name,loglik",
@@ -134,8 +134,8 @@ def cmd_density_fit(args: argparse.Namespace) -> int:
     from radiolatent.downstream.density_plots import plot_history
     from radiolatent.downstream.density_tables import fit_table
 
+    config = density_config(args.config, args.set)  # settings first: a typo costs no reading
     rows = select(read_codes(args.codes), args.on)
-    config = density_config(args.config, args.set)
     where = device(args.device)
     print(
         f"fitting a MAF ('{config.name}': {config.transforms} blocks of {list(config.hidden)}) "

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or a no-learning floor: pixels-pca, random-conv (default: the shipped VDVAE)",
     )
     p.add_argument("--data", default=DEFAULT_SETS, help=f"comma-separated dataset specs (default {DEFAULT_SETS})")
-    p.add_argument("--out", type=argtypes.output_file, required=True, help="codes table to write (.parquet)")
+    p.add_argument("--out", type=argtypes.output_of("parquet"), required=True, help="codes table to write (.parquet)")
     p.add_argument(
         "--batch-size",
         type=argtypes.positive_int,
@@ -47,8 +47,11 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from radiolatent.data.pools import build_pool
     from radiolatent.distributed import in_turns, process_group
     from radiolatent.embedding import FLOORS, embed
+    from radiolatent.errors import InputError
 
     specs = [s.strip() for s in args.data.split(",") if s.strip()]
+    if not specs:
+        raise InputError("--data", f"names no dataset (got {args.data!r}); e.g. --data {DEFAULT_SETS}")
     # Under torchrun each process encodes its share of every set's batches and rank 0
     # writes the one table (embedding.batched).
     with process_group(args.device) as (where, device):

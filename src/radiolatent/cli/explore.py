@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--labels",
-        type=argtypes.output_file,
+        type=argtypes.output_of("jsonl"),
         default=None,
         metavar="PATH",
         help="label store (JSON lines; default CODES_STEM.labels.jsonl beside the codes)",

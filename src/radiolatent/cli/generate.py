@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"number of images (default {_STUDY.reconstructions})",
     )
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
-    p.add_argument("-o", "--out", type=argtypes.output_file, default="reconstructions.png")
+    p.add_argument("-o", "--out", type=argtypes.output_of("png"), default="reconstructions.png")
     p.set_defaults(handler=cmd_reconstruct)
 
     p = subparsers.add_parser("generate", help="image grid of samples from the VDVAE prior")
@@ -34,9 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=_STUDY.samples_per_temperature,
         help=f"samples per temperature (default {_STUDY.samples_per_temperature})",
     )
-    p.add_argument("--temperatures", default=_TEMPERATURES, help=f"comma-separated (default {_TEMPERATURES})")
+    p.add_argument(
+        "--temperatures",
+        type=argtypes.positive_floats,
+        default=_TEMPERATURES,
+        help=f"comma-separated (default {_TEMPERATURES})",
+    )
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
-    p.add_argument("-o", "--out", type=argtypes.output_file, default="samples.png")
+    p.add_argument("-o", "--out", type=argtypes.output_of("png"), default="samples.png")
     p.set_defaults(handler=cmd_generate)
 
 
@@ -51,7 +56,6 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from radiolatent.generative import sample_grid
 
-    temperatures = [float(t) for t in args.temperatures.split(",")]
-    path = sample_grid(args.model, args.n, temperatures, args.seed, args.out)
+    path = sample_grid(args.model, args.n, args.temperatures, args.seed, args.out)
     print(f"wrote {path}")
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 from radiolatent.cli import argtypes
 from radiolatent.cli.argtypes import add_rows_arguments
 from radiolatent.errors import InputError
-from radiolatent.fileio import check_output, write_csv
+from radiolatent.fileio import write_csv
 
 MAP_CHOICES = ("tsne", "umap", "both")
 
@@ -24,11 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-o",
         "--out",
-        type=argtypes.output_file,
+        type=argtypes.output_of("png"),
         default="map.png",
         help="PNG (with 'both': _tsne / _umap added to the name)",
     )
-    p.set_defaults(handler=cmd_map)
+    p.set_defaults(handler=cmd_map, outputs_beside=_maps_beside)
 
     p = subparsers.add_parser(
         "importance", help="random-forest importance of each component for angular size ([A] Fig. 7)"
@@ -38,11 +38,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-o",
         "--out",
-        type=argtypes.output_file,
+        type=argtypes.output_of("png"),
         default="importance.png",
         help="PNG; a CSV and the PCA curve go beside it",
     )
-    p.set_defaults(handler=cmd_importance)
+    p.set_defaults(handler=cmd_importance, outputs_beside=_importance_beside)
+
+
+def _map_paths(args: argparse.Namespace) -> list[Path]:
+    out = Path(args.out)
+    if args.method != "both":
+        return [out]
+    return [out.with_name(f"{out.stem}_{method}{out.suffix or '.png'}") for method in ("tsne", "umap")]
+
+
+def _maps_beside(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    return [(path, "png") for path in _map_paths(args) if path != Path(args.out)]
+
+
+def _importance_beside(args: argparse.Namespace) -> list[tuple[Path, str]]:
+    out = Path(args.out)
+    return [(out.with_suffix(".csv"), "csv"), (out.with_name(f"{out.stem}_pca.png"), "png")]
 
 
 def _rows(args: argparse.Namespace):
@@ -56,17 +72,11 @@ def cmd_map(args: argparse.Namespace) -> int:
     from radiolatent.codes import code_matrix
     from radiolatent.downstream.maps import embed_2d, plot_map
 
-    out = Path(args.out)
-    if args.method == "both":
-        for method in ("tsne", "umap"):
-            check_output(out.with_name(f"{out.stem}_{method}{out.suffix or '.png'}"))
     _, rows = _rows(args)
     if args.colour not in rows.columns:
         raise InputError(args.codes, f"no column '{args.colour}' to colour by")
     methods = ("tsne", "umap") if args.method == "both" else (args.method,)
-    out = Path(args.out)
-    for method in methods:
-        path = out.with_name(f"{out.stem}_{method}{out.suffix or '.png'}") if len(methods) > 1 else out
+    for method, path in zip(methods, _map_paths(args), strict=True):
         xy = embed_2d(code_matrix(rows), method, seed=args.seed)
         plot_map(xy, rows[args.colour].to_numpy(), path, f"{method} of {args.in_spec} ({len(rows)} rows)", args.colour)
         print(f"wrote {path}")
@@ -78,9 +88,6 @@ def cmd_importance(args: argparse.Namespace) -> int:
     from radiolatent.downstream.importance import feature_importance, las_source_of, plot_importance
     from radiolatent.downstream.maps import pca_variance, plot_pca_variance
 
-    out = Path(args.out)
-    check_output(out.with_suffix(".csv"))  # written beside the plot
-    check_output(out.with_name(f"{out.stem}_pca.png"))
     _, rows = _rows(args)
     codes = code_matrix(rows)
     table = feature_importance(codes, rows["las_arcsec"].to_numpy(dtype=float), seed=args.seed)

@@ -10,7 +10,7 @@ from pathlib import Path
 from radiolatent.cli import argtypes
 from radiolatent.cli.argtypes import add_rows_arguments
 from radiolatent.config import DEFAULT_SEARCH, DUPLICATE_METRICS, SEARCH_METRICS
-from radiolatent.fileio import check_output, write_csv
+from radiolatent.fileio import write_csv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,11 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-o",
         "--out",
-        type=argtypes.output_file,
+        type=argtypes.output_of("png"),
         default="search.png",
         help="grid PNG; the CSV goes beside it (default search.png)",
     )
-    p.set_defaults(handler=cmd_search)
+    p.set_defaults(handler=cmd_search, outputs_beside=lambda args: [(Path(args.out).with_suffix(".csv"), "csv")])
 
     p = subparsers.add_parser("duplicates", help="pairs of near-identical codes and their sky separation ([B])")
     add_rows_arguments(p, "pool", "set to check")
@@ -86,7 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(one source observed twice), whatever the codes (default on; --no-by-position: codes alone, as [B])",
     )
     p.add_argument(
-        "--out", type=argtypes.output_file, default="duplicates.csv", help="CSV to write (default duplicates.csv)"
+        "--out", type=argtypes.output_of("csv"), default="duplicates.csv", help="CSV to write (default duplicates.csv)"
     )
     p.set_defaults(handler=cmd_duplicates)
 
@@ -95,7 +95,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     from radiolatent.codes import read_codes
     from radiolatent.downstream.search import search_picture, search_table
 
-    check_output(Path(args.out).with_suffix(".csv"))  # the CSV beside the grid
     table = read_codes(args.codes)
     result, query_image = search_table(
         table,

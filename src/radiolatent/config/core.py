@@ -156,6 +156,9 @@ def _parse_like(current: Any, hint: Any, raw: str, item: str) -> Any:
 MAX_VDVAE_WIDTH = 4096
 #: largest image side (pixels) a model config may ask for.
 MAX_IMAGE_SIZE = 1024
+#: most threads a config may ask for: more than any machine has cores, and a typo such as
+#: threads=100000 would otherwise start that many.
+MAX_THREADS = 1024
 
 
 def check_config(config: T) -> T:

@@ -102,6 +102,9 @@ class FolderConfig(Settings):
     strict: bool = False
     #: keep partial cutouts (a tile edge cut the field, or the source is far off-centre).
     keep_partial: bool = False
+    #: an image whose header declares more pixels is refused before its data is read
+    #: (a 60-byte header can declare 40 billion: 149 GiB).
+    max_image_pixels: int = 100_000_000
     survey_image: SurveyImageConfig = field(default_factory=SurveyImageConfig)
     catalogue_names: tuple[str, ...] = ("catalogue.csv", "catalogue.fits", "catalogue.vot", "catalogue.xml")
     fits_suffixes: tuple[str, ...] = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")

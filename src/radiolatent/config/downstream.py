@@ -6,7 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from radiolatent.config.core import CHECKS, MAX_VDVAE_WIDTH, RENAMED_FIELDS, Settings, _Problems, check_presets
+from radiolatent.config.core import (
+    CHECKS,
+    MAX_THREADS,
+    MAX_VDVAE_WIDTH,
+    RENAMED_FIELDS,
+    Settings,
+    _Problems,
+    check_presets,
+)
 
 # ---------------------------------------------------------------------------
 # Downstream: classification
@@ -339,7 +347,7 @@ def _density_problems(d: DensityConfig) -> list[str]:
         "min_eigen_fraction and min_scale_fraction",
         "must lie in (0, 1)",
     )
-    p.need(d.threads >= 1, "threads", "must be at least 1", d.threads)
+    p.need(1 <= d.threads <= MAX_THREADS, "threads", f"must be 1..{MAX_THREADS}", d.threads)
     return p
 
 
@@ -364,7 +372,7 @@ def _cluster_problems(c: ClusterConfig) -> list[str]:
         f"must be one of {COVARIANCE_TYPES}",
         c.covariance_type,
     )
-    p.need(c.threads >= 1, "threads", "must be at least 1", c.threads)
+    p.need(1 <= c.threads <= MAX_THREADS, "threads", f"must be 1..{MAX_THREADS}", c.threads)
     return p
 
 

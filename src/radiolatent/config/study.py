@@ -159,6 +159,8 @@ class ExploreConfig(Settings):
     upload_pixel_scale: float = 1.8
     #: refuse dropped files larger than this.
     max_upload_bytes: int = 20 * 2**20
+    #: refuse any other request body larger than this (a label is a few dozen bytes).
+    max_body_bytes: int = 64 * 2**10
     #: string columns with more distinct values than this cannot colour the map.
     max_categories: int = 30
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from radiolatent.config.core import CHECKS, RENAMED_FIELDS, _Problems
+from radiolatent.config.core import CHECKS, MAX_THREADS, RENAMED_FIELDS, _Problems
 from radiolatent.config.models import SSL_BACKBONES, SSLBackbone, SSLViewConfig
 
 #: the labelled sets the ceiling is trained on: train split -> (test split, the results' dataset name).
@@ -61,7 +61,7 @@ def _supervised_problems(c: SupervisedConfig) -> list[str]:
     p.need(c.lr > 0 and c.weight_decay >= 0, "lr and weight_decay", "must be > 0 and >= 0")
     p.need(c.warmup_epochs >= 0, "warmup_epochs", "must be >= 0", c.warmup_epochs)
     p.need(0 < c.valid_fraction < 1, "valid_fraction", "must lie in (0, 1)", c.valid_fraction)
-    p.need(c.threads >= 1, "threads", "must be at least 1", c.threads)
+    p.need(1 <= c.threads <= MAX_THREADS, "threads", f"must be 1..{MAX_THREADS}", c.threads)
     return p
 
 

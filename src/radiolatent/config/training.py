@@ -9,7 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from radiolatent.config.core import CHECKS, RENAMED_FIELDS, Settings, _Problems, check_config, check_presets
+from radiolatent.config.core import (
+    CHECKS,
+    MAX_THREADS,
+    RENAMED_FIELDS,
+    Settings,
+    _Problems,
+    check_config,
+    check_presets,
+)
 from radiolatent.config.models import SSL_METHODS, SSLModelConfig, SSLViewConfig, VDVAEConfig
 
 VDVAEOptimizer = Literal["adamw", "adam", "rmsprop"]
@@ -336,7 +344,7 @@ def _loop_problems(t: LoopConfig) -> list[str]:
     p.need(0 <= t.ema_decay < 1, "ema_decay", "must lie in [0, 1)", t.ema_decay)
     p.need(0 < t.valid_fraction < 1, "valid_fraction", "must lie in (0, 1)", t.valid_fraction)
     p.need(t.valid_max >= 1, "valid_max", "must be at least 1", t.valid_max)
-    p.need(t.threads >= 1, "threads", "must be at least 1", t.threads)
+    p.need(1 <= t.threads <= MAX_THREADS, "threads", f"must be 1..{MAX_THREADS}", t.threads)
     return p
 
 

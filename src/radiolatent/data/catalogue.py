@@ -65,7 +65,8 @@ def read_catalogue(path: str | Path) -> pd.DataFrame:
         raise InputError(source, "no such catalogue file")
     table = _read_table(source, _format_of(source))
     frame = _to_frame(table)
-    frame.columns = _our_names([str(c) for c in frame.columns])
+    # Excel writes UTF-8 CSVs with a byte-order mark, which would stick to the first name
+    frame.columns = _our_names([str(c).lstrip("\ufeff") for c in frame.columns])
     _decode_bytes(frame)
     for column in ("ra", "dec"):
         if column in frame.columns:

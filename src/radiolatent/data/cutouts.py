@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 from radiolatent.config import CutoutConfig
 from radiolatent.data.catalogue import read_catalogue
 from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path, write_csv
+from radiolatent.fileio import atomic_path, folder_entries, write_csv
 
 CATALOGUE_NAME = "catalogue.csv"
 REPORT_NAME = ".not_cut.csv"
@@ -217,7 +217,7 @@ def _mosaic(path: Path, number: int, header: fits.Header) -> Mosaic:
 def _check_out_dir(out: Path, overwrite: bool) -> Path:
     if out.exists() and not out.is_dir():
         raise InputError(out, "exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    if folder_entries(out) and not overwrite:
         raise InputError(out, "is not empty; choose a new folder or overwrite (files of the same name are replaced)")
     return out
 

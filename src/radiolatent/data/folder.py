@@ -45,6 +45,7 @@ import fnmatch
 import logging
 import re
 import warnings
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ from astropy.io import fits
 from astropy.io.fits.verify import VerifyWarning
 from astropy.wcs import WCS, WcsError
 from astropy.wcs.utils import proj_plane_pixel_scales
-from PIL import Image
+from PIL import Image, ImageOps
 
 from radiolatent.config import FolderConfig, SurveyImageConfig
 from radiolatent.data.dataset import RadioDataset, check_unique_ids, empty_meta
@@ -172,11 +173,11 @@ def read_cutout(file: Path, config: FolderConfig = FolderConfig()) -> Cutout:
     name = file.name.lower()
     fallback = np.nan if config.pixel_scale_arcsec is None else float(config.pixel_scale_arcsec)
     if name.endswith(config.fits_suffixes):
-        plane, ra, dec, scale, header = _read_fits(file)
+        plane, ra, dec, scale, header = _read_fits(file, config.max_image_pixels)
         check_brightness_unit(header, file)
         return _survey(plane, ra, dec, scale if np.isfinite(scale) else fallback, file, config, _beam_arcsec(header))
     if name.endswith(config.picture_suffixes):
-        return _cut(_read_picture(file), np.nan, np.nan, fallback, file, config)
+        return _cut(_read_picture(file, config.max_image_pixels), np.nan, np.nan, fallback, file, config)
     if name.endswith(config.array_suffixes):
         return _cut(_read_npy(file), np.nan, np.nan, fallback, file, config)
     raise InputError(file, "is not a supported image (FITS, PNG, JPEG or .npy)")
@@ -297,21 +298,44 @@ def _candidate_files(root: Path, catalogue: Path | None, config: FolderConfig) -
     return files
 
 
-def _read_fits(file: Path) -> tuple[np.ndarray, float, float, float, fits.Header]:
+def _read_fits(
+    file: Path, max_pixels: int = FolderConfig.max_image_pixels
+) -> tuple[np.ndarray, float, float, float, fits.Header]:
     """(2-D float plane with NaN for blank pixels, ra, dec, arcsec/pixel, header) of a FITS file."""
-    raw, header = _first_image_hdu(file)
+    raw, header = _first_image_hdu(file, max_pixels)
     values = raw.astype(np.float64)
     bad = ~np.isfinite(values)
     if "BLANK" in header:
         bad |= raw == header["BLANK"]
-    values = values * header.get("BSCALE", 1.0) + header.get("BZERO", 0.0)
+    values = values * _header_number(header, "BSCALE", 1.0, file) + _header_number(header, "BZERO", 0.0, file)
     values[bad] = np.nan
     plane = _single_plane(values, file)
     ra, dec, scale = _fits_position(header, plane.shape)
     return plane, ra, dec, scale, header
 
 
-def _first_image_hdu(file: Path) -> tuple[np.ndarray, fits.Header]:
+def _header_number(header: fits.Header, key: str, default: float, file: Path) -> float:
+    value = header.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise InputError(file, f"header {key} is {value!r}, not a finite number")
+    return float(value)
+
+
+def _check_declared_size(header: fits.Header, file: Path, max_pixels: int) -> None:
+    """Refuse, from the header alone, an image too large to read: its data is never touched."""
+    axes = [header.get(f"NAXIS{i}", 0) for i in range(1, int(header.get("NAXIS", 0) or 0) + 1)]
+    if not all(isinstance(n, int) and n >= 0 for n in axes):
+        raise InputError(file, f"header declares axes {axes}, not whole numbers")
+    pixels = int(np.prod(axes, dtype=object)) if axes else 0
+    if pixels > max_pixels:
+        raise InputError(
+            file,
+            f"header declares {' x '.join(map(str, axes))} = {pixels:,} pixels, more than the limit of "
+            f"{max_pixels:,} (setting max_image_pixels)",
+        )
+
+
+def _first_image_hdu(file: Path, max_pixels: int = FolderConfig.max_image_pixels) -> tuple[np.ndarray, fits.Header]:
     image_types = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
     try:
         with warnings.catch_warnings():
@@ -321,9 +345,13 @@ def _first_image_hdu(file: Path) -> tuple[np.ndarray, fits.Header]:
             warnings.simplefilter("ignore", VerifyWarning)
             with fits.open(file, memmap=False, do_not_scale_image_data=True) as hdus:
                 for hdu in hdus:
+                    if isinstance(hdu, image_types):
+                        _check_declared_size(hdu.header, file, max_pixels)
                     if isinstance(hdu, image_types) and hdu.data is not None and hdu.data.ndim >= 2:
                         return np.array(hdu.data), hdu.header.copy()
-    except (OSError, ValueError, TypeError, EOFError) as exc:
+    except InputError:
+        raise
+    except (OSError, ValueError, TypeError, EOFError, zlib.error) as exc:
         raise InputError(file, f"is not a readable FITS file ({exc})") from None
     raise InputError(file, "has no image HDU with 2-D data")
 
@@ -361,14 +389,24 @@ def _header_scale(header: fits.Header) -> float:
     return np.nan
 
 
-def _read_picture(file: Path) -> np.ndarray:
-    """8-bit pictures as uint8 greyscale; deeper ones (16-bit, float) as float survey data."""
+def _read_picture(file: Path, max_pixels: int = FolderConfig.max_image_pixels) -> np.ndarray:
+    """8-bit pictures as uint8 greyscale; deeper ones (16-bit, float) as float survey data.
+    A camera's EXIF orientation is applied, so a picture is read the way it is shown."""
     try:
         with Image.open(file) as picture:
+            if picture.width * picture.height > max_pixels:
+                raise InputError(
+                    file,
+                    f"declares {picture.width} x {picture.height} pixels, more than the limit of "
+                    f"{max_pixels:,} (setting max_image_pixels)",
+                )
             picture.load()
-            if picture.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-                return np.asarray(picture, dtype=np.float64)
-            return np.asarray(picture.convert("L"), dtype=np.uint8)
+            upright = ImageOps.exif_transpose(picture)
+            if upright.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+                return np.asarray(upright, dtype=np.float64)
+            return np.asarray(upright.convert("L"), dtype=np.uint8)
+    except InputError:
+        raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise InputError(file, f"is not a readable image ({exc})") from None
 

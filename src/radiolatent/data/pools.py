@@ -11,11 +11,13 @@ uint8 array, so a 100k-image pool costs its uint8 size and no more.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -288,15 +290,36 @@ def build_pool(config: PoolConfig = DEFAULT_POOL, *, cache: bool = True, progres
     if cache and (folder / "images.npy").exists():
         return load_pool(folder, config)
     excl = _load_exclusions(config)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", suffix=".part", dir=folder.parent))
+    folder, staging = _staging_folder(folder)
     try:
         _write_pool(staging, excl, config, progress)
         _replace_folder(staging, folder)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        exc.target = getattr(exc, "target", None) or folder  # type: ignore[attr-defined]
+        raise
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return load_pool(folder, config)
+
+
+def _staging_folder(folder: Path) -> tuple[Path, Path]:
+    """(where the pool goes, where it is built). A cache folder that cannot be written
+    (read-only, or not a folder) costs the cache, not the run: the pool is built in a
+    temporary folder removed when the process ends, with one warning."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        return folder, Path(tempfile.mkdtemp(prefix=f"{folder.name}.", suffix=".part", dir=folder.parent))
+    except OSError as exc:
+        private = Path(tempfile.mkdtemp(prefix="radiolatent-pool-"))
+        atexit.register(shutil.rmtree, private, True)
+        warnings.warn(
+            f"{folder.parent}: cannot write the pool cache ({exc.strerror or exc}); "
+            "building the pool for this run only",
+            stacklevel=3,
+        )
+        return private / folder.name, Path(tempfile.mkdtemp(prefix=f"{folder.name}.", suffix=".part", dir=private))
 
 
 def _write_pool(folder: Path, excl: _Exclusions, config: PoolConfig, progress: bool) -> None:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import warnings
 from pathlib import Path
 
 import faiss
@@ -177,19 +179,40 @@ class CodeIndex:
         metric: str = DEFAULT_SEARCH.metric,
         config: SearchConfig = DEFAULT_SEARCH,
     ) -> CodeIndex:
-        """Load the index at `path` if it was built from these codes, else build and save it."""
+        """Load the index at `path` if it was built from these codes, else build and save it.
+
+        Where `path`'s folder cannot be written (read-only, full), the index is kept in the
+        cache directory instead, or, if that fails too, used without saving (one warning)."""
         codes = _check_codes(codes, "codes")
-        try:
-            index = cls.load(path)
-            if index.is_current(codes, metric, config):
-                index.info["nprobe"] = int(config.nprobe)
-                index._apply_nprobe()
-                return index
-        except InputError:
-            pass  # missing or stale cache: rebuild below
+        places = [Path(path), fallback_index_path(path)]
+        for place in places:
+            try:
+                index = cls.load(place)
+                if index.is_current(codes, metric, config):
+                    index.info["nprobe"] = int(config.nprobe)
+                    index._apply_nprobe()
+                    return index
+            except InputError:
+                pass  # missing or stale cache: rebuild below
         index = cls.build(codes, metric=metric, config=config)
-        index.save(path)
+        problems = []
+        for place in places:
+            try:
+                index.save(place)
+                return index
+            except OSError as exc:
+                problems.append(f"{place.parent}: {exc.strerror or exc}")
+        warnings.warn(f"{path}: search index not cached ({'; '.join(problems)}); it is rebuilt each time", stacklevel=2)
         return index
+
+
+def fallback_index_path(path: str | Path) -> Path:
+    """Where an index that cannot be saved beside its codes is kept: the cache directory,
+    under a name unique to the original place."""
+    from radiolatent.data.archives import cache_dir
+
+    where = hashlib.blake2b(os.path.realpath(path).encode(), digest_size=8).hexdigest()
+    return cache_dir() / "indexes" / f"{where}-{Path(path).name}"
 
 
 def sidecar_path(path: str | Path) -> Path:

@@ -23,8 +23,14 @@ def knn_protocol_b(
     """[B]'s evaluation: kNN (k=20) fitted on the train codes, accuracy on the test codes."""
     train_X, train_y = _check_any_labels(train_X, train_y, "train set")
     test_X, test_y = _check_any_labels(test_X, test_y, "test set", min_classes=1)
+    _check_k(k, len(train_X), "the train set")
     model = KNeighborsClassifier(n_neighbors=k, metric=DEFAULT_CLASSIFY.knn_metric).fit(train_X, train_y)
     return float(accuracy_score(test_y, model.predict(test_X)))
+
+
+def _check_k(k: int, n_fit: int, what: str) -> None:
+    if k > n_fit:
+        raise InputError("-k", f"k={k} neighbours asked for, but {what} holds only {n_fit} codes")
 
 
 def knn_protocol_c(
@@ -45,6 +51,7 @@ def knn_protocol_c(
         folds = list(splitter.split(X, y))
     except ValueError as exc:  # e.g. a class too small to stratify
         raise InputError("codes", f"cannot make stratified splits: {exc}") from exc
+    _check_k(k, min(len(train_idx) for train_idx, _ in folds), "the 75 % each split trains on")
     accuracies = []
     for train_idx, test_idx in folds:
         model = KNeighborsClassifier(n_neighbors=k, metric=DEFAULT_CLASSIFY.knn_metric)

@@ -62,6 +62,14 @@ class LabelStore:
                 os.fsync(handle.fileno())
         return record
 
+    def check_writable(self) -> None:
+        """Refuse now, not on the first label, a store that cannot be appended to."""
+        from radiolatent.fileio import check_output
+
+        check_output(self.path)
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise InputError(self.path, "label file is read-only; make it writable or give another label file")
+
     def records(self) -> list[dict]:
         """Every label in the order given (an absent file holds none)."""
         return [record for _, record in self._parsed()]

@@ -198,8 +198,10 @@ def query_position(query: str, table: pd.DataFrame) -> tuple[float, float] | Non
         cutout = read_cutout(Path(query))
         ra, dec = cutout.ra, cutout.dec
     else:
-        row = table[table["id"].astype(str) == query].iloc[0]
-        ra, dec = float(row["ra"]), float(row["dec"])
+        rows = table[table["id"].astype(str) == query]
+        if rows.empty:  # not an id of the table: `similar` says so in one line
+            return None
+        ra, dec = float(rows["ra"].iloc[0]), float(rows["dec"].iloc[0])
     return (ra, dec) if np.isfinite(ra) and np.isfinite(dec) else None
 
 

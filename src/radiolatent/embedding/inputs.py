@@ -4,6 +4,7 @@ kept so its rows can be shown again (pictures, search grids, the explorer)."""
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +49,10 @@ def set_name(spec: str) -> str:
     return Source.parse(spec).set_name
 
 
-def keep_inputs(images: np.ndarray, pool_path: Path | None) -> Path:
+def keep_inputs(images: np.ndarray, pool_path: Path | None) -> Path | None:
     """Where a set's model inputs stay readable for pictures, search grids and the explorer:
-    the pool's own cache, or a content-addressed .npy in the cache (written once)."""
+    the pool's own cache, or a content-addressed .npy in the cache (written once). None
+    when the cache cannot be written: the pictures are then rebuilt from the set."""
     if pool_path is not None:
         return pool_path
     from radiolatent.data.archives import cache_dir
@@ -60,9 +62,16 @@ def keep_inputs(images: np.ndarray, pool_path: Path | None) -> Path:
     digest = hashlib.blake2b(images.tobytes(), digest_size=16).hexdigest()
     path = cache_dir() / "inputs" / f"{digest}-{len(images)}x{images.shape[1]}.npy"
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, images)
+        try:
+            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+                np.save(fh, images)
+        except OSError as exc:
+            warnings.warn(
+                f"{path.parent}: cannot keep the model inputs ({exc.strerror or exc}); "
+                "pictures of these codes will rebuild them from the set",
+                stacklevel=2,
+            )
+            return None
     return path
 
 
@@ -93,7 +102,13 @@ def _kept_inputs(path: Path) -> np.ndarray:
         return load_pool(path).images
     if not path.is_file():
         raise InputError(path, "the images these codes were made from are gone from the cache; embed again")
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    try:
+        images = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:  # not .npy, or a pickle numpy will not load
+        raise InputError(path, f"named by these codes' {IMAGES_COLUMN} column is not an image array ({exc})") from None
+    if not isinstance(images, np.ndarray) or images.ndim != 3:
+        raise InputError(path, f"named by these codes' {IMAGES_COLUMN} column is not a stack of images")
+    return images
 
 
 def _rebuild_images_for(rows: pd.DataFrame, pool_config: PoolConfig) -> np.ndarray:

@@ -60,10 +60,14 @@ def embed(
         ds, pool_path = set_input(spec, pool_config)
         codes = encode_once(encoder, ds.images, config, seen, progress)
         table = make_codes_table(ds.meta, codes, name, model_id(encoder, config))
-        after_model = list(table.columns).index("model") + 1
-        table.insert(after_model, IMAGES_COLUMN, str(keep_inputs(ds.images, pool_path)))
-        table.insert(after_model + 1, IMAGE_ROW_COLUMN, np.arange(len(table)))
+        kept = keep_inputs(ds.images, pool_path)
+        if kept is not None:
+            after_model = list(table.columns).index("model") + 1
+            table.insert(after_model, IMAGES_COLUMN, str(kept))
+            table.insert(after_model + 1, IMAGE_ROW_COLUMN, np.arange(len(table)))
         tables.append(table)
+    if len({IMAGES_COLUMN in t.columns for t in tables}) > 1:  # some sets kept, some not: rebuild all
+        tables = [t.drop(columns=[IMAGES_COLUMN, IMAGE_ROW_COLUMN], errors="ignore") for t in tables]
     return pd.concat(tables, ignore_index=True)
 
 

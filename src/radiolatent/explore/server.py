@@ -18,14 +18,16 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from radiolatent.config import DEFAULT_ACTIVE, DEFAULT_EXPLORE, SEARCH_METRICS, ActiveLearningConfig, ExploreConfig
+from radiolatent.downstream.labels import LabelStore
 from radiolatent.errors import InputError
 from radiolatent.explore.learning import RANKINGS, Learning
-from radiolatent.explore.network import LOOPBACK_NAMES, same_origin_writes
+from radiolatent.explore.network import LOOPBACK_NAMES, BodyLimit, same_origin_writes
 from radiolatent.explore.network import bind as bind  # bind, serve, check_host: imported from here too
 from radiolatent.explore.network import check_host as check_host
 from radiolatent.explore.network import serve as serve
@@ -138,6 +140,8 @@ def create_app(
     `model` embeds dropped files (default: the table's own model, if it can be rebuilt);
     `predictions` (a `radiolatent predict` catalogue) adds its columns to colour the map by."""
     density = load_density(density_dir)  # first: a wrong folder fails before any slow work
+    labels_path = Path(labels_path) if labels_path is not None else default_labels_path(codes_path)
+    LabelStore(labels_path).check_writable()  # now, not as an HTTP 500 on the first label
     explorer = Explorer(codes_path, config, cache_dir=cache_dir, log=log, predictions=predictions)
     encoder = None
     if model is not None:
@@ -146,7 +150,6 @@ def create_app(
         encoder = checked_encoder_for_table(explorer.table, model, table_embed_config(explorer.table))
     if preload_images:
         explorer.load_images_in_background()
-    labels_path = Path(labels_path) if labels_path is not None else default_labels_path(codes_path)
     learning = Learning(list(explorer.table["id"]), explorer.codes, labels_path, active_config, seed=config.seed)
     learning.anomaly()  # computed now so no request waits for the forest
     loglik = None if density is None else np.asarray(density.score_samples(explorer.codes), dtype=np.float64)
@@ -156,7 +159,9 @@ def create_app(
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.middleware("http")(same_origin_writes)
+    app.add_middleware(BodyLimit, limit=lambda path: body_limit(config, path))
     app.exception_handler(InputError)(input_error)
+    app.exception_handler(RequestValidationError)(validation_error)
     add_page_routes(app)
     add_data_routes(app, state)
     add_search_routes(app, state)
@@ -166,6 +171,20 @@ def create_app(
 
 async def input_error(request: Request, exc: InputError):
     return JSONResponse({"detail": str(exc)}, status_code=400)
+
+
+async def validation_error(request: Request, exc: RequestValidationError):
+    """422 with what was wrong, never the request's own content (FastAPI's default echoes it)."""
+    problems = [
+        f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg', 'invalid')}" for e in exc.errors()
+    ]
+    return JSONResponse({"detail": "; ".join(problems[:3])[:300]}, status_code=422)
+
+
+def body_limit(config: ExploreConfig, path: str) -> int:
+    """A dropped file may be max_upload_bytes (plus its multipart wrapping); nothing else
+    the page sends is more than a few hundred bytes."""
+    return config.max_upload_bytes + 2**16 if path == "/api/search/upload" else config.max_body_bytes
 
 
 # ---------------------------------------------------------------------------

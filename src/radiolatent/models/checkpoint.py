@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from radiolatent.config import SSL_METHODS, SSLModelConfig, VDVAEConfig, dataclass_from_dict
 from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path, write_text
+from radiolatent.fileio import atomic_path, folder_entries, write_text
 
 #: bump when the layout of saved files changes.
 FORMAT_VERSION = 1
@@ -174,15 +174,24 @@ def check_run_folder(path: str | Path, resume: bool, overwrite: bool) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise InputError(path, "is a file; expected a run folder")
-    if resume or overwrite or not path.is_dir():
+    if resume or overwrite or not path.is_dir() or _unfinished_own_run(path):
         return path
-    entries = sorted(p.name for p in path.iterdir())
+    entries = folder_entries(path)  # the mark `radiolatent train` leaves is not a run
     if entries:
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
         raise InputError(
             path, f"run folder is not empty ({shown}); pass --resume to continue it or --overwrite to replace it"
         )
     return path
+
+
+def _unfinished_own_run(path: Path) -> bool:
+    """A run `radiolatent train` started that never finished an epoch (a batch too large,
+    a full disk): it holds nothing to lose, so a new run may start there."""
+    from radiolatent.fileio import folder_command
+
+    finished = (path / "checkpoint" / "state.json").is_file() or (path / RUN_MODEL_DIR).exists()
+    return (folder_command(path) or "").startswith("train") and not finished
 
 
 def model_dir(path: str | Path) -> Path:

@@ -122,6 +122,8 @@ def train_process(
     if world > 1:
         _check_same_start(out_dir, state)
     train_idx, valid_idx = split_indices(len(images), cfg, seed)
+    # before metrics.csv is started: a batch larger than the data must leave nothing behind
+    total_steps = cfg.epochs * _steps_per_epoch(len(train_idx), cfg.batch_size, world)
     log = MetricsLog(out_dir / METRICS_CSV, recipe.columns(model))
     if rank == 0:
         log.keep_through(state.epoch)
@@ -129,7 +131,6 @@ def train_process(
     if world > 1:
         on_gpu = [device.index] if device.type == "cuda" else None  # one GPU per process
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=on_gpu)
-    total_steps = cfg.epochs * _steps_per_epoch(len(train_idx), cfg.batch_size, world)
     run = _Run(recipe, net, model, ema, optimizer, guard, plateau, state, world, total_steps, device, precision)
     eval_model = ema.model if ema is not None else model
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
@@ -176,7 +177,10 @@ def _steps_per_epoch(n_train: int, batch_size: int, world: int) -> int:
     per_rank = max(1, batch_size // world)
     n_steps = n_train // (per_rank * world)
     if n_steps == 0:
-        raise ValueError(f"{n_train} training images is less than one batch of {per_rank * world}")
+        raise InputError(
+            "train.batch_size",
+            f"a batch of {per_rank * world} is more than the {n_train} training images; set a smaller batch_size",
+        )
     return n_steps
 
 
