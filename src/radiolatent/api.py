@@ -144,7 +144,14 @@ def embed(
 
 
 def code_columns(codes: pd.DataFrame) -> list[str]:
-    """The code columns of a codes table, in order (`z000`, `z001`, ...)."""
+    """The code columns of a codes table, in order (`z000`, `z001`, ...).
+
+    >>> import radiolatent as rl
+    >>> codes = rl.embed("fits=folder@tests/data/first_fits", single_view=True, progress=False)
+    >>> columns = rl.code_columns(codes)
+    >>> columns[:2], codes[columns].to_numpy().shape
+    (['z000', 'z001'], (4, 256))
+    """
     from radiolatent.codes import code_columns as columns
 
     return columns(codes)
@@ -343,8 +350,12 @@ def density(
 def study(out: str | Path = "report", *, seeds: int | None = None, retrain: bool = False) -> Path:
     """The paper's study (`radiolatent reproduce`, `make study`): every stage cached in
     `out`, the report in `out/index.html` and `out/results.json`; returns the page's path.
-    A rerun resumes where a killed run stopped. (Not run by the tests' examples: it takes
-    about 20 minutes on two cores.)"""
+    A rerun resumes where a killed run stopped. The one public function without a run
+    example: it takes about 20 minutes on two cores (`tests/test_reproduce.py` runs the
+    same code on a quick profile).
+
+        report = rl.study("report")   # then open report/index.html
+    """
     from radiolatent.config import ReproduceConfig
     from radiolatent.reproduce import reproduce
 
@@ -353,21 +364,39 @@ def study(out: str | Path = "report", *, seeds: int | None = None, retrain: bool
 
 
 def read_codes(path: str | Path) -> pd.DataFrame:
-    """A codes table from the parquet file `embed` wrote (checked)."""
+    """A codes table from the parquet file `embed` wrote (checked); see `write_codes`."""
     from radiolatent.codes import read_codes as read
 
     return read(path)
 
 
 def write_codes(codes: pd.DataFrame, path: str | Path) -> Path:
-    """Write a codes table to parquet, atomically (the file appears only once complete)."""
+    """Write a codes table to parquet, atomically (the file appears only once complete).
+
+    >>> import tempfile, radiolatent as rl
+    >>> codes = rl.embed("fits=folder@tests/data/first_fits", single_view=True, progress=False)
+    >>> path = rl.write_codes(codes, tempfile.mkdtemp() + "/fits.parquet")
+    >>> again = rl.read_codes(path)
+    >>> again["id"].tolist() == codes["id"].tolist() and path.name
+    'fits.parquet'
+    """
     from radiolatent.codes import write_codes as write
 
     return write(codes, path)
 
 
 def write_catalogue(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table (e.g. `predict`'s) as CSV, ECSV, FITS or VOTable, chosen by the suffix."""
+    """Write a table (e.g. `predict`'s) as CSV, ECSV, FITS or VOTable, chosen by the suffix;
+    positions get their units (deg), so astropy and TOPCAT read them as such.
+
+    >>> import tempfile, radiolatent as rl
+    >>> from astropy.table import Table
+    >>> codes = rl.embed("fits=folder@tests/data/first_fits", single_view=True, progress=False)
+    >>> path = rl.write_catalogue(codes[["id", "ra", "dec"]], tempfile.mkdtemp() + "/sources.fits")
+    >>> catalogue = Table.read(path)
+    >>> len(catalogue), str(catalogue["ra"].unit)
+    (4, 'deg')
+    """
     from radiolatent.data.catalogue import write_catalogue as write
 
     return write(table, path)
