@@ -25,6 +25,7 @@ from radiolatent.config import (
     DEFAULT_SEARCH,
     ClassifierName,
     EmbedConfig,
+    EmbedDevice,
     FolderConfig,
     PoolConfig,
 )
@@ -118,11 +119,16 @@ def embed(
     pixel_scale: float | None = None,
     keep_partial: bool = False,
     batch_size: int = EmbedConfig.batch_size,
+    device: EmbedDevice = "cpu",
     progress: bool = True,
+    pool_config: PoolConfig | None = None,
 ) -> pd.DataFrame:
     """A codes table: every image of `data` (comma-separated specs or a list, as `embed
     --data`) encoded by `model` (default the shipped VDVAE; any name of `model_names()` or a run
-    folder), averaged over the 8 flips and quarter turns unless `single_view`.
+    folder), averaged over the 8 flips and quarter turns unless `single_view`. `device`
+    "cuda" runs the encoder on a GPU. `pool_config` (every pool and folder setting, as
+    `embed`'s options build it) replaces `survey`, `catalogue`, `pixel_scale` and
+    `keep_partial` when given.
 
     >>> import radiolatent as rl
     >>> codes = rl.embed("fits=folder@tests/data/first_fits", survey="FIRST", progress=False)
@@ -132,13 +138,20 @@ def embed(
     from radiolatent.embedding import embed as embed_specs
 
     specs = [s.strip() for s in (data.split(",") if isinstance(data, str) else data) if s.strip()]
-    config = EmbedConfig(batch_size=batch_size, dihedral_average=not single_view)
-    pool = folder_options(survey, catalogue, pixel_scale, keep_partial)
+    config = EmbedConfig(batch_size=batch_size, dihedral_average=not single_view, device=device)
+    pool = pool_config or folder_options(survey, catalogue, pixel_scale, keep_partial)
     return embed_specs(None if model is None else str(model), specs, config, pool, progress=progress)
 
 
 def code_columns(codes: pd.DataFrame) -> list[str]:
-    """The code columns of a codes table, in order (`z000`, `z001`, ...)."""
+    """The code columns of a codes table, in order (`z000`, `z001`, ...).
+
+    >>> import radiolatent as rl
+    >>> codes = rl.embed("fits=folder@tests/data/first_fits", single_view=True, progress=False)
+    >>> columns = rl.code_columns(codes)
+    >>> columns[:2], codes[columns].to_numpy().shape
+    (['z000', 'z001'], (4, 256))
+    """
     from radiolatent.codes import code_columns as columns
 
     return columns(codes)
@@ -154,6 +167,7 @@ def classify(
     classifiers: tuple[ClassifierName, ...] = DEFAULT_CLASSIFY.classifiers,
     standardise: bool = DEFAULT_CLASSIFY.standardise,
     binary_only: bool = False,
+    block: str = "z",
 ) -> ClassificationResult:
     """[A]'s Table 2 on a codes table: the six classifiers trained on the `train` rows and
     scored on the `test` rows (of `test_codes` when given), mean and sd over `seeds`.
@@ -181,6 +195,7 @@ def classify(
         seeds=list(range(seeds)),
         classifiers=list(classifiers),
         standardise=standardise,
+        block=block,
         binary_only=binary_only,
         config=options,
     )
@@ -196,12 +211,16 @@ def predict(
     classifiers: tuple[ClassifierName, ...] = DEFAULT_CLASSIFY.classifiers,
     standardise: bool = DEFAULT_CLASSIFY.standardise,
     seed: int = DEFAULT_PREDICT.seed,
+    labels: str | Path | None = None,
+    block: str = "z",
 ) -> pd.DataFrame:
     """Classes for rows without labels (`radiolatent predict`): one row per `rows` row with
     `p_<class>` (calibrated), `prediction`, `agreement`, `in_domain`, `out_of_domain` and
     `nearest_train`, learned from the labelled `train` rows (of `train_codes` when given).
     The classifier is the best of `classifiers` by cross-validation within those rows,
-    unless `classifier` names one. `write_catalogue` saves it as CSV, FITS or VOTable.
+    unless `classifier` names one. `labels`: a label store (the explorer's JSON lines)
+    whose scores become the classes of the training rows it names. `write_catalogue` saves
+    the result as CSV, FITS or VOTable.
 
     >>> import radiolatent as rl
     >>> data = "mbc:train,fits=folder@tests/data/first_fits"
@@ -216,12 +235,17 @@ def predict(
 
     table = codes_table(codes)
     train_table = table if train_codes is None else codes_table(train_codes)
+    if labels is not None:
+        from radiolatent.downstream.labels import labelled_by_store
+
+        train_table = labelled_by_store(train_table, labels)
     return predict_codes(
         train_table,
         train,
         table,
         rows,
         classifier=classifier,
+        block=block,
         standardise=standardise,
         config=dataclasses.replace(DEFAULT_PREDICT, seed=seed),
         classify_config=dataclasses.replace(DEFAULT_CLASSIFY, classifiers=tuple(classifiers)),
@@ -241,7 +265,9 @@ def search(
 ) -> pd.DataFrame:
     """The `k` codes of `rows` most like a query: the id of a row of `codes`, or an image
     file (FITS, PNG, JPEG, .npy), embedded by the model that made the codes. A query with a
-    sky position gets its source's other observations first (`same_position`).
+    sky position gets its source's other observations first (`same_position`). When
+    `codes` is a path, the index is cached beside it. `.attrs["query_image"]` holds an
+    image-file query's 64x64 model input.
 
     >>> import radiolatent as rl
     >>> codes = rl.embed("vlass=folder@tests/data/vlass_epochs", survey="VLASS", progress=False)
@@ -252,7 +278,7 @@ def search(
     from radiolatent.downstream.search import search_table
 
     source = codes if isinstance(codes, (str, Path)) else None
-    result, _ = search_table(
+    result, query_image = search_table(
         codes_table(codes),
         str(query),
         rows,
@@ -263,6 +289,7 @@ def search(
         model=None if model is None else str(model),
         pixel_scale=pixel_scale,
     )
+    result.attrs["query_image"] = query_image  # an image-file query's model input, for pictures
     return result
 
 
@@ -323,8 +350,12 @@ def density(
 def study(out: str | Path = "report", *, seeds: int | None = None, retrain: bool = False) -> Path:
     """The paper's study (`radiolatent reproduce`, `make study`): every stage cached in
     `out`, the report in `out/index.html` and `out/results.json`; returns the page's path.
-    A rerun resumes where a killed run stopped. (Not run by the tests' examples: it takes
-    about 20 minutes on two cores.)"""
+    A rerun resumes where a killed run stopped. The one public function without a run
+    example: it takes about 20 minutes on two cores (`tests/test_reproduce.py` runs the
+    same code on a quick profile).
+
+        report = rl.study("report")   # then open report/index.html
+    """
     from radiolatent.config import ReproduceConfig
     from radiolatent.reproduce import reproduce
 
@@ -333,21 +364,39 @@ def study(out: str | Path = "report", *, seeds: int | None = None, retrain: bool
 
 
 def read_codes(path: str | Path) -> pd.DataFrame:
-    """A codes table from the parquet file `embed` wrote (checked)."""
+    """A codes table from the parquet file `embed` wrote (checked); see `write_codes`."""
     from radiolatent.codes import read_codes as read
 
     return read(path)
 
 
 def write_codes(codes: pd.DataFrame, path: str | Path) -> Path:
-    """Write a codes table to parquet, atomically (the file appears only once complete)."""
+    """Write a codes table to parquet, atomically (the file appears only once complete).
+
+    >>> import tempfile, radiolatent as rl
+    >>> codes = rl.embed("fits=folder@tests/data/first_fits", single_view=True, progress=False)
+    >>> path = rl.write_codes(codes, tempfile.mkdtemp() + "/fits.parquet")
+    >>> again = rl.read_codes(path)
+    >>> again["id"].tolist() == codes["id"].tolist() and path.name
+    'fits.parquet'
+    """
     from radiolatent.codes import write_codes as write
 
     return write(codes, path)
 
 
 def write_catalogue(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table (e.g. `predict`'s) as CSV, ECSV, FITS or VOTable, chosen by the suffix."""
+    """Write a table (e.g. `predict`'s) as CSV, ECSV, FITS or VOTable, chosen by the suffix;
+    positions get their units (deg), so astropy and TOPCAT read them as such.
+
+    >>> import tempfile, radiolatent as rl
+    >>> from astropy.table import Table
+    >>> codes = rl.embed("fits=folder@tests/data/first_fits", single_view=True, progress=False)
+    >>> path = rl.write_catalogue(codes[["id", "ra", "dec"]], tempfile.mkdtemp() + "/sources.fits")
+    >>> catalogue = Table.read(path)
+    >>> len(catalogue), str(catalogue["ra"].unit)
+    (4, 'deg')
+    """
     from radiolatent.data.catalogue import write_catalogue as write
 
     return write(table, path)

@@ -63,8 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from radiolatent.codes import read_codes
-    from radiolatent.downstream.classify import classify_tables, compare
+    from radiolatent import api
+    from radiolatent.downstream.classify import compare
 
     if args.seeds < 1:
         raise InputError("--seeds", "need at least one seed")
@@ -74,16 +74,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
         raise InputError("--test-codes", f"give one per --codes ({len(args.codes)}), got {len(test_paths)}")
     results = []
     for path, test_path in zip(args.codes, test_paths):
-        table = read_codes(path)
-        test_table = table if test_path == path else read_codes(test_path)
         results.append(
-            classify_tables(
-                table,
+            api.classify(
+                path,
                 args.train,
-                test_table,
                 args.test,
-                seeds=list(range(args.seeds)),
-                classifiers=names,
+                test_codes=None if test_path == path else test_path,
+                seeds=args.seeds,
+                classifiers=tuple(names),
                 standardise=args.standardise,
                 block=args.block,
                 binary_only=args.binary_only,

@@ -43,10 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
+    from radiolatent import api
     from radiolatent.codes import write_codes
     from radiolatent.data.pools import build_pool
     from radiolatent.distributed import in_turns, process_group
-    from radiolatent.embedding import FLOORS, embed
+    from radiolatent.embedding import FLOORS
     from radiolatent.errors import InputError
 
     specs = [s.strip() for s in args.data.split(",") if s.strip()]
@@ -56,14 +57,17 @@ def cmd_embed(args: argparse.Namespace) -> int:
     # writes the one table (embedding.batched).
     with process_group(args.device) as (where, device):
         default_batch = EmbedConfig.batch_size if device.type == "cpu" else GPU_EMBED_BATCH
-        config = EmbedConfig(
-            batch_size=args.batch_size or default_batch,
-            dihedral_average=not args.single_view,
-            device="cuda" if device.type == "cuda" else "cpu",
-        )
         if where.world > 1 and ("pool" in specs or args.model in FLOORS):
             in_turns(lambda: build_pool(pool_config(args), progress=where.main))  # one builder at a time
-        table = embed(args.model, specs, config, pool_config(args), progress=where.main)
+        table = api.embed(
+            specs,
+            model=args.model,
+            single_view=args.single_view,
+            batch_size=args.batch_size or default_batch,
+            device="cuda" if device.type == "cuda" else "cpu",
+            progress=where.main,
+            pool_config=pool_config(args),
+        )
         if where.main:
             path = write_codes(table, args.out)
             print(f"wrote {path}: {len(table)} rows, sets " + ", ".join(table["set"].unique()))

@@ -4,12 +4,11 @@ The work is in downstream.predict."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from radiolatent.cli import argtypes
 from radiolatent.cli.argtypes import add_rows_arguments
-from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, DEFAULT_PREDICT
+from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_PREDICT
 from radiolatent.data.catalogue import FORMATS
 from radiolatent.errors import InputError
 
@@ -61,33 +60,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from radiolatent.codes import read_codes
-    from radiolatent.data.catalogue import write_catalogue
-    from radiolatent.downstream.labels import labelled_by_store
-    from radiolatent.downstream.predict import predict_codes, summary_lines
+    from radiolatent import api
+    from radiolatent.downstream.predict import summary_lines
 
     out = Path(args.out)
     if not out.name.lower().endswith(tuple(FORMATS)):
         raise InputError(out, f"unknown catalogue format (use a file ending in {', '.join(FORMATS)})")
-    table = read_codes(args.codes)
-    train_table = table if args.train_codes is None else read_codes(args.train_codes)
-    if args.labels is not None:
-        train_table = labelled_by_store(train_table, args.labels)
-    classify_config = dataclasses.replace(
-        DEFAULT_CLASSIFY, classifiers=tuple(argtypes.classifier_list(args.classifiers))
-    )
-    predictions = predict_codes(
-        train_table,
+    predictions = api.predict(
+        args.codes,
         args.train,
-        table,
         args.in_spec,
+        train_codes=args.train_codes,
         classifier=args.classifier,
-        block=args.block,
+        classifiers=tuple(argtypes.classifier_list(args.classifiers)),
         standardise=args.standardise,
-        config=dataclasses.replace(DEFAULT_PREDICT, seed=args.seed),
-        classify_config=classify_config,
+        seed=args.seed,
+        labels=args.labels,
+        block=args.block,
     )
     for line in summary_lines(predictions):
         print(line)
-    print(f"wrote {write_catalogue(predictions, out)}: {len(predictions)} rows")
+    print(f"wrote {api.write_catalogue(predictions, out)}: {len(predictions)} rows")
     return 0

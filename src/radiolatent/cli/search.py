@@ -92,21 +92,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from radiolatent import api
     from radiolatent.codes import read_codes
-    from radiolatent.downstream.search import search_picture, search_table
+    from radiolatent.downstream.search import search_picture
 
     table = read_codes(args.codes)
-    result, query_image = search_table(
-        table,
+    result = api.search(
+        args.codes,
         args.query,
         args.in_spec,
         k=args.k,
         metric=args.metric,
         exclude_self=args.exclude_self,
-        codes_path=args.codes,
         model=args.model,
         pixel_scale=args.pixel_scale,
     )
+    query_image = result.attrs.pop("query_image", None)
     out = Path(args.out)
     csv_path = write_csv(result, out.with_suffix(".csv"))
     print(result.to_string(index=False))
@@ -117,11 +118,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    from radiolatent.codes import read_codes
-    from radiolatent.downstream.duplicates import DUPLICATE_KINDS, find_duplicates, rule_text
+    from radiolatent import api
+    from radiolatent.downstream.duplicates import DUPLICATE_KINDS, rule_text
 
-    pairs = find_duplicates(
-        read_codes(args.codes),
+    pairs = api.duplicates(
+        args.codes,
         args.in_spec,
         threshold=args.threshold,
         metric=args.metric,
