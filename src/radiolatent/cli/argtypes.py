@@ -160,3 +160,8 @@ def add_classifier_arguments(p: argparse.ArgumentParser, classifiers_help: str) 
         help="StandardScaler fitted on the training rows (default off, as in [A]; on for tiny-magnitude features)",
     )
     p.add_argument("--block", default="z", help="code block to use (default z; e.g. l3 for l3_000..)")
+
+
+def options(args: argparse.Namespace, *names: str) -> dict:
+    """The named options of a parsed command line as keyword arguments of the same names."""
+    return {name: getattr(args, name) for name in names}

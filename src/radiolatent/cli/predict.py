@@ -66,18 +66,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.name.lower().endswith(tuple(FORMATS)):
         raise InputError(out, f"unknown catalogue format (use a file ending in {', '.join(FORMATS)})")
-    predictions = api.predict(
-        args.codes,
-        args.train,
-        args.in_spec,
-        train_codes=args.train_codes,
-        classifier=args.classifier,
-        classifiers=tuple(argtypes.classifier_list(args.classifiers)),
-        standardise=args.standardise,
-        seed=args.seed,
-        labels=args.labels,
-        block=args.block,
-    )
+    chosen = argtypes.options(args, "train_codes", "classifier", "standardise", "seed", "labels", "block")
+    classifiers = tuple(argtypes.classifier_list(args.classifiers))
+    predictions = api.predict(args.codes, args.train, args.in_spec, classifiers=classifiers, **chosen)
     for line in summary_lines(predictions):
         print(line)
     print(f"wrote {api.write_catalogue(predictions, out)}: {len(predictions)} rows")

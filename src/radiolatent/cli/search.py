@@ -97,16 +97,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from radiolatent.downstream.search import search_picture
 
     table = read_codes(args.codes)
-    result = api.search(
-        args.codes,
-        args.query,
-        args.in_spec,
-        k=args.k,
-        metric=args.metric,
-        exclude_self=args.exclude_self,
-        model=args.model,
-        pixel_scale=args.pixel_scale,
-    )
+    chosen = argtypes.options(args, "k", "metric", "exclude_self", "model", "pixel_scale")
+    result = api.search(args.codes, args.query, args.in_spec, **chosen)
     query_image = result.attrs.pop("query_image", None)
     out = Path(args.out)
     csv_path = write_csv(result, out.with_suffix(".csv"))
@@ -121,14 +113,8 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     from radiolatent import api
     from radiolatent.downstream.duplicates import DUPLICATE_KINDS, rule_text
 
-    pairs = api.duplicates(
-        args.codes,
-        args.in_spec,
-        threshold=args.threshold,
-        metric=args.metric,
-        margin=args.margin,
-        by_position=args.by_position,
-    )
+    chosen = argtypes.options(args, "threshold", "metric", "margin", "by_position")
+    pairs = api.duplicates(args.codes, args.in_spec, **chosen)
     path = write_csv(pairs, Path(args.out))
     kinds = pairs["kind"].value_counts()
     counts = ", ".join(f"{int(kinds.get(kind, 0))} {kind}" for kind in DUPLICATE_KINDS)
