@@ -20,8 +20,9 @@ six stages and the small CPU variants are configurations of one model.
   q(z | x, z_above); z (a posterior sample when encoding, a prior sample when
   generating) is projected by a 1x1 convolution into the stream; an output residual
   block follows. KL(q || p) is analytic (diagonal Gaussians) per layer.
-- z0 is the first decoder layer (1x1, `z0_channels`); its posterior mean is the
-  representation. Its prior and posterior heads are `top_head_width` wide (>= the code
+- z0 is the first decoder layer, at the decoder string's lowest resolution with
+  `z0_channels` channels (the paper's 1x1; the shipped `cpu` model's 4x4x16 = 256
+  numbers); its posterior mean is the representation. Its prior and posterior heads are `top_head_width` wide (>= the code
   length), so the code is not rank-limited by a W/4 bottleneck (docs/vdvae.md).
 """
 
