@@ -22,8 +22,9 @@ six stages and the small CPU variants are configurations of one model.
   block follows. KL(q || p) is analytic (diagonal Gaussians) per layer.
 - z0 is the first decoder layer, at the decoder string's lowest resolution with
   `z0_channels` channels (the paper's 1x1; the shipped `cpu` model's 4x4x16 = 256
-  numbers); its posterior mean is the representation. Its prior and posterior heads are `top_head_width` wide (>= the code
-  length), so the code is not rank-limited by a W/4 bottleneck (docs/vdvae.md).
+  numbers); its posterior mean is the representation. Its prior and posterior heads
+  are `top_head_width` wide (>= the code length), so the code is not rank-limited by a
+  W/4 bottleneck (docs/vdvae.md).
 """
 
 from radiolatent.models.vdvae.blocks import BlockSpec, parse_blocks, parse_widths, stage_counts
