@@ -4,6 +4,7 @@ the labelled ones, the nearest labelled sources, and one-line refusals."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -116,3 +117,16 @@ def test_refusals_are_one_line_and_name_the_problem(real):
         predict_codes(table, "mirabest:all", table, "first-galaxy:test", classifier="boost")
     with pytest.raises(InputError, match="folds must be at least 2"):
         predict_codes(table, "mirabest:all", table, "first-galaxy:test", config=replace(DEFAULT_PREDICT, folds=1))
+
+
+def test_rows_of_another_pixel_scale_are_warned_about_in_one_line(real):
+    table, _, _ = real
+    nvss_like = unlabelled(table, "mirabest:all")
+    nvss_like.loc[nvss_like["set"] == "mirabest:all", "pixel_scale_arcsec"] = 15.0
+    with pytest.warns(
+        UserWarning, match=r"rows are at a pixel scale unlike 'first-galaxy' \(15\"/px against 1.8\"/px\)"
+    ):
+        predict_codes(nvss_like, "first-galaxy", nvss_like, "mirabest:all", classifier="svc", classify_config=QUICK)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same survey: not a word
+        predict_codes(table, "first-galaxy", table, "mirabest:all", classifier="svc", classify_config=QUICK)

@@ -81,8 +81,32 @@ def predict_codes(
     train_rows = codes_mod.select(train_table, train_spec)
     rows = codes_mod.select(table, in_spec)
     same_model(train_rows, train_spec, train_source, rows, in_spec, source)
+    warn_other_scale(train_rows, train_spec, rows, in_spec, source)
     predictor = CodePredictor(classifier, block, standardise, config, classify_config)
     return predictor.fit(train_rows, train_spec).predict(rows)
+
+
+#: pixel scales that differ by more than this factor are different kinds of image.
+OTHER_SCALE = 2.0
+
+
+def warn_other_scale(train_rows: pd.DataFrame, train_spec: str, rows: pd.DataFrame, in_spec: str, source: str) -> None:
+    """One warning when the predicted rows were imaged at another pixel scale than the
+    labelled ones (NVSS's 15"/px against MiraBest's 1.8"/px): the same source then gives
+    another code, and the classifier answers for the wrong survey."""
+    trained = np.nanmedian(train_rows["pixel_scale_arcsec"].to_numpy(dtype=np.float64))
+    scales = rows["pixel_scale_arcsec"].to_numpy(dtype=np.float64)
+    known = np.isfinite(scales)
+    if not np.isfinite(trained) or not known.any():
+        return
+    other = known & ((scales > trained * OTHER_SCALE) | (scales < trained / OTHER_SCALE))
+    if other.any():
+        warnings.warn(
+            f"{source}: {int(other.sum())} of {len(rows)} '{in_spec}' rows are at a pixel scale unlike "
+            f"'{train_spec}' ({np.nanmedian(scales[other]):g}\"/px against {trained:g}\"/px); their "
+            "predictions answer for another survey: train on labelled rows of the same survey (e.g. nvss:train)",
+            stacklevel=2,
+        )
 
 
 class CodePredictor:
