@@ -179,6 +179,7 @@ class CodePredictor:
             validation=self.validation,
             n_train=len(self.labelled.y),
             train=self.spec,
+            voters=list(self.fitted),
         )
         return out
 
@@ -350,7 +351,7 @@ def summary_lines(predictions: pd.DataFrame) -> list[str]:
         f"predicted {len(predictions)} rows: "
         + ", ".join(f"{int(counts.get(name, 0))} {name}" for name in attrs["classes"])
         + f"; {int(predictions['out_of_domain'].sum())} flagged out of domain, "
-        f"{int((predictions['agreement'] < 1).sum())} where the six classifiers disagree",
+        f"{int((predictions['agreement'] < 1).sum())} where the {len(attrs['voters'])} classifiers disagree",
     ]
     known = known_label_accuracy(predictions)
     if known is not None:
