@@ -173,15 +173,20 @@ def search_table(
     embedded by the table's own encoder or `model`, at `pixel_scale` arcsec/pixel when it
     carries none). The index is cached beside `codes_path` when given. Returns the results
     and the image-file query's model input (None for an id)."""
-    from radiolatent.embedding import embed_file, encoder_for_table, table_embed_config
+    from radiolatent.data.folder import read_cutout
+    from radiolatent.embedding import embed_cutout, encoder_for_table, table_embed_config
 
     check_query(query, table, codes_path or "the codes table")
     vector: str | np.ndarray = query
     query_image = None
     if Path(query).is_file():
-        query_image, vector = embed_file(query, encoder_for_table(table, model), pixel_scale, table_embed_config(table))
+        cutout = read_cutout(Path(query))  # read once: its model input, code and position
+        encoder = encoder_for_table(table, model)
+        query_image, vector = embed_cutout(cutout, encoder, pixel_scale, table_embed_config(table))
+        position = sky_position(cutout.ra, cutout.dec)
+    else:
+        position = row_position(query, table)
     cache = index_path(codes_path, in_spec, metric) if codes_path is not None else None
-    position = query_position(query, table)
     deeper = k + (DEFAULT_SEARCH.observation_depth if position is not None else 0)
     result = similar(table, vector, in_spec, k=deeper, metric=metric, exclude_self=exclude_self, index_path=cache)
     if position is None:
@@ -190,18 +195,16 @@ def search_table(
     return with_other_observations(result, table, in_spec, position, k, metric, exclude_id), query_image
 
 
-def query_position(query: str, table: pd.DataFrame) -> tuple[float, float] | None:
-    """(ra, dec) of a query: its row's, or an image file's WCS centre; None when unknown."""
-    if Path(query).is_file():
-        from radiolatent.data.folder import read_cutout
+def row_position(query: str, table: pd.DataFrame) -> tuple[float, float] | None:
+    """(ra, dec) of the row a query id names; None when unknown or not an id of the table
+    (`similar` then says so in one line)."""
+    rows = table[table["id"].astype(str) == query]
+    if rows.empty:
+        return None
+    return sky_position(float(rows["ra"].iloc[0]), float(rows["dec"].iloc[0]))
 
-        cutout = read_cutout(Path(query))
-        ra, dec = cutout.ra, cutout.dec
-    else:
-        rows = table[table["id"].astype(str) == query]
-        if rows.empty:  # not an id of the table: `similar` says so in one line
-            return None
-        ra, dec = float(rows["ra"].iloc[0]), float(rows["dec"].iloc[0])
+
+def sky_position(ra: float, dec: float) -> tuple[float, float] | None:
     return (ra, dec) if np.isfinite(ra) and np.isfinite(dec) else None
 
 

@@ -36,7 +36,7 @@ from radiolatent.embedding.inputs import (
     set_name,
 )
 from radiolatent.embedding.progress import time_estimate
-from radiolatent.embedding.tables import embed, embed_file, encode_once, model_id
+from radiolatent.embedding.tables import embed, embed_cutout, embed_file, encode_once, model_id
 from radiolatent.embedding.views import (
     DIHEDRAL_ORDER,
     DIHEDRAL_SUFFIX,
@@ -65,6 +65,7 @@ __all__ = [
     "checked_encoder_for_table",
     "dihedral_views",
     "embed",
+    "embed_cutout",
     "embed_file",
     "encode_images",
     "encode_once",

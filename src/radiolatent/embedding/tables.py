@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,9 @@ from radiolatent.config import DEFAULT_POOL, EmbedConfig, PoolConfig
 from radiolatent.embedding.encoders import Encoder, get_encoder
 from radiolatent.embedding.inputs import IMAGE_ROW_COLUMN, IMAGES_COLUMN, keep_inputs, set_input, set_name
 from radiolatent.embedding.views import DIHEDRAL_SUFFIX, encode_images
+
+if TYPE_CHECKING:
+    from radiolatent.data.folder import Cutout
 
 
 def model_id(encoder: Encoder, config: EmbedConfig) -> str:
@@ -28,9 +32,21 @@ def embed_file(
 ) -> tuple[np.ndarray, np.ndarray]:
     """An image file (FITS, PNG, JPEG, .npy) as model input and its code, (64, 64) and (d,)."""
     from radiolatent.data.folder import read_cutout
+
+    return embed_cutout(read_cutout(Path(path)), encoder, pixel_scale_arcsec, config, pool_config)
+
+
+def embed_cutout(
+    cutout: Cutout,
+    encoder: Encoder,
+    pixel_scale_arcsec: float,
+    config: EmbedConfig,
+    pool_config: PoolConfig = DEFAULT_POOL,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`embed_file` for a cutout already read (`data.folder.read_cutout`); its own pixel
+    scale wins over `pixel_scale_arcsec`."""
     from radiolatent.data.preprocess import preprocess
 
-    cutout = read_cutout(Path(path))
     scale = cutout.pixel_scale_arcsec if np.isfinite(cutout.pixel_scale_arcsec) else pixel_scale_arcsec
     image = preprocess(cutout.image[None], scale, pool_config.preprocess)
     return image[0], encode_images(encoder, image, config)[0]
