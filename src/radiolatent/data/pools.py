@@ -193,16 +193,23 @@ def max_image_correlation(images: np.ndarray, reference: np.ndarray, chunk: int 
     return out
 
 
-def duplicates_by_position(meta: pd.DataFrame, radius_arcsec: float) -> np.ndarray:
-    """Boolean per row: an earlier row lies within `radius_arcsec` (keep the first of each group)."""
-    dup = np.zeros(len(meta), dtype=bool)
+def position_pairs(meta: pd.DataFrame, radius_arcsec: float) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers (a, b), a < b, of every pair of rows whose sky positions lie within
+    `radius_arcsec` (astropy's search_around_sky); rows without a position take part in none."""
     has, coords = _coords(meta)
     if coords is None or len(coords) < 2:
-        return dup
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
     rows = np.flatnonzero(has)
     i, j, _, _ = coords.search_around_sky(coords, radius_arcsec * u.arcsec)
     later = j > i
-    dup[rows[j[later]]] = True
+    return rows[i[later]], rows[j[later]]
+
+
+def duplicates_by_position(meta: pd.DataFrame, radius_arcsec: float) -> np.ndarray:
+    """Boolean per row: an earlier row lies within `radius_arcsec` (keep the first of each group)."""
+    dup = np.zeros(len(meta), dtype=bool)
+    dup[position_pairs(meta, radius_arcsec)[1]] = True
     return dup
 
 

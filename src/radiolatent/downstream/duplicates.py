@@ -83,6 +83,7 @@ def find_duplicates(
     the rule used.
     """
     from radiolatent.codes import code_matrix, select
+    from radiolatent.data.pools import position_pairs
 
     rule = duplicate_rule(metric, threshold, margin, config)
     if by_position:
@@ -91,7 +92,9 @@ def find_duplicates(
     vectors = similarity_vectors(code_matrix(rows), metric, config)
     found = _pairs_found(similar_pairs(vectors, rule["threshold"], margin=rule["margin"]), "codes")
     if by_position:
-        found = _merge(found, _pairs_found(position_pairs(rows, config.duplicate_separation_arcsec), "position"))
+        near_a, near_b = position_pairs(rows, config.duplicate_separation_arcsec)
+        near = {"a": near_a, "b": near_b, "margin": np.full(len(near_a), np.nan)}
+        found = _merge(found, _pairs_found(near, "position"))
     a = rows.iloc[found["a"]].reset_index(drop=True)
     b = rows.iloc[found["b"]].reset_index(drop=True)
     similarity = np.einsum("ij,ij->i", vectors[found["a"]], vectors[found["b"]])
@@ -129,27 +132,6 @@ def _merge(codes: pd.DataFrame, positions: pd.DataFrame) -> pd.DataFrame:
     only_positions = positions.merge(codes[["a", "b"]], on=["a", "b"], how="left", indicator=True)
     positions = positions[(only_positions["_merge"] == "left_only").to_numpy()]
     return pd.concat([codes, positions], ignore_index=True)
-
-
-def position_pairs(rows: pd.DataFrame, radius_arcsec: float) -> dict[str, np.ndarray]:
-    """Pairs i < j of rows whose sky positions lie within `radius_arcsec` (astropy's
-    search_around_sky); rows without a position take part in none."""
-    from astropy import units as u
-    from astropy.coordinates import SkyCoord
-
-    ra, dec = (rows[c].to_numpy(dtype=np.float64) for c in ("ra", "dec"))
-    known = np.flatnonzero(np.isfinite(ra) & np.isfinite(dec))
-    empty = np.zeros(0, dtype=np.int64)
-    if len(known) < 2:
-        return {"a": empty, "b": empty, "margin": np.zeros(0, dtype=np.float32)}
-    coords = SkyCoord(ra=ra[known] * u.deg, dec=dec[known] * u.deg)
-    first, second, _, _ = coords.search_around_sky(coords, radius_arcsec * u.arcsec)
-    keep = first < second
-    return {
-        "a": known[first[keep]],
-        "b": known[second[keep]],
-        "margin": np.full(int(keep.sum()), np.nan, dtype=np.float32),
-    }
 
 
 def similarity_vectors(codes: np.ndarray, metric: str, config: SearchConfig = DEFAULT_SEARCH) -> np.ndarray:
