@@ -149,6 +149,7 @@ class CodePredictor:
         self.chosen = self.classifier or best_classifier(self.validation)
         self.fitted = _fit_all(X, y, names, config.seed, classify_config)
         self.calibration = _platt(oof[self.chosen], y)
+        self.domain = Domain(X, self.labelled.ids, config)
         self.spec = spec
         return self
 
@@ -168,7 +169,7 @@ class CodePredictor:
         out["prediction"] = np.asarray(names, dtype=object)[prediction]
         out["classifier"] = self.chosen
         out["agreement"] = (votes == prediction).mean(axis=0)
-        out = out.join(domain_scores(self.labelled, self._scaled(self.labelled.X), Z, self.config))
+        out = out.join(self.domain.scores(Z))
         out["in_training"] = rows["id"].astype(str).isin(set(self.labelled.ids)).to_numpy()
         for column in CARRIED_COLUMNS:
             if column in rows.columns:
@@ -308,32 +309,38 @@ def _fit_all(X: np.ndarray, y: np.ndarray, names: list[str], seed: int, config: 
     return dict(zip(names, models))
 
 
-def domain_scores(labelled: Labelled, X: np.ndarray, Z: np.ndarray, config: PredictConfig) -> pd.DataFrame:
-    """`in_domain`, `out_of_domain` and `nearest_train` for rows of codes `Z`, against the
-    labelled codes `X` (module doc).
+class Domain:
+    """`in_domain`, `out_of_domain` and `nearest_train` against the labelled codes `X`
+    (module doc); the indexes of the labelled codes are built once, here.
 
     Typicality is the mean Euclidean distance to the `neighbours` nearest labelled codes
     after a PCA keeping 95 % of their variance ([C]'s space, `euclidean-pca`): on whitened
     cosine, compact sources and VLASS cutouts looked more typical of MBC than MBC's own
     test sources (docs/results.md, "Predictions for your own sources"). The nearest
     labelled ids are those `search` would list (its default metric)."""
-    X, Z = (np.ascontiguousarray(v, dtype=np.float32) for v in (X, Z))
-    k = min(config.neighbours, len(X) - 1)
-    space = CodeIndex.build(X, metric="euclidean-pca")
-    own, _ = space.search(X, k + 1)
-    own_distance = np.sort(own[:, 1:].mean(axis=1))  # each labelled row without itself
-    distance = space.search(Z, k)[0].mean(axis=1)
-    # the share of labelled rows at least as far from their own neighbours
-    in_domain = 1.0 - np.searchsorted(own_distance, distance, side="left") / len(own_distance)
-    _, nearest = CodeIndex.build(X, metric=DEFAULT_SEARCH.metric).search(Z, config.nearest_ids)
-    ids = labelled.ids[nearest]
-    return pd.DataFrame(
-        {
-            "in_domain": in_domain,
-            "out_of_domain": in_domain < config.domain_threshold,
-            "nearest_train": [";".join(row) for row in ids],
-        }
-    )
+
+    def __init__(self, X: np.ndarray, ids: np.ndarray, config: PredictConfig):
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        self.ids, self.config = ids, config
+        self.k = min(config.neighbours, len(X) - 1)
+        self.space = CodeIndex.build(X, metric="euclidean-pca")
+        own, _ = self.space.search(X, self.k + 1)
+        self.own_distance = np.sort(own[:, 1:].mean(axis=1))  # each labelled row without itself
+        self.nearest = CodeIndex.build(X, metric=DEFAULT_SEARCH.metric)
+
+    def scores(self, Z: np.ndarray) -> pd.DataFrame:
+        Z = np.ascontiguousarray(Z, dtype=np.float32)
+        distance = self.space.search(Z, self.k)[0].mean(axis=1)
+        # the share of labelled rows at least as far from their own neighbours
+        in_domain = 1.0 - np.searchsorted(self.own_distance, distance, side="left") / len(self.own_distance)
+        _, nearest = self.nearest.search(Z, self.config.nearest_ids)
+        return pd.DataFrame(
+            {
+                "in_domain": in_domain,
+                "out_of_domain": in_domain < self.config.domain_threshold,
+                "nearest_train": [";".join(row) for row in self.ids[nearest]],
+            }
+        )
 
 
 def summary_lines(predictions: pd.DataFrame) -> list[str]:
