@@ -46,10 +46,7 @@ _SAME_SCALE = 1e-3
 
 def field_side(pixel_scale_arcsec: float, config: SurveyImageConfig, shape: tuple[int, int]) -> int:
     """Side in native pixels of the field to keep, at most the image's shorter side."""
-    side = min(shape)
-    if config.field_arcsec is None or not np.isfinite(pixel_scale_arcsec):
-        return side
-    return int(np.clip(round(config.field_arcsec / pixel_scale_arcsec), 1, side))
+    return _axis_side(min(shape), pixel_scale_arcsec, config)
 
 
 def output_scale(pixel_scale_arcsec: float, config: SurveyImageConfig) -> float:
@@ -160,6 +157,7 @@ def field_extent(values: np.ndarray, pixel_scale_arcsec: float, config: SurveyIm
 
 
 def _axis_side(length: int, pixel_scale_arcsec: float, config: SurveyImageConfig) -> int:
+    """The field's side in native pixels along an axis of `length` pixels, at most `length`."""
     if config.field_arcsec is None or not np.isfinite(pixel_scale_arcsec):
         return length
     return int(np.clip(round(config.field_arcsec / pixel_scale_arcsec), 1, length))
