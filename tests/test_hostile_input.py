@@ -33,7 +33,8 @@ from radiolatent.cli import build_parser
 from radiolatent.cli.argtypes import OutputPath, is_output_type
 from radiolatent.codes import write_codes
 from radiolatent.config import FolderConfig
-from radiolatent.data.folder import load_folder, read_cutout
+from radiolatent.data.folder import load_folder
+from radiolatent.data.image_file import read_cutout
 from radiolatent.errors import InputError
 from radiolatent.fileio import FOLDER_MARK, is_own_file
 

@@ -173,7 +173,7 @@ def search_table(
     embedded by the table's own encoder or `model`, at `pixel_scale` arcsec/pixel when it
     carries none). The index is cached beside `codes_path` when given. Returns the results
     and the image-file query's model input (None for an id)."""
-    from radiolatent.data.folder import read_cutout
+    from radiolatent.data.image_file import read_cutout
     from radiolatent.embedding import embed_cutout, encoder_for_table, table_embed_config
 
     check_query(query, table, codes_path or "the codes table")

@@ -16,7 +16,7 @@ from radiolatent.embedding.inputs import IMAGE_ROW_COLUMN, IMAGES_COLUMN, keep_i
 from radiolatent.embedding.views import DIHEDRAL_SUFFIX, encode_images
 
 if TYPE_CHECKING:
-    from radiolatent.data.folder import Cutout
+    from radiolatent.data.image_file import Cutout
 
 
 def model_id(encoder: Encoder, config: EmbedConfig) -> str:
@@ -31,7 +31,7 @@ def embed_file(
     pool_config: PoolConfig = DEFAULT_POOL,
 ) -> tuple[np.ndarray, np.ndarray]:
     """An image file (FITS, PNG, JPEG, .npy) as model input and its code, (64, 64) and (d,)."""
-    from radiolatent.data.folder import read_cutout
+    from radiolatent.data.image_file import read_cutout
 
     return embed_cutout(read_cutout(Path(path)), encoder, pixel_scale_arcsec, config, pool_config)
 
@@ -43,7 +43,7 @@ def embed_cutout(
     config: EmbedConfig,
     pool_config: PoolConfig = DEFAULT_POOL,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`embed_file` for a cutout already read (`data.folder.read_cutout`); its own pixel
+    """`embed_file` for a cutout already read (`data.image_file.read_cutout`); its own pixel
     scale wins over `pixel_scale_arcsec`."""
     from radiolatent.data.preprocess import preprocess
 
