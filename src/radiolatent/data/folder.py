@@ -188,7 +188,7 @@ def _resize_all(images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def _meta(names: list[str], cutouts: list[Cutout], scale_factor: np.ndarray, config: FolderConfig) -> pd.DataFrame:
     meta = empty_meta(len(names))
-    meta["id"] = [f"{DATASET}:{_strip_suffix(name, config)}" for name in names]
+    meta["id"] = [f"{DATASET}:{strip_suffix(name, config)}" for name in names]
     meta["dataset"] = DATASET
     meta["split"] = "all"
     meta["ra"] = [c.ra for c in cutouts]
@@ -204,7 +204,8 @@ def _meta(names: list[str], cutouts: list[Cutout], scale_factor: np.ndarray, con
     return meta
 
 
-def _strip_suffix(name: str, config: FolderConfig) -> str:
+def strip_suffix(name: str, config: FolderConfig = FolderConfig()) -> str:
+    """A file name without the image suffix a folder reads it by ('a.fits.gz' -> 'a')."""
     suffixes = config.fits_suffixes + config.picture_suffixes + config.array_suffixes
     # Longest first, in case one configured suffix ends another.
     for suffix in sorted(suffixes, key=len, reverse=True):

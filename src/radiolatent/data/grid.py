@@ -8,7 +8,6 @@ bounding box, so a grid's PNG size is exactly (ncols * panel) x (nrows * (panel 
 from __future__ import annotations
 
 import math
-import re
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import GridConfig
+from radiolatent.data.folder import strip_suffix
 from radiolatent.data.las import check_images
 from radiolatent.errors import InputError
 
 #: a caption holds about 27 characters under a 1.6" panel; a file name gets this many.
 _FILE_CHARS = 16
-_SUFFIX = re.compile(r"\.(fits?|fts)(\.gz)?$|\.(png|jpe?g|npy)$", re.IGNORECASE)
 
 
 def caption_for(meta_row: Mapping[str, Any] | pd.Series) -> str:
@@ -46,7 +45,7 @@ def caption_for(meta_row: Mapping[str, Any] | pd.Series) -> str:
 
 def _short(file: str) -> str:
     """A file name without its suffixes, its middle elided to fit a caption."""
-    stem = _SUFFIX.sub("", file) or file
+    stem = strip_suffix(file) or file
     if len(stem) <= _FILE_CHARS:
         return stem
     head = (_FILE_CHARS - 1) // 2
