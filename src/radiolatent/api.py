@@ -186,7 +186,6 @@ def classify(
 
     table = codes_table(codes)
     test_table = table if test_codes is None else codes_table(test_codes)
-    options = dataclasses.replace(DEFAULT_CLASSIFY, classifiers=tuple(classifiers))
     return classify_tables(
         table,
         train,
@@ -197,7 +196,6 @@ def classify(
         standardise=standardise,
         block=block,
         binary_only=binary_only,
-        config=options,
     )
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from radiolatent.config import DEFAULT_ACTIVE
 from radiolatent.errors import InputError
-from radiolatent.fileio import write_csv
+from radiolatent.fileio import check_output, write_csv
 
 #: the fields of one label record, in the order they are written.
 LABEL_FIELDS = ("id", "score", "time", "by")
@@ -64,8 +64,6 @@ class LabelStore:
 
     def check_writable(self) -> None:
         """Refuse now, not on the first label, a store that cannot be appended to."""
-        from radiolatent.fileio import check_output
-
         check_output(self.path)
         if self.path.exists() and not os.access(self.path, os.W_OK):
             raise InputError(self.path, "label file is read-only; make it writable or give another label file")

@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from radiolatent.config import SSL_METHODS, SSLModelConfig, VDVAEConfig, dataclass_from_dict
 from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path, folder_entries, write_text
+from radiolatent.fileio import atomic_path, folder_command, folder_entries, write_text
 
 #: bump when the layout of saved files changes.
 FORMAT_VERSION = 1
@@ -188,8 +188,6 @@ def check_run_folder(path: str | Path, resume: bool, overwrite: bool) -> Path:
 def _unfinished_own_run(path: Path) -> bool:
     """A run `radiolatent train` started that never finished an epoch (a batch too large,
     a full disk): it holds nothing to lose, so a new run may start there."""
-    from radiolatent.fileio import folder_command
-
     finished = (path / "checkpoint" / "state.json").is_file() or (path / RUN_MODEL_DIR).exists()
     return (folder_command(path) or "").startswith("train") and not finished
 
