@@ -260,12 +260,13 @@ def search(
     exclude_self: bool = False,
     model: str | Path | None = None,
     pixel_scale: float = DEFAULT_SEARCH.query_pixel_scale,
+    codes_path: str | Path | None = None,
 ) -> pd.DataFrame:
     """The `k` codes of `rows` most like a query: the id of a row of `codes`, or an image
     file (FITS, PNG, JPEG, .npy), embedded by the model that made the codes. A query with a
-    sky position gets its source's other observations first (`same_position`). When
-    `codes` is a path, the index is cached beside it. `.attrs["query_image"]` holds an
-    image-file query's 64x64 model input.
+    sky position gets its source's other observations first (`same_position`). The index
+    is cached beside `codes_path`, by default `codes` itself when it is a path.
+    `.attrs["query_image"]` holds an image-file query's 64x64 model input.
 
     >>> import radiolatent as rl
     >>> codes = rl.embed("vlass=folder@tests/data/vlass_epochs", survey="VLASS", progress=False)
@@ -275,7 +276,7 @@ def search(
     """
     from radiolatent.downstream.search import search_table
 
-    source = codes if isinstance(codes, (str, Path)) else None
+    source = codes_path if codes_path is not None else codes if isinstance(codes, (str, Path)) else None
     result, query_image = search_table(
         codes_table(codes),
         str(query),

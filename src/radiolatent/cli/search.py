@@ -96,9 +96,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     from radiolatent.codes import read_codes
     from radiolatent.downstream.search import search_picture
 
-    table = read_codes(args.codes)
+    table = read_codes(args.codes)  # read once: the search and its picture
     chosen = argtypes.options(args, "k", "metric", "exclude_self", "model", "pixel_scale")
-    result = api.search(args.codes, args.query, args.in_spec, **chosen)
+    result = api.search(table, args.query, args.in_spec, codes_path=args.codes, **chosen)
     query_image = result.attrs.pop("query_image", None)
     out = Path(args.out)
     csv_path = write_csv(result, out.with_suffix(".csv"))
