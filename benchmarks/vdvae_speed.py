@@ -36,6 +36,7 @@ from pathlib import Path
 import torch
 
 from radiolatent.config import EmbedConfig
+from radiolatent.data.orientations import view_mean
 from radiolatent.embedding import (
     SHIPPED_MODEL,
     VDVAE_CPU_BATCH,
@@ -44,7 +45,6 @@ from radiolatent.embedding import (
     dihedral_views,
     encode_images,
 )
-from radiolatent.embedding.views import view_mean
 from radiolatent.models.vdvae import build_vdvae, get_config
 from radiolatent.training import EMA, make_optimizer, vdvae_objective
 

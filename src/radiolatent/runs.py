@@ -1,6 +1,7 @@
 """Train a model on a pool, as `radiolatent train` and the study's training stages do:
 its settings by name, the run folder checked, the pool built (one process at a time
-under torchrun) and training.train_vdvae / train_ssl / train_distil called."""
+under torchrun) and training.train_vdvae / train_ssl / train_distil called; or fine-tune
+a classifier on labelled images (`finetune_model`)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ def run_config(method: str, config: str = "cpu", overrides: list[str] | tuple[st
             from radiolatent.config.distil import get_distil_config
 
             return override(get_distil_config(config), list(overrides))
+        if method == "finetune":
+            from radiolatent.config.finetune import get_finetune_config
+
+            return override(get_finetune_config(config), list(overrides))
         return check_ssl_config(override(get_ssl_config(method, config), list(overrides)))
     except (KeyError, ValueError) as exc:
         raise InputError("--config/--set", str(exc).strip("'\"")) from None
@@ -99,3 +104,69 @@ def _distil(run, pool, out, resume: bool, seed: int, world_size: int, main: bool
         f"model in {result.model_dir}"
     )
     return result
+
+
+def labelled_dataset(data: str, pool_config: PoolConfig = DEFAULT_POOL, label_store: str | Path | None = None):
+    """The images of `data` (comma-separated specs), preprocessed for the model, with the
+    label store's scores as their classes when one is given (the explorer's labels)."""
+    from radiolatent.data.dataset import RadioDataset, concat
+    from radiolatent.downstream.labels import labelled_by_store
+    from radiolatent.embedding.inputs import model_input
+
+    specs = [s.strip() for s in data.split(",") if s.strip()]
+    if not specs:
+        raise InputError("--train", f"names no dataset (got {data!r}); e.g. --train mbc:train")
+    parts = [model_input(spec, pool_config) for spec in specs]
+    ds = parts[0] if len(parts) == 1 else concat(parts, data)
+    if label_store is not None:
+        ds = RadioDataset(ds.name, ds.images, labelled_by_store(ds.meta, label_store))
+    return ds
+
+
+def finetune_model(
+    run,
+    data: str,
+    out: str | Path,
+    pool_config: PoolConfig = DEFAULT_POOL,
+    *,
+    label_store: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    seed: int = 0,
+    world_size: int = 1,
+    device: str = "auto",
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+):
+    """Fine-tune `run.encoder` (a shipped name or a folder) and a head on the labelled rows
+    of `data` into the run folder `out` (`train finetune`); returns the TrainResult."""
+    from radiolatent.distributed import process_group
+    from radiolatent.embedding.encoders import model_path
+    from radiolatent.models.checkpoint import check_run_folder
+    from radiolatent.training.finetune import finetune, labelled_images, with_enough_steps
+
+    check_run_folder(out, resume, overwrite)
+    encoder = str(model_path(run.encoder))
+    with process_group(device, run.train.backend) as (where, dev):
+        say = log if where.main else (lambda text: None)
+        labelled = labelled_images(labelled_dataset(data, pool_config, label_store), data, run.train.labels, seed)
+        run = with_enough_steps(run, len(labelled.labels))
+        run = dataclasses.replace(
+            run, encoder=encoder, data=data, train=dataclasses.replace(run.train, device=dev.type)
+        )
+        counts = ", ".join(f"{int((labelled.labels == k).sum())} {name}" for k, name in enumerate(labelled.classes))
+        say(
+            f"fine-tuning {Path(encoder).name} ({run.init} weights) on {len(labelled.labels)} labelled images of "
+            f"{data} ({counts}) into {out}, up to {run.train.epochs} epochs on {dev.type}"
+        )
+        started = time.perf_counter()
+        result = finetune(
+            labelled, run, out, resume=resume, seed=seed, world_size=world_size, progress=progress and where.main
+        )
+        best = min(result.history, key=lambda row: row["val_loss"]) if result.history else {}
+        say(
+            f"done in {(time.perf_counter() - started) / 60.0:.1f} min: {result.epochs_completed} epochs, best at "
+            f"epoch {best.get('epoch', '-')} (validation accuracy {best.get('val_accuracy', float('nan')):.3f}, "
+            f"loss {best.get('val_loss', float('nan')):.3f}); classifier in {result.model_dir}"
+        )
+        return result

@@ -135,9 +135,9 @@ def _float(text: str) -> float:
     return value
 
 
-def add_rows_arguments(p: argparse.ArgumentParser, default: str, what: str) -> None:
+def add_rows_arguments(p: argparse.ArgumentParser, default: str, what: str, required: bool = True) -> None:
     """--codes (a codes table) and --in (which of its rows), shared by the commands on codes."""
-    p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
+    p.add_argument("--codes", required=required, metavar="PATH", help="codes table (parquet)")
     p.add_argument("--in", dest="in_spec", default=default, metavar="SPEC", help=f"{what} (default {default})")
 
 

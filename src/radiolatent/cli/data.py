@@ -155,6 +155,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def pool_config(args: argparse.Namespace):
+    """The pool and folder settings of a command with `add_pool_arguments`, or (without
+    --add and --min-las) of one with `add_folder_arguments` alone."""
+    if not hasattr(args, "add"):
+        return dataclasses.replace(DEFAULT_POOL, folder=folder_config(args))
     return dataclasses.replace(
         DEFAULT_POOL,
         sources=DEFAULT_POOL.sources + tuple(args.add),

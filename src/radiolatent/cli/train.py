@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from radiolatent.cli import argtypes
-from radiolatent.cli.data import add_pool_arguments, pool_config
+from radiolatent.cli.data import add_folder_arguments, add_pool_arguments, pool_config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         )
         p.set_defaults(handler=cmd_train_ssl, method=method)
     _register_distil(sub)
+    _register_finetune(sub)
     _register_supervised(sub)
 
 
@@ -55,6 +56,51 @@ def _register_distil(sub) -> None:
     )
     _add_train_arguments(p, "e.g. train.epochs=8 or train.lr=1e-4", configs="tiny or cpu (default)")
     p.set_defaults(handler=cmd_train_distil)
+
+
+def _register_finetune(sub) -> None:
+    p = sub.add_parser(
+        "finetune",
+        help="a pretrained encoder and a small head trained on labelled images: a classifier "
+        "for `predict --model` (docs/finetune.md)",
+    )
+    p.add_argument(
+        "--train",
+        default="mbc:train",
+        metavar="SPEC",
+        help="labelled rows to learn from: a shipped training split (default mbc:train) or your "
+        "folder whose catalogue has a label column (never a test split)",
+    )
+    p.add_argument(
+        "--encoder",
+        default="vdvae-cpu",
+        help="where to start: a shipped model (vdvae-cpu, the default; vdvae-distil-cpu, simclr-cpu, "
+        "byol-cpu, simsiam-cpu), a run folder or a model directory",
+    )
+    p.add_argument(
+        "--init",
+        choices=("pretrained", "random"),
+        default="pretrained",
+        help="the encoder's trained weights (default), or the same network from random weights",
+    )
+    p.add_argument(
+        "--labels",
+        type=argtypes.non_negative_int,
+        default=None,
+        metavar="N",
+        help="train on a stratified subset of N labelled rows, drawn with --seed (default: all)",
+    )
+    p.add_argument(
+        "--label-file",
+        default=None,
+        metavar="PATH",
+        help="label store (the explorer's or `anomaly label`'s JSON lines): its scores become the "
+        "classes of the --train rows they name",
+    )
+    _add_train_arguments(
+        p, "e.g. train.epochs=20, train.freeze_epochs=0 or head_hidden=0", configs="tiny or cpu (default)", pool=False
+    )
+    p.set_defaults(handler=cmd_train_finetune)
 
 
 def _register_supervised(sub) -> None:
@@ -94,6 +140,7 @@ def _add_train_arguments(
     p: argparse.ArgumentParser,
     set_example: str,
     configs: str = "tiny, cpu (default) or paper; SSL also b-paper ([B]), c-mirabest ([C]), cut",
+    pool: bool = True,
 ) -> None:
     p.add_argument("--config", default="cpu", help=configs)
     p.add_argument(
@@ -121,7 +168,10 @@ def _add_train_arguments(
         "at 1: torchrun --nproc-per-node starts the processes (docs/gpu.md)",
     )
     add_device_argument(p, "train (overrides train.device)")
-    add_pool_arguments(p)
+    if pool:
+        add_pool_arguments(p)
+    else:
+        add_folder_arguments(p)
 
 
 def add_device_argument(p: argparse.ArgumentParser, what: str) -> None:
@@ -199,6 +249,31 @@ def _train_on_set(args: argparse.Namespace, run) -> int:
     print(
         f"kNN (k={score['k']}, {score['n_splits']} random 75/25 splits of MBC, single pass): "
         f"accuracy {score['mean']:.4f} +- {score['sd']:.4f} (sd)"
+    )
+    return 0
+
+
+def cmd_train_finetune(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from radiolatent.runs import finetune_model, run_config
+
+    overrides = list(args.set)
+    if args.labels is not None:
+        overrides.append(f"train.labels={args.labels}")
+    run = dataclasses.replace(run_config("finetune", args.config, overrides), encoder=args.encoder, init=args.init)
+    finetune_model(
+        run,
+        args.train,
+        args.out,
+        pool_config(args),
+        label_store=args.label_file,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        seed=args.seed,
+        world_size=args.world_size,
+        device=args.device,
+        log=_say,
     )
     return 0
 

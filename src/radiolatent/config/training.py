@@ -78,6 +78,12 @@ class LoopConfig(Settings):
     ema_decay: float = 0.999
     valid_fraction: float = 0.1
     valid_max: int = 1000
+    #: times through the training images in one epoch (a few labelled images make epochs
+    #: too short to validate and checkpoint after each).
+    passes: int = 1
+    #: early stopping: end the run after this many epochs without a lower validation loss,
+    #: and export the model of the best epoch (0: run every epoch, export the last).
+    patience: int = 0
     #: "gloo" on CPU; "nccl" is used automatically when training on CUDA.
     backend: DDPBackend = "gloo"
     #: "cpu" or "cuda" (this process's GPU, cuda:LOCAL_RANK under torchrun); `train
@@ -344,6 +350,8 @@ def _loop_problems(t: LoopConfig) -> list[str]:
     p.need(0 <= t.ema_decay < 1, "ema_decay", "must lie in [0, 1)", t.ema_decay)
     p.need(0 < t.valid_fraction < 1, "valid_fraction", "must lie in (0, 1)", t.valid_fraction)
     p.need(t.valid_max >= 1, "valid_max", "must be at least 1", t.valid_max)
+    p.need(t.patience >= 0, "patience", "must be >= 0 (0: no early stopping)", t.patience)
+    p.need(t.passes >= 1, "passes", "must be at least 1", t.passes)
     p.need(1 <= t.threads <= MAX_THREADS, "threads", f"must be 1..{MAX_THREADS}", t.threads)
     return p
 

@@ -91,3 +91,13 @@ def concat(datasets: list[RadioDataset], name: str) -> RadioDataset:
     images = np.concatenate([np.asarray(d.images) for d in datasets])
     meta = pd.concat([d.meta for d in datasets], ignore_index=True)
     return RadioDataset(name, images, meta)
+
+
+def class_names(rows: pd.DataFrame, values: np.ndarray) -> list[str]:
+    """Each label value's name: its `label_name` in the rows, else the number itself."""
+    names = []
+    for value in values:
+        named = rows.loc[rows["label"] == value, "label_name"].astype(str)
+        named = named[named.str.len() > 0]
+        names.append(named.iloc[0] if len(named) else str(value))
+    return names

@@ -41,6 +41,7 @@ from radiolatent.config import (
     PredictConfig,
     check_config,
 )
+from radiolatent.data.dataset import class_names
 from radiolatent.downstream.classify import make_classifier, same_model
 from radiolatent.downstream.code_index import CodeIndex
 from radiolatent.errors import InputError
@@ -214,16 +215,6 @@ def usable_classifiers(
     `knn_neighbors` rows to vote."""
     smallest_fold = len(y) - int(np.ceil(len(y) / config.folds))
     return [name for name in names if name != "knn" or smallest_fold >= classify_config.knn_neighbors]
-
-
-def class_names(rows: pd.DataFrame, values: np.ndarray) -> list[str]:
-    """Each label value's name: its `label_name` in the rows, else the number itself."""
-    names = []
-    for value in values:
-        named = rows.loc[rows["label"] == value, "label_name"].astype(str)
-        named = named[named.str.len() > 0]
-        names.append(named.iloc[0] if len(named) else str(value))
-    return names
 
 
 def probability_column(name: str) -> str:

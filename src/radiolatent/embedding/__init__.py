@@ -10,6 +10,7 @@
 - `tables`: `embed`, the codes table of every spec's rows.
 """
 
+from radiolatent.data.orientations import DIHEDRAL_ORDER, dihedral_views
 from radiolatent.embedding.encoders import (
     SHIPPED_MODEL,
     VDVAE_CPU_BATCH,
@@ -37,14 +38,7 @@ from radiolatent.embedding.inputs import (
 )
 from radiolatent.embedding.progress import time_estimate
 from radiolatent.embedding.tables import embed, embed_cutout, embed_file, encode_once, model_id
-from radiolatent.embedding.views import (
-    DIHEDRAL_ORDER,
-    DIHEDRAL_SUFFIX,
-    VIEW_CHUNK,
-    batched,
-    dihedral_views,
-    encode_images,
-)
+from radiolatent.embedding.views import DIHEDRAL_SUFFIX, VIEW_CHUNK, batched, encode_images
 
 __all__ = [
     "DIHEDRAL_ORDER",

@@ -73,6 +73,8 @@ def load_encoder(path: Path, config: EmbedConfig) -> Encoder:
     kind = model_kind(path)
     if kind == "vdvae":
         return VDVAEEncoder.load(path, config)
+    if kind == "classifier":
+        raise InputError(path, "is a fine-tuned classifier, not an encoder: run `radiolatent predict --model` with it")
     return SSLEncoder.load(path, config, kind)
 
 

@@ -14,26 +14,16 @@ from tqdm.auto import tqdm
 
 from radiolatent.config import DIHEDRAL_SUFFIX as DIHEDRAL_SUFFIX  # re-exported: embedding's name for it
 from radiolatent.config import EmbedConfig
+from radiolatent.data.orientations import DIHEDRAL_ORDER, dihedral_views, view_mean
 from radiolatent.data.preprocess import to_unit_float
 from radiolatent.embedding.progress import EstimateClock
 
 if TYPE_CHECKING:
     from radiolatent.embedding.encoders import Encoder
 
-#: the 8 flips and quarter turns as (flip the width axis first, quarter turns k).
-DIHEDRAL_ORDER = tuple((flip, k) for flip in (False, True) for k in range(4))
 #: images per chunk when an encoder without `encode_views` is averaged over orientations:
 #: 8 copies of a chunk are held, not of the whole set (a multiple of every batch size).
 VIEW_CHUNK = 4096
-
-
-def dihedral_views(images: np.ndarray) -> list[np.ndarray]:
-    """The 8 flips and quarter turns of (N, H, W) images."""
-    images = np.asarray(images)
-    return [
-        np.ascontiguousarray(np.rot90(images[:, :, ::-1] if flip else images, k, axes=(1, 2)))
-        for flip, k in DIHEDRAL_ORDER
-    ]
 
 
 def batched(
@@ -105,15 +95,6 @@ def one_thread_per_batch(workers: int) -> Iterator[Callable[..., Iterator[Any]]]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # on an error, queued batches are dropped
         torch.set_num_threads(previous)
-
-
-def view_mean(fn, x: torch.Tensor, views: int) -> torch.Tensor:
-    """fn's outputs for x's 8 flips and quarter turns (one batch), averaged per image."""
-    if views != len(DIHEDRAL_ORDER):
-        raise ValueError(f"views must be 1 or {len(DIHEDRAL_ORDER)}, got {views}")
-    stacked = torch.cat([torch.rot90(x.flip(3) if flip else x, k, dims=(2, 3)) for flip, k in DIHEDRAL_ORDER])
-    out = fn(stacked)
-    return out.reshape(views, len(x), *out.shape[1:]).mean(0)
 
 
 def _unit_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -9,7 +9,8 @@ previous pair usable. Loading checks the hash, so a garbled or swapped file is r
 with an `InputError` naming it instead of being half-read.
 
 A model directory (what `load_model` reads) holds `config.json` + `weights-*.safetensors`;
-its `kind` says what to build: a VDVAE, or the ResNet backbone of an SSL method.
+its `kind` says what to build: a VDVAE, the ResNet backbone of an SSL method, or a
+fine-tuned classifier (models/classifier.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from radiolatent.config import SSL_METHODS, SSLModelConfig, VDVAEConfig, dataclass_from_dict
+from radiolatent.config.finetune import ClassifierConfig
 from radiolatent.errors import InputError
 from radiolatent.fileio import atomic_path, folder_command, folder_entries, write_text
 
@@ -34,8 +36,9 @@ MODEL_JSON = "config.json"
 MODEL_STEM = "weights"
 #: the model directory inside a training run folder.
 RUN_MODEL_DIR = "model"
-#: model kinds `load_model` can build: the VDVAE and the SSL methods' backbones.
-MODEL_KINDS = ("vdvae", *SSL_METHODS)
+#: model kinds `load_model` can build: the VDVAE, the SSL methods' backbones, a fine-tuned classifier.
+CLASSIFIER_KIND = "classifier"
+MODEL_KINDS = ("vdvae", *SSL_METHODS, CLASSIFIER_KIND)
 
 
 def flatten_state(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
@@ -150,7 +153,7 @@ def save_model(
     """
     tensors = {k: _stored(v, half) for k, v in model.state_dict().items()}
     cfg = model.cfg
-    if not isinstance(cfg, (VDVAEConfig, SSLModelConfig)):
+    if not isinstance(cfg, (VDVAEConfig, SSLModelConfig, ClassifierConfig)):
         raise TypeError(f"{type(model).__name__} carries no model config (.cfg) to save")
     meta = {"kind": kind, "config": dataclasses.asdict(cfg), **(extra or {})}
     save_pair(directory, MODEL_JSON, MODEL_STEM, tensors, meta)
@@ -201,7 +204,7 @@ def model_dir(path: str | Path) -> Path:
 
 
 def model_kind(path: str | Path) -> str:
-    """The kind of the model saved in `path` ('vdvae', 'simclr', 'byol', 'simsiam')."""
+    """The kind of the model saved in `path` ('vdvae', 'simclr', 'byol', 'simsiam', 'classifier')."""
     json_path = model_dir(path) / MODEL_JSON
     kind = read_json(json_path).get("kind")
     if kind not in MODEL_KINDS:
@@ -212,7 +215,8 @@ def model_kind(path: str | Path) -> str:
 # Any, not nn.Module: each caller knows the kind it loads and calls that class's methods.
 def load_model(path: str | Path) -> Any:
     """The model saved in `path` (a model directory, or a training run folder holding
-    one), in eval mode on CPU: a VDVAE, or an SSL method's ResNet backbone. Unknown
+    one), in eval mode on CPU: a VDVAE, an SSL method's ResNet backbone or a fine-tuned
+    classifier. Unknown
     kinds, bad configs and garbled or mismatched weight files raise InputError naming the file."""
     path = model_dir(path)
     json_path = path / MODEL_JSON
@@ -262,6 +266,10 @@ def _build(kind: str, config: Any) -> torch.nn.Module:
         from radiolatent.models.vdvae import VDVAE
 
         return VDVAE(dataclass_from_dict(VDVAEConfig, config))
+    if kind == CLASSIFIER_KIND:
+        from radiolatent.models.classifier import Classifier
+
+        return Classifier(dataclass_from_dict(ClassifierConfig, config))
     from radiolatent.models.ssl import ResNetBackbone
 
     cfg = dataclass_from_dict(SSLModelConfig, config)

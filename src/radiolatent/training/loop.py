@@ -60,6 +60,8 @@ class _State:
     epoch: int = 0
     step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: the epoch of the lowest validation loss so far (early stopping; 0: none yet).
+    best_epoch: int = 0
 
 
 @dataclass
@@ -115,15 +117,15 @@ def train_process(
         meta = load_training_state(ckpt_dir, model, ema, optimizer)
         guard.load_state_dict(meta["guard"])
         plateau.load_state_dict(meta["plateau"])
-        state = _State(meta["epoch"], meta["step"], meta["history"])
+        state = _State(meta["epoch"], meta["step"], meta["history"], int(meta.get("best_epoch", 0)))
         note = resume_note(meta, world, device, precision)
         if note and rank == 0:
             print(note, flush=True)
     if world > 1:
         _check_same_start(out_dir, state)
-    train_idx, valid_idx = split_indices(len(images), cfg, seed)
+    train_idx, valid_idx = split_indices(len(images), cfg, seed, recipe.strata)
     # before metrics.csv is started: a batch larger than the data must leave nothing behind
-    total_steps = cfg.epochs * _steps_per_epoch(len(train_idx), cfg.batch_size, world)
+    total_steps = cfg.epochs * _steps_per_epoch(len(train_idx) * cfg.passes, cfg.batch_size, world)
     log = MetricsLog(out_dir / METRICS_CSV, recipe.columns(model))
     if rank == 0:
         log.keep_through(state.epoch)
@@ -135,6 +137,8 @@ def train_process(
     eval_model = ema.model if ema is not None else model
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     for epoch in range(state.epoch + 1, last + 1):
+        if _stopped_early(cfg.patience, state):
+            break
         row = _train_epoch(rank, run, images, train_idx, seed, epoch, progress)
         if world > 1:
             _sync_buffers(model)
@@ -143,12 +147,28 @@ def train_process(
         row.update(recipe.val_row(val, model))
         state.epoch = epoch
         state.history.append(row)
+        best = _is_best(state, row["val_loss"])
         if rank == 0:
-            _save_epoch(out_dir, run, seed)
+            # with early stopping the exported model is the best epoch's; else the last one's
+            _save_epoch(out_dir, run, seed, export=best or cfg.patience == 0)
             log.append(row)
         if world > 1:
             dist.barrier()
     return _finish(rank, world, out_dir, model, state, guard, valid_idx)
+
+
+def _is_best(state: _State, val_loss: float) -> bool:
+    """Whether this epoch's validation loss is the lowest yet (then `best_epoch` is it)."""
+    losses = [row["val_loss"] for row in state.history[:-1] if math.isfinite(row["val_loss"])]
+    if not math.isfinite(val_loss) or (losses and val_loss >= min(losses)):
+        return False
+    state.best_epoch = state.epoch
+    return True
+
+
+def _stopped_early(patience: int, state: _State) -> bool:
+    """`patience` epochs have passed without a lower validation loss (0: never stop)."""
+    return patience > 0 and state.epoch - state.best_epoch >= patience
 
 
 def _check_same_start(out_dir: Path, state: _State) -> None:
@@ -190,7 +210,7 @@ def _train_epoch(
     recipe, world, state = run.recipe, run.world, run.state
     cfg = recipe.cfg
     torch.manual_seed(_epoch_seed(seed, epoch, rank))
-    order = np.random.default_rng([seed, epoch]).permutation(train_idx)
+    order = _epoch_order(train_idx, seed, epoch, cfg.passes)
     aug_rng = np.random.default_rng([seed, epoch, rank, 1])
     per_rank = max(1, cfg.batch_size // world)
     n_steps = _steps_per_epoch(len(order), cfg.batch_size, world)
@@ -220,18 +240,31 @@ def _train_epoch(
         step=state.step,
         skipped=run.guard.skipped - skipped_before,
         skipped_total=run.guard.skipped,
-        lr=recipe.learning_rate(state.step, run.plateau, run.total_steps),
+        lr=_first(recipe.learning_rate(state.step, run.plateau, run.total_steps)),
     )
     row.update(recipe.schedule_row(state.step, run.total_steps))
     row["images_per_s"] = n_steps * per_rank * world / elapsed
     return row
 
 
+def _first(lr: float | list[float]) -> float:
+    """The lr logged: the first parameter group's (a fine-tuned classifier's head)."""
+    return lr[0] if isinstance(lr, list) else lr
+
+
+def _epoch_order(train_idx: np.ndarray, seed: int, epoch: int, passes: int) -> np.ndarray:
+    """The training rows of one epoch: `passes` shuffles of them, one after the other."""
+    shuffles = [np.random.default_rng([seed, epoch, *([p] if p else [])]).permutation(train_idx) for p in range(passes)]
+    return np.concatenate(shuffles)
+
+
 def _step(run: _Run, batch: Batch) -> tuple[dict[str, float], float]:
     """One optimisation step; returns (the stats by name, averaged over ranks; grad norm)."""
     recipe, state = run.recipe, run.state
-    for group in run.optimizer.param_groups:
-        group["lr"] = recipe.learning_rate(state.step, run.plateau, run.total_steps)
+    lr = recipe.learning_rate(state.step, run.plateau, run.total_steps)
+    lrs = lr if isinstance(lr, list) else [lr] * len(run.optimizer.param_groups)
+    for group, group_lr in zip(run.optimizer.param_groups, lrs, strict=True):
+        group["lr"] = group_lr
     with autocast(run.device, run.precision):
         out = recipe.objective(run.net, batch, state.step)
     # One tensor, so the ranks average every statistic in one call.
@@ -298,7 +331,7 @@ def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
     return int(np.random.default_rng([seed, epoch, rank]).integers(0, 2**62))
 
 
-def _save_epoch(out_dir: Path, run: _Run, seed: int) -> None:
+def _save_epoch(out_dir: Path, run: _Run, seed: int, export: bool) -> None:
     recipe, state, guard = run.recipe, run.state, run.guard
     extra = {
         "kind": recipe.kind,
@@ -306,6 +339,7 @@ def _save_epoch(out_dir: Path, run: _Run, seed: int) -> None:
         "seed": seed,
         "epoch": state.epoch,
         "step": state.step,
+        "best_epoch": state.best_epoch,
         "guard": guard.state_dict(),
         "plateau": run.plateau.state_dict(),
         "skipped_total": guard.skipped,
@@ -315,6 +349,8 @@ def _save_epoch(out_dir: Path, run: _Run, seed: int) -> None:
         "precision": run.precision,
     }
     save_training_state(out_dir / CHECKPOINT_DIR, run.model, run.ema, run.optimizer, extra)
+    if not export:
+        return
     recipe.export(
         out_dir / MODEL_DIR, run.model, run.ema, {"epoch": state.epoch, "seed": seed, "run_config": recipe.run.name}
     )

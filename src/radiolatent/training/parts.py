@@ -211,11 +211,19 @@ def make_optimizer(cfg: LoopConfig, params: Params) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
 
 
-def split_indices(n: int, cfg: LoopConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded train / validation split (at least one image in each)."""
+def split_indices(
+    n: int, cfg: LoopConfig, seed: int, strata: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train / validation split (at least one image in each); with `strata` (a
+    class per image) stratified, so each class keeps its share on both sides."""
     n_valid = min(cfg.valid_max, max(1, round(n * cfg.valid_fraction)))
     if n - n_valid < 1:
         raise ValueError(f"need at least 2 images to train with a validation set, got {n}")
+    if strata is not None:
+        from sklearn.model_selection import train_test_split
+
+        train, valid = train_test_split(np.arange(n), test_size=n_valid, stratify=strata, random_state=seed % 2**32)
+        return np.sort(train), np.sort(valid)
     order = np.random.default_rng([seed, 0xDA7A]).permutation(n)
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 

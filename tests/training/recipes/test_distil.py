@@ -9,8 +9,8 @@ import torch
 from synthetic import blobs
 
 from radiolatent.config.distil import get_distil_config
+from radiolatent.data.orientations import view_mean
 from radiolatent.embedding import DIHEDRAL_ORDER, SHIPPED_MODEL
-from radiolatent.embedding.views import view_mean
 from radiolatent.errors import InputError
 from radiolatent.models.checkpoint import load_model, save_model
 from radiolatent.models.vdvae import VDVAE

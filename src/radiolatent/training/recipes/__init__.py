@@ -1,9 +1,10 @@
 """A recipe: what the shared training loop (`training/loop.py`) needs to know about one
-kind of model. `VDVAERecipe` (recipes/vdvae.py), `SSLRecipe` (recipes/ssl.py) and
-`DistilRecipe` (recipes/distil.py: a VDVAE's single-pass z0 from its 8-view codes) are the
-three there are; a new kind of model (say a supervised classifier) is a new class with the
-members below. It need not subclass anything: `Recipe` is a `typing.Protocol`, and mypy
-checks the class against it where it is passed to `training.train`.
+kind of model. `VDVAERecipe` (recipes/vdvae.py), `SSLRecipe` (recipes/ssl.py),
+`DistilRecipe` (recipes/distil.py: a VDVAE's single-pass z0 from its 8-view codes) and
+`FinetuneRecipe` (recipes/finetune.py: a pretrained encoder and a head trained on labels)
+are the four there are; a new kind of model is a new class with the members below. It
+need not subclass anything: `Recipe` is a `typing.Protocol`, and mypy checks the class
+against it where it is passed to `training.train`.
 
 What the loop does with a recipe, per process (under DDP every process has its own copy):
 
@@ -19,7 +20,9 @@ What the loop does with a recipe, per process (under DDP every process has its o
           + step, skipped, lr + recipe.schedule_row(step, total_steps) + images_per_s
     val = recipe.evaluate(eval model, valid images, valid rows, seed, device)   # rank 0
     plateau.step(val["loss"]); row += recipe.val_row(val, model)
-    recipe.export(out_dir / "model", model, ema, extra)    # rank 0, every epoch
+    recipe.export(out_dir / "model", model, ema, extra)    # rank 0, every epoch (with
+        # train.patience > 0: only on a new lowest val_loss; the run ends `patience`
+        # epochs after the last one)
 
 Members and what each must return:
 
@@ -29,6 +32,8 @@ Members and what each must return:
 - `cfg`: `run.train`, the loop's settings (`config.LoopConfig`: epochs, batch size,
   optimiser, lr warm-up, plateau, clipping, skip guard, EMA, validation split, device).
 - `image_size` (int): the side of the square images the model takes.
+- `strata`: a class per pool image, to stratify the validation split by (a recipe with
+  labels), or None for a plain random split.
 - `build(seed)`: a new model (a `torch.nn.Module`), initialised from `seed`.
 - `optimizer(model)`: a `torch.optim.Optimizer` over the model's trainable parameters.
 - `inputs(x, rows, rng)`: the batch as a tuple of tensors for `objective` (the VDVAE's
@@ -37,7 +42,8 @@ Members and what each must return:
 - `objective(net, batch, step)`: a `StepOutput`: the scalar to minimise, and the step's
   statistics by name (0-d tensors, detached; "loss" is required: the skip guard and
   the progress bar read it). Every step must give the same names, in the same order.
-- `learning_rate(step, plateau, total_steps)`: the lr at `step` (float).
+- `learning_rate(step, plateau, total_steps)`: the lr at `step` (float), or one per
+  parameter group of `optimizer` (a list: a fine-tuned encoder learns slower than its head).
 - `after_update(model, step, total_steps)`: anything after an accepted update (BYOL's
   target network), else nothing.
 - `schedule_row(step, total_steps)`: extra schedule values for the epoch's row
@@ -62,10 +68,11 @@ import torch
 
 from radiolatent.config import LoopConfig, SSLRunConfig, VDVAERunConfig
 from radiolatent.config.distil import DistilRunConfig
+from radiolatent.config.finetune import FinetuneRunConfig
 from radiolatent.training.parts import EMA, Plateau
 
 #: the run configs a recipe may hold (a new recipe adds its own here).
-RunConfig = VDVAERunConfig | SSLRunConfig | DistilRunConfig
+RunConfig = VDVAERunConfig | SSLRunConfig | DistilRunConfig | FinetuneRunConfig
 #: what `inputs` gives and `objective` takes.
 Batch = tuple[torch.Tensor, ...]
 
@@ -97,6 +104,9 @@ class Recipe(Protocol):
     @property
     def image_size(self) -> int: ...
 
+    @property
+    def strata(self) -> np.ndarray | None: ...
+
     def build(self, seed: int) -> torch.nn.Module: ...
 
     def optimizer(self, model: torch.nn.Module) -> torch.optim.Optimizer: ...
@@ -105,7 +115,7 @@ class Recipe(Protocol):
 
     def objective(self, net: torch.nn.Module, batch: Batch, step: int) -> StepOutput: ...
 
-    def learning_rate(self, step: int, plateau: Plateau, total_steps: int) -> float: ...
+    def learning_rate(self, step: int, plateau: Plateau, total_steps: int) -> float | list[float]: ...
 
     def after_update(self, model: torch.nn.Module, step: int, total_steps: int) -> None: ...
 

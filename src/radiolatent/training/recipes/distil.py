@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from radiolatent.config.distil import DistilRunConfig
+from radiolatent.data.orientations import DIHEDRAL_ORDER, view_mean
 from radiolatent.models.checkpoint import MODEL_JSON, load_model, model_dir, read_json, save_model
 from radiolatent.models.vdvae import VDVAE
 from radiolatent.training.parts import EMA, Plateau, make_optimizer, random_flips_and_turns, scheduled_lr, to_tensor
@@ -50,6 +51,8 @@ class DistilRecipe:
 
     kind = "distil"
     config_class = DistilRunConfig
+    #: unlabelled images: a plain random validation split.
+    strata = None
 
     def __init__(self, run: DistilRunConfig) -> None:
         if not run.teacher:
@@ -75,8 +78,6 @@ class DistilRecipe:
 
     def _targets(self, x: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
         """The teacher's 8-view codes of the clean images `x` (pool rows `rows`)."""
-        from radiolatent.embedding.views import DIHEDRAL_ORDER, view_mean
-
         missing = [i for i, row in enumerate(rows) if int(row) not in self.targets]
         if missing:
             self.teacher.to(x.device)
