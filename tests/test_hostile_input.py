@@ -495,6 +495,7 @@ CASES = {
     ("train byol", "--out"): (["train", "byol", "--config", "tiny", "--out", "OUT"], True),
     ("train simsiam", "--out"): (["train", "simsiam", "--config", "tiny", "--out", "OUT"], True),
     ("train distil", "--out"): (["train", "distil", "--config", "tiny", "--out", "OUT"], True),
+    ("train finetune", "--out"): (["train", "finetune", "--config", "tiny", "--labels", "40", "--out", "OUT"], True),
     ("train supervised", "--out"): (["train", "supervised", "--out", "OUT"], True),
     ("embed", "--out"): (["embed", "--model", "pixels-pca", "--data", "mbc:test", "--out", "OUT"], False),
     ("reconstruct", "--out"): (["reconstruct", "--model", "vdvae-cpu", "-o", "OUT"], False),

@@ -144,9 +144,14 @@ def finetune_model(
     from radiolatent.embedding.encoders import model_path
     from radiolatent.models.checkpoint import check_run_folder
     from radiolatent.training.finetune import finetune, labelled_images, with_enough_steps
+    from radiolatent.training.recipes.finetune import encoder_kind
 
     check_run_folder(out, resume, overwrite)
     encoder = str(model_path(run.encoder))
+    try:
+        encoder_kind(encoder)  # before any data is read
+    except ValueError as exc:
+        raise InputError("--encoder", str(exc)) from None
     with process_group(device, run.train.backend) as (where, dev):
         say = log if where.main else (lambda text: None)
         labelled = labelled_images(labelled_dataset(data, pool_config, label_store), data, run.train.labels, seed)

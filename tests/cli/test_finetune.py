@@ -41,6 +41,7 @@ def test_a_classifier_fine_tuned_on_40_labels_predicts_mbc_test_from_its_images(
         (["train", "finetune", "--train", "mbc:test"], ["mbc:test", "is a test split"]),
         (["train", "finetune", "--labels", 5000], ["--labels", "5000 is more than the 729 labelled rows"]),
         (["train", "finetune", "--encoder", "pixels-pca"], ["pixels-pca", "no such model"]),
+        (["train", "finetune", "--encoder", "finetuned-mbc"], ["--encoder", "holds a classifier, not an encoder"]),
         (["train", "finetune", "--set", "train.encoder_lr_factor=3"], ["encoder_lr_factor"]),
         (["predict", "--model", "vdvae-cpu", "--data", "mbc:test"], ["not a fine-tuned classifier"]),
         (["predict", "--model", "finetuned-mbc"], ["--data"]),

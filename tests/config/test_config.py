@@ -35,6 +35,7 @@ from radiolatent.config import (
     get_vdvae_config,
     override,
 )
+from radiolatent.config.finetune import ClassifierConfig, FinetuneTrainConfig, get_finetune_config
 from radiolatent.config.supervised import SupervisedConfig
 from radiolatent.errors import InputError
 
@@ -173,10 +174,15 @@ def test_dataclass_from_dict_checks_every_setting_with_its_path():
 @pytest.mark.parametrize("folder", sorted(p.name for p in WEIGHTS.iterdir() if (p / "config.json").is_file()))
 def test_shipped_checkpoint_configs_load_to_the_values_saved(folder):
     meta = json.loads((WEIGHTS / folder / "config.json").read_text())
-    cls = VDVAEConfig if meta["kind"] == "vdvae" else SSLModelConfig
-    config = dataclass_from_dict(cls, meta["config"])
+    kinds = {"vdvae": VDVAEConfig, "classifier": ClassifierConfig}
+    config = dataclass_from_dict(kinds.get(meta["kind"], SSLModelConfig), meta["config"])
     assert json.loads(json.dumps(dataclasses.asdict(config))) == meta["config"]
-    # the shipped checkpoints are the `cpu` presets
+    # the shipped checkpoints are the `cpu` presets (a classifier: its encoder's and head's)
+    if meta["kind"] == "classifier":
+        head = get_finetune_config("cpu")
+        assert config.vdvae == get_vdvae_config("cpu").model
+        assert (config.head_hidden, config.dropout) == (head.head_hidden, head.dropout)
+        return
     preset = get_vdvae_config("cpu") if meta["kind"] == "vdvae" else get_ssl_config(meta["kind"], "cpu")
     assert config == preset.model
 
@@ -211,7 +217,17 @@ def test_both_trainings_share_one_loop_config():
         "flips_and_turns",
         "active_threshold",
     }
-    assert len(loop) == 24
+    assert len(loop) == 26
+    finetune = {f.name for f in dataclasses.fields(FinetuneTrainConfig)}
+    assert issubclass(FinetuneTrainConfig, LoopConfig)
+    assert finetune - loop == {
+        "lr_schedule",
+        "freeze_epochs",
+        "encoder_lr_factor",
+        "labels",
+        "class_balanced",
+        "min_steps",
+    }
 
 
 def test_a_saved_training_config_loads_to_identical_values():

@@ -212,19 +212,20 @@ def _train_on_pool(method: str, run, args: argparse.Namespace) -> int:
     """`train METHOD` on the pool: the run settings, folder, pool and device from the command line."""
     from radiolatent.runs import train_model
 
-    train_model(
-        method,
-        run,
-        args.out,
-        pool_config(args),
-        resume=args.resume,
-        overwrite=args.overwrite,
-        seed=args.seed,
-        world_size=args.world_size,
-        device=args.device,
-        log=_say,
-    )
+    train_model(method, run, args.out, pool_config(args), **_run_options(args))
     return 0
+
+
+def _run_options(args: argparse.Namespace) -> dict:
+    """The options every training command passes on: resume, overwrite, seed, processes, device."""
+    return {
+        "resume": args.resume,
+        "overwrite": args.overwrite,
+        "seed": args.seed,
+        "world_size": args.world_size,
+        "device": args.device,
+        "log": _say,
+    }
 
 
 def _train_on_set(args: argparse.Namespace, run) -> int:
@@ -262,19 +263,7 @@ def cmd_train_finetune(args: argparse.Namespace) -> int:
     if args.labels is not None:
         overrides.append(f"train.labels={args.labels}")
     run = dataclasses.replace(run_config("finetune", args.config, overrides), encoder=args.encoder, init=args.init)
-    finetune_model(
-        run,
-        args.train,
-        args.out,
-        pool_config(args),
-        label_store=args.label_file,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        seed=args.seed,
-        world_size=args.world_size,
-        device=args.device,
-        log=_say,
-    )
+    finetune_model(run, args.train, args.out, pool_config(args), label_store=args.label_file, **_run_options(args))
     return 0
 
 

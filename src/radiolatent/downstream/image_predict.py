@@ -18,7 +18,7 @@ import torch
 
 from radiolatent.config import DEFAULT_PREDICT, PredictConfig
 from radiolatent.data.dataset import RadioDataset
-from radiolatent.downstream.predict import CARRIED_COLUMNS, ID_COLUMNS, Domain, probability_column
+from radiolatent.downstream.predict import CARRIED_COLUMNS, ID_COLUMNS, Domain, outcome_lines, probability_column
 from radiolatent.errors import InputError
 from radiolatent.models.checkpoint import CLASSIFIER_KIND, MODEL_JSON, load_model, model_dir, model_kind, read_json
 from radiolatent.models.classifier import Classifier
@@ -82,20 +82,10 @@ class ImagePredictor:
 
 def image_summary_lines(predictions: pd.DataFrame) -> list[str]:
     """What a fine-tuned classifier's predictions say, in a few lines for the terminal."""
-    from radiolatent.downstream.predict import known_label_accuracy
-
     attrs = predictions.attrs
-    counts = predictions["prediction"].value_counts()
-    lines = [
+    head = (
         f"classifier {attrs['classifier']}, fine-tuned on {attrs['n_train']} labelled images of "
         f"{attrs['train']} ({', '.join(attrs['classes'])}); probabilities averaged over 8 orientations, "
-        "temperature-calibrated",
-        f"predicted {len(predictions)} rows: "
-        + ", ".join(f"{int(counts.get(name, 0))} {name}" for name in attrs["classes"])
-        + f"; {int(predictions['out_of_domain'].sum())} flagged out of domain, "
-        f"{int((predictions['agreement'] < 1).sum())} where the orientations disagree",
-    ]
-    known = known_label_accuracy(predictions)
-    if known is not None:
-        lines.append(f"rows with a known label of these classes: {known[1]}, accuracy {known[0]:.3f}")
-    return lines
+        "temperature-calibrated"
+    )
+    return [head, *outcome_lines(predictions, "the orientations")]

@@ -339,17 +339,25 @@ def summary_lines(predictions: pd.DataFrame) -> list[str]:
     attrs = predictions.attrs
     validation = attrs["validation"].set_index("classifier")
     chosen = attrs["classifier"]
-    counts = predictions["prediction"].value_counts()
-    lines = [
+    head = [
         f"trained on {attrs['n_train']} labelled rows of {attrs['train']} "
         f"({', '.join(attrs['classes'])}); cross-validated accuracy: "
         + ", ".join(f"{name} {row.accuracy:.3f}" for name, row in validation.iterrows()),
         f"classifier: {chosen} (validation accuracy {validation.loc[chosen, 'accuracy']:.3f}, "
         f"log-loss {validation.loc[chosen, 'log_loss']:.3f}), probabilities calibrated on its out-of-fold scores",
+    ]
+    return head + outcome_lines(predictions, f"the {len(attrs['voters'])} classifiers")
+
+
+def outcome_lines(predictions: pd.DataFrame, voters: str) -> list[str]:
+    """The counts of a predictions table (by class, out of domain, where `voters` disagree)
+    and its accuracy on rows with a known label."""
+    counts = predictions["prediction"].value_counts()
+    lines = [
         f"predicted {len(predictions)} rows: "
-        + ", ".join(f"{int(counts.get(name, 0))} {name}" for name in attrs["classes"])
+        + ", ".join(f"{int(counts.get(name, 0))} {name}" for name in predictions.attrs["classes"])
         + f"; {int(predictions['out_of_domain'].sum())} flagged out of domain, "
-        f"{int((predictions['agreement'] < 1).sum())} where the {len(attrs['voters'])} classifiers disagree",
+        f"{int((predictions['agreement'] < 1).sum())} where {voters} disagree",
     ]
     known = known_label_accuracy(predictions)
     if known is not None:

@@ -9,6 +9,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from radiolatent.data.orientations import each_view
 from radiolatent.errors import InputError
 from radiolatent.models.checkpoint import CLASSIFIER_KIND, MODEL_JSON, load_model, read_json, save_model
 from radiolatent.models.classifier import Classifier
-from radiolatent.training.launch import train
+from radiolatent.training.launch import TrainOptions, train
 from radiolatent.training.parts import to_tensor
 from radiolatent.training.recipes.finetune import FinetuneRecipe
 from radiolatent.training.state import MODEL_DIR, TrainResult
@@ -81,19 +82,11 @@ def with_enough_steps(run: FinetuneRunConfig, n_images: int) -> FinetuneRunConfi
 
 
 def finetune(
-    data: LabelledImages,
-    run: FinetuneRunConfig,
-    out_dir: str | Path,
-    *,
-    resume: bool = False,
-    seed: int = 0,
-    world_size: int = 1,
-    progress: bool = True,
-    stop_after: int | None = None,
+    data: LabelledImages, run: FinetuneRunConfig, out_dir: str | Path, **options: Unpack[TrainOptions]
 ) -> TrainResult:
     """Fine-tune `run.encoder` and a head on `data` into the run folder `out_dir`; the
-    finished classifier is in out_dir/model (`predict --model`). `stop_after` ends the
-    run after that epoch, as an interruption would (`resume` continues it)."""
+    finished classifier is in out_dir/model (`predict --model`). `options` are
+    `training.train`'s (resume, seed, world_size, progress, stop_after)."""
     if (
         len(data.labels) - min(run.train.valid_max, max(1, round(len(data.labels) * run.train.valid_fraction)))
         < run.train.batch_size
@@ -105,16 +98,7 @@ def finetune(
         recipe = FinetuneRecipe(run, data.labels, data.classes)
     except ValueError as exc:
         raise InputError("--encoder", str(exc)) from None
-    result = train(
-        data.images,
-        recipe,
-        out_dir,
-        resume=resume,
-        seed=seed,
-        world_size=world_size,
-        progress=progress,
-        stop_after=stop_after,
-    )
+    result = train(data.images, recipe, out_dir, **options)
     if _is_main():
         finish(Path(out_dir) / MODEL_DIR, data, np.asarray(result.valid_indices))
     return result

@@ -123,7 +123,7 @@ def train_process(
             print(note, flush=True)
     if world > 1:
         _check_same_start(out_dir, state)
-    train_idx, valid_idx = split_indices(len(images), cfg, seed, recipe.strata)
+    train_idx, valid_idx = split_indices(len(images), cfg, seed, getattr(recipe, "strata", None))
     # before metrics.csv is started: a batch larger than the data must leave nothing behind
     total_steps = cfg.epochs * _steps_per_epoch(len(train_idx) * cfg.passes, cfg.batch_size, world)
     log = MetricsLog(out_dir / METRICS_CSV, recipe.columns(model))

@@ -145,3 +145,12 @@ def test_two_passes_an_epoch_take_twice_the_steps(labelled, tmp_path):
     twice = finetune(labelled, _run(epochs=1, passes=2), tmp_path / "twice", progress=False)
     n_train, batch = 48 - len(once.valid_indices), _run().train.batch_size
     assert (once.steps, twice.steps) == (n_train // batch, 2 * n_train // batch)
+
+
+def test_a_run_stopped_and_resumed_ends_as_an_uninterrupted_one(labelled, tmp_path):
+    whole = finetune(labelled, _run(epochs=3, patience=0), tmp_path / "whole", progress=False)
+    finetune(labelled, _run(epochs=3, patience=0), tmp_path / "split", progress=False, stop_after=1)
+    resumed = finetune(labelled, _run(epochs=3, patience=0), tmp_path / "split", progress=False, resume=True)
+    assert resumed.weight_checksums == whole.weight_checksums and resumed.epochs_completed == 3
+    first, second = load_model(tmp_path / "whole").state_dict(), load_model(tmp_path / "split").state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first), "the same finished classifier"

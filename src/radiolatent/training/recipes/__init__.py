@@ -32,8 +32,8 @@ Members and what each must return:
 - `cfg`: `run.train`, the loop's settings (`config.LoopConfig`: epochs, batch size,
   optimiser, lr warm-up, plateau, clipping, skip guard, EMA, validation split, device).
 - `image_size` (int): the side of the square images the model takes.
-- `strata`: a class per pool image, to stratify the validation split by (a recipe with
-  labels), or None for a plain random split.
+- `strata` (optional): a class per pool image, to stratify the validation split by (a
+  recipe with labels); without it, or None, the split is plain random.
 - `build(seed)`: a new model (a `torch.nn.Module`), initialised from `seed`.
 - `optimizer(model)`: a `torch.optim.Optimizer` over the model's trainable parameters.
 - `inputs(x, rows, rng)`: the batch as a tuple of tensors for `objective` (the VDVAE's
@@ -103,9 +103,6 @@ class Recipe(Protocol):
 
     @property
     def image_size(self) -> int: ...
-
-    @property
-    def strata(self) -> np.ndarray | None: ...
 
     def build(self, seed: int) -> torch.nn.Module: ...
 

@@ -51,8 +51,6 @@ class DistilRecipe:
 
     kind = "distil"
     config_class = DistilRunConfig
-    #: unlabelled images: a plain random validation split.
-    strata = None
 
     def __init__(self, run: DistilRunConfig) -> None:
         if not run.teacher:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from radiolatent.config import SSLModelConfig, VDVAEConfig, dataclass_from_dict
-from radiolatent.config.finetune import ENCODER_KINDS, ClassifierConfig, FinetuneRunConfig
+from radiolatent.config.finetune import ENCODER_KINDS, ClassifierConfig, EncoderKind, FinetuneRunConfig
 from radiolatent.data.ssl_views import random_view
 from radiolatent.models.checkpoint import (
     CLASSIFIER_KIND,
@@ -49,9 +49,7 @@ class FinetuneRecipe:
     def __init__(self, run: FinetuneRunConfig, labels: np.ndarray, classes: list[str]) -> None:
         self.run, self.cfg = run, run.train
         self.encoder_dir = model_dir(run.encoder)
-        kind = model_kind(self.encoder_dir)
-        if kind not in ENCODER_KINDS:
-            raise ValueError(f"{run.encoder} holds a {kind}, not an encoder ({', '.join(ENCODER_KINDS)})")
+        kind = encoder_kind(self.encoder_dir)
         saved = read_json(self.encoder_dir / MODEL_JSON)
         self.encoder_kind = kind
         self.labels = np.asarray(labels, dtype=np.int64)
@@ -172,6 +170,14 @@ class FinetuneRecipe:
             "encoder_from": self._encoder_meta,
         }
         save_model(directory, classifier, kind=CLASSIFIER_KIND, extra=meta)
+
+
+def encoder_kind(path: str | Path) -> EncoderKind:
+    """The kind of the encoder saved in `path`; ValueError if it holds something else."""
+    kind = model_kind(path)
+    if kind not in ENCODER_KINDS:
+        raise ValueError(f"{path} holds a {kind}, not an encoder ({', '.join(ENCODER_KINDS)})")
+    return kind
 
 
 def _classifier(model: torch.nn.Module) -> Classifier:

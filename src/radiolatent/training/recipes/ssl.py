@@ -44,8 +44,6 @@ class SSLRecipe:
     backbone (or its EMA, if configured) exported for embedding."""
 
     config_class = SSLRunConfig
-    #: unlabelled images: a plain random validation split.
-    strata = None
 
     def __init__(self, run: SSLRunConfig) -> None:
         self.run, self.cfg = check_ssl_config(run), run.train

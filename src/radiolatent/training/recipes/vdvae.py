@@ -73,8 +73,6 @@ class VDVAERecipe:
 
     kind = "vdvae"
     config_class = VDVAERunConfig
-    #: unlabelled images: a plain random validation split.
-    strata = None
 
     def __init__(self, run: VDVAERunConfig) -> None:
         self.run, self.cfg = run, run.train
