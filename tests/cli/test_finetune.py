@@ -55,3 +55,19 @@ def test_a_bad_request_gets_one_error_line_and_leaves_nothing(tmp_path, capsys, 
     assert code == 2
     _one_error(err, *words)
     assert not out.exists()
+
+
+def test_classes_can_come_from_the_explorers_label_file(tmp_path, capsys):
+    from radiolatent.downstream.labels import LabelStore
+    from radiolatent.embedding.inputs import model_input
+
+    meta = model_input("frdeep-n:train").meta.head(40)
+    store = LabelStore(tmp_path / "labels.jsonl")
+    for i, ident in enumerate(meta["id"]):  # the explorer's interest scores, 1 and 4, as two classes
+        store.add(str(ident), 4.0 if i % 2 else 1.0)
+    run = tmp_path / "run"
+    argv = ["train", "finetune", "--train", "frdeep-n:train", "--label-file", store.path, "--config", "tiny"]
+    code, said, _ = _run(capsys, *argv, "--out", run)
+    assert code == 0 and "on 40 labelled images of frdeep-n:train (20 1, 20 4)" in said
+    assert main(["predict", "--model", str(run), "--data", "frdeep-n:test", "--out", str(tmp_path / "p.csv")]) == 0
+    assert list(read_catalogue(tmp_path / "p.csv").columns[3:5]) == ["p_1", "p_4"]
