@@ -140,6 +140,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 
 def figure(table: pd.DataFrame, path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -162,10 +163,13 @@ def figure(table: pd.DataFrame, path: Path) -> None:
                 capsize=3,
                 label=names.get(str(method), str(method)),
             )
-    for label, n, accuracy in PUBLISHED:
-        axes[0].scatter([n], [accuracy], marker="*", s=120, zorder=5, label=label)
+    for (label, n, accuracy), colour in zip(PUBLISHED, ("black", "grey")):
+        axes[0].scatter([n], [accuracy], marker="*", s=140, zorder=5, color=colour, label=label)
+    ticks = sorted(set(table["labels"]))
     for ax, metric in zip(axes, ("MBC test accuracy", "MBC test ROC-AUC")):
         ax.set_xscale("log")
+        ax.set_xticks(ticks, [str(n) for n in ticks])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("labelled training images")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)

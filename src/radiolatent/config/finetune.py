@@ -61,9 +61,9 @@ class FinetuneTrainConfig(LoopConfig):
     #: stratified by class, carved from the labelled training rows.
     valid_fraction: float = 0.2
     patience: int = 15
-    #: epochs at the start in which only the head learns (the encoder's lr is 0). This and
-    #: `encoder_lr_factor` apply to a pretrained encoder: a random one (`init="random"`)
-    #: learns at the head's lr from the start.
+    #: epochs at the start in which only the head learns (the encoder's lr is 0). The same
+    #: for a random encoder (`init="random"`): at the head's lr from the first step it did
+    #: not learn at all (docs/finetune.md).
     freeze_epochs: int = 5
     #: the encoder's lr as a fraction of the head's: a pretrained encoder moves less
     #: (1.0 and 0.03 both scored lower than 0.3: docs/finetune.md).

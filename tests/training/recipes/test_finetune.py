@@ -17,8 +17,7 @@ from radiolatent.errors import InputError
 from radiolatent.models.checkpoint import load_model
 from radiolatent.models.classifier import Classifier, VDVAEBottomUp
 from radiolatent.training.finetune import finetune, fit_temperature, labelled_images, with_enough_steps
-from radiolatent.training.parts import Plateau, split_indices
-from radiolatent.training.recipes.finetune import FinetuneRecipe
+from radiolatent.training.parts import split_indices
 
 torch.set_num_threads(1)
 
@@ -155,11 +154,3 @@ def test_a_run_stopped_and_resumed_ends_as_an_uninterrupted_one(labelled, tmp_pa
     assert resumed.weight_checksums == whole.weight_checksums and resumed.epochs_completed == 3
     first, second = load_model(tmp_path / "whole").state_dict(), load_model(tmp_path / "split").state_dict()
     assert all(torch.equal(first[k], second[k]) for k in first), "the same finished classifier"
-
-
-def test_a_random_encoder_learns_from_the_first_step_and_a_pretrained_one_waits(labelled):
-    plateau = Plateau(0.5, 10, 1e-4)
-    for init, encoder_lr in (("pretrained", 0.0), ("random", None)):
-        run = dataclasses.replace(_run(epochs=4, freeze_epochs=2), init=init)
-        head, encoder = FinetuneRecipe(run, labelled.labels, labelled.classes).learning_rate(5, plateau, 100)
-        assert head > 0 and encoder == (head if encoder_lr is None else encoder_lr)

@@ -104,11 +104,8 @@ class FinetuneRecipe:
         return StepOutput(loss, {"loss": loss.detach(), "accuracy": accuracy.detach()})
 
     def learning_rate(self, step: int, plateau: Plateau, total_steps: int) -> list[float]:
-        """[the head's lr, the encoder's]: 0 for the encoder while it is frozen. A random
-        encoder has nothing to keep: it learns at the head's lr from the first step."""
+        """[the head's lr, the encoder's]: 0 for the encoder while it is frozen."""
         lr = scheduled_lr(self.cfg, self.cfg.lr_schedule, step, plateau, total_steps)
-        if self.run.init == "random":
-            return [lr, lr]
         frozen = step < total_steps * self.cfg.freeze_epochs // self.cfg.epochs
         return [lr, 0.0 if frozen else lr * self.cfg.encoder_lr_factor]
 
