@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from radiolatent.config.finetune import ClassifierConfig
-from radiolatent.models.ssl import ResNetBackbone
+from radiolatent.models.ssl import FEATURE_DIM, ResNetBackbone
 from radiolatent.models.vdvae import VDVAE
 from radiolatent.models.vdvae.layers import as_images
 
@@ -53,7 +53,7 @@ def build_encoder(cfg: ClassifierConfig) -> nn.Module:
 
 
 def feature_dim(encoder: nn.Module) -> int:
-    return encoder.feature_dim if isinstance(encoder, VDVAEBottomUp) else 512
+    return encoder.feature_dim if isinstance(encoder, VDVAEBottomUp) else FEATURE_DIM
 
 
 class Classifier(nn.Module):

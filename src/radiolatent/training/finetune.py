@@ -21,7 +21,7 @@ from radiolatent.errors import InputError
 from radiolatent.models.checkpoint import CLASSIFIER_KIND, MODEL_JSON, load_model, read_json, save_model
 from radiolatent.models.classifier import Classifier
 from radiolatent.training.launch import TrainOptions, train
-from radiolatent.training.parts import to_tensor
+from radiolatent.training.parts import to_tensor, valid_count
 from radiolatent.training.recipes.finetune import FinetuneRecipe
 from radiolatent.training.state import MODEL_DIR, TrainResult
 
@@ -75,7 +75,7 @@ def with_enough_steps(run: FinetuneRunConfig, n_images: int) -> FinetuneRunConfi
     part, and at least `min_steps` optimiser steps, by going through a few labels several
     times an epoch (`passes`), so an epoch lasts about as many steps as with more labels."""
     cfg = run.train
-    n_train = n_images - min(cfg.valid_max, max(1, round(n_images * cfg.valid_fraction)))
+    n_train = n_images - valid_count(n_images, cfg)
     batch = max(2, min(cfg.batch_size, n_train))
     passes = max(1, math.ceil(cfg.min_steps / (cfg.epochs * max(1, n_train // batch))))
     return dataclasses.replace(run, train=dataclasses.replace(cfg, batch_size=batch, passes=passes))
@@ -87,13 +87,6 @@ def finetune(
     """Fine-tune `run.encoder` and a head on `data` into the run folder `out_dir`; the
     finished classifier is in out_dir/model (`predict --model`). `options` are
     `training.train`'s (resume, seed, world_size, progress, stop_after)."""
-    if (
-        len(data.labels) - min(run.train.valid_max, max(1, round(len(data.labels) * run.train.valid_fraction)))
-        < run.train.batch_size
-    ):
-        raise InputError(
-            "train.batch_size", f"{len(data.labels)} labelled rows leave less than one batch of {run.train.batch_size}"
-        )
     try:
         recipe = FinetuneRecipe(run, data.labels, data.classes)
     except ValueError as exc:

@@ -60,8 +60,6 @@ class _State:
     epoch: int = 0
     step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
-    #: the epoch of the lowest validation loss so far (early stopping; 0: none yet).
-    best_epoch: int = 0
 
 
 @dataclass
@@ -117,7 +115,7 @@ def train_process(
         meta = load_training_state(ckpt_dir, model, ema, optimizer)
         guard.load_state_dict(meta["guard"])
         plateau.load_state_dict(meta["plateau"])
-        state = _State(meta["epoch"], meta["step"], meta["history"], int(meta.get("best_epoch", 0)))
+        state = _State(meta["epoch"], meta["step"], meta["history"])
         note = resume_note(meta, world, device, precision)
         if note and rank == 0:
             print(note, flush=True)
@@ -137,8 +135,8 @@ def train_process(
     eval_model = ema.model if ema is not None else model
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     for epoch in range(state.epoch + 1, last + 1):
-        if _stopped_early(cfg.patience, state):
-            break
+        if cfg.patience > 0 and state.epoch - _best_epoch(state.history) >= cfg.patience:
+            break  # early stopping: `patience` epochs without a lower validation loss
         row = _train_epoch(rank, run, images, train_idx, seed, epoch, progress)
         if world > 1:
             _sync_buffers(model)
@@ -147,28 +145,19 @@ def train_process(
         row.update(recipe.val_row(val, model))
         state.epoch = epoch
         state.history.append(row)
-        best = _is_best(state, row["val_loss"])
         if rank == 0:
             # with early stopping the exported model is the best epoch's; else the last one's
-            _save_epoch(out_dir, run, seed, export=best or cfg.patience == 0)
+            _save_epoch(out_dir, run, seed, export=cfg.patience == 0 or _best_epoch(state.history) == epoch)
             log.append(row)
         if world > 1:
             dist.barrier()
     return _finish(rank, world, out_dir, model, state, guard, valid_idx)
 
 
-def _is_best(state: _State, val_loss: float) -> bool:
-    """Whether this epoch's validation loss is the lowest yet (then `best_epoch` is it)."""
-    losses = [row["val_loss"] for row in state.history[:-1] if math.isfinite(row["val_loss"])]
-    if not math.isfinite(val_loss) or (losses and val_loss >= min(losses)):
-        return False
-    state.best_epoch = state.epoch
-    return True
-
-
-def _stopped_early(patience: int, state: _State) -> bool:
-    """`patience` epochs have passed without a lower validation loss (0: never stop)."""
-    return patience > 0 and state.epoch - state.best_epoch >= patience
+def _best_epoch(history: list[dict[str, Any]]) -> int:
+    """The epoch of the lowest finite validation loss (the first, on ties); 0 if none."""
+    finite = [row for row in history if math.isfinite(row["val_loss"])]
+    return int(min(finite, key=lambda row: row["val_loss"])["epoch"]) if finite else 0
 
 
 def _check_same_start(out_dir: Path, state: _State) -> None:
@@ -339,7 +328,6 @@ def _save_epoch(out_dir: Path, run: _Run, seed: int, export: bool) -> None:
         "seed": seed,
         "epoch": state.epoch,
         "step": state.step,
-        "best_epoch": state.best_epoch,
         "guard": guard.state_dict(),
         "plateau": run.plateau.state_dict(),
         "skipped_total": guard.skipped,

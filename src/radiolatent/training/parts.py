@@ -211,12 +211,17 @@ def make_optimizer(cfg: LoopConfig, params: Params) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}")
 
 
+def valid_count(n: int, cfg: LoopConfig) -> int:
+    """How many of `n` images `split_indices` keeps for validation."""
+    return min(cfg.valid_max, max(1, round(n * cfg.valid_fraction)))
+
+
 def split_indices(
     n: int, cfg: LoopConfig, seed: int, strata: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train / validation split (at least one image in each); with `strata` (a
     class per image) stratified, so each class keeps its share on both sides."""
-    n_valid = min(cfg.valid_max, max(1, round(n * cfg.valid_fraction)))
+    n_valid = valid_count(n, cfg)
     if n - n_valid < 1:
         raise ValueError(f"need at least 2 images to train with a validation set, got {n}")
     if strata is not None:
