@@ -28,10 +28,10 @@ import dataclasses
 import time
 from pathlib import Path
 
-from radiolatent.codes import code_matrix, read_codes, select
 from radiolatent.config import DEFAULT_ACTIVE, get_density_config
+from radiolatent.core.fileio import write_csv
+from radiolatent.data.codes import code_matrix, read_codes, select
 from radiolatent.downstream.recall import plot_recall, recall_benchmark
-from radiolatent.fileio import write_csv
 
 TUNED = "active, PCA 99.9 % + amplitude"
 #: (set spec, interesting label_name)

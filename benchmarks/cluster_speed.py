@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from radiolatent.codes import code_matrix, read_codes, select
 from radiolatent.config.downstream import CLUSTER_CONFIGS
+from radiolatent.data.codes import code_matrix, read_codes, select
 from radiolatent.downstream.cluster import cluster_accuracy, fit_mixture
 
 

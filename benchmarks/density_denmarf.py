@@ -33,8 +33,8 @@ import types
 import numpy as np
 import torch
 
-from radiolatent.codes import code_matrix, read_codes, select
 from radiolatent.config import get_density_config
+from radiolatent.data.codes import code_matrix, read_codes, select
 from radiolatent.downstream.density import DensityModel, split_rows, standardiser
 
 INSTALL = ".venv/bin/pip install -r benchmarks/requirements-denmarf.txt"

@@ -21,8 +21,9 @@ from single_pass import SETS, scored
 
 from radiolatent.config import DEFAULT_POOL, EmbedConfig
 from radiolatent.data.pools import build_pool
-from radiolatent.embedding import SHIPPED_MODEL, embed, encode_images, get_encoder
+from radiolatent.embedding import embed, encode_images, get_encoder
 from radiolatent.models.checkpoint import load_model, save_model
+from radiolatent.models.shipped import SHIPPED_MODEL
 
 
 def views(x: torch.Tensor, rng: np.random.Generator, any_angle: bool) -> torch.Tensor:

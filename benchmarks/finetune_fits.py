@@ -22,8 +22,8 @@ import pandas as pd
 from radiolatent.config import DEFAULT_POOL, FolderConfig
 from radiolatent.data.dataset import RadioDataset
 from radiolatent.downstream.image_predict import ImagePredictor
-from radiolatent.embedding.encoders import model_path
-from radiolatent.runs import labelled_dataset
+from radiolatent.models.shipped import model_path
+from radiolatent.training.runs import labelled_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOGUE = ROOT / "docs" / "examples" / "first_fits_catalogue.csv"

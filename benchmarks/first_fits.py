@@ -29,10 +29,11 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import DEFAULT_CLASSIFY, DEFAULT_POOL, EmbedConfig, FolderConfig, SurveyImageConfig
-from radiolatent.data.folder import load_folder
+from radiolatent.data.inputs import model_input
 from radiolatent.data.preprocess import preprocess
+from radiolatent.data.sources.folder import load_folder
 from radiolatent.downstream.classify import make_classifier
-from radiolatent.embedding import encode_images, get_encoder, model_input
+from radiolatent.embedding import encode_images, get_encoder
 
 SHARED_FITS = Path(__file__).resolve().parents[2] / "shared" / "data" / "first_fits"
 OLD_READER = FolderConfig(survey_image=SurveyImageConfig(field_arcsec=None, pixel_scale_arcsec=None, clip_sigma=None))
@@ -91,7 +92,7 @@ def figure(folder: Path, out: Path, n: int = 4) -> Path:
     from astropy.io import fits
     from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval
 
-    from radiolatent.fileio import save_figure
+    from radiolatent.core.fileio import save_figure
 
     mirabest = model_input("mirabest")
     shipped = dict(zip(mirabest.meta["filename"].str.removesuffix(".png"), mirabest.images))

@@ -34,14 +34,14 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from radiolatent.codes import select
 from radiolatent.config.finetune import get_finetune_config
+from radiolatent.core.fileio import write_csv
+from radiolatent.data.codes import select
+from radiolatent.data.inputs import model_input
 from radiolatent.downstream.image_predict import ImagePredictor
 from radiolatent.downstream.predict import CodePredictor
 from radiolatent.embedding import embed
-from radiolatent.embedding.encoders import model_path
-from radiolatent.embedding.inputs import model_input
-from radiolatent.fileio import write_csv
+from radiolatent.models.shipped import model_path
 from radiolatent.training.finetune import finetune, labelled_images, with_enough_steps
 
 ROOT = Path(__file__).resolve().parents[1]

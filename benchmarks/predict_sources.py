@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from radiolatent.codes import select
 from radiolatent.config import DEFAULT_POOL, FolderConfig, PredictConfig
+from radiolatent.data.codes import select
 from radiolatent.downstream.classify import classify_tables
 from radiolatent.downstream.predict import CodePredictor
 from radiolatent.embedding import embed
@@ -124,7 +124,7 @@ def reliability_figure(runs: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from radiolatent.fileio import save_figure
+    from radiolatent.core.fileio import save_figure
 
     fig, ax = plt.subplots(figsize=(4.2, 4))
     edges = np.linspace(0, 1, 6)

@@ -30,8 +30,8 @@ from astropy.coordinates import SkyCoord
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from radiolatent.codes import select
 from radiolatent.config import DEFAULT_POOL, EmbedConfig, FolderConfig
+from radiolatent.data.codes import select
 from radiolatent.downstream.duplicates import find_duplicates
 from radiolatent.downstream.search import search_table
 from radiolatent.embedding import embed

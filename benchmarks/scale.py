@@ -64,9 +64,10 @@ print(json.dumps({"map_s": t_map - t0, "first_thumb_s": t_thumb - t_map, "next_t
 ENCODER_RUN = """
 import json, sys, time
 import numpy as np
-from radiolatent.codes import read_codes
+from radiolatent.data.codes import read_codes
 from radiolatent.config import EmbedConfig
-from radiolatent.embedding import encode_images, get_encoder, load_images_for
+from radiolatent.embedding import encode_images, get_encoder
+from radiolatent.data.inputs import load_images_for
 table = read_codes(sys.argv[1])
 sample, sample8 = int(sys.argv[2]), int(sys.argv[3])
 rows = table.sample(n=min(sample, len(table)), random_state=0)
@@ -86,7 +87,7 @@ print(json.dumps(out))
 SEARCH_RUN = """
 import json, sys, time
 import numpy as np
-from radiolatent.codes import code_matrix, read_codes
+from radiolatent.data.codes import code_matrix, read_codes
 from radiolatent.downstream.code_index import CodeIndex
 codes = code_matrix(read_codes(sys.argv[1]))
 t = time.perf_counter()

@@ -39,8 +39,8 @@ import pandas as pd
 from astropy import units as u
 from astropy.coordinates import SkyCoord, search_around_sky
 
-from radiolatent.codes import code_matrix, read_codes, select
 from radiolatent.config import DUPLICATE_METRICS, SEARCH_METRICS
+from radiolatent.data.codes import code_matrix, read_codes, select
 from radiolatent.downstream.code_index import CodeIndex
 from radiolatent.downstream.duplicates import duplicate_rule, find_duplicates, rule_text
 
@@ -83,7 +83,8 @@ def same_object(table: pd.DataFrame, metric: str) -> dict:
 def fits_queries(table: pd.DataFrame, folder: Path, metric: str, cache: dict) -> dict:
     """Raw FIRST FITS cutouts as queries into MiraBest: is the shipped image of the same source first?"""
     if "codes" not in cache:
-        from radiolatent.embedding import encode_images, get_encoder, model_input, table_embed_config, table_model
+        from radiolatent.data.inputs import model_input
+        from radiolatent.embedding import encode_images, get_encoder, table_embed_config, table_model
 
         config = table_embed_config(table)
         ds = model_input(f"folder@{folder}")
@@ -139,7 +140,7 @@ def label_agreement(table: pd.DataFrame, metric: str, k: int = 8) -> float:
 
 def pool_pixels(table: pd.DataFrame) -> np.ndarray:
     """Per pool row, the row whose model input has the highest pixel correlation with its own."""
-    from radiolatent.embedding import load_images_for
+    from radiolatent.data.inputs import load_images_for
 
     rows = select(table, "pool")
     images = load_images_for(rows).reshape(len(rows), -1).astype(np.float32)

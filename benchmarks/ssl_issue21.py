@@ -28,8 +28,9 @@ import radiolatent.models.checkpoint as checkpoint
 from radiolatent.config import DEFAULT_POOL, EmbedConfig, SSLViewConfig, get_ssl_config
 from radiolatent.data.ssl_views import random_view, two_views
 from radiolatent.embedding import embed
-from radiolatent.embedding.encoders import WEIGHTS_DIR, get_encoder
+from radiolatent.embedding.encoders import get_encoder
 from radiolatent.embedding.tables import set_input
+from radiolatent.models.shipped import WEIGHTS_DIR
 from radiolatent.models.ssl import build_ssl
 
 SSL_MODELS = ("simclr-cpu", "byol-cpu", "simsiam-cpu")

@@ -29,8 +29,8 @@ import torch
 
 from radiolatent.config import EmbedConfig, get_ssl_config
 from radiolatent.embedding import batched, get_encoder
-from radiolatent.embedding.encoders import model_path
 from radiolatent.models.checkpoint import load_model
+from radiolatent.models.shipped import model_path
 from radiolatent.training import SSLRecipe
 
 

@@ -1,4 +1,4 @@
-"""Seconds per epoch of the supervised ceiling (ResNet-18, radiolatent.supervised) on MBC
+"""Seconds per epoch of the supervised ceiling (ResNet-18, radiolatent.studies.supervised) on MBC
 train, for the default config: prints one line.
 Usage: python benchmarks/supervised_speed.py [EPOCHS] [THREADS]"""
 
@@ -8,7 +8,7 @@ import sys
 import time
 
 from radiolatent.config.supervised import SupervisedConfig
-from radiolatent.supervised import train_and_score
+from radiolatent.studies.supervised import train_and_score
 
 
 def main() -> None:

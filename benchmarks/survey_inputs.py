@@ -23,9 +23,9 @@ from astropy.io import fits
 from scipy import ndimage
 
 from radiolatent.config import FolderConfig, SurveyImageConfig
-from radiolatent.data.folder import load_folder, skipped_files
 from radiolatent.data.preprocess import centre_crop
 from radiolatent.data.registry import load_dataset
+from radiolatent.data.sources.folder import load_folder, skipped_files
 from radiolatent.data.survey import background, field_side, make_survey_cutout, partial_reason, resample
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -37,15 +37,9 @@ import torch
 
 from radiolatent.config import EmbedConfig
 from radiolatent.data.orientations import view_mean
-from radiolatent.embedding import (
-    SHIPPED_MODEL,
-    VDVAE_CPU_BATCH,
-    VDVAEEncoder,
-    batched,
-    dihedral_views,
-    encode_images,
-)
-from radiolatent.models.vdvae import build_vdvae, get_config
+from radiolatent.embedding import VDVAE_CPU_BATCH, VDVAEEncoder, batched, dihedral_views, encode_images
+from radiolatent.models.shipped import SHIPPED_MODEL
+from radiolatent.models.vdvae import build_vdvae, get_config, z0_encoder
 from radiolatent.training import EMA, make_optimizer, vdvae_objective
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/synthetic.py
@@ -96,7 +90,7 @@ def embed_speed(name: str, batches: int, threads: int) -> float:
     on one OpenMP thread each)."""
     run = get_config(name)
     model = build_vdvae(run.model, seed=0).eval().to(memory_format=torch.channels_last)
-    z0 = model.z0_encoder().to(memory_format=torch.channels_last)
+    z0 = z0_encoder(model).to(memory_format=torch.channels_last)
     images = torch.randint(0, 256, (batches * VDVAE_CPU_BATCH * threads, 64, 64), dtype=torch.uint8).numpy()
     batched(z0, images[: VDVAE_CPU_BATCH * threads], VDVAE_CPU_BATCH, workers=threads)  # warm-up
     started = time.perf_counter()

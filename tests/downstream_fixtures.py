@@ -12,8 +12,8 @@ import pandas as pd
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from radiolatent.codes import make_codes_table
 from radiolatent.config import DEFAULT_ACTIVE, get_density_config
+from radiolatent.data.codes import make_codes_table
 from radiolatent.downstream.oracles import ColumnOracle
 
 SMALL = dataclasses.replace(DEFAULT_ACTIVE, budget=40, n_restarts=0)

@@ -32,7 +32,7 @@ def mbc_test_codes() -> pd.DataFrame:
 
 def write_mbc_codes(folder: Path) -> Path:
     """The shared table as `folder/codes.parquet`."""
-    from radiolatent.codes import write_codes
+    from radiolatent.data.codes import write_codes
 
     return write_codes(mbc_test_codes(), Path(folder) / "codes.parquet")
 
@@ -56,10 +56,10 @@ def write_standin_codes(folder: Path, n: int = STANDIN_ROWS) -> Path:
     import numpy as np
     from fixtures_rgz import standin_images
 
-    from radiolatent.codes import make_codes_table, write_codes
     from radiolatent.config import DEFAULT_EXPLORE
+    from radiolatent.data.codes import make_codes_table, write_codes
+    from radiolatent.data.inputs import IMAGE_ROW_COLUMN, IMAGES_COLUMN, model_input, set_name
     from radiolatent.data.preprocess import to_unit_float
-    from radiolatent.embedding import IMAGE_ROW_COLUMN, IMAGES_COLUMN, model_input, set_name
     from radiolatent.explore.state import cache_folder, map_cache_file
 
     folder = Path(folder)

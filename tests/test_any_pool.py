@@ -10,7 +10,7 @@ records its images the same way (the pool's cache folder in the `images` column)
 table also holds MiraBest's labelled sources (`mbc`), which the commands that need labels
 train and test on beside the unlabelled pool. Codes come from the pixels-pca floor, one
 view. reconstruct and generate use a tiny VDVAE trained (one epoch) on that pool.
-`reproduce --add rgz-dr1@DIR` is tests/test_reproduce.py's.
+`reproduce --add rgz-dr1@DIR` is tests/studies/test_reproduce.py's.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def rgz_pool(folder: Path):
 
 @pytest.fixture(scope="module")
 def rgz_table(rgz_folder) -> Path:
-    from radiolatent.codes import write_codes
     from radiolatent.config import EmbedConfig
+    from radiolatent.data.codes import write_codes
     from radiolatent.embedding import embed
 
     config = EmbedConfig(dihedral_average=False, pca_components=16)
@@ -58,7 +58,7 @@ def rgz_table(rgz_folder) -> Path:
 @pytest.fixture(scope="module")
 def rgz_vdvae(rgz_folder) -> Path:
     """A tiny VDVAE trained for one epoch on the pool of the RGZ folder (its run folder)."""
-    from radiolatent.runs import run_config, train_model
+    from radiolatent.training.runs import run_config, train_model
 
     out = rgz_folder.parent / "vdvae-run"
     train_model(
@@ -151,8 +151,8 @@ def test_anomaly_label_thumbnails(rgz_table, tmp_path, monkeypatch):
 def test_explorer_api(rgz_table, tmp_path):
     from fastapi.testclient import TestClient
 
-    from radiolatent.codes import code_matrix
     from radiolatent.config import DEFAULT_EXPLORE
+    from radiolatent.data.codes import code_matrix
     from radiolatent.explore.server import create_app
     from radiolatent.explore.state import load_table, map_cache_file
 

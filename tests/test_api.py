@@ -15,6 +15,7 @@ import pytest
 
 import radiolatent
 from radiolatent import api
+from radiolatent.api import classifiers, tables, tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 #: public functions without a runnable example, and why.
@@ -33,8 +34,9 @@ def test_every_public_function_is_documented_with_an_example():
 
 def test_the_docstring_examples_run_as_printed(monkeypatch):
     monkeypatch.chdir(ROOT)  # the examples name files under tests/data, from the repository root
-    result = doctest.testmod(api, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
-    assert result.attempted >= 15 and result.failed == 0
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    results = [doctest.testmod(module, optionflags=flags, verbose=False) for module in (tables, tasks, classifiers)]
+    assert sum(r.attempted for r in results) >= 15 and sum(r.failed for r in results) == 0
 
 
 def python_blocks(markdown: str) -> list[str]:

@@ -35,10 +35,10 @@ from astropy.io import fits
 from fixtures_rgz import py2_pickle, write_rgz_fixture
 
 from radiolatent.cli import main
-from radiolatent.codes import make_codes_table, read_codes, write_codes
 from radiolatent.config import META_COLUMNS, VDVAERunConfig, dataclass_from_dict, get_vdvae_config
-from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path, check_output, write_text
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import atomic_path, check_output, write_text
+from radiolatent.data.codes import make_codes_table, read_codes, write_codes
 from radiolatent.models.checkpoint import check_run_folder, load_model
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "radiolatent" / "weights"
@@ -353,7 +353,7 @@ def test_explore_on_a_port_in_use_says_so_and_announces_nothing(tmp_path, capsys
 WORKER_SCRIPT = textwrap.dedent("""
     import os, sys, time
     from joblib import delayed
-    from radiolatent.workers import parallel
+    from radiolatent.core.workers import parallel
 
     def pid_after(seconds):
         time.sleep(seconds)
@@ -585,7 +585,7 @@ def test_bad_images_beside_good_ones_are_skipped_with_a_one_line_warning(tmp_pat
 
 WRITER_SCRIPT = textwrap.dedent("""
     import signal, sys, time
-    from radiolatent.fileio import atomic_path
+    from radiolatent.core.fileio import atomic_path
 
     # Ctrl+C raises KeyboardInterrupt, as at a terminal (a background job may inherit SIGINT ignored)
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -31,12 +31,12 @@ from test_bad_input import error_line, run, snapshot, tiny_codes
 
 from radiolatent.cli import build_parser
 from radiolatent.cli.argtypes import OutputPath, is_output_type
-from radiolatent.codes import write_codes
 from radiolatent.config import FolderConfig
-from radiolatent.data.folder import load_folder
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import FOLDER_MARK, is_own_file
+from radiolatent.data.codes import write_codes
 from radiolatent.data.image_file import read_cutout
-from radiolatent.errors import InputError
-from radiolatent.fileio import FOLDER_MARK, is_own_file
+from radiolatent.data.sources.folder import load_folder
 
 FIRST_FITS = sorted((Path(__file__).parent / "data" / "first_fits").glob("*.fits"))
 NOTES = b"my notes, keep them\n"  # a user's file: one line of text
@@ -353,7 +353,7 @@ def test_a_hostile_fits_upload_is_a_400(explorer, tmp_path, make):
 
 
 def test_a_read_only_label_file_is_refused_when_the_explorer_starts(tmp_path, capsys, monkeypatch, codes):
-    import radiolatent.downstream.labels as store
+    import radiolatent.data.labels as store
 
     labels = tmp_path / "codes.labels.jsonl"
     labels.write_text("")
@@ -406,7 +406,7 @@ def _refused_in(cache: Path, real):
 
 
 def test_a_read_only_empty_cache_directory_runs_without_caching(tmp_path, capsys, monkeypatch):
-    import radiolatent.fileio as fileio
+    import radiolatent.core.fileio as fileio
 
     cache = tmp_path / "cache"
     cache.mkdir()

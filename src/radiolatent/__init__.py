@@ -7,7 +7,6 @@ the subpackages is internal and may move between releases.
 
 from radiolatent import api
 from radiolatent.api import *  # noqa: F403 (the public API is api.__all__)
-
-__version__ = "0.1.0"
+from radiolatent.core import __version__
 
 __all__ = ["__version__", *api.__all__]

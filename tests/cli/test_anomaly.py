@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from downstream_fixtures import planted, table_for
 
-from radiolatent.codes import write_codes
+from radiolatent.data.codes import write_codes
+from radiolatent.data.labels import LabelStore
 from radiolatent.downstream.active import initial_batch
-from radiolatent.downstream.labels import LabelStore
 from radiolatent.downstream.recall import recall_at
 
 
@@ -26,12 +26,12 @@ def parser():
 def test_cli_label_shows_png_and_metadata_and_resumes(tmp_path, monkeypatch, capsys):
     import builtins
 
-    from radiolatent import embedding
+    from radiolatent.data import inputs
 
     x, interesting = planted(150)
     write_codes(table_for(x, interesting), tmp_path / "codes.parquet")
     monkeypatch.setattr(
-        embedding,
+        inputs,
         "load_images_for",
         lambda rows: np.stack([np.full((64, 64), i % 256, np.uint8) for i in range(len(rows))]),
     )

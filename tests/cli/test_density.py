@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from downstream_fixtures import TINY, banana
 
-from radiolatent.codes import make_codes_table, write_codes
+from radiolatent.data.codes import make_codes_table, write_codes
 from radiolatent.downstream.density import DensityModel
 
 
@@ -35,13 +35,13 @@ def codes_table(codes: np.ndarray, name: str, model: str = "test-model") -> pd.D
 
 def fake_images(monkeypatch, seen: list):
     """Stand-in for image loading: a constant image per row (its number), recording the ids asked for."""
-    from radiolatent import embedding
+    from radiolatent.data import inputs
 
     def load(rows):
         seen.append(list(rows["id"]))
         return np.stack([np.full((64, 64), int(str(i).rsplit("-", 1)[1]) % 256, np.uint8) for i in rows["id"]])
 
-    monkeypatch.setattr(embedding, "load_images_for", load)
+    monkeypatch.setattr(inputs, "load_images_for", load)
 
 
 def test_cli_fit_score_plot_write_their_files(tmp_path, monkeypatch, capsys):
@@ -147,7 +147,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 def test_cli_scores_codes_of_generated_images(tmp_path):
     """--generated decodes prior samples with the shipped VDVAE, embeds and scores them."""
     from radiolatent.cli import main
-    from radiolatent.embedding import SHIPPED_MODEL
+    from radiolatent.models.shipped import SHIPPED_MODEL
 
     if not (SHIPPED_MODEL / "config.json").is_file():
         pytest.skip("the shipped VDVAE is not installed")
@@ -186,7 +186,7 @@ def test_cli_embeds_generated_images_with_a_trained_run_that_made_the_table(tmp_
     import shutil
 
     from radiolatent.cli import main
-    from radiolatent.embedding import SHIPPED_MODEL
+    from radiolatent.models.shipped import SHIPPED_MODEL
 
     if not (SHIPPED_MODEL / "config.json").is_file():
         pytest.skip("the shipped VDVAE is not installed")

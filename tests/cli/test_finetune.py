@@ -58,8 +58,8 @@ def test_a_bad_request_gets_one_error_line_and_leaves_nothing(tmp_path, capsys, 
 
 
 def test_classes_can_come_from_the_explorers_label_file(tmp_path, capsys):
-    from radiolatent.downstream.labels import LabelStore
-    from radiolatent.embedding.inputs import model_input
+    from radiolatent.data.inputs import model_input
+    from radiolatent.data.labels import LabelStore
 
     meta = model_input("frdeep-n:train").meta.head(40)
     store = LabelStore(tmp_path / "labels.jsonl")

@@ -12,9 +12,9 @@ from downstream_fixtures import random_codes, table_of
 def test_cli_search_and_duplicates_write_their_files(tmp_path, monkeypatch, capsys):
     import argparse
 
-    from radiolatent import embedding
     from radiolatent.cli.search import cmd_duplicates, cmd_search, register
-    from radiolatent.codes import write_codes
+    from radiolatent.data import inputs
+    from radiolatent.data.codes import write_codes
 
     codes = random_codes(60, seed=7)
     codes[11] = codes[10]
@@ -22,7 +22,7 @@ def test_cli_search_and_duplicates_write_their_files(tmp_path, monkeypatch, caps
     # thumbnails: a constant image per row, its value the row number, so the grid order is checkable
     seen = []
     monkeypatch.setattr(
-        embedding,
+        inputs,
         "load_images_for",
         lambda rows: (
             seen.append(list(rows["id"]))

@@ -24,7 +24,6 @@ from radiolatent.config import (
     ReproduceConfig,
     SSLModelConfig,
     SSLTrainConfig,
-    SSLViewConfig,
     TrainConfig,
     VDVAEConfig,
     VDVAERunConfig,
@@ -36,8 +35,7 @@ from radiolatent.config import (
     override,
 )
 from radiolatent.config.finetune import ClassifierConfig, FinetuneTrainConfig, get_finetune_config
-from radiolatent.config.supervised import SupervisedConfig
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 
 WEIGHTS = Path(radiolatent.__file__).parent / "weights"
 PRESETS = [
@@ -236,26 +234,6 @@ def test_a_saved_training_config_loads_to_identical_values():
         rebuilt = dataclass_from_dict(type(run), saved)
         assert rebuilt == run and type(rebuilt.train) is type(run.train)
         assert dataclasses.asdict(rebuilt) == dataclasses.asdict(run)
-
-
-def test_a_config_saved_with_the_old_augment_fields_still_loads():
-    # run folders written before the renames say "augment" for the views and the VDVAE's flips
-    ssl = get_ssl_config("byol", "tiny")
-    saved = json.loads(json.dumps(dataclasses.asdict(ssl)))
-    saved["augment"] = saved.pop("views")
-    assert dataclass_from_dict(type(ssl), saved) == ssl
-    vdvae = override(get_vdvae_config("tiny"), ["train.flips_and_turns=false"])
-    saved = json.loads(json.dumps(dataclasses.asdict(vdvae)))
-    saved["train"]["augment"] = saved["train"].pop("flips_and_turns")
-    assert dataclass_from_dict(type(vdvae), saved).train.flips_and_turns is False
-    ceiling = SupervisedConfig(views=SSLViewConfig(blur_p=0.0))
-    saved = json.loads(json.dumps(dataclasses.asdict(ceiling)))
-    saved["augment"] = saved.pop("views")
-    assert dataclass_from_dict(SupervisedConfig, saved) == ceiling
-
-
-def test_a_classify_config_saved_as_standardize_still_loads():
-    assert dataclass_from_dict(ClassifyConfig, {"standardize": True}) == ClassifyConfig(standardise=True)
 
 
 def test_config_hash_follows_the_values():

@@ -5,7 +5,7 @@ from synthetic import central_blobs
 
 from radiolatent.cli import main
 from radiolatent.config import SSL_METHODS, check_ssl_config, get_ssl_config, override
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 from radiolatent.training import train_ssl
 
 

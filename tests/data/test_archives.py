@@ -16,16 +16,16 @@ import pytest
 from PIL import Image
 
 from radiolatent.config import META_COLUMNS
+from radiolatent.core.errors import InputError
 from radiolatent.data import archives
 from radiolatent.data.archives import ARCHIVE_MD5, archive_path, cache_dir, file_md5, iter_members, verify_md5
-from radiolatent.data.first_galaxy import load_first_galaxy
-from radiolatent.data.frdeep import load_frdeep
-from radiolatent.data.frdeep import parse_filename as parse_frdeep
-from radiolatent.data.mirabest import load_mirabest
-from radiolatent.data.mirabest import parse_filename as parse_mirabest
 from radiolatent.data.registry import canonical_spec, list_datasets, load_dataset
 from radiolatent.data.safepickle import load_pickle
-from radiolatent.errors import InputError
+from radiolatent.data.sources.first_galaxy import load_first_galaxy
+from radiolatent.data.sources.frdeep import load_frdeep
+from radiolatent.data.sources.frdeep import parse_filename as parse_frdeep
+from radiolatent.data.sources.mirabest import load_mirabest
+from radiolatent.data.sources.mirabest import parse_filename as parse_mirabest
 
 FIRST_MB = "100_123.251+043.797_0.1281_0034.09"
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
+from radiolatent.core.errors import InputError
 from radiolatent.data.catalogue import read_catalogue
-from radiolatent.errors import InputError
 
 
 def survey_table() -> Table:

@@ -17,9 +17,9 @@ from reproject import reproject_interp
 
 from radiolatent.cli import main
 from radiolatent.config import CutoutConfig
+from radiolatent.core.errors import InputError
 from radiolatent.data.cutouts import EDGE, NO_IMAGE, REPORT_NAME, make_cutouts
-from radiolatent.data.folder import load_folder
-from radiolatent.errors import InputError
+from radiolatent.data.sources.folder import load_folder
 
 FIRST = Path(__file__).parent / "first_fits"
 # The close pair (about 15' apart) goes onto one canvas; the two far ones get a mosaic each.

@@ -8,8 +8,8 @@ from PIL import Image
 from synthetic import gaussian, noisy
 
 from radiolatent.config import GridConfig
+from radiolatent.core.errors import InputError
 from radiolatent.data.grid import caption_for, image_grid
-from radiolatent.errors import InputError
 
 
 def test_grid_png_size_and_captions(tmp_path):

@@ -11,9 +11,9 @@ from PIL import Image
 from synthetic import gaussian, noisy
 
 from radiolatent.config import LASConfig
+from radiolatent.core.errors import InputError
 from radiolatent.data.dataset import RadioDataset, empty_meta
 from radiolatent.data.las import estimate_las, mask_extent_pixels, plot_las_validation, validate_las
-from radiolatent.errors import InputError
 
 FIRST = 1.8  # arcsec per pixel
 NATIVE = 150

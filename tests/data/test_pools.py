@@ -230,8 +230,8 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path, monkeypatch, cache, fail
     failed --rebuild keeps the complete pool it would have replaced."""
     from fixtures_rgz import write_rgz_fixture
 
-    from radiolatent.data import rgz
     from radiolatent.data.pools import pool_dir
+    from radiolatent.data.sources import rgz
 
     write_rgz_fixture(tmp_path / "rgz", n_batches=2, per_batch=3)
     config = _small_pool("mirabest:uncertain", f"rgz-dr1@{tmp_path / 'rgz'}")

@@ -10,8 +10,8 @@ import pytest
 from synthetic import gaussian, noisy
 
 from radiolatent.config import PreprocessConfig
+from radiolatent.core.errors import InputError
 from radiolatent.data.preprocess import preprocess, preprocess_into, to_unit_float
-from radiolatent.errors import InputError
 
 FIRST = 1.8  # arcsec per pixel
 NATIVE = 150

@@ -13,11 +13,11 @@ from astropy.io import fits
 from PIL import Image
 
 from radiolatent.config import FolderConfig, SurveyImageConfig
-from radiolatent.data.folder import load_folder, skipped_files
+from radiolatent.core.errors import InputError
 from radiolatent.data.grid import image_grid
 from radiolatent.data.registry import load_dataset
+from radiolatent.data.sources.folder import load_folder, skipped_files
 from radiolatent.data.survey import survey_cutout
-from radiolatent.errors import InputError
 from radiolatent.explore.thumbs import colour_table, render_png
 
 FIRST_FITS = Path(__file__).parent / "first_fits"
@@ -153,7 +153,7 @@ def test_a_file_name_that_is_not_utf8_is_kept_and_stored(tmp_path):
 def test_a_survey_folder_from_the_command_line(tmp_path, capsys):
     """The README's path on the vendored FITS: look, embed, select the set by the name given."""
     from radiolatent.cli import main
-    from radiolatent.codes import read_codes, select
+    from radiolatent.data.codes import read_codes, select
 
     folder = tmp_path / "fits"
     shutil.copytree(FIRST_FITS, folder)

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from downstream_fixtures import SMALL, CountingOracle, planted
 
+from radiolatent.core.errors import InputError
+from radiolatent.data.labels import LabelStore
 from radiolatent.downstream.active import ActiveLearner, initial_batch, run_session
 from radiolatent.downstream.anomaly import isolation_forest_scores, random_scores
-from radiolatent.downstream.labels import LabelStore
 from radiolatent.downstream.recall import recall_at
-from radiolatent.errors import InputError
 
 
 def test_initial_batch_is_spread_along_the_first_principal_component():

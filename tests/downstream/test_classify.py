@@ -18,16 +18,16 @@ from sklearn.svm import SVC
 from synthetic import two_classes
 
 from radiolatent.cli import classify as cli_classify
-from radiolatent.codes import make_codes_table, write_codes
 from radiolatent.config import DEFAULT_CLASSIFY
+from radiolatent.core.errors import InputError
+from radiolatent.data.codes import make_codes_table, write_codes
 from radiolatent.downstream.classify import (
     classify,
     classify_codes,
     compare,
     make_classifier,
 )
-from radiolatent.errors import InputError
-from radiolatent.reference import published_row
+from radiolatent.downstream.published import published_row
 
 #: small forests keep the suite fast; the paper's sizes are checked separately.
 FAST = dataclasses.replace(DEFAULT_CLASSIFY, rf_estimators=15, grad_estimators=15, ext_estimators=15)
@@ -323,7 +323,8 @@ def real_tables(tmp_path_factory):
     MBC test as two files, both in one file, and two tables no classifier may mix with them:
     MBC test by random-conv, and by pixels-pca averaged over orientations."""
     from radiolatent.config import DEFAULT_POOL, EmbedConfig
-    from radiolatent.embedding import encode_images, get_encoder, model_id, model_input
+    from radiolatent.data.inputs import model_input
+    from radiolatent.embedding import encode_images, get_encoder, model_id
 
     folder = tmp_path_factory.mktemp("codes")
     pool = dataclasses.replace(DEFAULT_POOL, sources=("mirabest:hybrid",), exclude=())  # 34 images: fast
@@ -348,7 +349,7 @@ def real_tables(tmp_path_factory):
 
 
 def test_train_on_one_table_test_on_another(real_tables):
-    from radiolatent.codes import read_codes
+    from radiolatent.data.codes import read_codes
     from radiolatent.downstream.classify import classify_tables
 
     train, test = read_codes(real_tables["train"]), read_codes(real_tables["test"])
@@ -363,7 +364,7 @@ def test_train_on_one_table_test_on_another(real_tables):
 
 
 def test_tables_of_different_models_are_refused(real_tables):
-    from radiolatent.codes import read_codes
+    from radiolatent.data.codes import read_codes
     from radiolatent.downstream.classify import classify_tables
 
     train = read_codes(real_tables["train"])
@@ -443,7 +444,7 @@ def test_cli_test_codes(real_tables, capsys):
 def test_reference_holds_every_cell_of_table_2():
     """[A] Table 2: 4 encoders x 6 classifiers x 2 datasets x 4 metrics, as published."""
     from radiolatent.config import CLASSIFIER_NAMES
-    from radiolatent.reference import ENCODERS, PUBLISHED_TABLE2
+    from radiolatent.downstream.published import ENCODERS, PUBLISHED_TABLE2
 
     assert len(PUBLISHED_TABLE2) == 48
     for encoder in ENCODERS:

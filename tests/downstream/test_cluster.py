@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from radiolatent.config import ClusterConfig
+from radiolatent.core.errors import InputError
 from radiolatent.downstream.cluster import cluster, cluster_accuracy, cluster_montage
-from radiolatent.errors import InputError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from downstream_fixtures import TINY, banana
 
+from radiolatent.core.errors import InputError
 from radiolatent.downstream.density import DensityModel, split_rows, standard_normal_loglik
-from radiolatent.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from downstream_fixtures import random_codes, real_mirabest_griese, table_of
 
+from radiolatent.core.errors import InputError
 from radiolatent.downstream.duplicates import duplicate_rule, find_duplicates, rule_text
-from radiolatent.errors import InputError
 
 
 @pytest.fixture(scope="module")

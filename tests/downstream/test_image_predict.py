@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from radiolatent.core.errors import InputError
 from radiolatent.data.dataset import RadioDataset
+from radiolatent.data.inputs import model_input
 from radiolatent.downstream.image_predict import ImagePredictor
-from radiolatent.embedding.encoders import model_path
-from radiolatent.embedding.inputs import model_input
-from radiolatent.errors import InputError
-from radiolatent.runs import labelled_dataset
+from radiolatent.models.shipped import model_path
+from radiolatent.training.runs import labelled_dataset
 
 FITS = Path(__file__).parents[1] / "data" / "first_fits"
 

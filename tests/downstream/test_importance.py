@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from radiolatent.config import ImportanceConfig
+from radiolatent.core.errors import InputError
 from radiolatent.downstream.importance import feature_importance, incremental_forest, plot_importance
-from radiolatent.errors import InputError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -8,8 +8,8 @@ from sklearn.metrics import accuracy_score
 from sklearn.neighbors import KNeighborsClassifier
 from synthetic import two_classes
 
+from radiolatent.core.errors import InputError
 from radiolatent.downstream.knn_protocols import knn_protocol_b, knn_protocol_c
-from radiolatent.errors import InputError
 
 
 def test_knn_protocols():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from radiolatent.core.errors import InputError
 from radiolatent.downstream.maps import embed_2d, pca_variance, plot_map, plot_pca_variance
-from radiolatent.errors import InputError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

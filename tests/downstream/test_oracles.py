@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radiolatent.core.errors import InputError
 from radiolatent.downstream.oracles import ColumnOracle, graded_scores, oracle_for, parse_rule
-from radiolatent.errors import InputError
 
 
 def rows() -> pd.DataFrame:

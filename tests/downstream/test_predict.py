@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 from downstream_fixtures import real_mirabest_griese
 
-from radiolatent.codes import make_codes_table
 from radiolatent.config import DEFAULT_CLASSIFY, DEFAULT_PREDICT
+from radiolatent.core.errors import InputError
+from radiolatent.data.codes import make_codes_table
 from radiolatent.downstream.predict import predict_codes, probability_column, summary_lines
-from radiolatent.errors import InputError
 
 #: [A]'s six classifiers with fewer trees, so the tests stay quick; the rules are the same.
 QUICK = replace(DEFAULT_CLASSIFY, rf_estimators=40, grad_estimators=10, ext_estimators=60, lr_max_iter=50)

@@ -9,7 +9,7 @@ import pandas as pd
 from downstream_fixtures import SMALL, planted, table_for
 
 from radiolatent.config import get_density_config
-from radiolatent.downstream.labels import LabelStore
+from radiolatent.data.labels import LabelStore
 from radiolatent.downstream.oracles import ScoreOracle
 from radiolatent.downstream.recall import benchmark_rows, recall_at, recall_benchmark, recall_curve
 

@@ -9,9 +9,9 @@ import pytest
 from downstream_fixtures import clustered_codes, random_codes, real_mirabest_griese, table_of
 
 from radiolatent.config import SearchConfig
+from radiolatent.core.errors import InputError
 from radiolatent.downstream.code_index import CodeIndex, sidecar_path
 from radiolatent.downstream.search import search_grid, similar
-from radiolatent.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def brute_cosine_topk(codes: np.ndarray, query: np.ndarray, k: int) -> np.ndarra
 
 def top1(table, queries, twins, metric):
     """Per query: is its Griese twin the first result? (one index, as `similar` builds it)"""
-    from radiolatent.codes import code_matrix, select
+    from radiolatent.data.codes import code_matrix, select
 
     griese = select(table, "first-galaxy")
     _, rows = CodeIndex.build(code_matrix(griese), metric=metric).search(code_matrix(select(table, "mirabest")), 1)

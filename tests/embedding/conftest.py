@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from radiolatent.embedding import model_input
+from radiolatent.data.inputs import model_input
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 
 from radiolatent.cli import main
 from radiolatent.config import EmbedConfig
-from radiolatent.embedding import model_input
+from radiolatent.data.inputs import model_input
 
 
 def test_unknown_model_is_a_one_line_error(tmp_path, capsys):
@@ -19,7 +19,8 @@ def test_unknown_model_is_a_one_line_error(tmp_path, capsys):
 
 def test_the_shipped_checkpoint_embeds_without_a_model_argument():
     """`embed` with no --model uses the VDVAE committed with the package: 256 numbers, deterministic."""
-    from radiolatent.embedding import SHIPPED_MODEL, get_encoder
+    from radiolatent.embedding import get_encoder
+    from radiolatent.models.shipped import SHIPPED_MODEL
 
     assert (SHIPPED_MODEL / "config.json").is_file()
     assert sum(f.stat().st_size for f in SHIPPED_MODEL.iterdir()) < 20 * 2**20

@@ -8,15 +8,10 @@ import pytest
 from PIL import Image
 
 from radiolatent.cli import main
-from radiolatent.codes import code_matrix, read_codes, select
 from radiolatent.config import EmbedConfig
-from radiolatent.embedding import (
-    RandomConv,
-    embed,
-    embed_file,
-    encoder_for_table,
-    model_input,
-)
+from radiolatent.data.codes import code_matrix, read_codes, select
+from radiolatent.data.inputs import model_input
+from radiolatent.embedding import RandomConv, embed, embed_file, encoder_for_table
 
 
 def test_embed_writes_one_row_per_image_with_metadata(tmp_path):

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from radiolatent.config import EmbedConfig
-from radiolatent.embedding import RandomConv, batched, get_encoder, model_input
+from radiolatent.data.inputs import model_input
+from radiolatent.embedding import RandomConv, batched, get_encoder
 
 
 def test_orientation_averaged_codes_ignore_rotation_and_flips(pool_images):

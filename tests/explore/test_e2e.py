@@ -147,6 +147,6 @@ def test_click_search_score_retrain_reload(served):
         )
         wait_for_score(page, 4)
         assert errors == [], errors
-    from radiolatent.downstream.labels import LabelStore
+    from radiolatent.data.labels import LabelStore
 
     assert LabelStore(served["labels"]).scores() == {first: 4.0, second: 1.0}

@@ -16,12 +16,12 @@ from explore_fixtures import FAST_ACTIVE, write_mbc_codes
 from PIL import Image
 
 from radiolatent.cli import main
-from radiolatent.codes import code_matrix, read_codes
 from radiolatent.config import DEFAULT_EXPLORE
+from radiolatent.core.errors import InputError
+from radiolatent.data.codes import code_matrix, read_codes
+from radiolatent.data.labels import LabelStore
 from radiolatent.downstream.active import initial_batch
-from radiolatent.downstream.labels import LabelStore
 from radiolatent.downstream.search import similar
-from radiolatent.errors import InputError
 from radiolatent.explore.server import check_host, create_app
 from radiolatent.explore.state import Explorer
 from radiolatent.explore.thumbs import colour_table
@@ -162,7 +162,7 @@ def test_source_and_find(client, table):
 
 
 def test_thumbnail_is_the_model_input_and_is_cached(client, table):
-    from radiolatent.embedding import load_images_for
+    from radiolatent.data.inputs import load_images_for
 
     url = f"/api/thumb/{path_of(table['id'].iat[7])}"
     response = client.get(url)
@@ -203,7 +203,7 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 def test_dropped_png_finds_its_source_first(client, table):
-    from radiolatent.embedding import model_input
+    from radiolatent.data.inputs import model_input
 
     image = np.asarray(model_input("mbc:test").images[12])
     response = client.post(
@@ -234,8 +234,9 @@ def test_dropped_file_is_embedded_with_a_trained_model_given_by_path(table, tmp_
     make the table is refused at start."""
     import shutil
 
-    from radiolatent.codes import write_codes
-    from radiolatent.embedding import SHIPPED_MODEL, model_input
+    from radiolatent.data.codes import write_codes
+    from radiolatent.data.inputs import model_input
+    from radiolatent.models.shipped import SHIPPED_MODEL
 
     run = shutil.copytree(SHIPPED_MODEL, tmp_path / "model")
     codes_path = write_codes(table.assign(model="vdvae-model"), tmp_path / "codes.parquet")

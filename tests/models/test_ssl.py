@@ -11,9 +11,9 @@ import torch
 from synthetic import central_blobs, tiny_ssl
 
 from radiolatent.cli import main
-from radiolatent.codes import code_matrix, read_codes
 from radiolatent.config import SSL_METHODS
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
+from radiolatent.data.codes import code_matrix, read_codes
 from radiolatent.models.checkpoint import load_model, model_kind
 from radiolatent.models.ssl import ResNetBackbone
 from radiolatent.training import train_ssl
@@ -39,7 +39,7 @@ def test_checkpoint_kind_is_detected(runs, tmp_path):
         model = load_model(folder)
         assert isinstance(model, ResNetBackbone) and not model.training
         assert model(torch.zeros(2, 1, 64, 64)).shape == (2, 512)
-    from radiolatent.embedding import SHIPPED_MODEL
+    from radiolatent.models.shipped import SHIPPED_MODEL
 
     assert model_kind(SHIPPED_MODEL) == "vdvae"
     bad = tmp_path / "bad"

@@ -6,7 +6,7 @@ import pytest
 import torch
 from synthetic import blobs
 
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 from radiolatent.models.vdvae import get_config
 from radiolatent.training import train_vdvae
 from radiolatent.training.state import resume_note

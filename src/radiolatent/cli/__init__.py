@@ -10,10 +10,10 @@ import logging
 import sys
 import warnings
 
-from radiolatent import __version__
 from radiolatent.cli import outputs
-from radiolatent.errors import InputError
-from radiolatent.fileio import write_failure
+from radiolatent.core import __version__
+from radiolatent.core.errors import SETTINGS, InputError, SettingError
+from radiolatent.core.fileio import write_failure
 
 #: command-group modules, in the order their commands appear in --help.
 COMMAND_MODULES = (
@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flag(setting: str | None) -> str:
+    """The command-line flag of a library setting's name: `labels` -> `--labels`, the
+    named config with its overrides -> `--config/--set` (docs/cli.md)."""
+    if setting == SETTINGS:
+        return "--config/--set"
+    return f"--{(setting or '').replace('_', '-')}"
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings reach a user as one line, "warning: <file>: <problem>", not as source code."""
     print(f"warning: {message}", file=file or sys.stderr)
@@ -61,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     with _verbose(getattr(args, "verbose", False)):
         try:
             return outputs.run_claimed(args)
+        except SettingError as exc:
+            print(f"error: {flag(exc.source)}: {exc.problem}", file=sys.stderr)
+            return 2
         except InputError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -15,8 +15,9 @@ from radiolatent.cli import argtypes
 from radiolatent.cli.argtypes import add_rows_arguments
 from radiolatent.cli.density import add_density_arguments
 from radiolatent.config import DEFAULT_ACTIVE, ReproduceConfig
+from radiolatent.core.fileio import write_csv
+from radiolatent.data import inputs
 from radiolatent.downstream.oracles import ORACLE_FORMS
-from radiolatent.fileio import write_csv
 
 #: the benchmark's defaults are the study's ([C]'s Figure 8: Bent sources, recall in the top 100)
 _STUDY = ReproduceConfig()
@@ -118,16 +119,15 @@ def _register_benchmark(sub) -> None:
 
 
 def _rows(args):
-    from radiolatent.codes import code_matrix, read_codes, select
+    from radiolatent.data.codes import code_matrix, read_codes, select
 
     rows = select(read_codes(args.codes), args.in_spec)
     return rows, code_matrix(rows)
 
 
 def cmd_anomaly_label(args: argparse.Namespace) -> int:
-    from radiolatent import embedding
+    from radiolatent.data.labels import LabelStore, known_labels
     from radiolatent.downstream.active import run_session
-    from radiolatent.downstream.labels import LabelStore, known_labels
     from radiolatent.downstream.oracles import TerminalOracle
 
     rows, X = _rows(args)
@@ -136,7 +136,7 @@ def cmd_anomaly_label(args: argparse.Namespace) -> int:
     config = dataclasses.replace(DEFAULT_ACTIVE, budget=args.budget)
     done = len(known_labels(store, rows["id"]))
     print(f"{len(rows)} sources in {args.in_spec}; {done} already labelled in {args.labels}; budget {args.budget}")
-    oracle = TerminalOracle(rows, embedding.load_images_for(rows), Path(args.thumbs), store, args.budget, done)
+    oracle = TerminalOracle(rows, inputs.load_images_for(rows), Path(args.thumbs), store, args.budget, done)
     oracle.name = args.by  # stored with each label
     result = run_session(X, rows["id"], store, oracle, config, seed=args.seed)
     state = "budget reached" if result.finished else "stopped; rerun the same command to resume"

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import cast
 
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, ClassifierName
-from radiolatent.errors import InputError
-from radiolatent.fileio import check_output
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import check_output
 
 
 def positive_int(text: str) -> int:

@@ -9,8 +9,8 @@ import pandas as pd
 
 from radiolatent.cli import argtypes
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY
-from radiolatent.errors import InputError
-from radiolatent.fileio import write_csv
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import write_csv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -102,7 +102,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_knn(args: argparse.Namespace) -> int:
-    from radiolatent.codes import code_matrix, read_codes, select
+    from radiolatent.data.codes import code_matrix, read_codes, select
     from radiolatent.downstream.classify import knn_protocol_b, knn_protocol_c
 
     table = read_codes(args.codes)

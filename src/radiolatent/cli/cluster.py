@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from radiolatent.codes import read_codes, select
+    from radiolatent.data.codes import read_codes, select
     from radiolatent.downstream.cluster import cluster_rows
 
     rows = select(read_codes(args.codes), args.in_spec)

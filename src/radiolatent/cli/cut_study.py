@@ -52,8 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_cut(args: argparse.Namespace) -> int:
-    from radiolatent.cut_study import CutStudy, check_thresholds, run_cut_study, summarise
-    from radiolatent.errors import InputError
+    from radiolatent.core.errors import InputError
+    from radiolatent.studies.cut_study import CutStudy, check_thresholds, run_cut_study, summarise
 
     try:
         values = [float(v) for v in args.thresholds.split(",") if v.strip()]

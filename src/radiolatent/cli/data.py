@@ -124,7 +124,7 @@ def folder_config(args: argparse.Namespace) -> FolderConfig:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from radiolatent.data.registry import list_datasets
-    from radiolatent.text_tables import markdown_table
+    from radiolatent.studies.text_tables import markdown_table
 
     table = list_datasets()
     if args.json:

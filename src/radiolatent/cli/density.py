@@ -9,7 +9,7 @@ import argparse
 from radiolatent.cli import argtypes
 from radiolatent.cli.train import add_device_argument
 from radiolatent.config import DEFAULT_DENSITY, DEFAULT_SEARCH, DENSITY_CONFIGS
-from radiolatent.fileio import write_csv
+from radiolatent.core.fileio import write_csv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -128,8 +128,8 @@ def _register_plot(sub) -> None:
 
 
 def cmd_density_fit(args: argparse.Namespace) -> int:
-    from radiolatent.codes import read_codes, select
-    from radiolatent.distributed import device
+    from radiolatent.core.distributed import device
+    from radiolatent.data.codes import read_codes, select
     from radiolatent.downstream.density import density_config
     from radiolatent.downstream.density_plots import plot_history
     from radiolatent.downstream.density_tables import fit_table
@@ -155,8 +155,8 @@ def cmd_density_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_density_score(args: argparse.Namespace) -> int:
-    from radiolatent.codes import read_codes
-    from radiolatent.distributed import device
+    from radiolatent.core.distributed import device
+    from radiolatent.data.codes import read_codes
     from radiolatent.downstream.density_tables import load_for, score_table
 
     table = read_codes(args.codes)
@@ -180,7 +180,7 @@ def cmd_density_score(args: argparse.Namespace) -> int:
 
 
 def cmd_density_plot(args: argparse.Namespace) -> int:
-    from radiolatent.codes import read_codes
+    from radiolatent.data.codes import read_codes
     from radiolatent.downstream.density_plots import density_figures
     from radiolatent.downstream.density_tables import read_scores
 

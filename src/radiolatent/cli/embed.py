@@ -44,11 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_embed(args: argparse.Namespace) -> int:
     from radiolatent import api
-    from radiolatent.codes import write_codes
+    from radiolatent.core.distributed import in_turns, process_group
+    from radiolatent.core.errors import InputError
+    from radiolatent.data.codes import write_codes
     from radiolatent.data.pools import build_pool
-    from radiolatent.distributed import in_turns, process_group
     from radiolatent.embedding import FLOORS
-    from radiolatent.errors import InputError
 
     specs = [s.strip() for s in args.data.split(",") if s.strip()]
     if not specs:

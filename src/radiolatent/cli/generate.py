@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from radiolatent.generative import reconstruction_grid
+    from radiolatent.downstream.generative import reconstruction_grid
 
     path = reconstruction_grid(args.model, args.data, args.n, args.seed, args.out)
     print(f"wrote {path}")
@@ -54,7 +54,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from radiolatent.generative import sample_grid
+    from radiolatent.downstream.generative import sample_grid
 
     path = sample_grid(args.model, args.n, args.temperatures, args.seed, args.out)
     print(f"wrote {path}")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from radiolatent.cli import argtypes
 from radiolatent.cli.argtypes import add_rows_arguments
-from radiolatent.errors import InputError
-from radiolatent.fileio import write_csv
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import write_csv
 
 MAP_CHOICES = ("tsne", "umap", "both")
 
@@ -62,14 +62,14 @@ def _importance_beside(args: argparse.Namespace) -> list[tuple[Path, str]]:
 
 
 def _rows(args: argparse.Namespace):
-    from radiolatent.codes import read_codes, select
+    from radiolatent.data.codes import read_codes, select
 
     table = read_codes(args.codes)
     return table, select(table, args.in_spec)
 
 
 def cmd_map(args: argparse.Namespace) -> int:
-    from radiolatent.codes import code_matrix
+    from radiolatent.data.codes import code_matrix
     from radiolatent.downstream.maps import embed_2d, plot_map
 
     _, rows = _rows(args)
@@ -84,7 +84,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 
 def cmd_importance(args: argparse.Namespace) -> int:
-    from radiolatent.codes import code_matrix
+    from radiolatent.data.codes import code_matrix
     from radiolatent.downstream.importance import feature_importance, las_source_of, plot_importance
     from radiolatent.downstream.maps import pca_variance, plot_pca_variance
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from radiolatent.cli.argtypes import OutputPath, is_output_type
-from radiolatent.fileio import FOLDER_MARK, Output, claim_outputs, folder_entries, mark_folder
+from radiolatent.core.fileio import FOLDER_MARK, Output, claim_outputs, folder_entries, mark_folder
 
 #: set_defaults(outputs_beside=f): f(args) -> [(path, form)] for files written beside an output
 Beside = Callable[[argparse.Namespace], list[tuple[Path, str]]]

@@ -11,8 +11,8 @@ from radiolatent.cli import argtypes
 from radiolatent.cli.argtypes import add_rows_arguments
 from radiolatent.cli.data import add_folder_arguments, pool_config
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_PREDICT
+from radiolatent.core.errors import InputError
 from radiolatent.data.catalogue import FORMATS
-from radiolatent.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -50,8 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from radiolatent.errors import InputError
-    from radiolatent.reproduce import reproduce
+    from radiolatent.core.errors import InputError
+    from radiolatent.studies.reproduce import reproduce
 
     cfg = dataclasses.replace(PROFILES[args.profile], pool=pool_config(args))
     if args.seeds is not None:

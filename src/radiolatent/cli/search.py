@@ -10,7 +10,7 @@ from pathlib import Path
 from radiolatent.cli import argtypes
 from radiolatent.cli.argtypes import add_rows_arguments
 from radiolatent.config import DEFAULT_SEARCH, DUPLICATE_METRICS, SEARCH_METRICS
-from radiolatent.fileio import write_csv
+from radiolatent.core.fileio import write_csv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -93,7 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from radiolatent import api
-    from radiolatent.codes import read_codes
+    from radiolatent.data.codes import read_codes
     from radiolatent.downstream.search import search_picture
 
     table = read_codes(args.codes)  # read once: the search and its picture

@@ -184,7 +184,7 @@ def add_device_argument(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def cmd_train_vdvae(args: argparse.Namespace) -> int:
-    from radiolatent.runs import run_config
+    from radiolatent.training.runs import run_config
 
     return _train_on_pool("vdvae", run_config("vdvae", args.config, args.set), args)
 
@@ -192,15 +192,15 @@ def cmd_train_vdvae(args: argparse.Namespace) -> int:
 def cmd_train_distil(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from radiolatent.embedding.encoders import model_path
-    from radiolatent.runs import run_config
+    from radiolatent.models.shipped import model_path
+    from radiolatent.training.runs import run_config
 
     run = run_config("distil", args.config, args.set)
     return _train_on_pool("distil", dataclasses.replace(run, teacher=str(model_path(args.teacher))), args)
 
 
 def cmd_train_ssl(args: argparse.Namespace) -> int:
-    from radiolatent.runs import run_config
+    from radiolatent.training.runs import run_config
 
     run = run_config(args.method, args.config, args.set)
     if args.train_on is not None or args.init != "random":
@@ -210,7 +210,7 @@ def cmd_train_ssl(args: argparse.Namespace) -> int:
 
 def _train_on_pool(method: str, run, args: argparse.Namespace) -> int:
     """`train METHOD` on the pool: the run settings, folder, pool and device from the command line."""
-    from radiolatent.runs import train_model
+    from radiolatent.training.runs import train_model
 
     train_model(method, run, args.out, pool_config(args), **_run_options(args))
     return 0
@@ -234,9 +234,9 @@ def _train_on_set(args: argparse.Namespace, run) -> int:
 
     import torch
 
-    from radiolatent.errors import InputError
+    from radiolatent.core.errors import InputError
     from radiolatent.models.checkpoint import check_run_folder
-    from radiolatent.set_training import knn_c_score, train_on_set
+    from radiolatent.studies.mirabest_ssl import knn_c_score, train_on_set
 
     if args.train_on is None:
         raise InputError("--init", "a pretrained start is for --train-on (the pool runs start from random weights)")
@@ -257,7 +257,7 @@ def _train_on_set(args: argparse.Namespace, run) -> int:
 def cmd_train_finetune(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from radiolatent.runs import finetune_model, run_config
+    from radiolatent.training.runs import finetune_model, run_config
 
     overrides = list(args.set)
     if args.labels is not None:
@@ -268,15 +268,12 @@ def cmd_train_finetune(args: argparse.Namespace) -> int:
 
 
 def cmd_train_supervised(args: argparse.Namespace) -> int:
-    from radiolatent.config import override
+    from radiolatent.config import override, settings_checked
     from radiolatent.config.supervised import SupervisedConfig
-    from radiolatent.errors import InputError
-    from radiolatent.supervised import RESULTS_CSV, run_ceiling, summary
+    from radiolatent.studies.supervised import RESULTS_CSV, run_ceiling, summary
 
-    try:
+    with settings_checked():
         cfg = override(SupervisedConfig(), list(args.set))
-    except (KeyError, ValueError) as exc:
-        raise InputError("--set", str(exc).strip("'\"")) from None
     specs = [s.strip() for s in args.data.split(",") if s.strip()]
     rows = run_ceiling(specs, args.seeds, cfg, out_dir=args.out, first_seed=args.first_seed)
     print(summary(rows).to_string(float_format=lambda v: f"{v:.4f}"))

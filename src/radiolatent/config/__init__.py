@@ -20,6 +20,7 @@ from radiolatent.config.core import (
     dataclass_from_dict,
     literal_problems,
     override,
+    settings_checked,
 )
 from radiolatent.config.data import (
     ARCHIVES,
@@ -80,6 +81,7 @@ from radiolatent.config.models import (
     SSLViewConfig,
     VDVAEConfig,
 )
+from radiolatent.config.presets import SSL_CONFIGS, VDVAE_CONFIGS, get_ssl_config, get_vdvae_config
 from radiolatent.config.study import (
     DEFAULT_EXPLORE,
     FLOORS,
@@ -95,10 +97,8 @@ from radiolatent.config.training import (
     DEVICES,
     KL_SCHEDULES,
     PRECISIONS,
-    SSL_CONFIGS,
     SSL_LR_SCHEDULES,
     SSL_OPTIMIZERS,
-    VDVAE_CONFIGS,
     VDVAE_OPTIMIZERS,
     DDPBackend,
     Device,
@@ -113,8 +113,6 @@ from radiolatent.config.training import (
     VDVAEOptimizer,
     VDVAERunConfig,
     check_ssl_config,
-    get_ssl_config,
-    get_vdvae_config,
 )
 
 __all__ = [
@@ -214,4 +212,5 @@ __all__ = [
     "get_vdvae_config",
     "literal_problems",
     "override",
+    "settings_checked",
 ]

@@ -20,6 +20,8 @@ import typing
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypeVar
 
+from radiolatent.core.errors import SETTINGS, InputError, SettingError
+
 T = TypeVar("T")
 
 #: False while `override` / `dataclass_from_dict` build a config, so that they report
@@ -68,10 +70,6 @@ def _from_dict(cls: type[T], data: Any) -> T:
     if not isinstance(data, dict):
         raise ValueError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    # configs saved before a field was renamed still load (e.g. augment -> views)
-    for old_name, new_name in RENAMED_FIELDS.get(cls, {}).items():
-        if old_name in data and new_name not in data:
-            data = {(new_name if k == old_name else k): v for k, v in data.items()}
     unknown = set(data) - names
     if unknown:
         raise ValueError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
@@ -172,7 +170,7 @@ def check_config(config: T) -> T:
 
 def _raise_problems(config: Any, problems: list[str]) -> None:
     if problems:
-        from radiolatent.errors import InputError  # local: errors imports nothing from here
+        from radiolatent.core.errors import InputError  # local: errors imports nothing from here
 
         name = getattr(config, "name", None)
         source = f"config {name!r}" if isinstance(name, str) else type(config).__name__
@@ -252,12 +250,20 @@ class _Problems(list[str]):
 #: (each area's module adds its own); Literal options are checked for every config.
 CHECKS: dict[type, Callable[[Any], list[str]]] = {}
 
-#: fields renamed since configs were first saved, per config: {old name: new name}; read by
-#: `dataclass_from_dict` so a run folder's saved config.json still loads (each area's module adds its own).
-RENAMED_FIELDS: dict[type, dict[str, str]] = {}
-
 
 def check_presets(*presets: Any) -> None:
     """Check named presets and defaults at import, so a bad one fails on `import radiolatent.config`."""
     for preset in presets:
         check_config(preset)
+
+
+@contextlib.contextmanager
+def settings_checked() -> Iterator[None]:
+    """Around a preset lookup and its NAME=VALUE overrides: an unknown name or a bad value
+    becomes a SettingError naming the settings (`--config/--set` on the command line)."""
+    try:
+        yield
+    except InputError:
+        raise
+    except (KeyError, ValueError) as exc:
+        raise SettingError(SETTINGS, str(exc).strip("'\"")) from None

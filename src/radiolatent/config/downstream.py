@@ -10,7 +10,6 @@ from radiolatent.config.core import (
     CHECKS,
     MAX_THREADS,
     MAX_VDVAE_WIDTH,
-    RENAMED_FIELDS,
     Settings,
     _Problems,
     check_presets,
@@ -65,7 +64,6 @@ class ClassifyConfig(Settings):
 
 DEFAULT_CLASSIFY = ClassifyConfig()
 #: spelt `standardize` before the project settled on British spelling
-RENAMED_FIELDS[ClassifyConfig] = {"standardize": "standardise"}
 
 
 @dataclass(frozen=True)

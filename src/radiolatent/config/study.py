@@ -150,7 +150,7 @@ class ExploreConfig(Settings):
     umap_neighbors: int = 15
     umap_min_dist: float = 0.01
     #: a larger table's UMAP is fitted on this many random rows and the rest are placed
-    #: among their nearest fitted codes (a full UMAP of 100,000 codes took 101 s on 2 cores).
+    #: among their nearest fitted codes (a full UMAP's cost grows with the rows: docs/explore.md).
     umap_fit_rows: int = 10_000
     seed: int = 0
     #: rows returned by a ranking list.

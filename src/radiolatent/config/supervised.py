@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from radiolatent.config.core import CHECKS, MAX_THREADS, RENAMED_FIELDS, _Problems
+from radiolatent.config.core import CHECKS, MAX_THREADS, _Problems
 from radiolatent.config.models import SSL_BACKBONES, SSLBackbone, SSLViewConfig
 
 #: the labelled sets the ceiling is trained on: train split -> (test split, the results' dataset name).
 SUPERVISED_SETS = {"mbc:train": ("mbc:test", "mbc"), "frdeep-n:train": ("frdeep-n:test", "nvss")}
+#: the encoder name the ceiling's rows carry in the classifier results.
+ENCODER = "supervised-resnet18"
 #: [B]'s supervised ResNet-18 on MiraBest (accuracy).
 B_SUPERVISED_ACCURACY = 0.9242
 
@@ -66,4 +68,3 @@ def _supervised_problems(c: SupervisedConfig) -> list[str]:
 
 
 CHECKS[SupervisedConfig] = _supervised_problems
-RENAMED_FIELDS[SupervisedConfig] = {"augment": "views"}

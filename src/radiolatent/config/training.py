@@ -1,4 +1,4 @@
-"""Settings of the training loop (VDVAE and SSL) and the named run presets.
+"""Settings of the training loop (VDVAE and SSL) and the run configs (their presets: `presets`).
 
 `LoopConfig` holds what the one training loop (training/) reads for either model;
 `TrainConfig` (VDVAE) and `SSLTrainConfig` add their own settings and defaults.
@@ -7,18 +7,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 from radiolatent.config.core import (
     CHECKS,
     MAX_THREADS,
-    RENAMED_FIELDS,
     Settings,
     _Problems,
     check_config,
-    check_presets,
 )
-from radiolatent.config.models import SSL_METHODS, SSLModelConfig, SSLViewConfig, VDVAEConfig
+from radiolatent.config.models import SSLModelConfig, SSLViewConfig, VDVAEConfig
 
 VDVAEOptimizer = Literal["adamw", "adam", "rmsprop"]
 SSLOptimizer = Literal["adam", "adamw", "sgd", "lars"]
@@ -161,67 +159,6 @@ class VDVAERunConfig(Settings):
     train: TrainConfig
 
 
-def _vdvae_configs() -> dict[str, VDVAERunConfig]:
-    tiny = VDVAERunConfig(
-        "tiny",
-        VDVAEConfig(
-            encoder_blocks="64x1,64d4,16x1,16d4,4x1,4d4,1x1",
-            decoder_blocks="1x1,4m1,4x1,16m4,16x1,64m16,64x1",
-            widths="64:8,16:16,4:32,1:32",
-            z_channels=4,
-            # tests only: a 32-d z0 keeps them fast (the head is still full width).
-            z0_channels=32,
-            top_head_width=32,
-            n_mixtures=3,
-            aux_weight=0.0,
-            aux_likelihood="same",
-        ),
-        TrainConfig(
-            epochs=2,
-            batch_size=16,
-            eval_batch_size=64,
-            lr=2e-3,
-            lr_warmup_steps=5,
-            kl_warmup_steps=20,
-            skip_min_history=5,
-            ema_decay=0.99,
-            threads=1,
-        ),
-    )
-    # The shipped checkpoint's setup (the bare VDVAEConfig() and TrainConfig()). z0 is the
-    # 4x4x16 layer (256 numbers; a 1x1 z0 collapsed in every CPU trial): docs/vdvae.md.
-    # Its training time on 2 cores: docs/defaults.md.
-    cpu = VDVAERunConfig("cpu", VDVAEConfig(), TrainConfig())
-    # Child's layout read in execution order: the decoder string starts at 1x1 with
-    # 5 blocks, so the published {5,5,4,3,2,1} puts the cheap blocks at low resolution;
-    # z0 is 1x1x256.
-    paper = VDVAERunConfig(
-        "paper",
-        VDVAEConfig(
-            encoder_blocks="64x3,64d2,32x3,32d2,16x2,16d2,8x2,8d2,4x2,4d4,1x1",
-            decoder_blocks="1x5,4m1,4x5,8m4,8x4,16m8,16x3,32m16,32x2,64m32,64x1",
-            widths="64:64,32:64,16:128,8:128,4:256,1:256",
-            z0_channels=256,
-            top_head_width=256,
-            n_mixtures=10,
-            aux_weight=0.0,
-            aux_likelihood="same",
-        ),
-        TrainConfig(
-            epochs=100,
-            batch_size=32,
-            optimizer="rmsprop",
-            lr=2e-5,
-            momentum=0.9,
-            weight_decay=1e-4,
-            lr_warmup_steps=0,
-            kl_schedule="constant",
-            ema_decay=0.9999,
-        ),
-    )
-    return {c.name: c for c in (tiny, cpu, paper)}
-
-
 @dataclass(frozen=True)
 class SSLRunConfig(Settings):
     """A named SSL setup: method + backbone + heads, views, and training."""
@@ -230,89 +167,6 @@ class SSLRunConfig(Settings):
     model: SSLModelConfig
     views: SSLViewConfig
     train: SSLTrainConfig
-
-
-def _ssl_heads(method: str) -> dict[str, Any]:
-    """Head sizes per method. SimSiam's predictor is a bottleneck (its paper: 1/4 width)."""
-    if method == "simclr":
-        return {"projection_hidden": 512, "projection_dim": 128}
-    if method == "byol":
-        return {"projection_hidden": 1024, "projection_dim": 128, "prediction_hidden": 1024}
-    return {"projection_hidden": 512, "projection_dim": 128, "prediction_hidden": 64}
-
-
-def _ssl_configs(method: Any) -> dict[str, SSLRunConfig]:
-    heads = _ssl_heads(method)
-    tiny = SSLRunConfig(
-        "tiny",
-        # tests only: max-pool too (16x16 after the stem) keeps them to seconds.
-        SSLModelConfig(
-            method=method,
-            backbone="resnet10",
-            stem_stride=2,
-            stem_max_pool=True,
-            projection_hidden=64,
-            projection_dim=32,
-            prediction_hidden=16 if method == "simsiam" else 64,
-        ),
-        SSLViewConfig(),
-        SSLTrainConfig(
-            epochs=1, batch_size=16, eval_batch_size=64, lr=1e-3, skip_min_history=5, valid_fraction=0.1, threads=1
-        ),
-    )
-    # The shipped checkpoints: ResNet-18 with a stride-2 stem (32x32 after it), AdamW with
-    # a short warm-up and a cosine decay, which learns in a few hundred steps where the
-    # paper's LARS at lr 5e-4..1e-3 would barely move. Batch 64 gives twice the updates of
-    # 128 for the same compute. BYOL's dearer step gets fewer epochs (docs/defaults.md).
-    cpu = SSLRunConfig(
-        "cpu",
-        SSLModelConfig(method=method, backbone="resnet18", stem_stride=2, **heads),
-        SSLViewConfig(),
-        SSLTrainConfig(
-            epochs=8 if method == "byol" else 10,
-            batch_size=64,
-            optimizer="adamw",
-            lr=1e-3,
-            weight_decay=1e-6,
-            lr_warmup_steps=30,
-        ),
-    )
-    # [A]: ResNet-34, LARS, batch 1024, 1000 epochs, lr 1e-3 (SimCLR) / 5e-4 (BYOL, SimSiam).
-    # Not published, our choice: momentum 0.9, weight decay 1e-6 (lightly's LARS examples),
-    # cosine decay without warm-up, the heads above, stride-1 stem (full 64x64 grid).
-    paper = SSLRunConfig(
-        "paper",
-        SSLModelConfig(method=method, backbone="resnet34", stem_stride=1, **heads),
-        SSLViewConfig(),
-        SSLTrainConfig(
-            epochs=1000,
-            batch_size=1024,
-            eval_batch_size=1024,
-            optimizer="lars",
-            lr=1e-3 if method == "simclr" else 5e-4,
-            momentum=0.9,
-            weight_decay=1e-6,
-        ),
-    )
-    from radiolatent.config.presets import more_presets  # [B], [C], cut; imports this module's classes
-
-    return {c.name: c for c in (tiny, cpu, paper, *more_presets(method, heads))}
-
-
-def get_vdvae_config(name: str) -> VDVAERunConfig:
-    """The named VDVAE setup: "tiny" (tests), "cpu" (default) or "paper"."""
-    if name not in VDVAE_CONFIGS:
-        raise KeyError(f"unknown VDVAE config {name!r}; choose from {sorted(VDVAE_CONFIGS)}")
-    return VDVAE_CONFIGS[name]
-
-
-def get_ssl_config(method: str, name: str) -> SSLRunConfig:
-    """The named setup of an SSL method: "tiny" (tests), "cpu" (default) or "paper"."""
-    if method not in SSL_CONFIGS:
-        raise KeyError(f"unknown SSL method {method!r}; choose from {list(SSL_METHODS)}")
-    if name not in SSL_CONFIGS[method]:
-        raise KeyError(f"unknown {method} config {name!r}; choose from {sorted(SSL_CONFIGS[method])}")
-    return SSL_CONFIGS[method][name]
 
 
 def check_ssl_config(run: SSLRunConfig) -> SSLRunConfig:
@@ -376,9 +230,3 @@ def _ssl_train_problems(t: SSLTrainConfig) -> list[str]:
 CHECKS[LoopConfig] = _loop_problems
 CHECKS[TrainConfig] = _train_problems
 CHECKS[SSLTrainConfig] = _ssl_train_problems
-RENAMED_FIELDS[TrainConfig] = {"augment": "flips_and_turns"}
-RENAMED_FIELDS[SSLRunConfig] = {"augment": "views"}
-
-VDVAE_CONFIGS = _vdvae_configs()
-SSL_CONFIGS = {method: _ssl_configs(method) for method in SSL_METHODS}
-check_presets(*VDVAE_CONFIGS.values(), *(run for runs in SSL_CONFIGS.values() for run in runs.values()))

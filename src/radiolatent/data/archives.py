@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import ARCHIVES, ArchiveConfig
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import atomic_path
 from radiolatent.data.dataset import RadioDataset
 from radiolatent.data.safepickle import load_pickle
-from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path
 
 ARCHIVE_DIR = Path(__file__).resolve().parent / "archives"
 

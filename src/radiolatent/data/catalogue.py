@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from astropy.table import Table
 
-from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import atomic_path
 
 #: suffix -> astropy Table.read format. Longest suffixes are tried first.
 FORMATS = {

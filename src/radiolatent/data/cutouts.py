@@ -43,9 +43,9 @@ from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
 from radiolatent.config import CutoutConfig
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import atomic_path, folder_entries, write_csv
 from radiolatent.data.catalogue import read_catalogue
-from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path, folder_entries, write_csv
 
 CATALOGUE_NAME = "catalogue.csv"
 REPORT_NAME = ".not_cut.csv"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import META_COLUMNS
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 
 
 @dataclass

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import GridConfig
-from radiolatent.data.folder import strip_suffix
+from radiolatent.core.errors import InputError
 from radiolatent.data.las import check_images
-from radiolatent.errors import InputError
+from radiolatent.data.sources.folder import strip_suffix
 
 #: a caption holds about 27 characters under a 1.6" panel; a file name gets this many.
 _FILE_CHARS = 16
@@ -87,7 +87,7 @@ def image_grid(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from radiolatent.fileio import save_figure
+    from radiolatent.core.fileio import save_figure
 
     config = config or GridConfig()
     check_images(images, "image grid")

@@ -43,8 +43,8 @@ from astropy.wcs.utils import proj_plane_pixel_scales
 from PIL import Image, ImageOps
 
 from radiolatent.config import FolderConfig, SurveyImageConfig
+from radiolatent.core.errors import InputError
 from radiolatent.data.survey import make_survey_cutout, native_pixels_config, partial_reason, picture_cutout
-from radiolatent.errors import InputError
 
 log = logging.getLogger(__name__)
 _ARCSEC_PER_DEG = 3600.0

@@ -30,7 +30,7 @@ from scipy import ndimage
 from scipy.spatial import ConvexHull
 
 from radiolatent.config import LASConfig
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 
 if TYPE_CHECKING:
     from radiolatent.data.dataset import RadioDataset
@@ -208,7 +208,7 @@ def plot_las_validation(est: np.ndarray, cat: np.ndarray, path: str | Path) -> P
     import matplotlib.pyplot as plt
     from scipy.stats import spearmanr
 
-    from radiolatent.fileio import save_figure
+    from radiolatent.core.fileio import save_figure
 
     est = np.asarray(est, dtype=float)
     cat = np.asarray(cat, dtype=float)

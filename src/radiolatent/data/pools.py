@@ -30,11 +30,11 @@ from astropy.coordinates import SkyCoord
 from tqdm.auto import tqdm
 
 from radiolatent.config import DEFAULT_POOL, FolderConfig, PoolConfig, config_hash
+from radiolatent.core.errors import InputError
 from radiolatent.data.archives import cache_dir
 from radiolatent.data.dataset import RadioDataset
 from radiolatent.data.las import estimate_las
 from radiolatent.data.preprocess import preprocess
-from radiolatent.errors import InputError
 
 #: the columns of a pool's report, in order: why candidates were dropped.
 DROP_REASONS = ("candidates", "dropped_position", "dropped_image", "dropped_blank", "dropped_small")
@@ -94,7 +94,7 @@ def check_sources(config: PoolConfig) -> None:
         if path is None:
             continue
         if name == "rgz-dr1":
-            from radiolatent.data.rgz import rgz_batch_files
+            from radiolatent.data.sources.rgz import rgz_batch_files
 
             rgz_batch_files(path)  # a folder holding batch files, or a one-line error
         elif DATASETS[name].needs_path and not path.is_dir():
@@ -137,7 +137,7 @@ def iter_source(source: str, folder: FolderConfig = FolderConfig()) -> Iterator[
 
     spec, path = parse_source(source)
     if spec.split(":")[0] == "rgz-dr1":
-        from radiolatent.data.rgz import iter_rgz_batches
+        from radiolatent.data.sources.rgz import iter_rgz_batches
 
         if path is None:
             raise InputError(source, "rgz-dr1 needs a folder: write it as rgz-dr1@/path/to/batches")

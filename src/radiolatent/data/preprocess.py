@@ -18,8 +18,8 @@ from astropy.stats import sigma_clipped_stats
 from PIL import Image
 
 from radiolatent.config import PreprocessConfig
+from radiolatent.core.errors import InputError
 from radiolatent.data.las import check_images, pixel_scales
-from radiolatent.errors import InputError
 
 SCALES = ("minmax", "none")
 MAX_UINT8 = 255.0

@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 
 from radiolatent.config import DATASET_ALIASES, FolderConfig
+from radiolatent.core.errors import InputError
 from radiolatent.data.dataset import RadioDataset
 from radiolatent.data.facts import FIRST_GALAXY_SPLITS, MIRABEST_SUBSETS, PIXEL_SCALE_ARCSEC
-from radiolatent.errors import InputError
 
 SPLIT_COLUMNS = ("train", "valid", "test")
 
@@ -173,22 +173,22 @@ def _loader(
     """The loader function and the arguments the spec fixes; imported late so that one
     missing or broken loader module does not break the others."""
     if name == "mirabest":
-        from radiolatent.data.mirabest import load_mirabest
+        from radiolatent.data.sources.mirabest import load_mirabest
 
         return load_mirabest, {"subset": subset, "archive": path}
     if name in ("frdeep-n", "frdeep-f"):
-        from radiolatent.data.frdeep import load_frdeep
+        from radiolatent.data.sources.frdeep import load_frdeep
 
         return load_frdeep, {"name": name, "archive": path}
     if name == "first-galaxy":
-        from radiolatent.data.first_galaxy import load_first_galaxy
+        from radiolatent.data.sources.first_galaxy import load_first_galaxy
 
         return load_first_galaxy, {"archive": path}
     if name == "rgz-dr1":
-        from radiolatent.data.rgz import load_rgz
+        from radiolatent.data.sources.rgz import load_rgz
 
         return load_rgz, {"path": path}
-    from radiolatent.data.folder import load_folder
+    from radiolatent.data.sources.folder import load_folder
 
     return load_folder, {"path": path}
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 
 try:  # numpy >= 2 keeps the real module under _core; numpy.core is a warning shim
     from numpy._core import multiarray as _multiarray

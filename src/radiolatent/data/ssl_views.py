@@ -12,7 +12,7 @@ One view of a batch (N, 1, H, W) in [0, 1] is, per image:
    `jitter_p`, clamped back to [0, 1]; no ImageNet colour normalisation.
 3. a weak Gaussian blur ([B]: 3 px kernel, probability 0.05).
 
-Optionally (`zoom_out_p` > 0, issue 21) step 1 also shrinks the image by a factor in
+Optionally (`zoom_out_p` > 0) step 1 also shrinks the image by a factor in
 `zoom_out`, smoothed first by a beam of `zoom_out_beam` output pixels: a FIRST cutout
 (1.8"/px, 5" beam) then looks more like a source in NVSS (15"/px, 45" beam), as
 FR-DEEP N shows it.

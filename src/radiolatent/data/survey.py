@@ -4,8 +4,8 @@ MiraBest, FR-DEEP and the FIRST Radio Galaxy Dataset were made from survey FITS 
 recipe (Porter & Scaife 2023; Tang et al. 2019): take the central field around the
 source, set everything below 3 sigma of the background to zero, and stretch the rest to
 0..255. Stretching the whole field first (noise and unrelated bright sources included)
-and cropping afterwards gives the model images it has never seen (issue 15: codes of raw
-FIRST FITS were classified below chance). So, for float input, in this order:
+and cropping afterwards gives the model images it has never seen (codes of raw FIRST
+FITS made that way were classified below chance). So, for float input, in this order:
 
 1. crop the field (`SurveyImageConfig.field_arcsec`) around the image centre, in native
    pixels, before any scaling;
@@ -36,8 +36,8 @@ from astropy.stats import sigma_clipped_stats
 from PIL import Image
 
 from radiolatent.config import SurveyImageConfig
+from radiolatent.core.errors import InputError
 from radiolatent.data.preprocess import centre_crop
-from radiolatent.errors import InputError
 
 _UINT8_MAX = 255
 #: native and model pixel scales closer than this (relative) are the same: no resampling.

@@ -24,9 +24,9 @@ from scipy.stats import norm
 from tqdm.auto import tqdm
 
 from radiolatent.config import DEFAULT_ACTIVE, ActiveLearningConfig
-from radiolatent.downstream.labels import LabelStore, known_labels
+from radiolatent.core.errors import InputError
+from radiolatent.data.labels import LabelStore, known_labels
 from radiolatent.downstream.oracles import Oracle
-from radiolatent.errors import InputError
 
 # ---------------------------------------------------------------------------
 # Features: PCA as in [C]

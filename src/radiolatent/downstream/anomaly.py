@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import DEFAULT_ACTIVE, ActiveLearningConfig
+from radiolatent.core.errors import InputError
+from radiolatent.data.labels import LabelStore, known_labels
 from radiolatent.downstream.active import ActiveLearner, reduce_features
-from radiolatent.downstream.labels import LabelStore, known_labels
-from radiolatent.errors import InputError
 
 #: the methods `rank` understands.
 RANK_METHODS = ("active", "iforest", "density", "random")
@@ -62,7 +62,7 @@ def rank_rows(
     """Codes-table rows ranked from most to least interesting by `method` (RANK_METHODS):
     active (a GP on the labels in `labels`), iforest, density (least likely first under
     `density_model`, else under a MAF of `density_config` fitted here) or random."""
-    from radiolatent.codes import code_matrix
+    from radiolatent.data.codes import code_matrix
 
     X = code_matrix(rows)
     extra: dict = {}
@@ -107,12 +107,3 @@ def ranked_frame(rows: pd.DataFrame, score: np.ndarray, extra: dict | None = Non
         if col in rows.columns:
             out[col] = rows[col].to_numpy()[order]
     return out
-
-
-def __getattr__(name: str):
-    # the benchmark moved to downstream.recall (issue 19); older docs showed it here
-    if name == "benchmark_rows":
-        from radiolatent.downstream.recall import benchmark_rows
-
-        return benchmark_rows
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,15 +22,15 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from radiolatent import codes as codes_mod
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, FRI_LABEL, FRII_LABEL, STUDY_ENCODERS, ClassifyConfig
+from radiolatent.core.errors import InputError
+from radiolatent.core.workers import parallel
+from radiolatent.data import codes as codes_mod
 from radiolatent.downstream.classify_result import ClassificationResult
 from radiolatent.downstream.classify_result import compare as compare
 from radiolatent.downstream.knn_protocols import knn_protocol_b as knn_protocol_b
 from radiolatent.downstream.knn_protocols import knn_protocol_c as knn_protocol_c
-from radiolatent.errors import InputError
-from radiolatent.reference import METRICS
-from radiolatent.workers import parallel
+from radiolatent.downstream.published import METRICS
 
 #: classifiers whose fit does not depend on a seed: fitted once, their sd is 0.
 DETERMINISTIC = ("knn", "svc", "lr")

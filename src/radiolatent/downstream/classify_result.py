@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from radiolatent.reference import METRICS, TABLE2, reference_row
+from radiolatent.downstream.published import METRICS, TABLE2, reference_row
 
 METRIC_LABELS = {"accuracy": "acc", "roc_auc": "ROC-AUC", "specificity": "spec", "recall": "rec"}
 

@@ -18,9 +18,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from radiolatent.config import DEFAULT_CLUSTER, ClusterConfig
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import save_figure
 from radiolatent.downstream.maps import check_matrix, pca_reduce
-from radiolatent.errors import InputError
-from radiolatent.fileio import save_figure
 
 
 def cluster(X: np.ndarray, seed: int = 0, config: ClusterConfig = DEFAULT_CLUSTER) -> tuple[np.ndarray, np.ndarray]:
@@ -158,9 +158,9 @@ def cluster_rows(
     """Cluster codes-table rows and score the clusters against their labels (`cluster`):
     writes clusters.csv (id, cluster, probability), cluster_accuracy.json and montage.png
     (each cluster's most probable members) into `out`; returns (the JSON's dict, the files)."""
-    from radiolatent.codes import code_matrix
-    from radiolatent.embedding import load_images_for
-    from radiolatent.fileio import write_csv, write_text
+    from radiolatent.core.fileio import write_csv, write_text
+    from radiolatent.data.codes import code_matrix
+    from radiolatent.data.inputs import load_images_for
 
     codes = code_matrix(rows)
     labels, probs, fitted = fit_mixture(codes, seed=seed, config=config)

@@ -9,11 +9,9 @@ on their mean, rotated onto their principal axes and each axis scaled to unit va
 Sets of up to `SearchConfig.exact_threshold` rows get an exact flat index. Larger sets
 get IVF-Flat: k-means cells of the codes (nlist = sqrt(N)), of which `nprobe` are
 scanned per query. IVF-Flat was chosen over HNSW because it builds in seconds rather
-than minutes on two cores, uses no more memory than the flat index, and its recall is
-tuned by one number at query time. benchmarks/search_faiss.py on 1M x 256 codes, 2
-threads: nprobe 64 (the default) gives recall@10 1.00 on clustered codes at ~4-8 ms per
-query, but only 0.27 on structureless Gaussian noise (0.60 at nprobe 256); the exact
-index needs ~25 ms per query batched and 0.15-0.4 s for a lone query, memory-bound.
+than minutes, uses no more memory than the flat index, and its recall is tuned by one
+number at query time (`nprobe`); benchmarks/search_faiss.py measures recall and time
+against the exact index (docs/results.md, "Scale").
 """
 
 from __future__ import annotations
@@ -29,9 +27,9 @@ import faiss
 import numpy as np
 
 from radiolatent.config import DEFAULT_SEARCH, SEARCH_METRICS, SearchConfig
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import atomic_path
 from radiolatent.downstream.maps import n_components_for, pca_variance
-from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path
 
 #: metrics whose score is a similarity (higher = more alike).
 SIMILARITY_METRICS = ("whitened-cosine", "cosine")

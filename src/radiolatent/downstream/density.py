@@ -35,7 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from radiolatent.config import DEFAULT_DENSITY, DensityConfig, dataclass_from_dict
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 
 #: files of a saved model: the JSON that names the tensors file, and that file's stem.
 MODEL_JSON = "density.json"
@@ -328,22 +328,7 @@ def standard_normal_loglik(X) -> np.ndarray:
 
 def density_config(name: str, assignments: list[str] | tuple[str, ...] = ()) -> DensityConfig:
     """A named MAF preset with NAME=VALUE overrides, e.g. ('threads=2',)."""
-    from radiolatent.config import get_density_config, override
+    from radiolatent.config import get_density_config, override, settings_checked
 
-    try:
+    with settings_checked():
         return override(get_density_config(name), list(assignments))
-    except (KeyError, ValueError) as exc:
-        raise InputError("--config/--set", str(exc).strip("'\"")) from None
-
-
-def __getattr__(name: str):
-    # fitting and scoring codes tables, and the figures, moved out (issue 19); docs showed them here
-    if name in ("fit_table", "score_table", "load_for", "read_scores"):
-        from radiolatent.downstream import density_tables
-
-        return getattr(density_tables, name)
-    if name in ("density_figures", "plot_history"):
-        from radiolatent.downstream import density_plots
-
-        return getattr(density_plots, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

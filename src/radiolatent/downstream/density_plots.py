@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from radiolatent.core.errors import InputError
+from radiolatent.data import inputs
 from radiolatent.downstream.density_tables import lowest
-from radiolatent.errors import InputError
 
 
 def plot_history(history: list[dict], path: str | Path, title: str = "MAF training") -> Path:
@@ -19,7 +20,7 @@ def plot_history(history: list[dict], path: str | Path, title: str = "MAF traini
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from radiolatent.fileio import save_figure
+    from radiolatent.core.fileio import save_figure
 
     if not history:
         raise InputError(path, "no training history to plot")
@@ -56,7 +57,7 @@ def plot_loglik_histograms(scores, path: str | Path, title: str = "log-likelihoo
     import matplotlib.pyplot as plt
     from matplotlib.colors import to_hex
 
-    from radiolatent.fileio import save_figure
+    from radiolatent.core.fileio import save_figure
 
     values = scores["loglik"].to_numpy(dtype=float)
     low, high = np.percentile(values, 0.5), values.max()
@@ -111,15 +112,14 @@ def density_figures(
 
 
 def _gallery(table, least, set_name: str, out: Path) -> list[Path]:
-    from radiolatent import embedding
+    from radiolatent.core.fileio import write_csv
     from radiolatent.data.grid import image_grid
-    from radiolatent.fileio import write_csv
 
     rows = _table_rows(table, least, set_name)
     captions = [f"{label_text(name)}\nlog L {ll:.0f}" for name, ll in zip(least["label_name"], least["loglik"])]
     safe = safe_name(set_name)
     png = image_grid(
-        embedding.load_images_for(rows),
+        inputs.load_images_for(rows),
         captions,
         out / f"lowest_{safe}.png",
         title=f"lowest-likelihood sources of {set_name}",
@@ -128,17 +128,16 @@ def _gallery(table, least, set_name: str, out: Path) -> list[Path]:
 
 
 def _search_from_lowest(table, query, set_name: str, in_spec: str, k: int, metric: str, out: Path) -> list[Path]:
-    from radiolatent import embedding
+    from radiolatent.core.fileio import write_csv
     from radiolatent.data.grid import caption_for
     from radiolatent.downstream.search import result_captions, search_grid, similar
-    from radiolatent.fileio import write_csv
 
     result = similar(table, str(query["id"]), in_spec, k=k, metric=metric, exclude_self=True)
     query_row = _table_rows(table, query.to_frame().T, set_name)
     result_rows = table.drop_duplicates("id").set_index("id").loc[result["id"]].reset_index()
     png = search_grid(
-        embedding.load_images_for(query_row)[0],
-        embedding.load_images_for(result_rows),
+        inputs.load_images_for(query_row)[0],
+        inputs.load_images_for(result_rows),
         result_captions(result, metric),
         out / "search_from_lowest.png",
         query_caption=f"query · {caption_for(query_row.iloc[0])}",

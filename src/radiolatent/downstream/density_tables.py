@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from radiolatent.config import DensityConfig
+from radiolatent.core.errors import InputError
 from radiolatent.downstream.density import DensityModel
-from radiolatent.errors import InputError
 
 #: columns of a scores table (`density score`'s CSV; label_name added for captions).
 SCORE_COLUMNS = ("id", "set", "split", "label", "label_name", "loglik")
@@ -32,7 +32,7 @@ def fit_table(
     """A MAF fitted to the codes of codes-table rows; its info records where they came from
     (the table `source`, the rows `on`, the model that made them), so scoring another
     encoder's codes with it is refused."""
-    from radiolatent.codes import code_columns, code_matrix
+    from radiolatent.data.codes import code_columns, code_matrix
 
     model = DensityModel(config, device)
     model.info.update(
@@ -80,7 +80,7 @@ def score_table(
     embedded like the table's rows: [A]'s black curve."""
     import pandas as pd
 
-    from radiolatent.codes import code_matrix, select
+    from radiolatent.data.codes import code_matrix, select
 
     if sets:
         parts = [(spec, select(table, spec)) for spec in sets]
@@ -95,8 +95,9 @@ def score_table(
 def _generated_scores(table, model: DensityModel, n: int, vdvae, encoder, temperature: float, seed: int):
     import pandas as pd
 
-    from radiolatent.embedding import SHIPPED_MODEL, encode_images, table_embed_config
+    from radiolatent.embedding import encode_images, table_embed_config
     from radiolatent.models.checkpoint import load_model
+    from radiolatent.models.shipped import SHIPPED_MODEL
     from radiolatent.models.vdvae.sampling import prior_samples
 
     sampler = load_model(vdvae or SHIPPED_MODEL)

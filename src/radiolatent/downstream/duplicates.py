@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import DEFAULT_SEARCH, DUPLICATE_METRICS, SearchConfig
+from radiolatent.core.errors import InputError
 from radiolatent.downstream.code_index import _check_codes, _normalised, whitening
-from radiolatent.errors import InputError
 
 #: rows of queries handed to FAISS range_search at once (bounds its result memory).
 _RANGE_CHUNK = 4096
@@ -82,7 +82,7 @@ def find_duplicates(
     sky). Sorted by kind in that order, then most similar first. `out.attrs["rule"]` holds
     the rule used.
     """
-    from radiolatent.codes import code_matrix, select
+    from radiolatent.data.codes import code_matrix, select
     from radiolatent.data.pools import position_pairs
 
     rule = duplicate_rule(metric, threshold, margin, config)

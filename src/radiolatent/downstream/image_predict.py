@@ -17,9 +17,9 @@ import pandas as pd
 import torch
 
 from radiolatent.config import DEFAULT_PREDICT, PredictConfig
+from radiolatent.core.errors import InputError
 from radiolatent.data.dataset import RadioDataset
 from radiolatent.downstream.predict import CARRIED_COLUMNS, ID_COLUMNS, Domain, outcome_lines, probability_column
-from radiolatent.errors import InputError
 from radiolatent.models.checkpoint import CLASSIFIER_KIND, MODEL_JSON, load_model, model_dir, model_kind, read_json
 from radiolatent.models.classifier import Classifier
 from radiolatent.training.finetune import orientation_outputs, probabilities

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import DEFAULT_IMPORTANCE, ImportanceConfig
-from radiolatent.errors import InputError
-from radiolatent.fileio import save_figure
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import save_figure
 
 LAS_SOURCES = ("catalogue", "estimator", "mixed")
 

@@ -10,7 +10,7 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.neighbors import KNeighborsClassifier
 
 from radiolatent.config import DEFAULT_CLASSIFY
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 
 
 def knn_protocol_b(

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import DEFAULT_MAP, MapConfig
-from radiolatent.errors import InputError
-from radiolatent.fileio import save_figure
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import save_figure
 
 MAP_METHODS = ("tsne", "umap")
 #: t-SNE needs perplexity < n_samples; leave this many samples of head-room.

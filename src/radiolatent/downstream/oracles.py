@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import DEFAULT_ACTIVE
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 
 #: the oracle spec forms `oracle_for` reads, for help texts.
 ORACLE_FORMS = "binary, column:NAME[:LOW:HIGH] or rule:[COLUMN:]VALUE=SCORE,...[,*=SCORE]"

@@ -31,7 +31,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from radiolatent import codes as codes_mod
 from radiolatent.config import (
     CLASSIFIER_NAMES,
     DEFAULT_CLASSIFY,
@@ -41,11 +40,12 @@ from radiolatent.config import (
     PredictConfig,
     check_config,
 )
+from radiolatent.core.errors import InputError
+from radiolatent.core.workers import parallel
+from radiolatent.data import codes as codes_mod
 from radiolatent.data.dataset import class_names
 from radiolatent.downstream.classify import make_classifier, same_model
 from radiolatent.downstream.code_index import CodeIndex
-from radiolatent.errors import InputError
-from radiolatent.workers import parallel
 
 #: the columns every predictions table starts with, before the per-class probabilities.
 ID_COLUMNS = ("id", "ra", "dec")

@@ -14,13 +14,13 @@ from joblib import delayed
 from tqdm.auto import tqdm
 
 from radiolatent.config import DEFAULT_ACTIVE, ActiveLearningConfig
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import write_csv
+from radiolatent.core.workers import parallel
+from radiolatent.data.labels import LabelStore
 from radiolatent.downstream.active import check_features, run_session
 from radiolatent.downstream.anomaly import RANK_METHODS, isolation_forest_scores, random_scores, ranking
-from radiolatent.downstream.labels import LabelStore
 from radiolatent.downstream.oracles import ColumnOracle, ScoreOracle, oracle_for
-from radiolatent.errors import InputError
-from radiolatent.fileio import write_csv
-from radiolatent.workers import parallel
 
 
 def recall_curve(scores, interesting, tie_seed: int = 0) -> np.ndarray:
@@ -174,7 +174,7 @@ def plot_recall(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from radiolatent.fileio import save_figure
+    from radiolatent.core.fileio import save_figure
 
     n = len(curves.interesting)
     ranks = np.arange(1, n + 1)
@@ -220,7 +220,7 @@ def benchmark_rows(
     binary, column:NAME[:LOW:HIGH] or rule:...) giving the active learner its labels;
     writes recall.png and recall_at_k.csv (recall in the top k, with the oracle) into
     `out` and returns (curves, that table, the files written)."""
-    from radiolatent.codes import code_matrix
+    from radiolatent.data.codes import code_matrix
 
     names = rows["label_name"].astype(str)
     if interesting not in set(names):

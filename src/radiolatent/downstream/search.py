@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import DEFAULT_SEARCH, SearchConfig
+from radiolatent.core.errors import InputError
+from radiolatent.data import inputs
 from radiolatent.downstream.code_index import SIMILARITY_METRICS, CodeIndex
-from radiolatent.errors import InputError
 
 #: columns of a search result, after rank/id/score (`metric` says how scores were made).
 RESULT_COLUMNS = ("label_name", "las_arcsec", "ra", "dec", "dataset", "metric")
@@ -38,7 +39,7 @@ RESULT_COLUMNS = ("label_name", "las_arcsec", "ra", "dec", "dataset", "metric")
 
 def query_vector(table: pd.DataFrame, query, d: int) -> tuple[np.ndarray, str | None]:
     """The query's code and id: an id is looked up in `table` (any set), a vector is used as is."""
-    from radiolatent.codes import code_matrix
+    from radiolatent.data.codes import code_matrix
 
     if isinstance(query, str):
         rows = table[table["id"].astype(str) == query]
@@ -67,7 +68,7 @@ def similar(
     `exclude_self`, a query id that is itself in the searched set is left out of the
     results. `index_path`, when given, caches the index there (rebuilt if stale).
     """
-    from radiolatent.codes import code_matrix, select
+    from radiolatent.data.codes import code_matrix, select
 
     searched = select(table, in_spec)
     codes = code_matrix(searched)
@@ -222,7 +223,7 @@ def with_other_observations(
     of `in_spec` within `config.duplicate_separation_arcsec` of the query's position
     (`same_position` True, whatever its score; NaN score when it is not among the deeper
     search's matches), then the `k` best matches elsewhere on the sky."""
-    from radiolatent.codes import select
+    from radiolatent.data.codes import select
 
     searched = select(table, in_spec)
     separation = _separation_from(position, searched)
@@ -261,19 +262,18 @@ def search_picture(
 ) -> Path:
     """The grid PNG of a search: the query (a row id of `table`, or an image file whose
     model input is `query_image`) and its results, read where the table keeps its images."""
-    from radiolatent import embedding
     from radiolatent.data.grid import caption_for
 
     if query_image is None:
         query_row = table[table["id"].astype(str) == query].iloc[:1]
-        query_image = embedding.load_images_for(query_row)[0]
+        query_image = inputs.load_images_for(query_row)[0]
         query_caption = f"query · {caption_for(query_row.iloc[0])}"
     else:
         query_caption = f"query · {Path(query).name}"
     result_rows = table.drop_duplicates("id").set_index("id").loc[result["id"]].reset_index()
     return search_grid(
         query_image,
-        embedding.load_images_for(result_rows),
+        inputs.load_images_for(result_rows),
         result_captions(result, metric),
         out,
         query_caption=query_caption,

@@ -1,9 +1,7 @@
 """Turn images into codes tables with any encoder: a trained model or a no-learning floor.
 
-- `inputs`: what a data spec means as model input, and where a table's inputs are kept
-  (`load_images_for` shows any row of any table again);
 - `floors`: the no-learning floors `pixels-pca` and `random-conv`;
-- `encoders`: encoders by name (floors, trained runs, shipped checkpoints) and the one
+- `encoders`: encoders by name (floors, trained runs, shipped checkpoints: `models.shipped`) and the one
   that made a given table;
 - `views`: batches, and the average over an image's 8 flips and quarter turns;
 - `progress`: the time estimate printed before a long run;
@@ -12,44 +10,27 @@
 
 from radiolatent.data.orientations import DIHEDRAL_ORDER, dihedral_views
 from radiolatent.embedding.encoders import (
-    SHIPPED_MODEL,
     VDVAE_CPU_BATCH,
-    WEIGHTS_DIR,
-    Encoder,
     SSLEncoder,
     VDVAEEncoder,
     checked_encoder_for_table,
     encoder_for_table,
     get_encoder,
     load_encoder,
-    shipped_models,
     table_embed_config,
     table_model,
 )
 from radiolatent.embedding.floors import FLOORS, PixelsPCA, RandomConv
-from radiolatent.embedding.inputs import (
-    IMAGE_ROW_COLUMN,
-    IMAGES_COLUMN,
-    keep_inputs,
-    load_images_for,
-    model_input,
-    set_input,
-    set_name,
-)
 from radiolatent.embedding.progress import time_estimate
 from radiolatent.embedding.tables import embed, embed_cutout, embed_file, encode_once, model_id
-from radiolatent.embedding.views import DIHEDRAL_SUFFIX, VIEW_CHUNK, batched, encode_images
+from radiolatent.embedding.views import DIHEDRAL_SUFFIX, VIEW_CHUNK, Encoder, batched, encode_images
 
 __all__ = [
     "DIHEDRAL_ORDER",
     "DIHEDRAL_SUFFIX",
     "FLOORS",
-    "IMAGES_COLUMN",
-    "IMAGE_ROW_COLUMN",
-    "SHIPPED_MODEL",
     "VDVAE_CPU_BATCH",
     "VIEW_CHUNK",
-    "WEIGHTS_DIR",
     "Encoder",
     "PixelsPCA",
     "RandomConv",
@@ -65,14 +46,8 @@ __all__ = [
     "encode_once",
     "encoder_for_table",
     "get_encoder",
-    "keep_inputs",
     "load_encoder",
-    "load_images_for",
     "model_id",
-    "model_input",
-    "set_input",
-    "set_name",
-    "shipped_models",
     "table_embed_config",
     "table_model",
     "time_estimate",

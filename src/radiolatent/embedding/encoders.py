@@ -5,38 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 import torch
 
 from radiolatent.config import DEFAULT_POOL, EmbedConfig, PoolConfig
+from radiolatent.core.errors import InputError
+from radiolatent.data.inputs import model_input
 from radiolatent.embedding.floors import FLOORS, PixelsPCA, RandomConv
-from radiolatent.embedding.inputs import model_input
-from radiolatent.embedding.views import DIHEDRAL_SUFFIX, batched
-from radiolatent.errors import InputError
-
-#: checkpoints shipped with the package, one folder each (vdvae-cpu, simclr-cpu, byol-cpu, simsiam-cpu).
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-#: the VDVAE trained with the `cpu` config on the default pool, seed 0: the default encoder.
-SHIPPED_MODEL = WEIGHTS_DIR / "vdvae-cpu"
-
-
-class Encoder(Protocol):
-    name: str
-
-    def encode(self, images: np.ndarray) -> np.ndarray:
-        """(N, 64, 64) uint8 -> (N, d) float32."""
-
-
-def shipped_models() -> dict[str, Path]:
-    """The shipped checkpoints by folder name ('byol-cpu' -> its folder)."""
-    from radiolatent.models.checkpoint import MODEL_JSON
-
-    if not WEIGHTS_DIR.is_dir():
-        return {}
-    return {p.name: p for p in sorted(WEIGHTS_DIR.iterdir()) if (p / MODEL_JSON).is_file()}
+from radiolatent.embedding.views import DIHEDRAL_SUFFIX, Encoder, batched
+from radiolatent.models.shipped import SHIPPED_MODEL, model_path, shipped_models
+from radiolatent.models.vdvae.z0 import z0_encoder
 
 
 def get_encoder(model: str | None, config: EmbedConfig, pool_config: PoolConfig = DEFAULT_POOL) -> Encoder:
@@ -52,18 +32,7 @@ def get_encoder(model: str | None, config: EmbedConfig, pool_config: PoolConfig 
         return PixelsPCA.fit(model_input("pool", pool_config).images, config)
     if model == "random-conv":
         return RandomConv(config).eval().fit(model_input("pool", pool_config).images)
-    return load_encoder(model_path(model), config)
-
-
-def model_path(model: str) -> Path:
-    """The folder of a trained model given as a path (run or model folder) or a shipped name."""
-    path = Path(model)
-    if not path.exists() and model in shipped_models():
-        path = shipped_models()[model]
-    if not path.exists():
-        names = ", ".join(FLOORS + tuple(shipped_models()))
-        raise InputError(model, f"no such model: give a trained run folder or one of {names}")
-    return path
+    return load_encoder(model_path(model, FLOORS), config)
 
 
 def load_encoder(path: Path, config: EmbedConfig) -> Encoder:
@@ -97,7 +66,7 @@ class VDVAEEncoder:
 
     @classmethod
     def load(cls, path: Path, config: EmbedConfig) -> VDVAEEncoder:
-        from radiolatent.distributed import device
+        from radiolatent.core.distributed import device
         from radiolatent.models.checkpoint import load_model
 
         where = device(config.device)
@@ -109,7 +78,7 @@ class VDVAEEncoder:
     def __post_init__(self):
         # only what z0's posterior mean needs, with fewer full-resolution tensors
         # (models/vdvae/z0.Z0Encoder; the same codes as model.encode_z0 to ~1e-6)
-        self.z0 = self.model.z0_encoder().to(memory_format=torch.channels_last)
+        self.z0 = z0_encoder(self.model).to(memory_format=torch.channels_last)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         return self.encode_views(images)
@@ -132,7 +101,7 @@ class SSLEncoder:
 
     @classmethod
     def load(cls, path: Path, config: EmbedConfig, kind: str) -> SSLEncoder:
-        from radiolatent.distributed import device
+        from radiolatent.core.distributed import device
         from radiolatent.models.checkpoint import load_model
 
         where = device(config.device)
@@ -152,8 +121,8 @@ class SSLEncoder:
 
 def _channels_last(model: torch.nn.Module, where: torch.device) -> torch.nn.Module:
     """The model on `where` with channels-last weights: oneDNN's NHWC convolutions run the
-    encoders faster on CPU (VDVAE 561 -> 875 img/s on 2 cores; ResNet-18 1.2-1.3x, 1.9x with
-    one thread per batch: benchmarks/ssl_speed.py --compare-embed). Codes move by ~1e-5 at most."""
+    encoders faster on CPU (benchmarks/ssl_speed.py --compare-embed and
+    benchmarks/vdvae_speed.py; docs/results.md, "Speed"). Codes move by ~1e-5 at most."""
     return model.to(where).to(memory_format=torch.channels_last)
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 import torch
 
 from radiolatent.config import DEFAULT_POOL, EmbedConfig, PoolConfig
+from radiolatent.data.inputs import IMAGE_ROW_COLUMN, IMAGES_COLUMN, keep_inputs, set_input, set_name
 from radiolatent.embedding.encoders import Encoder, get_encoder
-from radiolatent.embedding.inputs import IMAGE_ROW_COLUMN, IMAGES_COLUMN, keep_inputs, set_input, set_name
 from radiolatent.embedding.views import DIHEDRAL_SUFFIX, encode_images
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def embed(
     """One codes table holding every spec's rows, encoded by `model`. Specs naming the
     same set ('first-galaxy' and 'first-galaxy:all', 'mbc' and 'mirabest:confident') give
     its rows once."""
-    from radiolatent.codes import make_codes_table
+    from radiolatent.data.codes import make_codes_table
 
     config = config or EmbedConfig()
     torch.set_num_threads(config.threads)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -18,8 +18,15 @@ from radiolatent.data.orientations import DIHEDRAL_ORDER, dihedral_views, view_m
 from radiolatent.data.preprocess import to_unit_float
 from radiolatent.embedding.progress import EstimateClock
 
-if TYPE_CHECKING:
-    from radiolatent.embedding.encoders import Encoder
+
+class Encoder(Protocol):
+    """What every encoder (a floor, a trained model) offers: a name and `encode`."""
+
+    name: str
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """(N, 64, 64) uint8 -> (N, d) float32."""
+
 
 #: images per chunk when an encoder without `encode_views` is averaged over orientations:
 #: 8 copies of a chunk are held, not of the whole set (a multiple of every batch size).
@@ -47,7 +54,7 @@ def batched(
     `progress`: a bar over images and, for a long run, a time estimate after the first
     batches (`time_estimate`), printed above the bar. `workers` > 1 (CPU only): that many
     batches run at once, each on one OpenMP thread (`one_thread_per_batch`)."""
-    from radiolatent import distributed
+    from radiolatent.core import distributed
 
     device = device or torch.device("cpu")
     where = distributed.place() if distributed.active() else distributed.Place()
@@ -81,10 +88,9 @@ def one_thread_per_batch(workers: int) -> Iterator[Callable[..., Iterator[Any]]]
     results in order); workers=1: the built-in `map`, on torch's own thread count.
 
     Small convolutions split across OpenMP threads wait for each other at every layer, and
-    on cores shared with other processes the waiting (libgomp spins) dominates: the z0
-    encoder ran 8.8x faster as 2 threads of one batch each than as one batch on 2 OpenMP
-    threads at load 20 (benchmarks/vdvae_speed.py; docs/results.md, Speed). Whole batches
-    in parallel never wait for each other. torch's thread count is restored afterwards."""
+    on cores shared with other processes the waiting (libgomp spins) dominates (measured by
+    benchmarks/vdvae_speed.py; docs/results.md, "Speed"). Whole batches in parallel never
+    wait for each other. torch's thread count is restored afterwards."""
     if workers <= 1:
         yield map
         return

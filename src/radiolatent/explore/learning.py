@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from radiolatent.config import DEFAULT_ACTIVE, ActiveLearningConfig
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 
 if TYPE_CHECKING:
     from radiolatent.downstream.active import ActiveLearner
@@ -39,7 +39,7 @@ class Learning:
         config: ActiveLearningConfig = DEFAULT_ACTIVE,
         seed: int = 0,
     ):
-        from radiolatent.downstream.labels import LabelStore
+        from radiolatent.data.labels import LabelStore
 
         self.ids = list(ids)
         self.row_of = {source_id: i for i, source_id in enumerate(self.ids)}

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 
 #: Host header values accepted when serving on loopback only.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")

@@ -24,8 +24,8 @@ from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from radiolatent.config import DEFAULT_ACTIVE, DEFAULT_EXPLORE, SEARCH_METRICS, ActiveLearningConfig, ExploreConfig
-from radiolatent.downstream.labels import LabelStore
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
+from radiolatent.data.labels import LabelStore
 from radiolatent.explore.learning import RANKINGS, Learning
 from radiolatent.explore.network import LOOPBACK_NAMES, BodyLimit, same_origin_writes
 from radiolatent.explore.network import bind as bind  # bind, serve, check_host: imported from here too

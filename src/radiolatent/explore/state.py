@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radiolatent.codes import code_columns, code_matrix, read_codes
 from radiolatent.config import DEFAULT_EXPLORE, SEARCH_METRICS, ExploreConfig, MapConfig
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import atomic_path
+from radiolatent.data.codes import code_columns, code_matrix, read_codes
 from radiolatent.explore.thumbs import PngCache, colour_table, render_png
-from radiolatent.fileio import atomic_path
 
 #: metadata shown when hovering a point (the page keeps these for every row).
 HOVER_COLUMNS = ("label_name", "dataset", "las_arcsec")
@@ -253,7 +253,7 @@ class Explorer:
         """The 64x64 model inputs of every row, loaded once (the first call waits)."""
         with self._images_lock:
             if self._images is None:
-                from radiolatent.embedding import load_images_for
+                from radiolatent.data.inputs import load_images_for
 
                 self._images = load_images_for(self.table)
             return self._images
@@ -265,7 +265,7 @@ class Explorer:
         if images is not None:
             return images[row]
         self.load_images_in_background()
-        from radiolatent.embedding import load_images_for
+        from radiolatent.data.inputs import load_images_for
 
         return load_images_for(self.table.iloc[[row]])[0]
 
@@ -297,8 +297,7 @@ def umap_map(codes: np.ndarray, config: ExploreConfig) -> np.ndarray:
     """(N, 2) UMAP of the codes with the explorer's parameters, as `embed_2d(..., "umap")`
     computes it, with a progress bar over the layout epochs. Above `config.umap_fit_rows`
     rows UMAP is fitted on that many random rows and every other row is placed among its
-    nearest fitted codes (`place_among`): the layout's cost grows with the rows fitted, and
-    a full UMAP of 100,000 codes took 101 s on 2 cores."""
+    nearest fitted codes (`place_among`): the layout's cost grows with the rows fitted."""
     from radiolatent.downstream.maps import check_matrix
 
     codes = check_matrix(codes, "umap input", min_rows=3)

@@ -27,8 +27,8 @@ from safetensors.torch import load_file, save_file
 
 from radiolatent.config import SSL_METHODS, SSLModelConfig, VDVAEConfig, dataclass_from_dict
 from radiolatent.config.finetune import ClassifierConfig
-from radiolatent.errors import InputError
-from radiolatent.fileio import atomic_path, folder_command, folder_entries, write_text
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import atomic_path, folder_command, folder_entries, write_text
 
 #: bump when the layout of saved files changes.
 FORMAT_VERSION = 1

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from radiolatent.config.finetune import FinetuneRunConfig
+from radiolatent.core.errors import InputError, SettingError
 from radiolatent.data.dataset import RadioDataset, class_names
 from radiolatent.data.orientations import each_view
-from radiolatent.errors import InputError
 from radiolatent.models.checkpoint import CLASSIFIER_KIND, MODEL_JSON, load_model, read_json, save_model
 from radiolatent.models.classifier import Classifier
 from radiolatent.training.launch import TrainOptions, train
@@ -54,7 +54,7 @@ def labelled_images(ds: RadioDataset, spec: str, n_labels: int = 0, seed: int = 
     if len(values) < 2:
         raise InputError(spec, f"has labels of one class only ({names[0]}); a classifier needs two")
     if n_labels > len(keep):
-        raise InputError("--labels", f"{n_labels} is more than the {len(keep)} labelled rows of {spec}")
+        raise SettingError("labels", f"{n_labels} is more than the {len(keep)} labelled rows of {spec}")
     if 0 < n_labels < len(keep):
         chosen = _stratified_subset(y, n_labels, seed, spec)
         keep, y = keep[chosen], y[chosen]
@@ -65,7 +65,7 @@ def _stratified_subset(y: np.ndarray, n: int, seed: int, spec: str) -> np.ndarra
     from sklearn.model_selection import train_test_split
 
     if n < 2 * len(np.unique(y)):
-        raise InputError("--labels", f"{n} labelled rows of {spec} is too few: need at least 2 of each class")
+        raise SettingError("labels", f"{n} labelled rows of {spec} is too few: need at least 2 of each class")
     chosen, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
     return np.sort(chosen)
 
@@ -90,7 +90,7 @@ def finetune(
     try:
         recipe = FinetuneRecipe(run, data.labels, data.classes)
     except ValueError as exc:
-        raise InputError("--encoder", str(exc)) from None
+        raise SettingError("encoder", str(exc)) from None
     result = train(data.images, recipe, out_dir, **options)
     if _is_main():
         finish(Path(out_dir) / MODEL_DIR, data, np.asarray(result.valid_indices))

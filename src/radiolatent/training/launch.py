@@ -21,10 +21,10 @@ from typing import TypedDict, Unpack
 import numpy as np
 import torch
 
-from radiolatent import distributed
 from radiolatent.config import SSLRunConfig, VDVAERunConfig
 from radiolatent.config.distil import DistilRunConfig
-from radiolatent.errors import InputError
+from radiolatent.core import distributed
+from radiolatent.core.errors import InputError, SettingError
 from radiolatent.training.loop import train_process
 from radiolatent.training.recipes import Recipe
 from radiolatent.training.recipes.distil import DistilRecipe
@@ -77,7 +77,7 @@ def train_distil(
     try:
         recipe = DistilRecipe(config)
     except ValueError as exc:
-        raise InputError("--teacher", str(exc)) from None
+        raise SettingError("teacher", str(exc)) from None
     return train(images, recipe, out_dir, **options)
 
 

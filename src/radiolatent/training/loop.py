@@ -27,8 +27,8 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from radiolatent.errors import InputError
-from radiolatent.fileio import write_text
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import write_text
 from radiolatent.training.parts import (
     EMA,
     MetricsLog,

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from radiolatent.config import VDVAEConfig, VDVAERunConfig
-from radiolatent.errors import InputError
+from radiolatent.core.errors import SETTINGS, SettingError
 
 #: float32 copies of every parameter while training: the weights, their gradients, Adam's
 #: two moments and the EMA.
@@ -60,8 +60,8 @@ def check_vdvae_fits(run: VDVAERunConfig, device: torch.device) -> None:
     params, need = vdvae_training_bytes(run.model, run.train.batch_size)
     have = available_bytes(device)
     if need > have:
-        raise InputError(
-            "--config/--set",
+        raise SettingError(
+            SETTINGS,
             f"config '{run.name}': a VDVAE of {params / 1e6:,.0f} M parameters (model.widths "
             f"{run.model.widths}) at train.batch_size {run.train.batch_size} needs about {need / 2**30:.1f} GiB "
             f"to train, more than the {have / 2**30:.1f} GiB free on this {device.type.upper()}",

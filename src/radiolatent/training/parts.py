@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from radiolatent.config import PRECISIONS, LoopConfig
-from radiolatent.errors import InputError
-from radiolatent.fileio import write_text
+from radiolatent.core.errors import InputError
+from radiolatent.core.fileio import write_text
 
 #: what an optimiser takes: parameters, or parameter groups (dicts with "params").
 Params = Iterable[torch.nn.Parameter] | Iterable[dict[str, Any]]

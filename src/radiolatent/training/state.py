@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from radiolatent.config import dataclass_from_dict
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 from radiolatent.models.checkpoint import flatten_state, load_pair, save_pair, unflatten_state
 from radiolatent.training.parts import EMA
 from radiolatent.training.recipes import Recipe, RunConfig

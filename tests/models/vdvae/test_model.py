@@ -8,7 +8,7 @@ import torch
 from synthetic import blobs
 
 from radiolatent.config import VDVAEConfig
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 from radiolatent.models.checkpoint import load_model, save_model
 from radiolatent.models.vdvae import build_vdvae, gaussian_kl, get_config
 

@@ -9,10 +9,11 @@ import torch
 from synthetic import blobs
 
 from radiolatent.config.distil import get_distil_config
+from radiolatent.core.errors import InputError
 from radiolatent.data.orientations import view_mean
-from radiolatent.embedding import DIHEDRAL_ORDER, SHIPPED_MODEL
-from radiolatent.errors import InputError
+from radiolatent.embedding import DIHEDRAL_ORDER
 from radiolatent.models.checkpoint import load_model, save_model
+from radiolatent.models.shipped import SHIPPED_MODEL
 from radiolatent.models.vdvae import VDVAE
 from radiolatent.training import train_distil
 

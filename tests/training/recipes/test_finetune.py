@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from radiolatent.config.finetune import get_finetune_config
+from radiolatent.core.errors import InputError
 from radiolatent.data.dataset import RadioDataset, empty_meta
-from radiolatent.embedding import SHIPPED_MODEL
-from radiolatent.embedding.inputs import model_input
-from radiolatent.errors import InputError
+from radiolatent.data.inputs import model_input
 from radiolatent.models.checkpoint import load_model
 from radiolatent.models.classifier import Classifier, VDVAEBottomUp
+from radiolatent.models.shipped import SHIPPED_MODEL
 from radiolatent.training.finetune import finetune, fit_temperature, labelled_images, with_enough_steps
 from radiolatent.training.parts import split_indices
 
@@ -126,7 +126,7 @@ def test_labelled_rows_that_cannot_train_a_classifier_are_refused_in_one_line():
         labelled_images(_dataset([1] * 20), "mine")
     with pytest.raises(InputError, match="no labelled rows"):
         labelled_images(_dataset([-1] * 20), "mine")
-    with pytest.raises(InputError, match="--labels: 30 is more than the 20 labelled rows of mine"):
+    with pytest.raises(InputError, match="labels: 30 is more than the 20 labelled rows of mine"):
         labelled_images(_dataset([0, 1] * 10), "mine", n_labels=30)
     with pytest.raises(InputError, match="need at least 2 of each class"):
         labelled_images(_dataset([0, 1] * 10), "mine", n_labels=3)

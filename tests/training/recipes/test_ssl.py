@@ -7,7 +7,7 @@ import torch
 from synthetic import central_blobs, tiny_ssl
 
 from radiolatent.config import SSL_METHODS, get_ssl_config
-from radiolatent.errors import InputError
+from radiolatent.core.errors import InputError
 from radiolatent.models.checkpoint import load_model, load_pair
 from radiolatent.models.ssl import build_ssl
 from radiolatent.training import train_ssl, weight_checksum

@@ -37,7 +37,7 @@ from radiolatent.models.vdvae.layers import (
     gaussian_kl,
 )
 from radiolatent.models.vdvae.model import VDVAE, build_vdvae, get_config
-from radiolatent.models.vdvae.z0 import Z0Encoder
+from radiolatent.models.vdvae.z0 import Z0Encoder, z0_encoder
 
 __all__ = [
     "VDVAE",
@@ -54,4 +54,5 @@ __all__ = [
     "parse_blocks",
     "parse_widths",
     "stage_counts",
+    "z0_encoder",
 ]

@@ -22,7 +22,6 @@ from radiolatent.models.vdvae.layers import (
     mid_width,
     same_conv,
 )
-from radiolatent.models.vdvae.z0 import Z0Encoder
 
 #: `get_config(name)`: the named VDVAE setup ("tiny", "cpu", "paper").
 get_config = get_vdvae_config
@@ -156,11 +155,6 @@ class VDVAE(nn.Module):
         h = self.stream_start.expand(x.shape[0], -1, -1, -1)
         mean, _ = top.posterior_params(h, acts[top.res])
         return mean.flatten(1)
-
-    def z0_encoder(self) -> Z0Encoder:
-        """`encode_z0` as a separate inference-only module that computes only what z0's
-        posterior mean needs (embedding's fast path; same codes to ~1e-6)."""
-        return Z0Encoder(self).eval()
 
     @torch.no_grad()
     def encode_layers(self, x: torch.Tensor, pool: int = 1) -> dict[str, torch.Tensor]:

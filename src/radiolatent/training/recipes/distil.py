@@ -21,7 +21,7 @@ from torch import nn
 from radiolatent.config.distil import DistilRunConfig
 from radiolatent.data.orientations import DIHEDRAL_ORDER, view_mean
 from radiolatent.models.checkpoint import MODEL_JSON, load_model, model_dir, read_json, save_model
-from radiolatent.models.vdvae import VDVAE
+from radiolatent.models.vdvae import VDVAE, z0_encoder
 from radiolatent.training.parts import EMA, Plateau, make_optimizer, random_flips_and_turns, scheduled_lr, to_tensor
 from radiolatent.training.recipes import Batch, StepOutput
 
@@ -61,7 +61,7 @@ class DistilRecipe:
         if not isinstance(teacher, VDVAE):
             raise ValueError(f"{run.teacher} holds a {type(teacher).__name__}, not a VDVAE")
         self._image_size = teacher.cfg.image_size
-        self.teacher = teacher.z0_encoder()
+        self.teacher = z0_encoder(teacher)
         self.targets: dict[int, torch.Tensor] = {}
 
     @property

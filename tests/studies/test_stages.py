@@ -1,0 +1,35 @@
+"""Which stages the study runs: the VDVAE's single-pass codes from its distilled encoder."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from radiolatent.config import STUDY_DISTILLED, ReproduceConfig
+from radiolatent.studies.reproduce import WEIGHTS_DIR, fingerprint, study_stages
+
+
+def _stage(stages, name):
+    return next(s for s in stages if s.name == name)
+
+
+def test_retrain_distils_the_trained_vdvae_for_its_single_pass_codes():
+    stages, _ = study_stages(ReproduceConfig(), retrain=True)
+    distil = _stage(stages, "train-vdvae-distil")
+    assert distil.needs == ("pool", "train-vdvae")
+    assert _stage(stages, "embed-vdvae-single").needs == ("pool", "train-vdvae-distil")
+    assert _stage(stages, "embed-vdvae").needs == ("pool", "train-vdvae")  # +d8: the VAE's own encoder
+
+
+def test_the_shipped_distilled_encoder_makes_the_single_pass_vdvae_codes():
+    stages, _ = study_stages(ReproduceConfig())
+    single, main = _stage(stages, "embed-vdvae-single"), _stage(stages, "embed-vdvae")
+    assert single.params["model"] == fingerprint(WEIGHTS_DIR / STUDY_DISTILLED["vdvae"])
+    assert main.params["model"] == fingerprint(WEIGHTS_DIR / "vdvae-cpu")
+    assert _stage(stages, "embed-simclr-single").params["model"] == _stage(stages, "embed-simclr").params["model"]
+
+
+def test_without_distillation_one_pass_of_the_vae_is_used():
+    cfg = dataclasses.replace(ReproduceConfig(), distilled_single_pass=False)
+    stages, _ = study_stages(cfg, retrain=True)
+    assert "train-vdvae-distil" not in {s.name for s in stages}
+    assert _stage(stages, "embed-vdvae-single").needs == ("pool", "train-vdvae")
