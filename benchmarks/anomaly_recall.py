@@ -28,7 +28,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from radiolatent.config import DEFAULT_ACTIVE, get_density_config
+from radiolatent.config import DEFAULT_ACTIVE, preset
 from radiolatent.core.fileio import write_csv
 from radiolatent.data.codes import code_matrix, read_codes, select
 from radiolatent.downstream.recall import plot_recall, recall_benchmark
@@ -52,7 +52,7 @@ def run_case(table, name: str, args) -> None:
         interesting,
         config,
         seeds,
-        get_density_config(args.density_config),
+        preset("density", args.density_config),
         Path(args.out) / f"labels-{name}",
         progress=True,
         density_seeds=density_seeds,

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from radiolatent.config.downstream import CLUSTER_CONFIGS
+from radiolatent.config import preset
 from radiolatent.data.codes import code_matrix, read_codes, select
 from radiolatent.downstream.cluster import cluster_accuracy, fit_mixture
 
@@ -54,8 +54,8 @@ def main() -> None:
 def case_config(case: str):
     """paper-all-threads: [C]'s setting with BLAS on every core, as `cluster` ran before."""
     if case == "paper-all-threads":
-        return dataclasses.replace(CLUSTER_CONFIGS["paper"], threads=os.cpu_count() or 1)
-    return CLUSTER_CONFIGS[case]
+        return dataclasses.replace(preset("cluster", "paper"), threads=os.cpu_count() or 1)
+    return preset("cluster", case)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ import types
 import numpy as np
 import torch
 
-from radiolatent.config import get_density_config
+from radiolatent.config import preset
 from radiolatent.data.codes import code_matrix, read_codes, select
 from radiolatent.downstream.density import DensityModel, split_rows, standardiser
 
@@ -135,7 +135,7 @@ def main() -> None:
 
     density = import_denmarf()
     torch.set_num_threads(args.threads)
-    config = dataclasses.replace(get_density_config(args.config), threads=args.threads)
+    config = dataclasses.replace(preset("density", args.config), threads=args.threads)
     x = code_matrix(select(read_codes(args.codes), args.on))
     fit_rows, test_rows = split_rows(len(x), args.test_fraction, seed=1000 + args.seed)
     x_fit, x_test = x[fit_rows], x[test_rows]
@@ -159,7 +159,7 @@ def main() -> None:
             config.epochs,
         )
     else:
-        paper = get_density_config("paper")
+        paper = preset("density", "paper")
         blocks, hidden, lr, batch, epochs = paper.transforms, paper.hidden[0], paper.lr, config.batch_size, paper.epochs
     ran = min(epochs, args.denmarf_epochs or epochs)
     denmarf_input = config if args.denmarf_standardise == "same" else dataclasses.replace(config, standardise="scale")

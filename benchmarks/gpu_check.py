@@ -35,10 +35,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from radiolatent.config import EmbedConfig, get_density_config
+from radiolatent.config import EmbedConfig, preset
 from radiolatent.downstream.density import DensityModel
 from radiolatent.embedding import VDVAEEncoder, encode_images
-from radiolatent.models.vdvae import get_config
 from radiolatent.training import train_vdvae
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -76,7 +75,7 @@ def peak(device: torch.device) -> float:
 
 def train_speed(config: str, precision: str, device: torch.device, steps: int, batch: int | None, folder: Path) -> dict:
     """Two epochs of `steps` steps each; img/s of the second (warm) epoch."""
-    run = get_config(config)
+    run = preset("vdvae", config)
     batch = batch or run.train.batch_size
     train = dataclasses.replace(
         run.train,
@@ -136,7 +135,7 @@ def embed_speed(model_dir: str, device: torch.device, n: int, dihedral: bool) ->
 
 
 def density_check(codes: np.ndarray, device: torch.device, config_name: str) -> dict:
-    config = dataclasses.replace(get_density_config(config_name), epochs=20, patience=0)
+    config = dataclasses.replace(preset("density", config_name), epochs=20, patience=0)
     started = time.perf_counter()
     model = DensityModel(config, device).fit(codes, seed=0)
     fit_s = time.perf_counter() - started
@@ -155,7 +154,7 @@ def density_check(codes: np.ndarray, device: torch.device, config_name: str) -> 
 
 def torchrun_two_gpus(steps: int, folder: Path) -> dict:
     """`torchrun --nproc-per-node 2 -m radiolatent train vdvae --config cpu` on 2 GPUs (bf16)."""
-    batch = get_config("cpu").train.batch_size
+    batch = preset("vdvae", "cpu").train.batch_size
     cache = folder / "cache"
     write_pool_cache(cache, blobs(2 * steps * batch + batch, seed=2))
     torchrun = Path(sys.executable).with_name("torchrun")

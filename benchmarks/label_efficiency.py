@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from radiolatent.config.finetune import get_finetune_config
+from radiolatent.config.presets import preset
 from radiolatent.core.fileio import write_csv
 from radiolatent.data.codes import select
 from radiolatent.data.inputs import model_input
@@ -57,7 +57,7 @@ def fine_tuned(method: str, n: int, seed: int, ssl: str, work: Path, test) -> di
     """One fine-tuning run (the `cpu` recipe) and its MBC test scores."""
     encoder = str(model_path(ssl if method == "ssl" else "vdvae-cpu"))
     init = "random" if method == "scratch" else "pretrained"
-    run = dataclasses.replace(get_finetune_config("cpu"), encoder=encoder, init=init, data="mbc:train")
+    run = dataclasses.replace(preset("finetune", "cpu"), encoder=encoder, init=init, data="mbc:train")
     data = labelled_images(model_input("mbc:train"), "mbc:train", n if n < 729 else 0, seed)
     run = with_enough_steps(run, len(data.labels))
     out = work / f"{method}-n{n}-s{seed}"

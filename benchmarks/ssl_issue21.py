@@ -25,7 +25,7 @@ from single_pass import scored
 
 import radiolatent.data.ssl_views as ssl_views
 import radiolatent.models.checkpoint as checkpoint
-from radiolatent.config import DEFAULT_POOL, EmbedConfig, SSLViewConfig, get_ssl_config
+from radiolatent.config import DEFAULT_POOL, EmbedConfig, SSLViewConfig, preset
 from radiolatent.data.ssl_views import random_view, two_views
 from radiolatent.embedding import embed
 from radiolatent.embedding.encoders import get_encoder
@@ -118,7 +118,7 @@ def untrained_backbone(method: str = "simclr", stem_stride: int = 2) -> torch.nn
     """The `cpu` preset's ResNet-18 as `build_ssl(cfg, seed=0)` draws it: the shipped
     runs' starting weights (the backbone is drawn first, so all three methods share it).
     stem_stride=1: the same network with `paper`'s stem stride (full 64x64 grid)."""
-    cfg = dataclasses.replace(get_ssl_config(method, "cpu").model, stem_stride=stem_stride)
+    cfg = dataclasses.replace(preset(method, "cpu").model, stem_stride=stem_stride)
     return build_ssl(cfg, seed=0).backbone.eval()
 
 
@@ -164,14 +164,14 @@ def geometric_kept(x: torch.Tensor, rng_seed: int, cfg: SSLViewConfig) -> np.nda
 
 
 def crop_flux(draws: int) -> None:
-    preset = get_ssl_config("simclr", "cpu").views
+    views = preset("simclr", "cpu").views
     variants = {
         "cpu views (crop+rotation+flips)": preset,
         "crop only (no rotation)": dataclasses.replace(preset, rotate_p=0.0),
         "rotation only (full crop)": dataclasses.replace(preset, crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0)),
         "stronger crop, 50-100 % of the area (no preset)": dataclasses.replace(preset, crop_scale=(0.5, 1.0)),
         "identity (check)": dataclasses.replace(
-            preset, rotate_p=0.0, flip_p=0.0, crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0)
+            views, rotate_p=0.0, flip_p=0.0, crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0)
         ),
     }
     for spec in ("pool", "mbc", "frdeep-n"):
@@ -201,8 +201,8 @@ def invariance() -> None:
     between the codes of two different images (a random pairing), single pass; in brackets
     each as a fraction of the two-sources distance."""
     torch.set_num_threads(1)
-    preset = get_ssl_config("simclr", "cpu").views
-    always = dataclasses.replace(preset, jitter_p=1.0)
+    views = preset("simclr", "cpu").views
+    always = dataclasses.replace(views, jitter_p=1.0)
     for spec in ("mbc:test", "frdeep-n:test"):
         images = np.asarray(set_input(spec, DEFAULT_POOL)[0].images)
         x = torch.from_numpy(images.astype(np.float32) / 255)[:, None]

@@ -27,7 +27,7 @@ import time
 import numpy as np
 import torch
 
-from radiolatent.config import EmbedConfig, get_ssl_config
+from radiolatent.config import EmbedConfig, preset
 from radiolatent.embedding import batched, get_encoder
 from radiolatent.models.checkpoint import load_model
 from radiolatent.models.shipped import model_path
@@ -40,7 +40,7 @@ def _images(n: int) -> torch.Tensor:
 
 def train_speed(method: str, name: str, steps: int, batch: int) -> float:
     """Training images/second over `steps` timed steps (after one warm-up step)."""
-    recipe = SSLRecipe(get_ssl_config(method, name))
+    recipe = SSLRecipe(preset(method, name))
     model = recipe.build(seed=0).train()
     optimizer = recipe.optimizer(model)
     rng = np.random.default_rng(0)
@@ -60,7 +60,7 @@ def train_speed(method: str, name: str, steps: int, batch: int) -> float:
 @torch.no_grad()
 def embed_speed(method: str, name: str, batches: int, batch: int) -> float:
     """Backbone (512-d representation) images/second, eval mode."""
-    backbone = SSLRecipe(get_ssl_config(method, name)).build(seed=0).backbone.eval()
+    backbone = SSLRecipe(preset(method, name)).build(seed=0).backbone.eval()
     x = _images(batch)
     backbone(x)
     started = time.perf_counter()
@@ -112,7 +112,7 @@ def main() -> None:
     print(f"threads={args.threads} batch={args.batch}")
     for method in args.methods:
         for name in args.configs:
-            run = get_ssl_config(method, name)
+            run = preset(method, name)
             steps = args.paper_steps if name == "paper" else args.train_steps
             params = sum(p.numel() for p in SSLRecipe(run).build(0).backbone.parameters())
             train = train_speed(method, name, steps, args.batch)

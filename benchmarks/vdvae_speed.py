@@ -35,11 +35,11 @@ from pathlib import Path
 
 import torch
 
-from radiolatent.config import EmbedConfig
+from radiolatent.config import EmbedConfig, preset
 from radiolatent.data.orientations import view_mean
 from radiolatent.embedding import VDVAE_CPU_BATCH, VDVAEEncoder, batched, dihedral_views, encode_images
 from radiolatent.models.shipped import SHIPPED_MODEL
-from radiolatent.models.vdvae import build_vdvae, get_config, z0_encoder
+from radiolatent.models.vdvae import build_vdvae, z0_encoder
 from radiolatent.training import EMA, make_optimizer, vdvae_objective
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # tests/synthetic.py
@@ -68,7 +68,7 @@ def timed_steps(objective, model: torch.nn.Module, optimizer, grad_clip: float, 
 
 def train_speed(name: str, steps: int) -> float:
     """Training images/second over `steps` timed steps (after one warm-up step)."""
-    run = get_config(name)
+    run = preset("vdvae", name)
     model = build_vdvae(run.model, seed=0).train()
     optimizer = make_optimizer(run.train, model.parameters())
     ema = EMA(model, run.train.ema_decay)
@@ -88,7 +88,7 @@ def embed_speed(name: str, batches: int, threads: int) -> float:
     """z0 embedding images/second as embedding.VDVAEEncoder runs it (the inference-only
     Z0Encoder, channels-last weights, batches of VDVAE_CPU_BATCH, `threads` batches at once
     on one OpenMP thread each)."""
-    run = get_config(name)
+    run = preset("vdvae", name)
     model = build_vdvae(run.model, seed=0).eval().to(memory_format=torch.channels_last)
     z0 = z0_encoder(model).to(memory_format=torch.channels_last)
     images = torch.randint(0, 256, (batches * VDVAE_CPU_BATCH * threads, 64, 64), dtype=torch.uint8).numpy()
@@ -197,10 +197,10 @@ def distil_speed(steps: int) -> float:
 
     import numpy as np
 
-    from radiolatent.config.distil import get_distil_config
+    from radiolatent.config.presets import preset
     from radiolatent.training.recipes.distil import DistilRecipe
 
-    run = replace(get_distil_config("cpu"), teacher=str(SHIPPED_MODEL))
+    run = replace(preset("distil", "cpu"), teacher=str(SHIPPED_MODEL))
     recipe = DistilRecipe(run)
     model = recipe.build(seed=0)
     optimizer = recipe.optimizer(model)
@@ -258,7 +258,7 @@ def main() -> None:
         compare_embed(args.compare_images, args.rounds, args.threads, args.full_model)
     for name in args.configs:
         steps = args.paper_steps if name == "paper" else args.train_steps
-        model = build_vdvae(get_config(name).model)
+        model = build_vdvae(preset("vdvae", name).model)
         n_params = sum(p.numel() for p in model.parameters())
         train = train_speed(name, steps)
         embed = embed_speed(name, 1 if name == "paper" else args.embed_batches, args.threads)

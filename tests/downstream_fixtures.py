@@ -12,12 +12,12 @@ import pandas as pd
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
-from radiolatent.config import DEFAULT_ACTIVE, get_density_config
+from radiolatent.config import DEFAULT_ACTIVE, preset
 from radiolatent.data.codes import make_codes_table
 from radiolatent.downstream.oracles import ColumnOracle
 
 SMALL = dataclasses.replace(DEFAULT_ACTIVE, budget=40, n_restarts=0)
-TINY = get_density_config("tiny")
+TINY = preset("density", "tiny")
 
 
 def planted(n: int = 600, d: int = 12, cluster: int = 25, seed: int = 0):

@@ -30,9 +30,9 @@ def tiny_ssl(method: str, epochs: int = 1):
     """The `tiny` SSL run config of `method`, for `epochs` epochs."""
     import dataclasses
 
-    from radiolatent.config import get_ssl_config
+    from radiolatent.config import preset
 
-    run = get_ssl_config(method, "tiny")
+    run = preset(method, "tiny")
     return dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=epochs))
 
 

@@ -97,7 +97,7 @@ def test_cluster_montage(rgz_table, tmp_path):
 
 def test_density_gallery(rgz_table, tmp_path):
     model, scores, figures = tmp_path / "maf", tmp_path / "loglik.csv", tmp_path / "figures"
-    assert run("density", "fit", "--codes", rgz_table, "--on", "pool", "--out", model, "--set", "epochs=2") == 0
+    assert run("density", "fit", "--codes", rgz_table, "--in", "pool", "--out", model, "--set", "epochs=2") == 0
     assert run("density", "score", "--codes", rgz_table, "--model", model, "--out", scores) == 0
     assert (
         run(
@@ -107,7 +107,7 @@ def test_density_gallery(rgz_table, tmp_path):
             scores,
             "--codes",
             rgz_table,
-            "--set",
+            "--gallery",
             "pool",
             "-n",
             "4",
@@ -196,7 +196,7 @@ def test_classify_and_knn_beside_the_pool(rgz_table, capsys):
         )
         == 0
     )
-    assert run("knn", "--codes", rgz_table, "--protocol", "c", "--set", "mbc", "--splits", "2") == 0
+    assert run("knn", "--codes", rgz_table, "--protocol", "c", "--in", "mbc", "--splits", "2") == 0
     capsys.readouterr()
     # the pool has no labels: training on it is refused in one line
     assert (

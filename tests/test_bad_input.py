@@ -35,7 +35,7 @@ from astropy.io import fits
 from fixtures_rgz import py2_pickle, write_rgz_fixture
 
 from radiolatent.cli import main
-from radiolatent.config import META_COLUMNS, VDVAERunConfig, dataclass_from_dict, get_vdvae_config
+from radiolatent.config import META_COLUMNS, VDVAERunConfig, dataclass_from_dict, preset
 from radiolatent.core.errors import InputError
 from radiolatent.core.fileio import atomic_path, check_output, write_text
 from radiolatent.data.codes import make_codes_table, read_codes, write_codes
@@ -278,7 +278,7 @@ def test_a_bad_setting_is_refused_before_any_work(tmp_path, capsys, model, setti
 def test_a_bad_density_setting_is_refused(tmp_path, capsys, codes):
     out = tmp_path / "maf"
     code, _, err = run(
-        capsys, "density", "fit", "--codes", codes, "--on", "frdeep-n", "--set", "epochs=-1", "--out", out
+        capsys, "density", "fit", "--codes", codes, "--in", "frdeep-n", "--set", "epochs=-1", "--out", out
     )
     assert code == 2
     error_line(err, "epochs must be at least 1")
@@ -286,7 +286,7 @@ def test_a_bad_density_setting_is_refused(tmp_path, capsys, codes):
 
 
 def test_a_saved_config_with_a_bad_setting_is_refused():
-    saved = dataclasses.asdict(get_vdvae_config("tiny"))
+    saved = dataclasses.asdict(preset("vdvae", "tiny"))
     saved["train"]["epochs"] = -3
     with pytest.raises(InputError, match="epochs must be at least 1"):
         dataclass_from_dict(VDVAERunConfig, saved)
@@ -651,11 +651,11 @@ TRAIN_SCRIPT = textwrap.dedent("""
     import torch
     sys.path.insert(0, sys.argv[2])
     from synthetic import blobs
-    from radiolatent.models.vdvae import get_config
+    from radiolatent.config import preset
     from radiolatent.training import train_vdvae
 
     torch.set_num_threads(1)
-    run = get_config("tiny")
+    run = preset("vdvae", "tiny")
     run = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=2))
     train_vdvae(blobs(40, 0), run, sys.argv[1], seed=0, progress=False, stop_after=1)
     os.kill(os.getpid(), signal.SIGKILL)  # dies after the first epoch's checkpoint, as kill -9 would
@@ -667,11 +667,11 @@ def test_a_killed_training_run_resumes_to_the_weights_of_an_uninterrupted_one(tm
     import torch
     from synthetic import blobs
 
-    from radiolatent.models.vdvae import get_config
+    from radiolatent.config import preset
     from radiolatent.training import train_vdvae, weight_checksum
 
     torch.set_num_threads(1)
-    run_config = get_config("tiny")
+    run_config = preset("vdvae", "tiny")
     run_config = dataclasses.replace(run_config, train=dataclasses.replace(run_config.train, epochs=2))
     whole = train_vdvae(blobs(40, 0), run_config, tmp_path / "whole", seed=0, progress=False)
 

@@ -93,9 +93,7 @@ def test_reproduce_refuses_a_folder_of_the_users_own_files(tmp_path, capsys):
     (folder / "index.html").write_text("<p>my page</p>")
     (folder / "photo.fits").write_bytes(b"SIMPLE")
     before = snapshot(folder)
-    _refused(
-        capsys, "reproduce", "--profile", "quick", "--out", folder, words=[str(folder), "not empty", "--overwrite"]
-    )
+    _refused(capsys, "reproduce", "--config", "quick", "--out", folder, words=[str(folder), "not empty", "--overwrite"])
     assert snapshot(folder) == before
 
 
@@ -247,7 +245,7 @@ def test_an_image_pointer_that_names_a_text_file_is_named(tmp_path, capsys):
     "args",
     [
         ["knn", "--protocol", "b", "--train", "frdeep-n", "--test", "frdeep-n", "-k", "50"],
-        ["knn", "--protocol", "c", "--set", "frdeep-n", "-k", "5"],
+        ["knn", "--protocol", "c", "--in", "frdeep-n", "-k", "5"],
     ],
     ids=["k-above-train-set", "k-above-evaluated-split"],
 )
@@ -495,7 +493,7 @@ CASES = {
     ("train byol", "--out"): (["train", "byol", "--config", "tiny", "--out", "OUT"], True),
     ("train simsiam", "--out"): (["train", "simsiam", "--config", "tiny", "--out", "OUT"], True),
     ("train distil", "--out"): (["train", "distil", "--config", "tiny", "--out", "OUT"], True),
-    ("train finetune", "--out"): (["train", "finetune", "--config", "tiny", "--labels", "40", "--out", "OUT"], True),
+    ("train finetune", "--out"): (["train", "finetune", "--config", "tiny", "--n-labels", "40", "--out", "OUT"], True),
     ("train supervised", "--out"): (["train", "supervised", "--out", "OUT"], True),
     ("embed", "--out"): (["embed", "--model", "pixels-pca", "--data", "mbc:test", "--out", "OUT"], False),
     ("reconstruct", "--out"): (["reconstruct", "--model", "vdvae-cpu", "-o", "OUT"], False),
@@ -512,7 +510,7 @@ CASES = {
     ("map", "--out"): (["map", "--codes", "CODES", "--in", "frdeep-n", "-o", "OUT"], False),
     ("importance", "--out"): (["importance", "--codes", "CODES", "--in", "frdeep-n", "-o", "OUT"], False),
     ("cluster", "--out"): (["cluster", "--codes", "CODES", "-o", "OUT"], True),
-    ("density fit", "--out"): (["density", "fit", "--codes", "CODES", "--on", "frdeep-n", "--out", "OUT"], True),
+    ("density fit", "--out"): (["density", "fit", "--codes", "CODES", "--in", "frdeep-n", "--out", "OUT"], True),
     ("density score", "--out"): (["density", "score", "--codes", "CODES", "--model", "m", "--out", "OUT"], False),
     ("density plot", "--out"): (["density", "plot", "--scores", "CODES", "--codes", "CODES", "--out", "OUT"], True),
     ("anomaly label", "--labels"): (["anomaly", "label", "--codes", "CODES", "--labels", "OUT"], False),
@@ -522,7 +520,7 @@ CASES = {
     ("explore", "--labels"): (["explore", "--codes", "CODES", "--labels", "OUT", "--no-browser"], False),
     ("predict", "--out"): (["predict", "--codes", "CODES", "--train", "frdeep-n", "--out", "OUT"], False),
     ("reproduce", "--out"): (["reproduce", "--out", "OUT"], True),
-    ("cut-study", "--out"): (["cut-study", "--model", "simclr", "--out", "OUT"], True),
+    ("cut-study", "--out"): (["cut-study", "--method", "simclr", "--out", "OUT"], True),
 }
 
 

@@ -128,13 +128,13 @@ def test_cli_rank_and_benchmark_write_their_files(tmp_path, capsys):
 
 
 def test_cli_benchmark_ranks_by_a_given_density_model_once(tmp_path):
-    from radiolatent.config import get_density_config
+    from radiolatent.config import preset
     from radiolatent.downstream.density import DensityModel
 
     x, interesting = planted(200)
     codes = str(tmp_path / "codes.parquet")
     write_codes(table_for(x, interesting), codes)
-    model = DensityModel(get_density_config("tiny")).fit(x, seed=3)
+    model = DensityModel(preset("density", "tiny")).fit(x, seed=3)
     model.save(tmp_path / "maf")
     args = parser().parse_args(
         [

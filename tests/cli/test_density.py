@@ -102,7 +102,7 @@ def test_cli_fit_score_plot_write_their_files(tmp_path, monkeypatch, capsys):
                 str(tmp_path / "ll.csv"),
                 "--codes",
                 codes,
-                "--set",
+                "--gallery",
                 "mbc-like",
                 "-n",
                 "6",
@@ -128,7 +128,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
     write_codes(codes_table(banana(50), "pool"), tmp_path / "codes.parquet")
     codes = str(tmp_path / "codes.parquet")
-    assert main(["density", "fit", "--codes", codes, "--on", "nosuchset", "--config", "tiny"]) == 2
+    assert main(["density", "fit", "--codes", codes, "--in", "nosuchset", "--config", "tiny"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "nosuchset" in err and "\n" not in err
     assert main(["density", "score", "--codes", codes, "--model", str(tmp_path / "nomodel")]) == 2

@@ -24,7 +24,7 @@ def _one_error(err: str, *words: str) -> None:
 
 def test_a_classifier_fine_tuned_on_40_labels_predicts_mbc_test_from_its_images(tmp_path, capsys):
     run = tmp_path / "run"
-    code, said, _ = _run(capsys, "train", "finetune", "--config", "tiny", "--labels", 40, "--out", run)
+    code, said, _ = _run(capsys, "train", "finetune", "--config", "tiny", "--n-labels", 40, "--out", run)
     assert code == 0 and "on 40 labelled images of mbc:train" in said and "classifier in" in said
     out = tmp_path / "p.csv"
     code, said, _ = _run(capsys, "predict", "--model", run, "--data", "mbc:test", "--out", out)
@@ -39,7 +39,7 @@ def test_a_classifier_fine_tuned_on_40_labels_predicts_mbc_test_from_its_images(
     "args, words",
     [
         (["train", "finetune", "--train", "mbc:test"], ["mbc:test", "is a test split"]),
-        (["train", "finetune", "--labels", 5000], ["--labels", "5000 is more than the 729 labelled rows"]),
+        (["train", "finetune", "--n-labels", 5000], ["--n-labels", "5000 is more than the 729 labelled rows"]),
         (["train", "finetune", "--encoder", "pixels-pca"], ["pixels-pca", "no such model"]),
         (["train", "finetune", "--encoder", "finetuned-mbc"], ["--encoder", "holds a classifier, not an encoder"]),
         (["train", "finetune", "--set", "train.encoder_lr_factor=3"], ["encoder_lr_factor"]),
@@ -66,7 +66,7 @@ def test_classes_can_come_from_the_explorers_label_file(tmp_path, capsys):
     for i, ident in enumerate(meta["id"]):  # the explorer's interest scores, 1 and 4, as two classes
         store.add(str(ident), 4.0 if i % 2 else 1.0)
     run = tmp_path / "run"
-    argv = ["train", "finetune", "--train", "frdeep-n:train", "--label-file", store.path, "--config", "tiny"]
+    argv = ["train", "finetune", "--train", "frdeep-n:train", "--labels", store.path, "--config", "tiny"]
     code, said, _ = _run(capsys, *argv, "--out", run)
     assert code == 0 and "on 40 labelled images of frdeep-n:train (20 1, 20 4)" in said
     assert main(["predict", "--model", str(run), "--data", "frdeep-n:test", "--out", str(tmp_path / "p.csv")]) == 0

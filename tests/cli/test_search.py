@@ -12,7 +12,9 @@ from downstream_fixtures import random_codes, table_of
 def test_cli_search_and_duplicates_write_their_files(tmp_path, monkeypatch, capsys):
     import argparse
 
-    from radiolatent.cli.search import cmd_duplicates, cmd_search, register
+    from radiolatent.cli import duplicates
+    from radiolatent.cli.duplicates import cmd_duplicates
+    from radiolatent.cli.search import cmd_search, register
     from radiolatent.data import inputs
     from radiolatent.data.codes import write_codes
 
@@ -31,7 +33,9 @@ def test_cli_search_and_duplicates_write_their_files(tmp_path, monkeypatch, caps
         raising=False,
     )
     parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
+    subparsers = parser.add_subparsers()
+    register(subparsers)
+    duplicates.register(subparsers)
     args = parser.parse_args(
         [
             "search",

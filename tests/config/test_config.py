@@ -30,11 +30,10 @@ from radiolatent.config import (
     check_config,
     config_hash,
     dataclass_from_dict,
-    get_ssl_config,
-    get_vdvae_config,
     override,
+    preset,
 )
-from radiolatent.config.finetune import ClassifierConfig, FinetuneTrainConfig, get_finetune_config
+from radiolatent.config.finetune import ClassifierConfig, FinetuneTrainConfig
 from radiolatent.core.errors import InputError
 
 WEIGHTS = Path(radiolatent.__file__).parent / "weights"
@@ -56,11 +55,11 @@ def json_round_trip(config):
 
 
 def test_override_sets_nested_settings_parsed_as_their_type():
-    run = override(get_vdvae_config("tiny"), ["train.epochs=3", "model.aux_weight=1", "train.flips_and_turns=false"])
+    run = override(preset("vdvae", "tiny"), ["train.epochs=3", "model.aux_weight=1", "train.flips_and_turns=false"])
     assert run.train.epochs == 3 and isinstance(run.train.epochs, int)
     assert run.model.aux_weight == 1.0 and isinstance(run.model.aux_weight, float)
     assert run.train.flips_and_turns is False
-    assert run.model == dataclasses.replace(get_vdvae_config("tiny").model, aux_weight=1.0)
+    assert run.model == dataclasses.replace(preset("vdvae", "tiny").model, aux_weight=1.0)
     flow = override(DENSITY_CONFIGS["tiny"], ["hidden=64,16", "standardise=scale"])
     assert flow.hidden == (64, 16) and flow.standardise == "scale"
 
@@ -86,13 +85,13 @@ def test_override_reads_a_setting_that_is_none_by_its_annotation():
 )
 def test_override_refuses_bad_paths_and_values_naming_the_assignment(item, message):
     with pytest.raises(ValueError, match=message) as err:
-        override(get_vdvae_config("tiny"), [item])
+        override(preset("vdvae", "tiny"), [item])
     assert repr(item) in str(err.value) and "\n" not in str(err.value)
 
 
 def test_override_reports_every_bad_setting_with_its_path_in_one_line():
     with pytest.raises(InputError) as err:
-        override(get_vdvae_config("cpu"), ["model.likelihood=poisson", "train.epochs=-3", "train.optimizer=lars"])
+        override(preset("vdvae", "cpu"), ["model.likelihood=poisson", "train.epochs=-3", "train.optimizer=lars"])
     message = str(err.value)
     assert "\n" not in message and message.startswith("config 'cpu'")
     assert "model.likelihood must be one of ['dmol', 'gaussian'] (got 'poisson')" in message
@@ -101,9 +100,9 @@ def test_override_reports_every_bad_setting_with_its_path_in_one_line():
 
 
 def test_override_accepts_each_training_its_own_optimizers():
-    assert override(get_ssl_config("byol", "tiny"), ["train.optimizer=lars"]).train.optimizer == "lars"
+    assert override(preset("byol", "tiny"), ["train.optimizer=lars"]).train.optimizer == "lars"
     with pytest.raises(InputError, match=r"train\.lr_schedule must be one of"):
-        override(get_ssl_config("byol", "tiny"), ["train.lr_schedule=step"])
+        override(preset("byol", "tiny"), ["train.lr_schedule=step"])
 
 
 # --- Literal options checked when a config is built -------------------------------------
@@ -135,8 +134,8 @@ def test_replace_is_checked_too():
 
 
 def test_dataclass_from_dict_round_trips_every_preset_through_json():
-    for preset in PRESETS:
-        assert json_round_trip(preset) == preset
+    for named in PRESETS:
+        assert json_round_trip(named) == named
 
 
 def test_dataclass_from_dict_rebuilds_nested_configs_and_tuples():
@@ -161,7 +160,7 @@ def test_dataclass_from_dict_refuses_unknown_keys_and_non_mappings():
 
 
 def test_dataclass_from_dict_checks_every_setting_with_its_path():
-    data = dataclasses.asdict(get_vdvae_config("tiny"))
+    data = dataclasses.asdict(preset("vdvae", "tiny"))
     data["model"]["likelihood"] = "poisson"
     data["train"]["lr"] = -1.0
     with pytest.raises(InputError) as err:
@@ -177,25 +176,25 @@ def test_shipped_checkpoint_configs_load_to_the_values_saved(folder):
     assert json.loads(json.dumps(dataclasses.asdict(config))) == meta["config"]
     # the shipped checkpoints are the `cpu` presets (a classifier: its encoder's and head's)
     if meta["kind"] == "classifier":
-        head = get_finetune_config("cpu")
-        assert config.vdvae == get_vdvae_config("cpu").model
+        head = preset("finetune", "cpu")
+        assert config.vdvae == preset("vdvae", "cpu").model
         assert (config.head_hidden, config.dropout) == (head.head_hidden, head.dropout)
         return
-    preset = get_vdvae_config("cpu") if meta["kind"] == "vdvae" else get_ssl_config(meta["kind"], "cpu")
-    assert config == preset.model
+    run = preset("vdvae", "cpu") if meta["kind"] == "vdvae" else preset(meta["kind"], "cpu")
+    assert config == run.model
 
 
 # --- presets and the shared loop config -----------------------------------------------------
 
 
 def test_every_preset_is_valid():
-    for preset in PRESETS:
-        assert check_config(preset) is preset
+    for named in PRESETS:
+        assert check_config(named) is named
     assert set(SSL_CONFIGS) == set(SSL_METHODS)
 
 
 def test_bare_vdvae_and_train_configs_are_the_cpu_preset():
-    cpu = get_vdvae_config("cpu")
+    cpu = preset("vdvae", "cpu")
     assert (VDVAEConfig(), TrainConfig()) == (cpu.model, cpu.train)
 
 
@@ -222,14 +221,14 @@ def test_both_trainings_share_one_loop_config():
         "lr_schedule",
         "freeze_epochs",
         "encoder_lr_factor",
-        "labels",
+        "n_labels",
         "class_balanced",
         "min_steps",
     }
 
 
 def test_a_saved_training_config_loads_to_identical_values():
-    for run in (get_vdvae_config("paper"), get_ssl_config("simclr", "paper")):
+    for run in (preset("vdvae", "paper"), preset("simclr", "paper")):
         saved = json.loads(json.dumps(dataclasses.asdict(run)))
         rebuilt = dataclass_from_dict(type(run), saved)
         assert rebuilt == run and type(rebuilt.train) is type(run.train)

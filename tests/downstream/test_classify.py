@@ -18,6 +18,7 @@ from sklearn.svm import SVC
 from synthetic import two_classes
 
 from radiolatent.cli import classify as cli_classify
+from radiolatent.cli import knn as cli_knn
 from radiolatent.config import DEFAULT_CLASSIFY
 from radiolatent.core.errors import InputError
 from radiolatent.data.codes import make_codes_table, write_codes
@@ -213,7 +214,9 @@ def test_bad_labels_and_selections():
 
 def _cli(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    cli_classify.register(parser.add_subparsers(dest="command", required=True))
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    cli_classify.register(subparsers)
+    cli_knn.register(subparsers)
     return parser.parse_args(argv)
 
 
@@ -303,7 +306,7 @@ def test_cli_several_codes_and_json(tmp_path, capsys):
     with pytest.raises(InputError, match="xgb"):
         args.handler(args)
 
-    args = _cli(["knn", "--codes", str(model), "--protocol", "c", "--set", "mbc:train", "--splits", "3", "--json"])
+    args = _cli(["knn", "--codes", str(model), "--protocol", "c", "--in", "mbc:train", "--splits", "3", "--json"])
     args.handler(args)
     doc = json.loads(capsys.readouterr().out)
     assert doc["n_splits"] == 3 and 0 <= doc["mean"] <= 1

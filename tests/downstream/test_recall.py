@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from downstream_fixtures import SMALL, planted, table_for
 
-from radiolatent.config import get_density_config
+from radiolatent.config import preset
 from radiolatent.data.labels import LabelStore
 from radiolatent.downstream.oracles import ScoreOracle
 from radiolatent.downstream.recall import benchmark_rows, recall_at, recall_benchmark, recall_curve
@@ -31,7 +31,7 @@ def test_benchmark_curves_do_not_depend_on_worker_processes():
             interesting,
             dataclasses.replace(SMALL, jobs=jobs),
             seeds=(0, 1),
-            density_config=get_density_config("tiny"),
+            density_config=preset("density", "tiny"),
         ).curves
         for jobs in (1, 2)
     ]
@@ -75,7 +75,7 @@ def test_benchmark_rows_with_a_graded_column_oracle_writes_it_in_the_csv(tmp_pat
         seeds=(0,),
         progress=False,
         config=dataclasses.replace(SMALL, budget=20, jobs=1),
-        density_config=get_density_config("tiny"),
+        density_config=preset("density", "tiny"),
         oracle="column:las_arcsec:20:200",
     )
     csv = pd.read_csv(tmp_path / "recall_at_k.csv")

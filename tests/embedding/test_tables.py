@@ -72,10 +72,10 @@ def test_search_command_with_an_image_file(tmp_path):
 
 def test_embed_with_a_trained_model(tmp_path):
     """A tiny VDVAE run embeds through the same command, z0 as the code."""
-    from radiolatent.config import get_vdvae_config, override
+    from radiolatent.config import override, preset
     from radiolatent.training import train_vdvae
 
-    run = override(get_vdvae_config("tiny"), ["train.epochs=1"])
+    run = override(preset("vdvae", "tiny"), ["train.epochs=1"])
     images = np.asarray(model_input("mbc:test").images)
     train_vdvae(images, run, tmp_path / "vdvae-tiny-run", progress=False)
     out = tmp_path / "codes.parquet"

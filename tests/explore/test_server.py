@@ -342,11 +342,11 @@ def test_anomaly_ranking(client):
 
 
 def test_log_likelihood_from_a_density_model(codes_path, table, tmp_path):
-    from radiolatent.config import get_density_config
+    from radiolatent.config import preset
     from radiolatent.downstream.density import DensityModel
 
     codes = code_matrix(table)
-    model = DensityModel(dataclasses.replace(get_density_config("tiny"), epochs=3)).fit(codes)
+    model = DensityModel(dataclasses.replace(preset("density", "tiny"), epochs=3)).fit(codes)
     model.save(tmp_path / "density")
     client = make_client(codes_path, tmp_path / "labels.jsonl", density_dir=tmp_path / "density")
     assert client.get("/api/info").json()["density"] is True

@@ -78,5 +78,5 @@ def test_the_summary_gives_the_standard_error_as_b():
 
 
 def test_bad_thresholds_are_refused(tmp_path, capsys):
-    code = main(["cut-study", "--model", "byol", "--thresholds", "10,-5", "--out", str(tmp_path / "z")])
+    code = main(["cut-study", "--method", "byol", "--thresholds", "10,-5", "--out", str(tmp_path / "z")])
     assert code == 2 and "--thresholds" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
-    assert main(["reproduce", "--profile", "quick", "--out", str(out)]) == 0
+    assert main(["reproduce", "--config", "quick", "--out", str(out)]) == 0
     return out
 
 
@@ -48,7 +49,7 @@ def test_the_page_shows_every_encoder_map_and_held_out_reconstructions(report):
     assert doc["stages"]["generative"]["held_out_pool"] == 221  # the shipped VDVAE's validation split
     page = (report / "index.html").read_text()
     for alt in ("t-SNE of vdvae codes (single pass)", "pool images held out of the VDVAE's training"):
-        assert f'alt="{alt}' in page.replace("&#x27;", "'")
+        assert f'alt="{alt}' in html.unescape(page)
     assert "missing figure" not in page and "single pass: best clf" in page
 
 
@@ -66,7 +67,7 @@ def test_held_out_pool_images_were_not_trained_on():
 
 
 def test_a_rerun_skips_every_finished_stage(report, capsys):
-    assert main(["reproduce", "--profile", "quick", "--out", str(report)]) == 0
+    assert main(["reproduce", "--config", "quick", "--out", str(report)]) == 0
     doc = json.loads((report / "results.json").read_text())
     assert all(t["cached"] for t in doc["timings"].values())
     assert "up to date" in capsys.readouterr().out
@@ -77,14 +78,14 @@ def test_more_seeds_rerun_only_the_stages_that_use_seeds(report):
     import shutil
 
     shutil.copytree(report, out)
-    assert main(["reproduce", "--profile", "quick", "--seeds", "2", "--out", str(out)]) == 0
+    assert main(["reproduce", "--config", "quick", "--seeds", "2", "--out", str(out)]) == 0
     timings = json.loads((out / "results.json").read_text())["timings"]
     ran = {name for name, t in timings.items() if not t["cached"]}
     assert ran == {"table2-vdvae", "table2-pixels-pca", "anomaly"}
 
 
 def test_bad_seeds_are_a_one_line_error(tmp_path, capsys):
-    assert main(["reproduce", "--profile", "quick", "--seeds", "0", "--out", str(tmp_path)]) == 2
+    assert main(["reproduce", "--config", "quick", "--seeds", "0", "--out", str(tmp_path)]) == 2
     assert "--seeds" in capsys.readouterr().err
 
 
@@ -106,15 +107,14 @@ def test_the_study_runs_on_a_pool_with_an_rgz_folder_added(tmp_path, monkeypatch
 
     from fixtures_rgz import write_rgz_fixture
 
-    from radiolatent.cli import reproduce as cli_reproduce
-    from radiolatent.config import DEFAULT_POOL, config_hash
+    from radiolatent.config import DEFAULT_POOL, REPRODUCE_CONFIGS, config_hash
 
     write_rgz_fixture(tmp_path / "rgz", n_batches=2, per_batch=6)
     # the VDVAE alone: every stage of the study, without a floor's embedding
-    monkeypatch.setitem(cli_reproduce.PROFILES, "quick", dataclasses.replace(QUICK_REPRODUCE, encoders=("vdvae",)))
+    monkeypatch.setitem(REPRODUCE_CONFIGS, "quick", dataclasses.replace(QUICK_REPRODUCE, encoders=("vdvae",)))
     out = tmp_path / "report"
     source = f"rgz-dr1@{tmp_path / 'rgz'}"
-    assert main(["reproduce", "--profile", "quick", "--add", source, "--out", str(out)]) == 0
+    assert main(["reproduce", "--config", "quick", "--add", source, "--out", str(out)]) == 0
     doc = json.loads((out / "results.json").read_text())
     assert {
         "pool",
@@ -134,6 +134,6 @@ def test_the_study_runs_on_a_pool_with_an_rgz_folder_added(tmp_path, monkeypatch
     codes = read_codes(out / "stages" / "embed-vdvae" / "codes.parquet")
     pooled = codes[codes["set"] == "pool"]
     assert len(pooled) == pool["size"] and (pooled["dataset"] == "rgz-dr1").sum() == rgz["kept"]
-    page = (out / "index.html").read_text()
+    page = html.unescape((out / "index.html").read_text())
     assert source in page and "a user's pool" in page and pool["key"] in page
     assert "missing figure" not in page

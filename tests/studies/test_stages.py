@@ -33,3 +33,21 @@ def test_without_distillation_one_pass_of_the_vae_is_used():
     stages, _ = study_stages(cfg, retrain=True)
     assert "train-vdvae-distil" not in {s.name for s in stages}
     assert _stage(stages, "embed-vdvae-single").needs == ("pool", "train-vdvae")
+
+
+def test_a_stage_name_is_its_typed_id_and_reads_back():
+    """Stage folders are named from typed ids (studies/ids.py), never assembled by hand;
+    the report reads the names of results.json back into the same ids."""
+    from radiolatent.studies.ids import StageId
+
+    stages, _ = study_stages(ReproduceConfig(), retrain=True)
+    names = {s.name for s in stages}
+    for name in names:
+        stage = StageId.parse(name)
+        if stage is not None:
+            assert str(stage) == name
+    assert str(StageId("embed", "simclr", single=True)) in names
+    assert str(StageId("train", "vdvae", distil=True)) in names
+    assert StageId.parse("train-vdvae-distil") == StageId("train", "vdvae", distil=True)
+    assert StageId.parse("table2-pixels-pca-single") == StageId("table2", "pixels-pca", single=True)
+    assert StageId.parse("maps-encoders") is None and StageId.parse("pool") is None

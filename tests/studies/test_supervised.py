@@ -55,9 +55,9 @@ def test_a_seed_gives_the_same_classifier():
 
 
 def test_bad_supervised_options_are_one_line_errors(tmp_path, capsys):
-    assert main(["train", "supervised", "--data", "mbc:test", "--out", str(tmp_path / "a")]) == 2
+    assert main(["train", "supervised", "--train", "mbc:test", "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: --data") and "mbc:train" in err and len(err.splitlines()) == 1
+    assert err.startswith("error: --train") and "mbc:train" in err and len(err.splitlines()) == 1
     assert main(["train", "supervised", "--set", "max_epochs=0", "--out", str(tmp_path / "b")]) == 2
     assert "max_epochs" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

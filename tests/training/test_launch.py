@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from synthetic import blobs
 
+from radiolatent.config import preset
 from radiolatent.core.errors import InputError
-from radiolatent.models.vdvae import get_config
 from radiolatent.training import train_vdvae
 from radiolatent.training.launch import npy_file
 
 
 def test_bad_images_are_refused(tmp_path):
-    run = get_config("tiny")
+    run = preset("vdvae", "tiny")
     run = dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=1))
     with pytest.raises(InputError, match="uint8"):
         train_vdvae(np.zeros((10, 32, 32), np.uint8), run, tmp_path, progress=False)

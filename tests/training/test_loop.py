@@ -12,9 +12,9 @@ import pytest
 import torch
 from synthetic import blobs
 
-from radiolatent.config import TrainConfig
+from radiolatent.config import TrainConfig, preset
 from radiolatent.models.checkpoint import load_model
-from radiolatent.models.vdvae import build_vdvae, get_config
+from radiolatent.models.vdvae import build_vdvae
 from radiolatent.training import (
     StepOutput,
     autocast,
@@ -33,7 +33,7 @@ def _blobs(n=96, seed=0):
 
 
 def _run(epochs):
-    run = get_config("tiny")
+    run = preset("vdvae", "tiny")
     return dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=epochs))
 
 
@@ -90,7 +90,7 @@ def test_same_seed_gives_same_codes(tmp_path):
         model = load_model(tmp_path / name)
         codes.append(model.encode_z0(torch.from_numpy(images[:8]).float() / 255.0))
     assert torch.equal(codes[0], codes[1])
-    assert codes[0].shape == (8, get_config("tiny").model.z0_channels)
+    assert codes[0].shape == (8, preset("vdvae", "tiny").model.z0_channels)
 
 
 def test_two_process_gloo_ddp_ends_with_identical_weights(tmp_path):
@@ -99,7 +99,7 @@ def test_two_process_gloo_ddp_ends_with_identical_weights(tmp_path):
     assert result.weight_checksums[0] == result.weight_checksums[1]
     assert result.steps > 0
     # The weights moved away from the initialisation on both ranks alike.
-    assert weight_checksum(build_vdvae(get_config("tiny").model, seed=0)) != result.weight_checksums[0]
+    assert weight_checksum(build_vdvae(preset("vdvae", "tiny").model, seed=0)) != result.weight_checksums[0]
 
 
 def test_bf16_autocast_trains_with_float32_kl_and_likelihood(tmp_path):

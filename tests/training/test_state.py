@@ -6,8 +6,8 @@ import pytest
 import torch
 from synthetic import blobs
 
+from radiolatent.config import preset
 from radiolatent.core.errors import InputError
-from radiolatent.models.vdvae import get_config
 from radiolatent.training import train_vdvae
 from radiolatent.training.state import resume_note
 
@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 
 
 def _run(epochs):
-    run = get_config("tiny")
+    run = preset("vdvae", "tiny")
     return dataclasses.replace(run, train=dataclasses.replace(run.train, epochs=epochs))
 
 

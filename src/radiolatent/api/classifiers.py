@@ -21,8 +21,8 @@ def finetune(
     *,
     encoder: str | Path = "vdvae-cpu",
     init: Init = "pretrained",
-    labels: int = 0,
-    label_file: str | Path | None = None,
+    n_labels: int = 0,
+    labels: str | Path | None = None,
     config: str = "cpu",
     settings: tuple[str, ...] = (),
     seed: int = 0,
@@ -34,20 +34,20 @@ def finetune(
 ):
     """Fine-tune `encoder` (a shipped model name or a run folder; `init="random"`: the same
     network from scratch) and a head on the labelled `train` rows (`radiolatent train
-    finetune`), into the run folder `out`; `labels` trains on a stratified subset of that
-    many rows, `label_file` takes the classes from a label store, `settings` are `--set`'s
+    finetune`), into the run folder `out`; `n_labels` trains on a stratified subset of that
+    many rows, `labels` (a label store) gives the classes, `settings` are `--set`'s
     NAME=VALUE. Returns the run's summary (`.model_dir` holds the classifier for
     `predict_images`).
 
     >>> import tempfile, radiolatent as rl
     >>> out = tempfile.mkdtemp()
-    >>> result = rl.finetune("mbc:train", out, labels=40, config="tiny", progress=False)
+    >>> result = rl.finetune("mbc:train", out, n_labels=40, config="tiny", progress=False)
     >>> set(rl.predict_images(out, "mbc:test")["prediction"]) <= {"FRI", "FRII"}
     True
     """
     from radiolatent.training.runs import finetune_model, run_config
 
-    overrides = [*settings, *([f"train.labels={labels}"] if labels else [])]
+    overrides = [*settings, *([f"train.n_labels={n_labels}"] if n_labels else [])]
     run = dataclasses.replace(run_config("finetune", config, overrides), encoder=str(encoder), init=init)
     say = print if progress else (lambda text: None)
     return finetune_model(
@@ -55,7 +55,7 @@ def finetune(
         train,
         out,
         pool_config or DEFAULT_POOL,
-        label_store=label_file,
+        label_store=labels,
         resume=resume,
         overwrite=overwrite,
         seed=seed,

@@ -4,9 +4,10 @@ option is refused in one line (argparse's "error: argument -n: ...") before any 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, ClassifierName
 from radiolatent.core.errors import InputError
@@ -141,6 +142,14 @@ def add_rows_arguments(p: argparse.ArgumentParser, default: str, what: str, requ
     p.add_argument("--in", dest="in_spec", default=default, metavar="SPEC", help=f"{what} (default {default})")
 
 
+def codes_rows(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(the codes table of --codes, its rows chosen by --in)."""
+    from radiolatent.data.codes import read_codes, select
+
+    table = read_codes(args.codes)
+    return table, select(table, args.in_spec)
+
+
 def classifier_list(text: str) -> list[ClassifierName]:
     """--classifiers: a comma-separated subset of [A]'s six."""
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -165,3 +174,48 @@ def add_classifier_arguments(p: argparse.ArgumentParser, classifiers_help: str) 
 def options(args: argparse.Namespace, *names: str) -> dict:
     """The named options of a parsed command line as keyword arguments of the same names."""
     return {name: getattr(args, name) for name in names}
+
+
+def add_settings_arguments(p: argparse.ArgumentParser, kind: str, default: str, what: str) -> None:
+    """--config NAME (a preset of `kind`) and --set NAME=VALUE (repeatable): every command
+    that has settings takes both (docs/cli.md); `settings(args, kind)` reads them."""
+    from radiolatent.config import PRESETS
+
+    names = ", ".join(sorted(PRESETS[kind]))
+    p.add_argument("--config", default=default, metavar="NAME", help=f"{what}: one of {names} (default {default})")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one setting of the config, e.g. --set seeds=3 (repeatable; docs/defaults.md lists them)",
+    )
+
+
+def settings(args: argparse.Namespace, kind: str) -> Any:
+    """The settings of `--config NAME --set NAME=VALUE ...` (a SettingError if either is bad)."""
+    from radiolatent.config import override, preset, settings_checked
+
+    with settings_checked():
+        return override(preset(kind, args.config), list(args.set))
+
+
+class _Deprecated(argparse.Action):
+    """An old spelling of an option: stores to the new option's place, and says so."""
+
+    def __init__(self, option_strings: list[str], dest: str, new: str = "", **kwargs: Any) -> None:
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None
+    ) -> None:
+        print(f"warning: {option} is the old spelling of {self.new}; it goes in the next release", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_deprecated(p: argparse.ArgumentParser, old: str, new: str, dest: str, **kwargs: Any) -> None:
+    """Accept `old` for one more release as `new` (stored in `dest`), hidden from --help."""
+    p.add_argument(
+        old, dest=dest, action=_Deprecated, new=new, help=argparse.SUPPRESS, default=argparse.SUPPRESS, **kwargs
+    )

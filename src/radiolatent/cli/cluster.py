@@ -8,18 +8,17 @@ import json
 
 from radiolatent.cli import argtypes
 from radiolatent.cli.argtypes import add_rows_arguments
-from radiolatent.config.downstream import CLUSTER_CONFIGS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("cluster", help="PCA + Bayesian Gaussian mixture clusters scored against labels ([C])")
     add_rows_arguments(p, "mbc", "rows to cluster")
-    p.add_argument(
-        "--config",
-        default="fast",
-        choices=sorted(CLUSTER_CONFIGS),
-        help="fast (default: at most 32 PCA components, diagonal covariance above 16, 3 inits; "
-        "tens of seconds on a 2,000-row table) or paper ([C]: full covariance, 10 inits, 1,000 iterations)",
+    argtypes.add_settings_arguments(
+        p,
+        "cluster",
+        "fast",
+        "fast (at most 32 PCA components, diagonal covariance above 16, 3 inits: tens of seconds on a "
+        "2,000-row table) or paper ([C]: full covariance, 10 inits, 1,000 iterations)",
     )
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument(
@@ -41,7 +40,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         rows,
         args.out,
         seed=args.seed,
-        config=CLUSTER_CONFIGS[args.config],
+        config=argtypes.settings(args, "cluster"),
         in_spec=args.in_spec,
         per_cluster=args.per_cluster,
     )

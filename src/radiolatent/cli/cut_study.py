@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "cut-study",
         help="[B]'s angular-size cut study: kNN accuracy on MBC against a LAS cut of the pool (Fig. 3)",
     )
-    p.add_argument("--model", required=True, choices=SSL_METHODS, help="the SSL method to train")
+    p.add_argument("--method", choices=SSL_METHODS, help="the SSL method to train (required)")
+    argtypes.add_deprecated(p, "--model", "--method", "method", choices=SSL_METHODS)
     p.add_argument("--thresholds", default="0,20,30,45", help="comma-separated LAS cuts in arcsec (default 0,20,30,45)")
     p.add_argument(
         "--config",
@@ -52,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_cut(args: argparse.Namespace) -> int:
+    from radiolatent.config import SSL_METHODS
     from radiolatent.core.errors import InputError
     from radiolatent.studies.cut_study import CutStudy, check_thresholds, run_cut_study, summarise
 
@@ -59,6 +61,8 @@ def cmd_cut(args: argparse.Namespace) -> int:
         values = [float(v) for v in args.thresholds.split(",") if v.strip()]
     except ValueError:
         raise InputError("--thresholds", f"not a list of numbers: {args.thresholds!r}") from None
+    if args.method is None:
+        raise InputError("--method", f"name the SSL method to train: one of {', '.join(SSL_METHODS)}")
     if args.seeds < 1:
         raise InputError("--seeds", "need at least one seed")
     if args.max_images is not None and args.max_images < 2:
@@ -66,7 +70,7 @@ def cmd_cut(args: argparse.Namespace) -> int:
     if args.min_las:
         raise InputError("--min-las", "the study sets the cut itself: give --thresholds instead")
     study = CutStudy(
-        method=args.model,
+        method=args.method,
         thresholds=check_thresholds(values),
         config=args.config,
         seeds=args.seeds,

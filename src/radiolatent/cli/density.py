@@ -36,7 +36,14 @@ def add_density_arguments(p, model_help: str) -> None:
 def _register_fit(sub) -> None:
     p = sub.add_parser("fit", help="fit a Masked Autoregressive Flow to one set's codes")
     p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument("--on", default="pool", metavar="SPEC", help="rows to fit on (default pool, as [A] used RGZ DR1)")
+    p.add_argument(
+        "--in",
+        dest="in_spec",
+        default="pool",
+        metavar="SPEC",
+        help="rows to fit on (default pool, as [A] used RGZ DR1)",
+    )
+    argtypes.add_deprecated(p, "--on", "--in", "in_spec")
     p.add_argument(
         "--config",
         default=DEFAULT_DENSITY.name,
@@ -67,11 +74,13 @@ def _register_score(sub) -> None:
     p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
     p.add_argument("--model", required=True, metavar="DIR", help="folder written by `density fit`")
     p.add_argument(
-        "--sets",
+        "--in",
+        dest="sets",
         default=None,
         metavar="SPEC,...",
-        help="comma-separated specs to score (default: every set in the table)",
+        help="comma-separated specs of the rows to score (default: every row of the table)",
     )
+    argtypes.add_deprecated(p, "--sets", "--in", "sets")
     p.add_argument(
         "--generated",
         type=argtypes.non_negative_int,
@@ -109,12 +118,13 @@ def _register_plot(sub) -> None:
     p.add_argument("--scores", required=True, metavar="CSV", help="output of `density score`")
     p.add_argument("--codes", required=True, metavar="PATH", help="the codes table that was scored")
     p.add_argument(
-        "--set",
+        "--gallery",
         dest="gallery_set",
         default="mirabest:confident",
-        metavar="SET",
-        help="set whose lowest-likelihood sources are shown (default mirabest:confident, i.e. MBC)",
+        metavar="SPEC",
+        help="rows whose lowest-likelihood sources are shown (default mirabest:confident, i.e. MBC)",
     )
+    argtypes.add_deprecated(p, "--set", "--gallery", "gallery_set")
     p.add_argument("-n", type=argtypes.positive_int, default=16, help="sources in the gallery (default 16)")
     p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="set searched from the lowest one")
     p.add_argument(
@@ -135,15 +145,17 @@ def cmd_density_fit(args: argparse.Namespace) -> int:
     from radiolatent.downstream.density_tables import fit_table
 
     config = density_config(args.config, args.set)  # settings first: a typo costs no reading
-    rows = select(read_codes(args.codes), args.on)
+    rows = select(read_codes(args.codes), args.in_spec)
     where = device(args.device)
     print(
         f"fitting a MAF ('{config.name}': {config.transforms} blocks of {list(config.hidden)}) "
-        f"on {len(rows)} rows of {args.on}"
+        f"on {len(rows)} rows of {args.in_spec}"
     )
-    model = fit_table(rows, config, seed=args.seed, device=where, source=args.codes, on=args.on, progress=True)
+    model = fit_table(rows, config, seed=args.seed, device=where, source=args.codes, on=args.in_spec, progress=True)
     out = model.save(args.out)
-    curve = plot_history(model.history, out / "history.png", title=f"MAF on {args.on}: mean log-likelihood per row")
+    curve = plot_history(
+        model.history, out / "history.png", title=f"MAF on {args.in_spec}: mean log-likelihood per row"
+    )
     last = model.history[-1]
     print(
         f"{len(model.history)} epochs in {last['seconds']:.0f} s; best epoch {model.best_epoch}: held-out "

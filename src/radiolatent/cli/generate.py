@@ -1,4 +1,4 @@
-"""`radiolatent reconstruct` and `radiolatent generate`: image grids from a trained VDVAE."""
+"""`radiolatent generate`: samples from a trained VDVAE's prior, as an image grid."""
 
 from __future__ import annotations
 
@@ -13,18 +13,6 @@ _TEMPERATURES = ",".join(map(str, _STUDY.temperatures))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("reconstruct", help="image grid: inputs beside their VDVAE reconstructions")
-    p.add_argument("--model", required=True, help="a trained VDVAE run folder")
-    p.add_argument("--data", default="mbc:test", help="dataset spec (default mbc:test)")
-    p.add_argument(
-        "-n",
-        type=argtypes.positive_int,
-        default=_STUDY.reconstructions,
-        help=f"number of images (default {_STUDY.reconstructions})",
-    )
-    p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
-    p.add_argument("-o", "--out", type=argtypes.output_of("png"), default="reconstructions.png")
-    p.set_defaults(handler=cmd_reconstruct)
 
     p = subparsers.add_parser("generate", help="image grid of samples from the VDVAE prior")
     p.add_argument("--model", required=True, help="a trained VDVAE run folder")
@@ -43,14 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument("-o", "--out", type=argtypes.output_of("png"), default="samples.png")
     p.set_defaults(handler=cmd_generate)
-
-
-def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from radiolatent.downstream.generative import reconstruction_grid
-
-    path = reconstruction_grid(args.model, args.data, args.n, args.seed, args.out)
-    print(f"wrote {path}")
-    return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -8,9 +8,6 @@ import dataclasses
 
 from radiolatent.cli import argtypes
 from radiolatent.cli.data import add_pool_arguments, pool_config
-from radiolatent.config import QUICK_REPRODUCE, ReproduceConfig
-
-PROFILES = {"full": ReproduceConfig(), "quick": QUICK_REPRODUCE}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,12 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="seeds for every multi-seed result (default 2; 3 adds about half of Table 2's ~7 minutes)",
     )
-    p.add_argument(
-        "--profile",
-        choices=sorted(PROFILES),
-        default="full",
-        help="full (default) or quick (two encoders, one seed: a smoke test)",
-    )
+    argtypes.add_settings_arguments(p, "reproduce", "full", "full (the study) or quick (two encoders, one seed)")
+    argtypes.add_deprecated(p, "--profile", "--config", "config")
     # every stage runs on this pool: the shipped one, or e.g. --add rgz-dr1@/data/rgz108k
     add_pool_arguments(p)
     p.set_defaults(handler=cmd_reproduce)
@@ -53,7 +46,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from radiolatent.core.errors import InputError
     from radiolatent.studies.reproduce import reproduce
 
-    cfg = dataclasses.replace(PROFILES[args.profile], pool=pool_config(args))
+    cfg = dataclasses.replace(argtypes.settings(args, "reproduce"), pool=pool_config(args))
     if args.seeds is not None:
         if args.seeds < 1:
             raise InputError("--seeds", f"must be at least 1, got {args.seeds}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 from radiolatent.cli import argtypes
 from radiolatent.cli.data import add_folder_arguments, add_pool_arguments, pool_config
@@ -24,8 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for method in SSL_METHODS:
         p = sub.add_parser(method, help=f"{names[method]} on a one-channel ResNet (docs/ssl.md)")
         _add_train_arguments(p, "e.g. train.epochs=5, model.backbone=resnet34 or views.blur_p=0")
+        argtypes.add_deprecated(p, "--train-on", "--train", "train_on")
         p.add_argument(
-            "--train-on",
+            "--train",
+            dest="train_on",
             default=None,
             metavar="SPEC",
             help="train on this dataset instead of the pool, e.g. mirabest:all ([C]'s protocol: "
@@ -35,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--init",
             choices=("random", "pretrained"),
             default="random",
-            help=f"with --train-on: start from random weights (default) or the shipped {method}-cpu "
+            help=f"with --train: start from random weights (default) or the shipped {method}-cpu "
             "backbone ([C] compared the two)",
         )
         p.set_defaults(handler=cmd_train_ssl, method=method)
@@ -84,19 +88,20 @@ def _register_finetune(sub) -> None:
         help="the encoder's trained weights (default), or the same network from random weights",
     )
     p.add_argument(
-        "--labels",
+        "--n-labels",
         type=argtypes.non_negative_int,
         default=None,
         metavar="N",
         help="train on a stratified subset of N labelled rows, drawn with --seed (default: all)",
     )
     p.add_argument(
-        "--label-file",
+        "--labels",
         default=None,
         metavar="PATH",
         help="label store (the explorer's or `anomaly label`'s JSON lines): its scores become the "
         "classes of the --train rows they name",
     )
+    argtypes.add_deprecated(p, "--label-file", "--labels", "labels")
     _add_train_arguments(
         p, "e.g. train.epochs=20, train.freeze_epochs=0 or head_hidden=0", configs="tiny or cpu (default)", pool=False
     )
@@ -111,8 +116,9 @@ def _register_supervised(sub) -> None:
         help="the supervised ceiling: a ResNet-18 on FRI/FRII labels "
         "([B]: 92.42 %% on MiraBest), scored on the test split",
     )
+    argtypes.add_deprecated(p, "--data", "--train", "train")
     p.add_argument(
-        "--data",
+        "--train",
         default="mbc:train",
         help=f"comma-separated labelled train splits: {', '.join(SUPERVISED_SETS)} (default mbc:train)",
     )
@@ -239,9 +245,9 @@ def _train_on_set(args: argparse.Namespace, run) -> int:
     from radiolatent.studies.mirabest_ssl import knn_c_score, train_on_set
 
     if args.train_on is None:
-        raise InputError("--init", "a pretrained start is for --train-on (the pool runs start from random weights)")
+        raise InputError("--init", "a pretrained start is for --train (the pool runs start from random weights)")
     if args.world_size > 1 or args.add or args.min_las:
-        raise InputError("--train-on", "trains in one process on the dataset alone: drop --world-size/--add/--min-las")
+        raise InputError("--train", "trains in one process on the dataset alone: drop --world-size/--add/--min-las")
     check_run_folder(args.out, args.resume, args.overwrite)
     cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     run = dataclasses.replace(run, train=dataclasses.replace(run.train, device="cuda" if cuda else "cpu"))
@@ -260,10 +266,11 @@ def cmd_train_finetune(args: argparse.Namespace) -> int:
     from radiolatent.training.runs import finetune_model, run_config
 
     overrides = list(args.set)
-    if args.labels is not None:
-        overrides.append(f"train.labels={args.labels}")
+    _old_labels_count(args)
+    if args.n_labels is not None:
+        overrides.append(f"train.n_labels={args.n_labels}")
     run = dataclasses.replace(run_config("finetune", args.config, overrides), encoder=args.encoder, init=args.init)
-    finetune_model(run, args.train, args.out, pool_config(args), label_store=args.label_file, **_run_options(args))
+    finetune_model(run, args.train, args.out, pool_config(args), label_store=args.labels, **_run_options(args))
     return 0
 
 
@@ -274,11 +281,23 @@ def cmd_train_supervised(args: argparse.Namespace) -> int:
 
     with settings_checked():
         cfg = override(SupervisedConfig(), list(args.set))
-    specs = [s.strip() for s in args.data.split(",") if s.strip()]
+    specs = [s.strip() for s in args.train.split(",") if s.strip()]
     rows = run_ceiling(specs, args.seeds, cfg, out_dir=args.out, first_seed=args.first_seed)
     print(summary(rows).to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"wrote {args.out}/{RESULTS_CSV}")
     return 0
+
+
+def _old_labels_count(args: argparse.Namespace) -> None:
+    """`train finetune --labels N`, the old spelling of --n-labels N (--labels is a label file
+    in every command): a whole number that names no file is read as N, with a warning."""
+    old = args.labels
+    if old is not None and old.isdigit() and not Path(old).exists() and args.n_labels is None:
+        print(
+            f"warning: --labels {old} is the old spelling of --n-labels {old}; it goes in the next release",
+            file=sys.stderr,
+        )
+        args.n_labels, args.labels = int(old), None
 
 
 def _say(text: str) -> None:

@@ -65,7 +65,6 @@ from radiolatent.config.downstream import (
     PredictConfig,
     SearchConfig,
     SearchMetric,
-    get_density_config,
 )
 from radiolatent.config.models import (
     DIHEDRAL_SUFFIX,
@@ -81,11 +80,12 @@ from radiolatent.config.models import (
     SSLViewConfig,
     VDVAEConfig,
 )
-from radiolatent.config.presets import SSL_CONFIGS, VDVAE_CONFIGS, get_ssl_config, get_vdvae_config
+from radiolatent.config.presets import PRESETS, SSL_CONFIGS, VDVAE_CONFIGS, preset
 from radiolatent.config.study import (
     DEFAULT_EXPLORE,
     FLOORS,
     QUICK_REPRODUCE,
+    REPRODUCE_CONFIGS,
     STUDY_DISTILLED,
     STUDY_ENCODERS,
     ExploreConfig,
@@ -147,7 +147,9 @@ __all__ = [
     "MAX_VDVAE_WIDTH",
     "META_COLUMNS",
     "PRECISIONS",
+    "PRESETS",
     "QUICK_REPRODUCE",
+    "REPRODUCE_CONFIGS",
     "SEARCH_METRICS",
     "SSL_BACKBONES",
     "SSL_CONFIGS",
@@ -207,10 +209,8 @@ __all__ = [
     "choices",
     "config_hash",
     "dataclass_from_dict",
-    "get_density_config",
-    "get_ssl_config",
-    "get_vdvae_config",
     "literal_problems",
     "override",
+    "preset",
     "settings_checked",
 ]

@@ -58,10 +58,3 @@ DISTIL_CONFIGS = {
     "cpu": DistilRunConfig("cpu", DistilTrainConfig()),
 }
 check_presets(*DISTIL_CONFIGS.values())
-
-
-def get_distil_config(name: str) -> DistilRunConfig:
-    """The named distillation setup: "tiny" (tests) or "cpu" (default)."""
-    if name not in DISTIL_CONFIGS:
-        raise KeyError(f"unknown distil config {name!r}; choose from {sorted(DISTIL_CONFIGS)}")
-    return DISTIL_CONFIGS[name]

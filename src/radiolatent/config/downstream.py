@@ -280,13 +280,6 @@ DENSITY_CONFIGS = _density_configs()
 DEFAULT_DENSITY = DENSITY_CONFIGS["cpu"]
 
 
-def get_density_config(name: str) -> DensityConfig:
-    """The named flow setup: "tiny" (tests), "cpu" (default) or "paper"."""
-    if name not in DENSITY_CONFIGS:
-        raise KeyError(f"unknown density config {name!r}; choose from {sorted(DENSITY_CONFIGS)}")
-    return DENSITY_CONFIGS[name]
-
-
 @dataclass(frozen=True)
 class ActiveLearningConfig(Settings):
     """[C]'s active-learning anomaly search (Astronomaly's "protege").

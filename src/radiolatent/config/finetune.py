@@ -69,7 +69,7 @@ class FinetuneTrainConfig(LoopConfig):
     #: (1.0 and 0.03 both scored lower than 0.3: docs/finetune.md).
     encoder_lr_factor: float = 0.3
     #: train on a stratified subset of this many labelled rows (0: all of them).
-    labels: int = 0
+    n_labels: int = 0
     #: cross-entropy weighted by inverse class frequency.
     class_balanced: bool = True
     #: never fewer optimiser steps than this in a run: a few labels get more epochs.
@@ -104,7 +104,7 @@ def _finetune_problems(t: FinetuneTrainConfig) -> list[str]:
     p.need(t.lr_schedule in SSL_LR_SCHEDULES, "lr_schedule", f"must be one of {', '.join(SSL_LR_SCHEDULES)}")
     p.need(0 <= t.freeze_epochs < t.epochs, "freeze_epochs", "must be >= 0 and less than epochs", t.freeze_epochs)
     p.need(0 <= t.encoder_lr_factor <= 1, "encoder_lr_factor", "must lie in [0, 1]", t.encoder_lr_factor)
-    p.need(t.labels >= 0, "labels", "must be >= 0 (0: every labelled row)", t.labels)
+    p.need(t.n_labels >= 0, "n_labels", "must be >= 0 (0: every labelled row)", t.n_labels)
     p.need(t.min_steps >= 0, "min_steps", "must be >= 0", t.min_steps)
     p.need(t.batch_size >= 2, "batch_size", "must be >= 2 (batch norm)", t.batch_size)
     return p
@@ -133,10 +133,3 @@ FINETUNE_CONFIGS = {
     "cpu": FinetuneRunConfig("cpu", FinetuneTrainConfig()),
 }
 check_presets(*FINETUNE_CONFIGS.values())
-
-
-def get_finetune_config(name: str) -> FinetuneRunConfig:
-    """The named fine-tuning setup: "tiny" (tests) or "cpu" (default)."""
-    if name not in FINETUNE_CONFIGS:
-        raise KeyError(f"unknown finetune config {name!r}; choose from {sorted(FINETUNE_CONFIGS)}")
-    return FINETUNE_CONFIGS[name]

@@ -1,14 +1,20 @@
 """The named run presets of the VDVAE and the SSL methods: tiny (tests), cpu (the default)
 and paper for each, and for the SSL methods [B]'s and [C]'s settings (`train byol --config
-b-paper|c-mirabest`) and the cut study's default (`cut`). `get_vdvae_config` and
-`get_ssl_config` look them up by name."""
+b-paper|c-mirabest`) and the cut study's default (`cut`); and `PRESETS`, every named
+preset of every kind (the others are built beside their settings), which `preset(kind,
+name)` looks up."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal, overload
 
 from radiolatent.config.core import check_presets
+from radiolatent.config.distil import DISTIL_CONFIGS, DistilRunConfig
+from radiolatent.config.downstream import CLUSTER_CONFIGS, DENSITY_CONFIGS, ClusterConfig, DensityConfig
+from radiolatent.config.finetune import FINETUNE_CONFIGS, FinetuneRunConfig
 from radiolatent.config.models import SSL_METHODS, SSLModelConfig, SSLViewConfig, VDVAEConfig
+from radiolatent.config.study import REPRODUCE_CONFIGS, ReproduceConfig
 from radiolatent.config.training import SSLRunConfig, SSLTrainConfig, TrainConfig, VDVAERunConfig
 
 
@@ -25,7 +31,7 @@ def more_presets(method: Any, heads: dict[str, Any]) -> list[Any]:
             epochs=100, batch_size=256, optimizer="sgd", lr=0.6, momentum=0.9, weight_decay=5e-4, lr_schedule="cosine"
         ),
     )
-    # [C] on MiraBest (`--train-on mirabest:all`): ResNet-18, Adam lr 1e-4, tau 0.99,
+    # [C] on MiraBest (`--train mirabest:all`): ResNet-18, Adam lr 1e-4, tau 0.99,
     # projection 100, batch 32, 50 epochs; views: flips p 0.5, resized crop scale >= 0.7,
     # rotation by any angle p 0.7, blur. The stem is the shipped checkpoints' (stride 2)
     # so `--init pretrained` can load them; no weight decay and a constant lr (Adam's
@@ -177,22 +183,43 @@ def _ssl_configs(method: Any) -> dict[str, SSLRunConfig]:
     return {c.name: c for c in (tiny, cpu, paper, *more_presets(method, heads))}
 
 
-def get_vdvae_config(name: str) -> VDVAERunConfig:
-    """The named VDVAE setup: "tiny" (tests), "cpu" (default) or "paper"."""
-    if name not in VDVAE_CONFIGS:
-        raise KeyError(f"unknown VDVAE config {name!r}; choose from {sorted(VDVAE_CONFIGS)}")
-    return VDVAE_CONFIGS[name]
-
-
-def get_ssl_config(method: str, name: str) -> SSLRunConfig:
-    """The named setup of an SSL method: "tiny" (tests), "cpu" (default) or "paper"."""
-    if method not in SSL_CONFIGS:
-        raise KeyError(f"unknown SSL method {method!r}; choose from {list(SSL_METHODS)}")
-    if name not in SSL_CONFIGS[method]:
-        raise KeyError(f"unknown {method} config {name!r}; choose from {sorted(SSL_CONFIGS[method])}")
-    return SSL_CONFIGS[method][name]
-
-
 VDVAE_CONFIGS = _vdvae_configs()
-SSL_CONFIGS = {method: _ssl_configs(method) for method in SSL_METHODS}
+SSL_CONFIGS: dict[str, dict[str, SSLRunConfig]] = {method: _ssl_configs(method) for method in SSL_METHODS}
 check_presets(*VDVAE_CONFIGS.values(), *(run for runs in SSL_CONFIGS.values() for run in runs.values()))
+
+#: every named preset, by the kind of settings it holds: `preset(kind, name)` looks one up.
+PRESETS: dict[str, Mapping[str, Any]] = {
+    "vdvae": VDVAE_CONFIGS,
+    **SSL_CONFIGS,
+    "distil": DISTIL_CONFIGS,
+    "finetune": FINETUNE_CONFIGS,
+    "density": DENSITY_CONFIGS,
+    "cluster": CLUSTER_CONFIGS,
+    "reproduce": REPRODUCE_CONFIGS,
+}
+
+
+@overload
+def preset(kind: Literal["vdvae"], name: str) -> VDVAERunConfig: ...
+@overload
+def preset(kind: Literal["simclr", "byol", "simsiam"], name: str) -> SSLRunConfig: ...
+@overload
+def preset(kind: Literal["distil"], name: str) -> DistilRunConfig: ...
+@overload
+def preset(kind: Literal["finetune"], name: str) -> FinetuneRunConfig: ...
+@overload
+def preset(kind: Literal["density"], name: str) -> DensityConfig: ...
+@overload
+def preset(kind: Literal["cluster"], name: str) -> ClusterConfig: ...
+@overload
+def preset(kind: Literal["reproduce"], name: str) -> ReproduceConfig: ...
+@overload
+def preset(kind: str, name: str) -> Any: ...
+def preset(kind: str, name: str) -> Any:
+    """The named settings of `kind` (a model to train, 'density', 'cluster', 'reproduce'):
+    the one lookup behind every command's `--config NAME`. KeyError names the choices."""
+    if kind not in PRESETS:
+        raise KeyError(f"unknown kind of settings {kind!r}; choose from {sorted(PRESETS)}")
+    if name not in PRESETS[kind]:
+        raise KeyError(f"unknown {kind} config {name!r}; choose from {sorted(PRESETS[kind])}")
+    return PRESETS[kind][name]

@@ -167,4 +167,6 @@ class ExploreConfig(Settings):
 
 DEFAULT_EXPLORE = ExploreConfig()
 
-check_presets(ReproduceConfig(), QUICK_REPRODUCE, DEFAULT_EXPLORE)
+#: `reproduce --config NAME`: full (the study) or quick (a smoke test).
+REPRODUCE_CONFIGS = {"full": ReproduceConfig(), "quick": QUICK_REPRODUCE}
+check_presets(*REPRODUCE_CONFIGS.values(), DEFAULT_EXPLORE)

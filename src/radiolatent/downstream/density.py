@@ -328,7 +328,7 @@ def standard_normal_loglik(X) -> np.ndarray:
 
 def density_config(name: str, assignments: list[str] | tuple[str, ...] = ()) -> DensityConfig:
     """A named MAF preset with NAME=VALUE overrides, e.g. ('threads=2',)."""
-    from radiolatent.config import get_density_config, override, settings_checked
+    from radiolatent.config import override, preset, settings_checked
 
     with settings_checked():
-        return override(get_density_config(name), list(assignments))
+        return override(preset("density", name), list(assignments))

@@ -16,7 +16,7 @@ MiraBest Confident ('mbc') and FR-DEEP NVSS ('nvss'). `OTHER_REFERENCES` holds [
 evaluations (for [C] its protocol only: no result numbers of [C] are stored). The floors
 are not published: this project measures them, in the study itself (`radiolatent reproduce
 --seeds 3`, stages table2-pixels-pca and table2-random-conv; recorded in docs/results.md,
-"Table 2").
+"The VDVAE's six classifiers beside [A]'s").
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def other_reference(name: str) -> dict | None:
 # test_classify looks for "measured in a probe" in a floor's source
 MEASURED = (
     "measured in a probe of this project's study, not published "
-    "(`radiolatent reproduce --seeds 3`, +d8 codes; docs/results.md, Table 2)"
+    "(`radiolatent reproduce --seeds 3`, +d8 codes; docs/results.md, the floors of 2026-11-26)"
 )
 
 #: no-learning floors, best classifier: (encoder, dataset, classifier, accuracy, roc_auc, note); 3 seeds.

@@ -122,7 +122,7 @@ class SSLEncoder:
 def _channels_last(model: torch.nn.Module, where: torch.device) -> torch.nn.Module:
     """The model on `where` with channels-last weights: oneDNN's NHWC convolutions run the
     encoders faster on CPU (benchmarks/ssl_speed.py --compare-embed and
-    benchmarks/vdvae_speed.py; docs/results.md, "Speed"). Codes move by ~1e-5 at most."""
+    benchmarks/vdvae_speed.py; docs/results.md, "Benchmarks"). Codes move by ~1e-5 at most."""
     return model.to(where).to(memory_format=torch.channels_last)
 
 

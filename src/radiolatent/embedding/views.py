@@ -89,7 +89,7 @@ def one_thread_per_batch(workers: int) -> Iterator[Callable[..., Iterator[Any]]]
 
     Small convolutions split across OpenMP threads wait for each other at every layer, and
     on cores shared with other processes the waiting (libgomp spins) dominates (measured by
-    benchmarks/vdvae_speed.py; docs/results.md, "Speed"). Whole batches in parallel never
+    benchmarks/vdvae_speed.py; docs/results.md, "Benchmarks"). Whole batches in parallel never
     wait for each other. torch's thread count is restored afterwards."""
     if workers <= 1:
         yield map

@@ -36,12 +36,13 @@ from radiolatent.config import (
     PoolConfig,
     SSLRunConfig,
     check_ssl_config,
-    get_ssl_config,
     override,
+    preset,
     settings_checked,
 )
 from radiolatent.core.errors import InputError, SettingError
 from radiolatent.core.fileio import save_figure, write_csv, write_text
+from radiolatent.training.recipes.ssl import SSLRecipe
 
 RESULT_NAME = "cut_result.json"
 RUNS_CSV = "cut_study.csv"
@@ -74,7 +75,7 @@ class CutStudy:
 
     def run_config(self) -> SSLRunConfig:
         with settings_checked():
-            return check_ssl_config(override(get_ssl_config(self.method, self.config), list(self.overrides)))
+            return check_ssl_config(override(preset(self.method, self.config), list(self.overrides)))
 
 
 def check_thresholds(values: list[float]) -> tuple[float, ...]:
@@ -176,10 +177,29 @@ def knn_accuracy(model_path: Path, study: CutStudy) -> float:
     )
 
 
-def knn_tracking_recipe(run: SSLRunConfig, k: int):
-    """The SSL recipe, plus [B]'s kNN accuracy on MBC after every epoch (Figure 5)."""
+class KNNTrackingRecipe(SSLRecipe):
+    """The SSL recipe, plus [B]'s kNN accuracy on MBC after every epoch (Figure 5):
+    `mbc` is (train images, train labels, test images, test labels)."""
+
+    def __init__(self, run: SSLRunConfig, k: int, mbc: tuple) -> None:  # type: ignore[type-arg]
+        super().__init__(run)
+        self.k, self.mbc = k, mbc
+
+    def evaluate(self, model, images, rows, seed, device):  # type: ignore[no-untyped-def]
+        val = super().evaluate(model, images, rows, seed, device)
+        val["knn_accuracy"] = _knn_now(model.backbone, self.mbc, self.k, device)
+        return val
+
+    def val_row(self, val, model):  # type: ignore[no-untyped-def]
+        return {**super().val_row(val, model), "val_knn_accuracy": val["knn_accuracy"]}
+
+    def columns(self, model):  # type: ignore[no-untyped-def]
+        return [*super().columns(model), "val_knn_accuracy"]
+
+
+def knn_tracking_recipe(run: SSLRunConfig, k: int) -> KNNTrackingRecipe:
+    """The cut study's recipe for `run`, with MBC read once for its kNN after every epoch."""
     from radiolatent.data.inputs import model_input
-    from radiolatent.training import SSLRecipe
 
     try:
         SSLRecipe(run)
@@ -187,20 +207,7 @@ def knn_tracking_recipe(run: SSLRunConfig, k: int):
         raise InputError("config", str(exc)) from None
     train, test = model_input("mbc:train"), model_input("mbc:test")
     mbc = (train.images, train.meta["label"].to_numpy(), test.images, test.meta["label"].to_numpy())
-
-    class KNNTrackingRecipe(SSLRecipe):
-        def evaluate(self, model, images, rows, seed, device):  # type: ignore[no-untyped-def]
-            val = super().evaluate(model, images, rows, seed, device)
-            val["knn_accuracy"] = _knn_now(model.backbone, mbc, k, device)
-            return val
-
-        def val_row(self, val, model):  # type: ignore[no-untyped-def]
-            return {**super().val_row(val, model), "val_knn_accuracy": val["knn_accuracy"]}
-
-        def columns(self, model):  # type: ignore[no-untyped-def]
-            return [*super().columns(model), "val_knn_accuracy"]
-
-    return KNNTrackingRecipe(run)
+    return KNNTrackingRecipe(run, k, mbc)
 
 
 def _knn_now(backbone, mbc: tuple, k: int, device) -> float:  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ from radiolatent.config import ReproduceConfig
 from radiolatent.core import __version__
 from radiolatent.core.fileio import write_text
 from radiolatent.downstream.published import PCA_COMPONENTS, other_reference
+from radiolatent.studies.ids import StageId
 from radiolatent.studies.pipeline import StageResult
 from radiolatent.studies.table2 import summary, summary_markdown, summary_tables, table2_tables
 from radiolatent.studies.text_tables import fmt, html_rows, templates
@@ -138,14 +139,14 @@ def section_pool(doc: dict) -> dict | None:
 def section_protocols(doc: dict) -> dict | None:
     rows = [
         [
-            name.removeprefix("protocols-"),
+            stage.encoder,
             fmt(res["knn_b"]),
             fmt(res["knn_c"]["mean"], res["knn_c"]["sd"]),
             fmt(res["cluster_accuracy"]),
             res["clusters"],
         ]
         for name, res in doc["stages"].items()
-        if name.startswith("protocols-")
+        if (stage := StageId.parse(name)) and stage.kind == "protocols"
     ]
     if not rows:
         return None

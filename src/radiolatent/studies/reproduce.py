@@ -34,10 +34,22 @@ from radiolatent.core.fileio import write_csv, write_text
 from radiolatent.embedding import FLOORS
 from radiolatent.models.shipped import SHIPPED_MODEL
 from radiolatent.studies.ceiling import has_shipped_table, shipped_table_text
+from radiolatent.studies.ids import (
+    ANOMALY,
+    DENSITY,
+    ENCODER_MAPS,
+    GENERATIVE,
+    MAPS,
+    POOL,
+    SEARCH,
+    SUPERVISED,
+    ModelSource,
+    StageId,
+)
 from radiolatent.studies.pipeline import Pipeline, Stage, StageContext
 from radiolatent.studies.stages import (
     CODES,
-    SINGLE,
+    EMBED_VDVAE,
     codes_of,
     single_pass_stage,
     stage_anomaly,
@@ -49,8 +61,6 @@ from radiolatent.studies.stages import (
 )
 
 LEARNED = ("vdvae", "simclr", "byol", "simsiam")
-#: the stage drawing every learned encoder's t-SNE map ([A] Fig. 6)
-ENCODER_MAPS = "maps-encoders"
 WEIGHTS_DIR = SHIPPED_MODEL.parent
 
 
@@ -59,34 +69,35 @@ WEIGHTS_DIR = SHIPPED_MODEL.parent
 # ---------------------------------------------------------------------------
 
 
-def model_source(encoder: StudyEncoder, retrain: bool) -> str | None:
-    """Where an encoder's weights come from: a floor's name, a shipped folder, a training
-    stage ('train-<encoder>'), or None when it is neither shipped nor trainable here."""
+def model_source(encoder: StudyEncoder, retrain: bool) -> ModelSource | None:
+    """Where an encoder's weights come from: a floor, a shipped folder, its training stage,
+    or None when it is neither shipped nor trainable here."""
     target = STUDY_ENCODERS[encoder]
     if target in FLOORS:
-        return target
+        return ModelSource(floor=target)
     if retrain:
-        return f"train-{encoder}"
+        return ModelSource(stage=StageId("train", encoder))
     folder = WEIGHTS_DIR / target
-    return str(folder) if folder.is_dir() else None
+    return ModelSource(folder=folder) if folder.is_dir() else None
 
 
-def single_pass_source(cfg: ReproduceConfig, encoder: StudyEncoder, retrain: bool) -> str | None:
+def single_pass_source(cfg: ReproduceConfig, encoder: StudyEncoder, retrain: bool) -> ModelSource | None:
     """Where an encoder's single-pass codes come from when not from its own weights: its
-    distilled encoder (shipped, or a 'train-<encoder>-distil' stage), else None."""
+    distilled encoder (shipped, or trained by a distil stage), else None."""
     if not cfg.distilled_single_pass or encoder not in STUDY_DISTILLED:
         return None
     if retrain:
-        return f"train-{encoder}-distil"
+        return ModelSource(stage=StageId("train", encoder, distil=True))
     folder = WEIGHTS_DIR / STUDY_DISTILLED[encoder]
-    return str(folder) if folder.is_dir() else None
+    return ModelSource(folder=folder) if folder.is_dir() else None
 
 
 def _distil_stage(cfg: ReproduceConfig, encoder: str) -> Stage:
+    teacher = str(StageId("train", encoder))
     return Stage(
-        f"train-{encoder}-distil",
-        partial(stage_distil, teacher=f"train-{encoder}", cfg=cfg),
-        ("pool", f"train-{encoder}"),
+        str(StageId("train", encoder, distil=True)),
+        partial(stage_distil, teacher=teacher, cfg=cfg),
+        (POOL, teacher),
         {"config": "cpu", "seed": cfg.seed},
     )
 
@@ -111,7 +122,7 @@ def pool_key(cfg: ReproduceConfig) -> str:
 
 def study_stages(cfg: ReproduceConfig, retrain: bool = False) -> tuple[list[Stage], list[str]]:
     """The study's stages, and notes on encoders left out (with the reason)."""
-    stages = [Stage("pool", partial(stage_pool, cfg=cfg), params={"pool": pool_key(cfg)})]
+    stages = [Stage(POOL, partial(stage_pool, cfg=cfg), params={"pool": pool_key(cfg)})]
     notes, encoders = [], []
     for encoder in cfg.encoders:
         source = model_source(encoder, retrain)
@@ -119,17 +130,17 @@ def study_stages(cfg: ReproduceConfig, retrain: bool = False) -> tuple[list[Stag
             notes.append(f"{encoder}: no shipped checkpoint in {WEIGHTS_DIR}; run with --retrain to train it")
             continue
         encoders.append(encoder)
-        if source.startswith("train-"):
+        if source.stage:
             stages.append(
                 Stage(
-                    source,
+                    str(source.stage),
                     partial(stage_train, encoder=encoder, cfg=cfg),
-                    ("pool",),
+                    (POOL,),
                     {"encoder": encoder, "config": "cpu", "seed": cfg.seed},
                 )
             )
         single = single_pass_source(cfg, encoder, retrain) or source
-        if single == f"train-{encoder}-distil":
+        if single.stage and single.stage.distil:
             stages.append(_distil_stage(cfg, encoder))
         stages.extend(_encoder_stages(cfg, encoder, source, single))
     learned = [e for e in encoders if e in LEARNED]
@@ -155,7 +166,7 @@ def _supervised_stage(cfg: ReproduceConfig) -> Stage:
     shipped = hashlib.sha256(shipped_table_text().encode()).hexdigest()[:16] if has_shipped_table() else ""
     retrain = cfg.retrain_ceiling
     params = {"retrain": retrain, "seeds": cfg.seeds if retrain else None, "table": shipped}
-    return Stage("supervised", partial(stage_supervised, retrain=retrain, seeds=cfg.seeds), (), params)
+    return Stage(SUPERVISED, partial(stage_supervised, retrain=retrain, seeds=cfg.seeds), (), params)
 
 
 def stage_supervised(ctx: StageContext, retrain: bool, seeds: int) -> dict:
@@ -166,39 +177,43 @@ def stage_supervised(ctx: StageContext, retrain: bool, seeds: int) -> dict:
     return {"source": "trained" if retrain else "shipped", "rows": rows.replace({np.nan: None}).to_dict("records")}
 
 
-def _encoder_stages(cfg: ReproduceConfig, encoder: str, source: str, single_source: str) -> list[Stage]:
+def _encoder_stages(cfg: ReproduceConfig, encoder: str, source: ModelSource, single_source: ModelSource) -> list[Stage]:
     """An encoder's embedding, Table 2 and protocols; without --single-view also its
     single-pass embedding (from `single_source`) and Table 2 (same seeds), the like-for-like
     comparison with [A]."""
     table2 = {"table2": cfg.table2, "seeds": cfg.seeds, "classifiers": cfg.classifiers}
+    embed = str(StageId("embed", encoder))
     stages = [
         _embed_stage(cfg, encoder, source, single=cfg.single_view),
-        Stage(f"table2-{encoder}", partial(stage_table2, cfg=cfg), (f"embed-{encoder}",), table2),
+        Stage(str(StageId("table2", encoder)), partial(stage_table2, cfg=cfg), (embed,), table2),
         Stage(
-            f"protocols-{encoder}",
+            str(StageId("protocols", encoder)),
             partial(stage_protocols, cfg=cfg),
-            (f"embed-{encoder}",),
+            (embed,),
             {"seed": cfg.seed, "cluster": config_hash(cfg.cluster)},
         ),
     ]
     if not cfg.single_view:
-        embed = _embed_stage(cfg, encoder, single_source, single=True, name=f"embed-{encoder}{SINGLE}")
-        stages += [embed, Stage(f"table2-{encoder}{SINGLE}", partial(stage_table2, cfg=cfg), (embed.name,), table2)]
+        single = _embed_stage(
+            cfg, encoder, single_source, single=True, name=str(StageId("embed", encoder, single=True))
+        )
+        table2_single = str(StageId("table2", encoder, single=True))
+        stages += [single, Stage(table2_single, partial(stage_table2, cfg=cfg), (single.name,), table2)]
     return stages
 
 
-def _embed_stage(cfg: ReproduceConfig, encoder: str, source: str, single: bool, name: str = "") -> Stage:
+def _embed_stage(cfg: ReproduceConfig, encoder: str, source: ModelSource, single: bool, name: str = "") -> Stage:
     """Codes of `cfg.sets`, single pass or +d8. The study's main VDVAE codes add the sets its
     pictures, density and anomaly stages use; single-pass codes of a learned encoder add the
     pool, for its t-SNE map (single pass, as [A] Fig. 6)."""
-    name = name or f"embed-{encoder}"
+    name = name or str(StageId("embed", encoder))
     sets = list(cfg.sets)
-    if encoder == "vdvae" and name == "embed-vdvae":
+    if name == EMBED_VDVAE:
         sets = list(dict.fromkeys((*sets, *cfg.vdvae_extra_sets, cfg.anomaly_set)))
     if encoder in LEARNED and single:
         sets = list(dict.fromkeys((*sets, "pool")))
-    needs = ("pool",) + ((source,) if source.startswith("train-") else ())
-    weights = fingerprint(source) if Path(source).is_dir() else source
+    needs = (POOL, *source.needs)
+    weights = fingerprint(source.folder) if source.folder else source.key()
     embed_config = EmbedConfig(dihedral_average=not single)
     params = {
         "encoder": encoder,
@@ -211,13 +226,13 @@ def _embed_stage(cfg: ReproduceConfig, encoder: str, source: str, single: bool, 
 
 
 def _vdvae_stages(cfg: ReproduceConfig, retrain: bool) -> list[Stage]:
-    model = ("train-vdvae",) if retrain else ()
+    model = (str(StageId("train", "vdvae")),) if retrain else ()
     common = {"seed": cfg.seed, "version": __version__}
     return [
         Stage(
-            "generative",
+            GENERATIVE,
             partial(stage_generative, cfg=cfg, retrain=retrain),
-            ("embed-vdvae", *model),
+            (EMBED_VDVAE, *model),
             {
                 **common,
                 "n": cfg.reconstructions,
@@ -227,16 +242,16 @@ def _vdvae_stages(cfg: ReproduceConfig, retrain: bool) -> list[Stage]:
             },
         ),
         Stage(
-            "maps",
+            MAPS,
             partial(stage_maps, cfg=cfg),
-            ("embed-vdvae",),
+            (EMBED_VDVAE,),
             {**common, "methods": cfg.map_methods, "max_rows": cfg.map_max_rows},
         ),
-        Stage("search", partial(stage_search, cfg=cfg), ("embed-vdvae",), {**common, "k": cfg.search_k}),
+        Stage(SEARCH, partial(stage_search, cfg=cfg), (EMBED_VDVAE,), {**common, "k": cfg.search_k}),
         Stage(
-            "density",
+            DENSITY,
             partial(stage_density, cfg=cfg),
-            ("embed-vdvae", *model),
+            (EMBED_VDVAE, *model),
             {
                 **common,
                 "preset": cfg.density_preset,
@@ -246,9 +261,9 @@ def _vdvae_stages(cfg: ReproduceConfig, retrain: bool) -> list[Stage]:
             },
         ),
         Stage(
-            "anomaly",
+            ANOMALY,
             partial(stage_anomaly, cfg=cfg),
-            ("embed-vdvae",),
+            (EMBED_VDVAE,),
             {
                 **common,
                 "set": cfg.anomaly_set,
@@ -285,7 +300,7 @@ def stage_train(ctx: StageContext, encoder: str, cfg: ReproduceConfig) -> dict:
     from radiolatent.training.runs import run_config, train_model
 
     # outside the stage folder, so a killed run's checkpoints survive for --resume
-    work = ctx.folder.parents[1] / "work" / f"train-{encoder}"
+    work = ctx.folder.parents[1] / "work" / str(StageId("train", encoder))
     train_model(encoder, run_config(encoder, "cpu"), work, cfg.pool, resume=True, seed=cfg.seed)
     shutil.copytree(work / MODEL_DIR, ctx.folder / "model")
     shutil.copy(work / METRICS_CSV, ctx.folder / METRICS_CSV)
@@ -305,11 +320,13 @@ def stage_distil(ctx: StageContext, teacher: str, cfg: ReproduceConfig) -> dict:
     return {"teacher": teacher, "epochs": len(pd.read_csv(work / METRICS_CSV))}
 
 
-def stage_embed(ctx: StageContext, source: str, sets: list[str], config: EmbedConfig, cfg: ReproduceConfig) -> dict:
+def stage_embed(
+    ctx: StageContext, source: ModelSource, sets: list[str], config: EmbedConfig, cfg: ReproduceConfig
+) -> dict:
     from radiolatent.data.codes import write_codes
     from radiolatent.embedding import embed
 
-    model = str(ctx.path(source, "model")) if source.startswith("train-") else source
+    model = str(ctx.path(str(source.stage), "model")) if source.stage else (source.floor or str(source.folder))
     table = embed(model, sets, config, cfg.pool)
     write_codes(table, ctx.folder / CODES)
     return {

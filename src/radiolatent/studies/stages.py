@@ -1,7 +1,7 @@
 """The study's stages that work on codes already made: reconstructions and samples, the
 t-SNE maps of every encoder, the VDVAE's maps, search, density and anomaly search
 (`reproduce.study_stages` lists them with their cache keys). Importing it does not import
-torch (the report reads `SINGLE` from here)."""
+torch."""
 
 from __future__ import annotations
 
@@ -13,16 +13,17 @@ import pandas as pd
 
 from radiolatent.config import DEFAULT_ACTIVE, DEFAULT_SEARCH, ReproduceConfig
 from radiolatent.core.fileio import write_csv
+from radiolatent.studies.ids import StageId
 from radiolatent.studies.pipeline import StageContext
 
 CODES = "codes.parquet"
-#: suffix of an encoder's single-pass stages when the study's main codes are +d8 averages
-SINGLE = "-single"
+#: the study's main VDVAE codes, which its pictures, maps, search, density and anomaly use
+EMBED_VDVAE = str(StageId("embed", "vdvae"))
 
 
 def single_pass_stage(cfg: ReproduceConfig, encoder: str) -> str:
     """The embedding stage holding an encoder's single-pass codes ([A]'s protocol)."""
-    return f"embed-{encoder}" + ("" if cfg.single_view else SINGLE)
+    return str(StageId("embed", encoder, single=not cfg.single_view))
 
 
 def codes_of(ctx: StageContext, stage: str) -> pd.DataFrame:
@@ -87,7 +88,7 @@ def stage_maps(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     from radiolatent.downstream.importance import feature_importance, las_source_of, plot_importance
     from radiolatent.downstream.maps import embed_2d, pca_variance, plot_map, plot_pca_variance
 
-    rows = select(codes_of(ctx, "embed-vdvae"), "pool")
+    rows = select(codes_of(ctx, EMBED_VDVAE), "pool")
     X, las = code_matrix(rows), rows["las_arcsec"].to_numpy(dtype=float)
     shown = np.arange(len(rows))
     if cfg.map_max_rows is not None and len(rows) > cfg.map_max_rows:
@@ -132,8 +133,8 @@ def stage_search(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     )
     from radiolatent.downstream.search import search_picture, search_table
 
-    codes_path = ctx.path("embed-vdvae", CODES)
-    table = codes_of(ctx, "embed-vdvae")
+    codes_path = ctx.path(EMBED_VDVAE, CODES)
+    table = codes_of(ctx, EMBED_VDVAE)
     test = select(table, "mbc:test").dropna(subset=["las_arcsec"]).sort_values("las_arcsec")
     queries = {"large": test.iloc[-1], "small": test.iloc[0]}
     metric = DEFAULT_SEARCH.metric
@@ -174,7 +175,7 @@ def stage_density(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     from radiolatent.downstream.density_plots import density_figures
     from radiolatent.downstream.density_tables import score_table
 
-    table = codes_of(ctx, "embed-vdvae")
+    table = codes_of(ctx, EMBED_VDVAE)
     model = _fit_flow(ctx, table, "pool", ctx.folder / "model", cfg)
     scores = score_table(table, model, generated=cfg.generated, vdvae=_vdvae(ctx), seed=cfg.seed)
     write_csv(scores, ctx.folder / "loglik.csv")
@@ -202,7 +203,7 @@ def stage_anomaly(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     from radiolatent.downstream.density import density_config
     from radiolatent.downstream.recall import benchmark_rows
 
-    table = codes_of(ctx, "embed-vdvae")
+    table = codes_of(ctx, EMBED_VDVAE)
     flow = _fit_flow(ctx, table, cfg.anomaly_set, ctx.folder / "flow", cfg)
     _, table, _ = benchmark_rows(
         select(table, cfg.anomaly_set),
@@ -214,7 +215,7 @@ def stage_anomaly(ctx: StageContext, cfg: ReproduceConfig) -> dict:
         density_config=density_config("cpu"),
         density_model=flow,
         in_spec=cfg.anomaly_set,
-        source=str(ctx.path("embed-vdvae", CODES)),
+        source=str(ctx.path(EMBED_VDVAE, CODES)),
     )
     return {
         "set": cfg.anomaly_set,
@@ -239,7 +240,7 @@ def _fit_flow(ctx: StageContext, table: pd.DataFrame, rows: str, out: Path, cfg:
         config,
         seed=cfg.seed,
         device=device("auto"),
-        source=str(ctx.path("embed-vdvae", CODES)),
+        source=str(ctx.path(EMBED_VDVAE, CODES)),
         on=rows,
         progress=True,
     )
@@ -252,4 +253,5 @@ def _vdvae(ctx: StageContext) -> str:
     """The study's VDVAE: the one trained here with --retrain, else the shipped one."""
     from radiolatent.models.shipped import SHIPPED_MODEL  # here: importing embedding imports torch
 
-    return str(ctx.path("train-vdvae", "model")) if "train-vdvae" in ctx.needs else str(SHIPPED_MODEL)
+    trained = str(StageId("train", "vdvae"))
+    return str(ctx.path(trained, "model")) if trained in ctx.needs else str(SHIPPED_MODEL)

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from radiolatent.config.models import SSLModelConfig
 from radiolatent.config.supervised import ENCODER, SUPERVISED_SETS, SupervisedConfig
-from radiolatent.core.errors import InputError
+from radiolatent.core.errors import InputError, SettingError
 from radiolatent.core.fileio import atomic_path, write_csv
 from radiolatent.training.parts import to_tensor
 
@@ -225,8 +225,8 @@ def train_and_score(
 def test_split(train_spec: str) -> tuple[str, str]:
     """(test split spec, dataset name in the results) of a labelled train split."""
     if train_spec not in SUPERVISED_SETS:
-        raise InputError(
-            "--data", f"{train_spec!r}: the supervised ceiling trains on one of {', '.join(SUPERVISED_SETS)}"
+        raise SettingError(
+            "train", f"{train_spec!r}: the supervised ceiling trains on one of {', '.join(SUPERVISED_SETS)}"
         )
     return SUPERVISED_SETS[train_spec]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from radiolatent.config import DIHEDRAL_SUFFIX, FLOORS, ReproduceConfig
 from radiolatent.downstream.published import METRICS, published_row
+from radiolatent.studies.ids import SUPERVISED, StageId
 from radiolatent.studies.pipeline import StageResult
-from radiolatent.studies.stages import SINGLE
 from radiolatent.studies.text_tables import fmt, html_rows, section
 
 METRIC_NAMES = {"accuracy": "acc", "roc_auc": "ROC-AUC", "specificity": "spec", "recall": "rec"}
@@ -26,13 +26,10 @@ def table2_stages(stages: dict, single_view: bool) -> list[tuple[str, str, dict]
     codes (+d8 unless it ran --single-view), 'table2-X-single' the single-pass ones."""
     found = []
     for name, res in stages.items():
-        if not name.startswith("table2-"):
+        stage = StageId.parse(name)
+        if stage is None or stage.kind != "table2":
             continue
-        encoder = name.removeprefix("table2-")
-        if encoder.endswith(SINGLE):
-            found.append((encoder.removesuffix(SINGLE), "single", res))
-        else:
-            found.append((encoder, "single" if single_view else "d8", res))
+        found.append((stage.encoder, "single" if stage.single or single_view else "d8", res))
     return found
 
 
@@ -71,13 +68,13 @@ def table2_summary(stages: dict, cfg: ReproduceConfig) -> list[dict]:
 
 def ceiling_summary(stages: dict, cfg: ReproduceConfig) -> list[dict]:
     """The supervised ceiling (reproduce's 'supervised' stage, ceiling.py), if it ran."""
-    if "supervised" not in stages:
+    if SUPERVISED not in stages:
         return []
     import pandas as pd
 
     from radiolatent.studies.ceiling import summary_rows
 
-    return summary_rows(pd.DataFrame(stages["supervised"]["rows"]))
+    return summary_rows(pd.DataFrame(stages[SUPERVISED]["rows"]))
 
 
 #: where the summary's rows come from, in order

@@ -54,7 +54,7 @@ def labelled_images(ds: RadioDataset, spec: str, n_labels: int = 0, seed: int = 
     if len(values) < 2:
         raise InputError(spec, f"has labels of one class only ({names[0]}); a classifier needs two")
     if n_labels > len(keep):
-        raise SettingError("labels", f"{n_labels} is more than the {len(keep)} labelled rows of {spec}")
+        raise SettingError("n_labels", f"{n_labels} is more than the {len(keep)} labelled rows of {spec}")
     if 0 < n_labels < len(keep):
         chosen = _stratified_subset(y, n_labels, seed, spec)
         keep, y = keep[chosen], y[chosen]
@@ -65,7 +65,7 @@ def _stratified_subset(y: np.ndarray, n: int, seed: int, spec: str) -> np.ndarra
     from sklearn.model_selection import train_test_split
 
     if n < 2 * len(np.unique(y)):
-        raise SettingError("labels", f"{n} labelled rows of {spec} is too few: need at least 2 of each class")
+        raise SettingError("n_labels", f"{n} labelled rows of {spec} is too few: need at least 2 of each class")
     chosen, _ = train_test_split(np.arange(len(y)), train_size=n, stratify=y, random_state=seed)
     return np.sort(chosen)
 

@@ -23,20 +23,20 @@ if TYPE_CHECKING:
 
 def run_config(method: str, config: str = "cpu", overrides: list[str] | tuple[str, ...] = ()) -> Any:
     """The run settings of `train METHOD --config CONFIG --set NAME=VALUE ...`."""
-    from radiolatent.config import check_ssl_config, get_ssl_config, get_vdvae_config, override, settings_checked
+    from radiolatent.config import check_ssl_config, override, preset, settings_checked
 
     with settings_checked():
         if method == "vdvae":
-            return override(get_vdvae_config(config), list(overrides))
+            return override(preset("vdvae", config), list(overrides))
         if method == "distil":
-            from radiolatent.config.distil import get_distil_config
+            from radiolatent.config.presets import preset
 
-            return override(get_distil_config(config), list(overrides))
+            return override(preset("distil", config), list(overrides))
         if method == "finetune":
-            from radiolatent.config.finetune import get_finetune_config
+            from radiolatent.config.presets import preset
 
-            return override(get_finetune_config(config), list(overrides))
-        return check_ssl_config(override(get_ssl_config(method, config), list(overrides)))
+            return override(preset("finetune", config), list(overrides))
+        return check_ssl_config(override(preset(method, config), list(overrides)))
 
 
 def train_model(
@@ -171,7 +171,7 @@ def finetune_model(
         raise SettingError("encoder", str(exc)) from None
     with process_group(device, run.train.backend) as (where, dev):
         say = log if where.main else (lambda text: None)
-        labelled = labelled_images(labelled_dataset(data, pool_config, label_store), data, run.train.labels, seed)
+        labelled = labelled_images(labelled_dataset(data, pool_config, label_store), data, run.train.n_labels, seed)
         run = with_enough_steps(run, len(labelled.labels))
         run = dataclasses.replace(
             run, encoder=encoder, data=data, train=dataclasses.replace(run.train, device=cast(Any, dev.type))

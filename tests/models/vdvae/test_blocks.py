@@ -4,11 +4,12 @@ import dataclasses
 
 import pytest
 
-from radiolatent.models.vdvae import build_vdvae, get_config, parse_blocks, parse_widths, stage_counts
+from radiolatent.config import preset
+from radiolatent.models.vdvae import build_vdvae, parse_blocks, parse_widths, stage_counts
 
 
 def test_paper_block_strings_give_the_published_counts():
-    cfg = get_config("paper").model
+    cfg = preset("vdvae", "paper").model
     assert stage_counts(parse_blocks(cfg.encoder_blocks, "down")) == {64: 3, 32: 3, 16: 2, 8: 2, 4: 2, 1: 1}
     assert stage_counts(parse_blocks(cfg.decoder_blocks, "up")) == {1: 5, 4: 5, 8: 4, 16: 3, 32: 2, 64: 1}
     assert parse_widths("64:32,1:256") == {64: 32, 1: 256}
@@ -30,6 +31,6 @@ def test_bad_block_strings_fail(spec, direction, problem):
 
 
 def test_layout_mismatch_fails():
-    cfg = dataclasses.replace(get_config("tiny").model, decoder_blocks="1x1,8m1,8x1,64m8,64x1")
+    cfg = dataclasses.replace(preset("vdvae", "tiny").model, decoder_blocks="1x1,8m1,8x1,64m8,64x1")
     with pytest.raises(ValueError, match="no encoder activation"):
         build_vdvae(cfg)

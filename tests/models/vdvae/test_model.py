@@ -7,10 +7,10 @@ import pytest
 import torch
 from synthetic import blobs
 
-from radiolatent.config import VDVAEConfig
+from radiolatent.config import VDVAEConfig, preset
 from radiolatent.core.errors import InputError
 from radiolatent.models.checkpoint import load_model, save_model
-from radiolatent.models.vdvae import build_vdvae, gaussian_kl, get_config
+from radiolatent.models.vdvae import build_vdvae, gaussian_kl
 
 torch.set_num_threads(1)
 
@@ -22,7 +22,7 @@ def _images(n, seed=0):
 
 @pytest.mark.parametrize("name", ["cpu", "paper"])
 def test_shapes_and_z0_of_default_and_paper(name):
-    model = build_vdvae(get_config(name).model, seed=0)
+    model = build_vdvae(preset("vdvae", name).model, seed=0)
     x = _images(2)
     out = model(x)
     n_layers = len(model.layer_names)
@@ -40,7 +40,7 @@ def test_shapes_and_z0_of_default_and_paper(name):
 
 
 def test_paper_decoder_runs_from_lowest_resolution():
-    model = build_vdvae(get_config("paper").model)
+    model = build_vdvae(preset("vdvae", "paper").model)
     assert model.layer_names[:5] == [f"z0{i}_r1" for i in range(5)]
     assert model.layer_names[-1] == "z19_r64"
 
@@ -48,7 +48,7 @@ def test_paper_decoder_runs_from_lowest_resolution():
 def test_z0_posterior_head_is_not_rank_limited():
     # The measured failure: a W/4 bottleneck capped z0's rank at 16. Drive the top
     # block's posterior head with varied inputs and check its means span > W/4 dims.
-    model = build_vdvae(get_config("paper").model, seed=0)
+    model = build_vdvae(preset("vdvae", "paper").model, seed=0)
     top = model.decoder[0]
     gen = torch.Generator().manual_seed(1)
     act = torch.randn(400, top.width, 1, 1, generator=gen)
@@ -62,13 +62,13 @@ def test_z0_posterior_head_is_not_rank_limited():
 
 
 def test_top_head_narrower_than_code_is_refused():
-    cfg = dataclasses.replace(get_config("tiny").model, top_head_width=8)
+    cfg = dataclasses.replace(preset("vdvae", "tiny").model, top_head_width=8)
     with pytest.raises(ValueError, match="rank"):
         build_vdvae(cfg)
 
 
 def test_gaussian_likelihood_model_trains_a_step():
-    cfg = dataclasses.replace(get_config("tiny").model, likelihood="gaussian")
+    cfg = dataclasses.replace(preset("vdvae", "tiny").model, likelihood="gaussian")
     model = build_vdvae(cfg, seed=0)
     out = model(_images(2))
     out["loss"].backward()
@@ -87,7 +87,7 @@ def test_kl_zero_when_posterior_equals_prior():
 
 
 def test_latent_dropout_and_aux_decoder():
-    cfg = dataclasses.replace(get_config("tiny").model, latent_dropout=1.0, aux_weight=0.5)
+    cfg = dataclasses.replace(preset("vdvae", "tiny").model, latent_dropout=1.0, aux_weight=0.5)
     model = build_vdvae(cfg, seed=0).train()
     out = model(_images(3))
     assert out["aux_recon"].item() > 0
@@ -98,7 +98,7 @@ def test_latent_dropout_and_aux_decoder():
 
 
 def test_model_dir_round_trip_and_bad_files(tmp_path):
-    model = build_vdvae(get_config("tiny").model, seed=0).eval()
+    model = build_vdvae(preset("vdvae", "tiny").model, seed=0).eval()
     save_model(tmp_path / "m", model)
     loaded = load_model(tmp_path / "m")
     x = _images(4)
@@ -123,7 +123,7 @@ def test_model_dir_round_trip_and_bad_files(tmp_path):
 
 
 def test_weights_that_do_not_fit_the_config_are_refused(tmp_path):
-    model = build_vdvae(get_config("tiny").model, seed=0)
+    model = build_vdvae(preset("vdvae", "tiny").model, seed=0)
     save_model(tmp_path / "m", model)
     config = tmp_path / "m" / "config.json"
     meta = json.loads(config.read_text())
@@ -137,15 +137,15 @@ def test_config_round_trips_through_json():
     from radiolatent.config import VDVAERunConfig, dataclass_from_dict
 
     for name in ("tiny", "cpu", "paper"):
-        run = get_config(name)
+        run = preset("vdvae", name)
         assert dataclass_from_dict(VDVAERunConfig, json.loads(json.dumps(dataclasses.asdict(run)))) == run
-    assert isinstance(get_config("cpu").model, VDVAEConfig)
+    assert isinstance(preset("vdvae", "cpu").model, VDVAEConfig)
     with pytest.raises(KeyError):
-        get_config("huge")
+        preset("vdvae", "huge")
 
 
 def test_mse_aux_decoder_scores_squared_error_from_z0_alone():
-    cfg = dataclasses.replace(get_config("tiny").model, aux_weight=1.0, aux_likelihood="mse", aux_sigma=0.5)
+    cfg = dataclasses.replace(preset("vdvae", "tiny").model, aux_weight=1.0, aux_likelihood="mse", aux_sigma=0.5)
     model = build_vdvae(cfg, seed=0).eval()
     x = _images(2)
     with torch.no_grad():
@@ -159,7 +159,7 @@ def test_mse_aux_decoder_scores_squared_error_from_z0_alone():
 def test_z0_may_be_a_4x4_map():
     """The lowest-resolution latent may be 4x4x16: still a 256-number code."""
     cfg = dataclasses.replace(
-        get_config("cpu").model,
+        preset("vdvae", "cpu").model,
         encoder_blocks="64x1,64d2,32x1,32d2,16x1,16d2,8x1,8d2,4x1",
         decoder_blocks="4x1,8m4,8x1,16m8,16x1,32m16,32x1,64m32,64x1",
         widths="64:32,32:32,16:64,8:64,4:128",
@@ -182,7 +182,7 @@ def _sparse_sources(n, seed=0):
 def test_z0_sees_image_differences_at_initialisation(init, least, most):
     """He init of the bottom-up path lets sparse images reach z0 before any training; with
     PyTorch's default init their differences vanish on the way (docs/vdvae.md)."""
-    cfg = dataclasses.replace(get_config("cpu").model, bottom_up_init=init)
+    cfg = dataclasses.replace(preset("vdvae", "cpu").model, bottom_up_init=init)
     model = build_vdvae(cfg, seed=0).eval()
     spread = model.encode_z0(_sparse_sources(64)).std(0).mean().item()
     assert least is None or spread > least
@@ -191,4 +191,4 @@ def test_z0_sees_image_differences_at_initialisation(init, least, most):
 
 def test_unknown_initialisation_is_refused():
     with pytest.raises(ValueError, match="bottom_up_init"):
-        build_vdvae(dataclasses.replace(get_config("tiny").model, bottom_up_init="xavier"))
+        build_vdvae(dataclasses.replace(preset("vdvae", "tiny").model, bottom_up_init="xavier"))

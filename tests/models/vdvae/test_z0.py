@@ -4,8 +4,9 @@ import pytest
 import torch
 from synthetic import blobs
 
+from radiolatent.config import preset
 from radiolatent.models.checkpoint import load_model
-from radiolatent.models.vdvae import build_vdvae, get_config, z0_encoder
+from radiolatent.models.vdvae import build_vdvae, z0_encoder
 
 torch.set_num_threads(1)
 
@@ -45,7 +46,7 @@ def test_z0_fast_path_gives_the_full_models_z0_on_real_images(channels_last):
 @pytest.mark.parametrize("name", ["tiny", "paper"])
 def test_z0_fast_path_fits_every_layout(name):
     """Stages of several blocks and a 1x1 z0 (paper): still the model's own z0."""
-    model = build_vdvae(get_config(name).model, seed=0).eval()
+    model = build_vdvae(preset("vdvae", name).model, seed=0).eval()
     x = _sparse_sources(6)
     assert torch.allclose(z0_encoder(model)(x), model.encode_z0(x), rtol=1e-5, atol=1e-5)
     assert torch.equal(x, _sparse_sources(6)), "the input is not overwritten"

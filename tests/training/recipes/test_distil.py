@@ -8,7 +8,7 @@ import pytest
 import torch
 from synthetic import blobs
 
-from radiolatent.config.distil import get_distil_config
+from radiolatent.config.presets import preset
 from radiolatent.core.errors import InputError
 from radiolatent.data.orientations import view_mean
 from radiolatent.embedding import DIHEDRAL_ORDER
@@ -32,7 +32,7 @@ def distilled(tmp_path_factory):
 
 
 def _tiny(teacher):
-    return dataclasses.replace(get_distil_config("tiny"), teacher=str(teacher))
+    return dataclasses.replace(preset("distil", "tiny"), teacher=str(teacher))
 
 
 def _unexplained(codes: torch.Tensor, target: torch.Tensor) -> float:
@@ -64,11 +64,11 @@ def test_the_student_is_a_whole_vdvae_with_the_teachers_decoder(distilled):
 
 
 def test_a_teacher_that_is_not_a_vdvae_is_refused(tmp_path):
-    from radiolatent.config import get_ssl_config
+    from radiolatent.config import preset
     from radiolatent.models.ssl import build_ssl
 
-    save_model(tmp_path / "byol", build_ssl(get_ssl_config("byol", "tiny").model, seed=0).backbone, kind="byol")
-    run = dataclasses.replace(get_distil_config("tiny"), teacher=str(tmp_path / "byol"))
+    save_model(tmp_path / "byol", build_ssl(preset("byol", "tiny").model, seed=0).backbone, kind="byol")
+    run = dataclasses.replace(preset("distil", "tiny"), teacher=str(tmp_path / "byol"))
     with pytest.raises(InputError, match="not a VDVAE"):
         train_distil(blobs(8), run, tmp_path / "run", progress=False)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from radiolatent.config.finetune import get_finetune_config
+from radiolatent.config.presets import preset
 from radiolatent.core.errors import InputError
 from radiolatent.data.dataset import RadioDataset, empty_meta
 from radiolatent.data.inputs import model_input
@@ -23,7 +23,7 @@ torch.set_num_threads(1)
 
 
 def _run(**train):
-    run = get_finetune_config("tiny")
+    run = preset("finetune", "tiny")
     return dataclasses.replace(
         run, encoder=str(SHIPPED_MODEL), data="mbc:train", train=dataclasses.replace(run.train, **train)
     )
@@ -133,7 +133,7 @@ def test_labelled_rows_that_cannot_train_a_classifier_are_refused_in_one_line():
 
 
 def test_a_few_labels_go_through_several_times_an_epoch_to_reach_the_minimum_steps():
-    cpu = get_finetune_config("cpu")
+    cpu = preset("finetune", "cpu")
     few, many = with_enough_steps(cpu, 25).train, with_enough_steps(cpu, 729).train
     assert many.passes == 1 and many.batch_size == cpu.train.batch_size
     assert few.batch_size == 20, "a batch no larger than the 20 training images"

@@ -6,7 +6,7 @@ import pytest
 import torch
 from synthetic import central_blobs, tiny_ssl
 
-from radiolatent.config import SSL_METHODS, get_ssl_config
+from radiolatent.config import SSL_METHODS, preset
 from radiolatent.core.errors import InputError
 from radiolatent.models.checkpoint import load_model, load_pair
 from radiolatent.models.ssl import build_ssl
@@ -24,7 +24,7 @@ def test_each_method_trains_with_a_finite_loss(ssl_runs, method):
     header = (folder / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"epoch", "loss", "feature_spread", "lr", "images_per_s", "val_loss"} <= set(header)
     assert ("momentum" in header) == (method == "byol")
-    initial = build_ssl(get_ssl_config(method, "tiny").model, seed=0).backbone
+    initial = build_ssl(preset(method, "tiny").model, seed=0).backbone
     assert weight_checksum(load_model(folder)) != weight_checksum(initial), "the backbone learned something"
 
 
@@ -33,7 +33,7 @@ def test_byol_target_follows_the_online_network(ssl_runs):
     _, tensors = load_pair(folder / "checkpoint", "state.json")
     online = tensors["model.backbone.net.conv1.weight"]
     target = tensors["model.target_backbone.net.conv1.weight"]
-    start = build_ssl(get_ssl_config("byol", "tiny").model, seed=0).backbone.net.conv1.weight.detach()
+    start = build_ssl(preset("byol", "tiny").model, seed=0).backbone.net.conv1.weight.detach()
     assert not torch.equal(target, start), "the target moved"
     assert not torch.equal(target, online), "but lags the online network"
 

@@ -5,19 +5,19 @@ import dataclasses
 import torch
 from synthetic import blobs
 
-from radiolatent.models.vdvae import get_config
+from radiolatent.config import preset
 from radiolatent.training import VDVAERecipe, kl_weight
 
 
 def test_kl_weight_schedules():
-    cfg = get_config("tiny").train
+    cfg = preset("vdvae", "tiny").train
     assert kl_weight(cfg, 0) == 0.0 and kl_weight(cfg, cfg.kl_warmup_steps) == cfg.beta
     cyclic = dataclasses.replace(cfg, kl_schedule="cyclic", kl_cycle_steps=40, kl_warmup_steps=20)
     assert kl_weight(cyclic, 10) == kl_weight(cyclic, 50) == 0.5 * cfg.beta
 
 
 def test_step_statistics_are_named_and_become_the_epoch_row():
-    recipe = VDVAERecipe(get_config("tiny"))
+    recipe = VDVAERecipe(preset("vdvae", "tiny"))
     model = recipe.build(seed=0)
     out = recipe.objective(model, (torch.from_numpy(blobs(4)).float().div(255).unsqueeze(1),), step=0)
     layers = [f"kl_{name}" for name in model.layer_names]

@@ -36,7 +36,7 @@ from radiolatent.models.vdvae.layers import (
     TopDownBlock,
     gaussian_kl,
 )
-from radiolatent.models.vdvae.model import VDVAE, build_vdvae, get_config
+from radiolatent.models.vdvae.model import VDVAE, build_vdvae
 from radiolatent.models.vdvae.z0 import Z0Encoder, z0_encoder
 
 __all__ = [
@@ -50,7 +50,6 @@ __all__ = [
     "Z0Encoder",
     "build_vdvae",
     "gaussian_kl",
-    "get_config",
     "parse_blocks",
     "parse_widths",
     "stage_counts",

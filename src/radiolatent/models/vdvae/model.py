@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from radiolatent.config import VDVAEConfig, get_vdvae_config
+from radiolatent.config import VDVAEConfig
 from radiolatent.models.likelihood import make_likelihood
 from radiolatent.models.vdvae.blocks import BlockSpec, parse_blocks, parse_widths
 from radiolatent.models.vdvae.layers import (
@@ -22,9 +22,6 @@ from radiolatent.models.vdvae.layers import (
     mid_width,
     same_conv,
 )
-
-#: `get_config(name)`: the named VDVAE setup ("tiny", "cpu", "paper").
-get_config = get_vdvae_config
 
 
 class VDVAE(nn.Module):
