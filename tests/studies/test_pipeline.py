@@ -38,6 +38,9 @@ def test_stages_run_once_then_come_from_the_cache(tmp_path):
     assert calls == ["a", "b", "c"]
     assert all(r.cached for r in second.values())
     assert second["b"].results == first["b"].results
+    # each stage keeps its wall and CPU time, for the report's table of where the minutes go
+    assert all(r.cpu_seconds is not None and r.cpu_seconds >= 0 for r in second.values())
+    assert json.loads((tmp_path / "stages" / "a" / STAGE_RECORD).read_text())["cpu_seconds"] >= 0
 
 
 def test_a_changed_parameter_reruns_that_stage_and_what_needs_it_only(tmp_path):

@@ -1,4 +1,4 @@
-"""Worker processes that end with their parent.
+"""Worker processes that end with their parent, and the CPU time they and this process use.
 
 joblib's loky workers wait for work with a 300 s idle timeout and never look at their
 parent, so after a `kill -9` of a command they lingered for about 5 minutes (and a busy
@@ -38,3 +38,39 @@ def _watch(parent_pid: int) -> None:
     while os.getppid() == parent_pid:
         time.sleep(PARENT_POLL_SECONDS)
     os._exit(1)  # not sys.exit: that would only end this thread
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process, of its children already reaped, and of
+    every live descendant (joblib's workers): the difference over a piece of work is the
+    CPU it took on every core. Live descendants are read from /proc (Linux); elsewhere
+    only this process and its reaped children count."""
+    times = os.times()
+    own = times.user + times.system + times.children_user + times.children_system
+    return own + sum(_cpu_of(stat) for stat in _descendant_stats(os.getpid()))
+
+
+def _descendant_stats(root: int) -> list[list[str]]:
+    """/proc/PID/stat fields (after the command name) of every live descendant of `root`."""
+    stats: dict[int, list[str]] = {}
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if entry.name.isdigit():
+            try:
+                text = open(f"/proc/{entry.name}/stat").read()  # noqa: SIM115 (one short read)
+            except OSError:
+                continue  # it ended while we looked
+            stats[int(entry.name)] = text[text.rindex(")") + 2 :].split()
+    children: dict[int, list[int]] = {}
+    for pid, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(pid)
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(stats[pid])
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _cpu_of(fields: list[str]) -> float:
+    """utime + stime of one /proc stat line, in seconds (fields 14 and 15 of proc(5))."""
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

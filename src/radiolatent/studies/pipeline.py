@@ -21,6 +21,7 @@ from typing import Any
 from radiolatent.config import config_hash
 from radiolatent.core.errors import InputError
 from radiolatent.core.fileio import write_text
+from radiolatent.core.workers import cpu_seconds
 
 #: the record a finished stage leaves in its folder.
 STAGE_RECORD = "stage.json"
@@ -58,6 +59,8 @@ class StageResult:
     results: dict
     seconds: float
     cached: bool
+    #: CPU seconds on every core (this process and its workers); None in records written before it was kept
+    cpu_seconds: float | None = None
 
 
 class Pipeline:
@@ -93,7 +96,10 @@ class Pipeline:
                 continue
             self.log(f"[{i}/{len(self.stages)}] {stage.name} ...")
             done[stage.name] = self._execute(stage, key, {n: done[n] for n in stage.needs})
-            self.log(f"[{i}/{len(self.stages)}] {stage.name}: done in {done[stage.name].seconds:.0f} s")
+            ran = done[stage.name]
+            self.log(
+                f"[{i}/{len(self.stages)}] {stage.name}: done in {ran.seconds:.0f} s ({ran.cpu_seconds:.0f} s of CPU)"
+            )
         return done
 
     def _finished(self, name: str, key: str) -> StageResult | None:
@@ -106,20 +112,23 @@ class Pipeline:
             raise InputError(record_path, f"unreadable stage record ({exc}); delete the folder to rerun it") from None
         if record.get("key") != key:
             return None
-        return StageResult(name, key, self.folder(name), record["results"], record["seconds"], cached=True)
+        return StageResult(
+            name, key, self.folder(name), record["results"], record["seconds"], True, record.get("cpu_seconds")
+        )
 
     def _execute(self, stage: Stage, key: str, needs: dict[str, StageResult]) -> StageResult:
         final = self.folder(stage.name)
         scratch = final.with_name(f".{stage.name}.partial")
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), cpu_seconds()
         results = stage.run(StageContext(scratch, needs))
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
         record = {
             "name": stage.name,
             "key": key,
             "seconds": seconds,
+            "cpu_seconds": cpu,
             "params": stage.params,
             "needs": list(stage.needs),
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -129,7 +138,8 @@ class Pipeline:
         # the old folder goes only once the new one is complete
         shutil.rmtree(final, ignore_errors=True)
         scratch.rename(final)
-        return StageResult(stage.name, key, final, json.loads(json.dumps(results, default=_plain)), seconds, False)
+        results = json.loads(json.dumps(results, default=_plain))
+        return StageResult(stage.name, key, final, results, seconds, False, cpu)
 
 
 def stage_key(stage: Stage, need_keys: dict[str, str]) -> str:

@@ -77,7 +77,10 @@ def collect(results: dict[str, StageResult], cfg: ReproduceConfig, retrain: bool
             "machine": _machine(),
             "notes": notes,
         },
-        "timings": {name: {"seconds": r.seconds, "cached": r.cached, "key": r.key} for name, r in results.items()},
+        "timings": {
+            name: {"seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "cached": r.cached, "key": r.key}
+            for name, r in results.items()
+        },
         "summary": summary(results, cfg),
         "stages": {name: r.results for name, r in results.items()},
     }
@@ -287,10 +290,7 @@ def section_anomaly(root: Path, doc: dict) -> dict | None:
 
 
 def section_run(doc: dict) -> dict:
-    rows = [
-        [name, f"{t['seconds']:.1f}", "cached" if t["cached"] else "ran", t["key"]]
-        for name, t in doc["timings"].items()
-    ]
+    rows = [[name, *_times(t), "cached" if t["cached"] else "ran", t["key"]] for name, t in doc["timings"].items()]
     meta = doc["meta"]
     return {
         "written": meta["written"],
@@ -298,12 +298,20 @@ def section_run(doc: dict) -> dict:
         "retrain": meta["retrain"],
         "total": f"{sum(t['seconds'] for t in doc['timings'].values() if not t['cached']):.0f}",
         "notes": meta["notes"],
-        "header": ["stage", "seconds", "this run", "cache key"],
+        "header": ["stage", "wall s", "CPU s", "cores busy", "this run", "cache key"],
         "rows": html_rows(rows),
         "versions": html_rows([[k, v] for k, v in meta["versions"].items()]),
         "machine": json.dumps(meta["machine"]),
         "config": json.dumps(meta["config"], indent=1),
     }
+
+
+def _times(timing: dict) -> list[str]:
+    """Wall seconds, CPU seconds on every core and their ratio (how many cores were busy)."""
+    wall, cpu = timing["seconds"], timing.get("cpu_seconds")
+    if cpu is None:  # a stage record written before CPU time was kept
+        return [f"{wall:.1f}", "–", "–"]
+    return [f"{wall:.1f}", f"{cpu:.1f}", f"{cpu / wall:.2f}" if wall > 0 else "–"]
 
 
 def render(root: Path, doc: dict) -> str:
