@@ -77,6 +77,27 @@ def test_early_stopping_keeps_the_best_held_out_epoch():
     assert model.score(x[valid_rows]) == pytest.approx(model.valid_loglik, abs=1e-3)
 
 
+def test_a_flow_that_diverges_stops_at_once_and_keeps_its_best_epoch(monkeypatch):
+    """A held-out log-likelihood that falls `diverged_drop` nats below its best ends the fit
+    there, not `patience` epochs later; the best epoch's weights are the ones kept."""
+    import torch
+
+    held_out: list[float] = []  # the mean held-out log-likelihood of each coming epoch
+
+    def log_prob(self, z):
+        return torch.full((len(z),), held_out.pop(0) if held_out else -1.0e4)
+
+    monkeypatch.setattr(DensityModel, "_log_prob", log_prob)
+    config = dataclasses.replace(TINY, epochs=50, patience=20, diverged_drop=100.0, standardise="scale")
+    held_out[:] = [-50.0, -20.0, -10.0, -5000.0]
+    model = DensityModel(config).fit(banana(120), seed=0)
+    assert len(model.history) == 4 and model.stopped == "diverged" and model.best_epoch == 3
+    # [A]'s protocol (the paper preset): never stop on a drop, only after `patience` epochs
+    held_out[:] = [-50.0, -20.0, -10.0, *[-5000.0] * 30]
+    model = DensityModel(dataclasses.replace(config, diverged_drop=0.0)).fit(banana(120), seed=0)
+    assert model.stopped == "" and len(model.history) == 3 + 20 and model.best_epoch == 3
+
+
 def test_save_load_round_trip_gives_identical_scores(fitted, tmp_path):
     x, model = fitted
     model.info["note"] = "round trip"

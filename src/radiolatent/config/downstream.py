@@ -248,6 +248,10 @@ class DensityConfig(Settings):
     batch_size: int = 256
     valid_fraction: float = 0.2
     patience: int = 20
+    #: stop at once when the held-out log-likelihood falls this many nats per row below its
+    #: best (a flow that diverges has never come back here: docs/discovery.md); 0: never.
+    #: The best epoch's weights are kept either way.
+    diverged_drop: float = 100.0
     #: gradient-norm clip (a flow's first steps on heavy-tailed codes can be wild).
     grad_clip: float = 10.0
     #: the fixed affine map before the flow: "whiten" (PCA whitening) or "scale"
@@ -272,7 +276,9 @@ def _density_configs() -> dict[str, DensityConfig]:
     cpu = DensityConfig()
     # [A]: 48 MADE blocks of 2 x 512 units, Adam lr 5e-4, 600 epochs (denmarf kept the best
     # epoch on its validation split, which patience=0 reproduces).
-    paper = DensityConfig("paper", transforms=48, hidden=(512, 512), lr=5e-4, epochs=600, patience=0)
+    paper = DensityConfig(
+        "paper", transforms=48, hidden=(512, 512), lr=5e-4, epochs=600, patience=0, diverged_drop=0.0
+    )
     return {c.name: c for c in (tiny, cpu, paper)}
 
 
@@ -332,6 +338,7 @@ def _density_problems(d: DensityConfig) -> list[str]:
     p.need(d.batch_size >= 1, "batch_size", "must be at least 1", d.batch_size)
     p.need(0 < d.valid_fraction < 1, "valid_fraction", "must lie in (0, 1)", d.valid_fraction)
     p.need(d.patience >= 0, "patience", "must be >= 0", d.patience)
+    p.need(d.diverged_drop >= 0, "diverged_drop", "must be >= 0 (0: never stop on a drop)", d.diverged_drop)
     p.need(d.grad_clip > 0, "grad_clip", "must be > 0", d.grad_clip)
     p.need(
         0 < d.min_eigen_fraction < 1 and 0 < d.min_scale_fraction < 1,

@@ -112,6 +112,8 @@ class DensityModel:
         self.matrix: np.ndarray | None = None
         self.history: list[dict] = []
         self.best_epoch: int | None = None
+        #: why fitting ended before `epochs`: "" (patience, or it ran them all) or "diverged"
+        self.stopped = ""
         self.valid_loglik: float | None = None
         self.info: dict = {}
 
@@ -144,7 +146,7 @@ class DensityModel:
         generator = torch.Generator().manual_seed(seed)
         offset = self._log_jacobian()
         best, best_state, since_best = -math.inf, None, 0
-        self.history = []
+        self.history, self.stopped = [], ""
         started = time.perf_counter()
         bar = tqdm(range(cfg.epochs), desc="fitting flow", disable=not progress, leave=False)
         for epoch in bar:
@@ -165,6 +167,10 @@ class DensityModel:
                 since_best += 1
             bar.set_postfix(valid=f"{valid_ll:.1f}", best=f"{best:.1f}")
             if cfg.patience and since_best >= cfg.patience:
+                break
+            diverged = not math.isfinite(valid_ll) or valid_ll < best - cfg.diverged_drop
+            if cfg.diverged_drop and math.isfinite(best) and diverged:
+                self.stopped = "diverged"  # the best epoch's weights are restored below
                 break
         if best_state is None:
             raise InputError("codes", "the flow's held-out log-likelihood was never finite; check the codes")
@@ -252,6 +258,7 @@ class DensityModel:
             "features": self.features,
             "config": dataclasses.asdict(self.config),
             "best_epoch": self.best_epoch,
+            "stopped": self.stopped,
             "valid_loglik": self.valid_loglik,
             "history": self.history,
             "info": self.info,
@@ -294,6 +301,7 @@ class DensityModel:
         model.flow = flow.to(model.device).eval()
         model.history = list(meta.get("history") or [])
         model.best_epoch = meta.get("best_epoch")
+        model.stopped = meta.get("stopped", "")
         model.valid_loglik = meta.get("valid_loglik")
         model.info = dict(meta.get("info") or {})
         return model
