@@ -13,6 +13,7 @@ from radiolatent.config import (
     DEFAULT_POOL,
     EmbedConfig,
     EmbedDevice,
+    EmbedPrecision,
     FolderConfig,
     PoolConfig,
 )
@@ -106,12 +107,14 @@ def embed(
     keep_partial: bool = False,
     batch_size: int = EmbedConfig.batch_size,
     device: EmbedDevice = "cpu",
+    precision: EmbedPrecision = EmbedConfig.precision,
     progress: bool = True,
     pool_config: PoolConfig | None = None,
 ) -> pd.DataFrame:
     """A codes table: every image of `data` (comma-separated specs or a list, as `embed
     --data`) encoded by `model` (default the shipped VDVAE; any name of `model_names()` or a run
-    folder), averaged over the 8 flips and quarter turns unless `single_view`. `device`
+    folder), averaged over the 8 flips and quarter turns unless `single_view`; `precision`
+    "auto" runs the SSL backbones in bfloat16 where the CPU has it natively. `device`
     "cuda" runs the encoder on a GPU. `pool_config` (every pool and folder setting, as
     `embed`'s options build it) replaces `survey`, `catalogue`, `pixel_scale` and
     `keep_partial` when given.
@@ -124,7 +127,7 @@ def embed(
     from radiolatent.embedding import embed as embed_specs
 
     specs = [s.strip() for s in (data.split(",") if isinstance(data, str) else data) if s.strip()]
-    config = EmbedConfig(batch_size=batch_size, dihedral_average=not single_view, device=device)
+    config = EmbedConfig(batch_size=batch_size, dihedral_average=not single_view, device=device, precision=precision)
     pool = pool_config or folder_options(survey, catalogue, pixel_scale, keep_partial)
     return embed_specs(None if model is None else str(model), specs, config, pool, progress=progress)
 

@@ -32,6 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"images per forward pass (default {EmbedConfig.batch_size} on a CPU, {GPU_EMBED_BATCH} on a GPU)",
     )
     add_device_argument(p, "run the encoder")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        default=EmbedConfig.precision,
+        help="the learned encoders' arithmetic on the CPU: auto (default: bf16 for the SSL backbones "
+        "where the CPU computes it natively, else fp32), bf16 or fp32",
+    )
     add_pool_arguments(p)
     p.add_argument(
         "--single-view",
@@ -65,6 +72,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
             single_view=args.single_view,
             batch_size=args.batch_size or default_batch,
             device="cuda" if device.type == "cuda" else "cpu",
+            precision=args.precision,
             progress=where.main,
             pool_config=pool_config(args),
         )

@@ -276,9 +276,7 @@ def _density_configs() -> dict[str, DensityConfig]:
     cpu = DensityConfig()
     # [A]: 48 MADE blocks of 2 x 512 units, Adam lr 5e-4, 600 epochs (denmarf kept the best
     # epoch on its validation split, which patience=0 reproduces).
-    paper = DensityConfig(
-        "paper", transforms=48, hidden=(512, 512), lr=5e-4, epochs=600, patience=0, diverged_drop=0.0
-    )
+    paper = DensityConfig("paper", transforms=48, hidden=(512, 512), lr=5e-4, epochs=600, patience=0, diverged_drop=0.0)
     return {c.name: c for c in (tiny, cpu, paper)}
 
 

@@ -17,6 +17,7 @@ from radiolatent.config import EmbedConfig
 from radiolatent.data.orientations import DIHEDRAL_ORDER, dihedral_views, view_mean
 from radiolatent.data.preprocess import to_unit_float
 from radiolatent.embedding.progress import EstimateClock
+from radiolatent.training.parts import autocast
 
 
 class Encoder(Protocol):
@@ -26,6 +27,22 @@ class Encoder(Protocol):
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """(N, 64, 64) uint8 -> (N, d) float32."""
+
+
+def embed_precision(requested: str, device: torch.device, keeps_codes: bool = True) -> str:
+    """The arithmetic a learned encoder runs in: `requested` ("bf16", "fp32"), or for
+    "auto" bf16 where it is fast and harmless: a CPU with native bfloat16 (AMX or
+    AVX512-BF16) and an encoder whose bf16 codes stay within ~1 % of fp32's (`keeps_codes`);
+    fp32 elsewhere."""
+    if requested != "auto":
+        return requested
+    return "bf16" if keeps_codes and device.type == "cpu" and native_bf16() else "fp32"
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (torch's own capability checks)."""
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 #: images per chunk when an encoder without `encode_views` is averaged over orientations:
@@ -42,6 +59,7 @@ def batched(
     views: int = 1,
     name: str = "",
     workers: int = 1,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Apply a torch function to uint8 images in batches, as float inputs in [0, 1], on
     `device` (default the CPU). Under torchrun the batches are shared out (batch b to rank
@@ -53,7 +71,8 @@ def batched(
     batch holds batch_size // 8 images and 8 views cost 8 single views, not more.
     `progress`: a bar over images and, for a long run, a time estimate after the first
     batches (`time_estimate`), printed above the bar. `workers` > 1 (CPU only): that many
-    batches run at once, each on one OpenMP thread (`one_thread_per_batch`)."""
+    batches run at once, each on one OpenMP thread (`one_thread_per_batch`). `precision`
+    "bf16" runs `fn` under bfloat16 autocast (the outputs are float32 either way)."""
     from radiolatent.core import distributed
 
     device = device or torch.device("cpu")
@@ -68,7 +87,8 @@ def batched(
 
     def run(i: int) -> np.ndarray:
         x = _unit_batch(images[starts[i] : starts[i] + per_batch], device)[:, None]
-        with torch.inference_mode():  # thread-local: set here, in the thread that runs fn
+        # thread-local: set here, in the thread that runs fn
+        with torch.inference_mode(), autocast(device, precision):
             return (fn(x) if views == 1 else view_mean(fn, x, views)).float().cpu().numpy()
 
     bar = tqdm(total=n_mine, unit="img", desc=name or "embedding", disable=not shown, leave=False)

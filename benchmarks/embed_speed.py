@@ -1,0 +1,109 @@
+"""Embedding speed against the obvious way: the whole `radiolatent embed` command (8 views)
+beside a plain fp32 torchvision ResNet-18 forward over the same number of 64x64 views.
+
+Usage: python benchmarks/embed_speed.py [--data mbc] [--rounds 2] [--naive-views 4096]
+
+Timed in one run, interleaved, best of --rounds, so the ratios hold on a shared machine:
+
+* `embed --model simclr-cpu --data SPEC` (8 views, the whole command, started as a new
+  process: imports, reading the data, the table written) with `--precision auto` (the
+  default: bf16 where the CPU computes it natively), `fp32` and `bf16`;
+* the same for the shipped VDVAE (`--model vdvae-cpu`: "auto" is fp32 for it);
+* the naive baseline: `torchvision.models.resnet18` with a one-channel first convolution and
+  no classifier, eval mode, fp32, default memory layout, batches of 64 views, torch's
+  default threads: views/s over --naive-views random views, scaled to the command's count.
+
+Views/s of a command = 8 x images / its wall time. Also the fraction of the CPU's peak each
+reaches: the forward's FLOPs per view (torch's FlopCounterMode) x views/s, against
+2 cores x the cores' fp32 or bf16 peak (--peak-fp32 and --peak-bf16, GFLOP/s per core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torchvision
+
+from radiolatent.config import EmbedConfig
+from radiolatent.data.inputs import model_input
+from radiolatent.embedding import get_encoder
+
+
+def naive_resnet18() -> torch.nn.Module:
+    """ResNet-18 the obvious way: torchvision's, one input channel, no classifier, fp32."""
+    model = torchvision.models.resnet18()
+    model.conv1 = torch.nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    model.fc = torch.nn.Identity()
+    return model.eval()
+
+
+def naive_views_per_s(views: int, batch: int = 64) -> float:
+    model = naive_resnet18()
+    x = torch.rand(batch, 1, 64, 64)
+    with torch.inference_mode():
+        model(x)  # warm-up
+        started = time.perf_counter()
+        for _ in range(views // batch):
+            model(x)
+    return (views // batch) * batch / (time.perf_counter() - started)
+
+
+def flops_per_view(model: torch.nn.Module) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(torch.rand(1, 1, 64, 64))
+    return float(counter.get_total_flops())
+
+
+def command_seconds(model: str, data: str, precision: str, out: Path) -> float:
+    argv = [sys.executable, "-m", "radiolatent", "embed", "--model", model, "--data", data]
+    argv += ["--precision", precision, "--out", str(out), "--overwrite"]
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="mbc")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--naive-views", type=int, default=4096)
+    parser.add_argument("--peak-fp32", type=float, default=None, help="GFLOP/s per core in fp32 (AVX-512: 2 FMA units)")
+    parser.add_argument("--peak-bf16", type=float, default=None, help="GFLOP/s per core in bf16")
+    args = parser.parse_args()
+    images = len(model_input(args.data))
+    views = 8 * images
+    runs = [("simclr-cpu", p) for p in ("auto", "fp32", "bf16")] + [("vdvae-cpu", p) for p in ("auto", "bf16")]
+    best: dict[object, float] = {}
+    with tempfile.TemporaryDirectory() as work:
+        for _ in range(args.rounds):
+            best["naive"] = max(best.get("naive", 0.0), naive_views_per_s(args.naive_views))
+            for model, precision in runs:
+                seconds = command_seconds(model, args.data, precision, Path(work) / "codes.parquet")
+                best[(model, precision)] = max(best.get((model, precision), 0.0), views / seconds)
+    resnet_flops = flops_per_view(naive_resnet18())
+    shipped_flops = flops_per_view(get_encoder("simclr-cpu", EmbedConfig(precision="fp32")).model)
+    print(f"{args.data}: {images} images, {views} views; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"naive fp32 torchvision ResNet-18: {best['naive']:.1f} views/s, {resnet_flops / 1e9:.3f} GFLOP a view")
+    print(f"simclr-cpu's backbone: {shipped_flops / 1e9:.3f} GFLOP a view")
+    for model, precision in runs:
+        rate = best[(model, precision)]
+        line = f"embed --model {model} --precision {precision}: {rate:.1f} views/s, {rate / best['naive']:.2f}x naive"
+        if model == "simclr-cpu":
+            gflops = rate * shipped_flops / 1e9
+            line += f", {gflops:.1f} GFLOP/s"
+            peak = args.peak_bf16 if precision in ("auto", "bf16") else args.peak_fp32
+            if peak:
+                line += f" ({gflops / (2 * peak):.1%} of 2 cores' peak)"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
