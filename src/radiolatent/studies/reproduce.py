@@ -214,7 +214,7 @@ def _embed_stage(cfg: ReproduceConfig, encoder: str, source: ModelSource, single
         sets = list(dict.fromkeys((*sets, "pool")))
     needs = (POOL, *source.needs)
     weights = fingerprint(source.folder) if source.folder else source.key()
-    embed_config = EmbedConfig(dihedral_average=not single)
+    embed_config = EmbedConfig(dihedral_average=not single, precision=cfg.embed_precision)
     params = {
         "encoder": encoder,
         "model": weights,
