@@ -114,7 +114,7 @@ def embed(
     """A codes table: every image of `data` (comma-separated specs or a list, as `embed
     --data`) encoded by `model` (default the shipped VDVAE; any name of `model_names()` or a run
     folder), averaged over the 8 flips and quarter turns unless `single_view`; `precision`
-    "auto" runs the SSL backbones in bfloat16 where the CPU has it natively. `device`
+    "auto" runs the SSL backbones in bfloat16 where the CPU has it natively (default fp32). `device`
     "cuda" runs the encoder on a GPU. `pool_config` (every pool and folder setting, as
     `embed`'s options build it) replaces `survey`, `catalogue`, `pixel_scale` and
     `keep_partial` when given.

@@ -36,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--precision",
         choices=("auto", "bf16", "fp32"),
         default=EmbedConfig.precision,
-        help="the learned encoders' arithmetic on the CPU: auto (default: bf16 for the SSL backbones "
-        "where the CPU computes it natively, else fp32), bf16 or fp32",
+        help="the learned encoders' arithmetic on the CPU: fp32 (default), bf16, or auto (bf16 for "
+        "the SSL backbones where the CPU computes it natively, else fp32)",
     )
     add_pool_arguments(p)
     p.add_argument(

@@ -61,9 +61,9 @@ class ReproduceConfig(Settings):
     classifiers: tuple[ClassifierName, ...] = CLASSIFIER_NAMES
     #: False averages every code over the 8 orientations (EmbedConfig.dihedral_average)
     single_view: bool = False
-    #: the learned encoders' arithmetic (`EmbedConfig.precision`): "auto" (bf16 for the SSL
-    #: backbones where the CPU has it natively), "bf16" or "fp32" (`--set embed_precision=fp32`).
-    embed_precision: EmbedPrecision = "auto"
+    #: the learned encoders' arithmetic (`EmbedConfig.precision`): "fp32", or "auto" (bf16
+    #: for the SSL backbones where the CPU has it natively: `--set embed_precision=auto`).
+    embed_precision: EmbedPrecision = "fp32"
     #: single-pass VDVAE codes from its distilled encoder (STUDY_DISTILLED; trained from
     #: the VDVAE under --retrain); False: one pass of the VAE's own encoder.
     distilled_single_pass: bool = True
