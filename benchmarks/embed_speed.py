@@ -2,6 +2,7 @@
 beside a plain fp32 torchvision ResNet-18 forward over the same number of 64x64 views.
 
 Usage: python benchmarks/embed_speed.py [--data mbc] [--rounds 2] [--naive-views 4096]
+       python benchmarks/embed_speed.py --compare-codes [--data mbc:test]
 
 Timed in one run, interleaved, best of --rounds, so the ratios hold on a shared machine:
 
@@ -12,6 +13,10 @@ Timed in one run, interleaved, best of --rounds, so the ratios hold on a shared 
 * the naive baseline: `torchvision.models.resnet18` with a one-channel first convolution and
   no classifier, eval mode, fp32, default memory layout, batches of 64 views, torch's
   default threads: views/s over --naive-views random views, scaled to the command's count.
+
+`--compare-codes`: how far bf16 moves each encoder's single-pass codes from fp32's on
+--data (default there mbc:test): the distance as a fraction of the code's length (median,
+largest) and the smallest cosine.
 
 Views/s of a command = 8 x images / its wall time. Also the fraction of the CPU's peak each
 reaches: the forward's FLOPs per view (torch's FlopCounterMode) x views/s, against
@@ -27,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision
 
@@ -70,6 +76,20 @@ def command_seconds(model: str, data: str, precision: str, out: Path) -> float:
     return time.perf_counter() - started
 
 
+def compare_codes(data: str) -> None:
+    images = model_input(data).images
+    for model in ("simclr-cpu", "vdvae-cpu"):
+        fp32 = get_encoder(model, EmbedConfig(precision="fp32")).encode(images)
+        bf16 = get_encoder(model, EmbedConfig(precision="bf16")).encode(images)
+        length = np.linalg.norm(fp32, axis=1)
+        moved = np.linalg.norm(bf16 - fp32, axis=1) / length
+        cosine = np.sum(bf16 * fp32, axis=1) / (length * np.linalg.norm(bf16, axis=1))
+        print(
+            f"{model} on {data} ({len(images)} images): bf16 moves a code by {np.median(moved):.2%} of its "
+            f"length (median), {moved.max():.2%} at most; smallest cosine {cosine.min():.5f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="mbc")
@@ -77,7 +97,11 @@ def main() -> None:
     parser.add_argument("--naive-views", type=int, default=4096)
     parser.add_argument("--peak-fp32", type=float, default=None, help="GFLOP/s per core in fp32 (AVX-512: 2 FMA units)")
     parser.add_argument("--peak-bf16", type=float, default=None, help="GFLOP/s per core in bf16")
+    parser.add_argument("--compare-codes", action="store_true")
     args = parser.parse_args()
+    if args.compare_codes:
+        compare_codes(args.data if args.data != "mbc" else "mbc:test")
+        return
     images = len(model_input(args.data))
     views = 8 * images
     runs = [("simclr-cpu", p) for p in ("auto", "fp32", "bf16")] + [("vdvae-cpu", p) for p in ("auto", "bf16")]
