@@ -194,10 +194,9 @@ def add_settings_arguments(p: argparse.ArgumentParser, kind: str, default: str, 
 
 def settings(args: argparse.Namespace, kind: str) -> Any:
     """The settings of `--config NAME --set NAME=VALUE ...` (a SettingError if either is bad)."""
-    from radiolatent.config import override, preset, settings_checked
+    from radiolatent.config import configured
 
-    with settings_checked():
-        return override(preset(kind, args.config), list(args.set))
+    return configured(kind, args.config, args.set)
 
 
 class _Deprecated(argparse.Action):

@@ -81,7 +81,7 @@ from radiolatent.config.models import (
     SSLViewConfig,
     VDVAEConfig,
 )
-from radiolatent.config.presets import PRESETS, SSL_CONFIGS, VDVAE_CONFIGS, preset
+from radiolatent.config.presets import PRESETS, SSL_CONFIGS, VDVAE_CONFIGS, configured, preset
 from radiolatent.config.study import (
     DEFAULT_EXPLORE,
     FLOORS,
@@ -210,6 +210,7 @@ __all__ = [
     "check_ssl_config",
     "choices",
     "config_hash",
+    "configured",
     "dataclass_from_dict",
     "literal_problems",
     "override",

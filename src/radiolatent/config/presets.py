@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, overload
 
-from radiolatent.config.core import check_presets
+from radiolatent.config.core import check_presets, override, settings_checked
 from radiolatent.config.distil import DISTIL_CONFIGS, DistilRunConfig
 from radiolatent.config.downstream import CLUSTER_CONFIGS, DENSITY_CONFIGS, ClusterConfig, DensityConfig
 from radiolatent.config.finetune import FINETUNE_CONFIGS, FinetuneRunConfig
@@ -223,3 +223,11 @@ def preset(kind: str, name: str) -> Any:
     if name not in PRESETS[kind]:
         raise KeyError(f"unknown {kind} config {name!r}; choose from {sorted(PRESETS[kind])}")
     return PRESETS[kind][name]
+
+
+def configured(kind: str, name: str, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """`preset(kind, name)` with NAME=VALUE overrides applied and every setting checked:
+    what `--config NAME --set NAME=VALUE ...` means on every command. A bad name or value is
+    a SettingError naming the settings."""
+    with settings_checked():
+        return override(preset(kind, name), list(overrides))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 from joblib import Parallel
 
@@ -56,7 +57,7 @@ def _descendant_stats(root: int) -> list[list[str]]:
     for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
         if entry.name.isdigit():
             try:
-                text = open(f"/proc/{entry.name}/stat").read()  # noqa: SIM115 (one short read)
+                text = Path(entry.path, "stat").read_text()
             except OSError:
                 continue  # it ended while we looked
             stats[int(entry.name)] = text[text.rindex(")") + 2 :].split()

@@ -336,7 +336,6 @@ def standard_normal_loglik(X) -> np.ndarray:
 
 def density_config(name: str, assignments: list[str] | tuple[str, ...] = ()) -> DensityConfig:
     """A named MAF preset with NAME=VALUE overrides, e.g. ('threads=2',)."""
-    from radiolatent.config import override, preset, settings_checked
+    from radiolatent.config import configured
 
-    with settings_checked():
-        return override(preset("density", name), list(assignments))
+    return configured("density", name, assignments)

@@ -35,10 +35,7 @@ from radiolatent.config import (
     EmbedConfig,
     PoolConfig,
     SSLRunConfig,
-    check_ssl_config,
-    override,
-    preset,
-    settings_checked,
+    configured,
 )
 from radiolatent.core.errors import InputError, SettingError
 from radiolatent.core.fileio import save_figure, write_csv, write_text
@@ -74,8 +71,7 @@ class CutStudy:
     k: int = DEFAULT_CLASSIFY.knn_b_neighbors
 
     def run_config(self) -> SSLRunConfig:
-        with settings_checked():
-            return check_ssl_config(override(preset(self.method, self.config), list(self.overrides)))
+        return configured(self.method, self.config, self.overrides)
 
 
 def check_thresholds(values: list[float]) -> tuple[float, ...]:

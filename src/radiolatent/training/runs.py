@@ -23,20 +23,9 @@ if TYPE_CHECKING:
 
 def run_config(method: str, config: str = "cpu", overrides: list[str] | tuple[str, ...] = ()) -> Any:
     """The run settings of `train METHOD --config CONFIG --set NAME=VALUE ...`."""
-    from radiolatent.config import check_ssl_config, override, preset, settings_checked
+    from radiolatent.config import configured
 
-    with settings_checked():
-        if method == "vdvae":
-            return override(preset("vdvae", config), list(overrides))
-        if method == "distil":
-            from radiolatent.config.presets import preset
-
-            return override(preset("distil", config), list(overrides))
-        if method == "finetune":
-            from radiolatent.config.presets import preset
-
-            return override(preset("finetune", config), list(overrides))
-        return check_ssl_config(override(preset(method, config), list(overrides)))
+    return configured(method, config, overrides)
 
 
 def train_model(
