@@ -35,7 +35,8 @@ import torch
 
 from radiolatent.config import preset
 from radiolatent.data.codes import code_matrix, read_codes, select
-from radiolatent.downstream.density import DensityModel, split_rows, standardiser
+from radiolatent.downstream.density import DensityModel, standardiser
+from radiolatent.training.parts import split_indices
 
 INSTALL = ".venv/bin/pip install -r benchmarks/requirements-denmarf.txt"
 PAST_TENSE = {"whiten": "whitened", "scale": "scaled"}
@@ -137,9 +138,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     config = dataclasses.replace(preset("density", args.config), threads=args.threads)
     x = code_matrix(select(read_codes(args.codes), args.on))
-    fit_rows, test_rows = split_rows(len(x), args.test_fraction, seed=1000 + args.seed)
+    fit_rows, test_rows = split_indices(len(x), round(len(x) * args.test_fraction), 1000 + args.seed)
     x_fit, x_test = x[fit_rows], x[test_rows]
-    train_rows, valid_rows = split_rows(len(x_fit), config.valid_fraction, args.seed)
+    train_rows, valid_rows = split_indices(len(x_fit), round(len(x_fit) * config.valid_fraction), args.seed)
     print(
         f"{args.on}: {len(x)} rows x {x.shape[1]} dims; train {len(train_rows)}, held out {len(valid_rows)}, "
         f"test {len(test_rows)}; torch threads {args.threads}",

@@ -1,5 +1,5 @@
-"""Seconds per epoch of the supervised ceiling (ResNet-18, radiolatent.studies.supervised) on MBC
-train, for the default config: prints one line.
+"""Seconds per epoch of the supervised ceiling (a ResNet-18 from random weights, the
+`ceiling` fine-tuning preset, radiolatent.studies.supervised) on MBC train: prints one line.
 Usage: python benchmarks/supervised_speed.py [EPOCHS] [THREADS]"""
 
 from __future__ import annotations
@@ -7,20 +7,19 @@ from __future__ import annotations
 import sys
 import time
 
-from radiolatent.config.supervised import SupervisedConfig
-from radiolatent.studies.supervised import train_and_score
+from radiolatent.studies.supervised import ceiling_run, train_and_score
 
 
 def main() -> None:
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    threads = int(sys.argv[2]) if len(sys.argv) > 2 else SupervisedConfig().threads
-    cfg = SupervisedConfig(max_epochs=epochs, patience=epochs, threads=threads)
+    threads = int(sys.argv[2]) if len(sys.argv) > 2 else ceiling_run().train.threads
+    run = ceiling_run([f"train.epochs={epochs}", f"train.patience={epochs}", f"train.threads={threads}"])
     started = time.perf_counter()
-    row = train_and_score("mbc:train", 0, cfg, progress=False)
+    row = train_and_score("mbc:train", 0, run, progress=False)
     seconds = time.perf_counter() - started
     print(
         f"{row['epochs']} epochs, {threads} threads, on {row['train_images']} images: "
-        f"{seconds / row['epochs']:.1f} s/epoch "
+        f"{seconds / row['epochs']:.1f} s/epoch, scoring included "
         f"(test accuracy after them {row['accuracy']:.3f})"
     )
 

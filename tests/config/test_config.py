@@ -214,7 +214,7 @@ def test_both_trainings_share_one_loop_config():
         "flips_and_turns",
         "active_threshold",
     }
-    assert len(loop) == 26
+    assert len(loop) == 27
     finetune = {f.name for f in dataclasses.fields(FinetuneTrainConfig)}
     assert issubclass(FinetuneTrainConfig, LoopConfig)
     assert finetune - loop == {

@@ -235,7 +235,7 @@ def test_edge_cutouts_are_skipped_and_kept_with_keep_partial(tmp_path, caplog):
     _write(tmp_path / "blank.fits", blank)
     small = plane[90:210, 90:210]  # a smaller square cutout (216") is whole
     _write(tmp_path / "small.fits", small)
-    with pytest.warns(UserWarning, match=r"skipped 2 files that are partial cutouts \(--keep-partial keeps them\)"):
+    with pytest.warns(UserWarning, match=r"skipped 2 files that are partial cutouts \(`keep_partial` keeps them\)"):
         out = load_folder(tmp_path)
     assert list(out.meta["id"]) == ["folder:small", "folder:whole"]
     problems = {s["file"]: s["problem"] for s in skipped_files(out)}
@@ -247,6 +247,6 @@ def test_edge_cutouts_are_skipped_and_kept_with_keep_partial(tmp_path, caplog):
         kept = load_folder(tmp_path, config=FolderConfig(keep_partial=True))
     assert len(kept) == 4
     lines = [r.getMessage() for r in caplog.records]
-    assert f"kept {tmp_path / 'cut.fits'} (--keep-partial): is a partial cutout" in "\n".join(lines)
+    assert f"kept {tmp_path / 'cut.fits'} (`keep_partial`): is a partial cutout" in "\n".join(lines)
     with pytest.raises(InputError, match=r"blank.fits: is a partial cutout"):
         load_folder(tmp_path, config=FolderConfig(strict=True))

@@ -190,7 +190,7 @@ def test_bad_labels_and_selections():
     table = codes_table()
     hybrid = table.copy()
     hybrid.loc[[0, 2], "label"] = 2
-    with pytest.raises(InputError, match=r"2 rows with labels \[2\].*binary-only"):
+    with pytest.raises(InputError, match=r"2 rows with labels \[2\].*`binary_only`"):
         classify_codes(hybrid, "mbc:train", "mbc:test", seeds=(0,), classifiers=["knn"])
     kept = classify_codes(hybrid, "mbc:train", "mbc:test", seeds=(0,), classifiers=["knn"], binary_only=True)
     assert kept.n_train == 118 and kept.dropped == {"train": 2, "test": 0}

@@ -11,7 +11,8 @@ import pytest
 from downstream_fixtures import TINY, banana
 
 from radiolatent.core.errors import InputError
-from radiolatent.downstream.density import DensityModel, split_rows, standard_normal_loglik
+from radiolatent.downstream.density import DensityModel, standard_normal_loglik
+from radiolatent.training.parts import split_indices
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,7 @@ def test_early_stopping_keeps_the_best_held_out_epoch():
     assert model.best_epoch == int(np.argmax(valid)) + 1
     assert model.valid_loglik == pytest.approx(max(valid))
     assert len(valid) == model.best_epoch + 5
-    train_rows, valid_rows = split_rows(len(x), config.valid_fraction, 0)
+    train_rows, valid_rows = split_indices(len(x), round(len(x) * config.valid_fraction), 0)
     assert model.info["n_valid"] == len(valid_rows) and not set(train_rows) & set(valid_rows)
     # the kept weights are the best epoch's: rescoring the held-out rows gives its value
     assert model.score(x[valid_rows]) == pytest.approx(model.valid_loglik, abs=1e-3)

@@ -86,6 +86,9 @@ def test_saved_index_reloads_and_stale_index_is_rebuilt(tmp_path):
     assert loaded.metric == "whitened-cosine" and loaded.is_current(codes, "whitened-cosine")
     assert not loaded.is_current(codes, "cosine")
     assert not loaded.is_current(codes, "whitened-cosine", SearchConfig(whiten_shrink=0.5))
+    # an index built with other build settings is rebuilt; nprobe is a search-time setting
+    assert not loaded.is_current(codes, "whitened-cosine", SearchConfig(exact_threshold=100))
+    assert loaded.is_current(codes, "whitened-cosine", SearchConfig(nprobe=8))
     np.testing.assert_array_equal(loaded.search(codes[:5], 4)[1], built.search(codes[:5], 4)[1])
     changed = codes.copy()
     changed[0] += 1.0

@@ -8,7 +8,8 @@ def test_time_estimate_says_images_views_and_the_single_view_time():
     from radiolatent.embedding import time_estimate
 
     assert time_estimate(95895, 8, 240, "vdvae-cpu") == (
-        "embedding 95,895 images x 8 views with vdvae-cpu: about 53 min at 240 views/s; --single-view takes about 7 min"
+        "embedding 95,895 images x 8 views with vdvae-cpu: about 53 min at 240 views/s; "
+        "single-view codes take about 7 min"
     )
     assert (
         time_estimate(2000, 1, 1000, "byol-cpu")

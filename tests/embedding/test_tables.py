@@ -9,6 +9,7 @@ from PIL import Image
 
 from radiolatent.cli import main
 from radiolatent.config import EmbedConfig
+from radiolatent.core.errors import InputError, flag
 from radiolatent.data.codes import code_matrix, read_codes, select
 from radiolatent.data.inputs import model_input
 from radiolatent.embedding import RandomConv, embed, embed_file, encoder_for_table
@@ -36,8 +37,9 @@ def test_image_file_query_finds_its_own_source(tmp_path):
     shown, code = embed_file(tmp_path / "query.png", encoder, 1.8, EmbedConfig())
     assert np.array_equal(shown, image)
     assert np.allclose(code, code_matrix(table)[7], atol=1e-4)
-    with pytest.raises(Exception, match="--model"):
+    with pytest.raises(InputError, match="name this table's model with `model`") as refused:
         encoder_for_table(table.assign(model="vdvae-someone-elses"), None)
+    assert refused.value.spelled(flag).endswith("name this table's model with --model")
 
 
 def test_search_command_with_an_image_file(tmp_path):

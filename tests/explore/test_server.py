@@ -365,7 +365,7 @@ def test_non_local_addresses_are_refused(client, codes_path, capsys):
     for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
         check_host(host, allow_remote=False)
     for host in ("0.0.0.0", "192.168.1.20", "example.org", "::"):
-        with pytest.raises(InputError, match="--allow-remote"):
+        with pytest.raises(InputError, match="`allow_remote`"):
             check_host(host, allow_remote=False)
     check_host("0.0.0.0", allow_remote=True)
     assert main(["explore", "--codes", str(codes_path), "--host", "0.0.0.0", "--no-browser"]) == 2

@@ -62,3 +62,21 @@ def test_the_cache_tells_a_sampled_map_from_a_whole_one(tmp_path):
     assert whole == state.map_cache_file(tmp_path, codes, dataclasses.replace(DEFAULT_EXPLORE, umap_fit_rows=5000))
     sampled = state.map_cache_file(tmp_path, codes, dataclasses.replace(DEFAULT_EXPLORE, umap_fit_rows=100))
     assert sampled != whole
+
+
+def test_embed_writes_the_map_of_a_large_table_and_the_explorer_reads_it(monkeypatch, tmp_path):
+    """`embed` maps a table of at least `explorer_map_rows` rows as it writes it, so the
+    explorer's first start reads the map instead of waiting for UMAP; a smaller table is
+    left to the explorer."""
+    from radiolatent.cli import main
+
+    stand_in_layout.fitted = []
+    monkeypatch.setattr(state, "fit_umap", stand_in_layout)
+    big, small = tmp_path / "big.parquet", tmp_path / "small.parquet"
+    embed = ["embed", "--model", "random-conv", "--data", "mbc:test", "--single-view"]
+    assert main([*embed, "--out", str(big), "--set", "explorer_map_rows=100"]) == 0
+    assert stand_in_layout.fitted == [104] and list(state.cache_folder(big).glob("umap-*.npy"))
+    explorer = state.Explorer(big, log=lambda message: None)
+    assert stand_in_layout.fitted == [104] and explorer.xy.shape == (104, 2)  # read, not fitted again
+    assert main([*embed, "--out", str(small), "--set", "explorer_map_rows=105"]) == 0
+    assert stand_in_layout.fitted == [104] and not state.cache_folder(small).exists()

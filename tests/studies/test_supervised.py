@@ -1,63 +1,79 @@
-"""The supervised ceiling (radiolatent.studies.supervised, `radiolatent train supervised`)."""
+"""The supervised ceiling (radiolatent.studies.supervised, `radiolatent train supervised`):
+a ResNet-18 from random weights fine-tuned in the shared loop, kept at its best validation
+ROC-AUC."""
 
-import numpy as np
+import json
+
 import pytest
 import torch
-from synthetic import blobs
 
 from radiolatent.cli import main
-from radiolatent.config.supervised import SupervisedConfig
-from radiolatent.studies.supervised import _schedule, frii_probability, train_classifier, validate, validation_split
+from radiolatent.data.inputs import model_input
+from radiolatent.models.checkpoint import load_model
+from radiolatent.studies.supervised import ceiling_run
+from radiolatent.training.finetune import finetune, labelled_images
+from radiolatent.training.loop import best_epoch
 
 torch.set_num_threads(1)
 
-TINY = SupervisedConfig(backbone="resnet10", max_epochs=4, patience=1, batch_size=8, threads=1)
+TINY = ["train.epochs=4", "train.patience=1", "train.batch_size=8", "train.threads=1", "train.lr_warmup_steps=2"]
 
 
-def _labelled(n=48):
-    """Blobs left of centre (FRI, 0) or right of it (FRII, 1): a learnable split."""
-    left, right = blobs(n // 2, 0, centres=(16, 28)), blobs(n // 2, 1, centres=(36, 48))
-    return np.concatenate([left, right]), np.repeat([0, 1], n // 2)
+@pytest.fixture(scope="module")
+def ceiling(tmp_path_factory):
+    """The ceiling's recipe, 4 epochs at most, on 48 labelled MBC images."""
+    data = labelled_images(model_input("mbc:train"), "mbc:train", n_labels=48, seed=0)
+    out = tmp_path_factory.mktemp("ceiling") / "run"
+    return out, finetune(data, ceiling_run(TINY), out, seed=0, progress=False)
 
 
-def test_the_model_kept_is_the_one_with_the_best_validation_roc_auc():
-    images, labels = _labelled()
-    model, history = train_classifier(images, labels, TINY, seed=0, progress=False)
-    assert 1 <= len(history) <= TINY.max_epochs
-    _, valid = validation_split(labels, TINY.valid_fraction, 0)
-    kept = validate(model, images[valid], labels[valid])
-    best = max(history, key=lambda row: (row["val_roc_auc"], -row["val_loss"], -row["epoch"]))
-    assert kept["val_roc_auc"] == best["val_roc_auc"]
-    assert kept["val_loss"] == pytest.approx(best["val_loss"], rel=1e-5)
-    # early stopping: training ends `patience` epochs after the best one, or at max_epochs
-    assert len(history) == min(TINY.max_epochs, best["epoch"] + TINY.patience)
+def test_the_ceiling_is_a_resnet_from_random_weights_with_torchvisions_stem(ceiling):
+    out, _ = ceiling
+    model = load_model(out / "model")
+    assert model.cfg.encoder == "simclr" and model.cfg.ssl.stem_stride == 2 and model.cfg.ssl.stem_max_pool
+    assert json.loads((out / "model" / "config.json").read_text())["encoder_from"]["init"] == "random"
 
 
-def test_the_learning_rate_warms_up_then_anneals_to_zero():
-    factor = _schedule(SupervisedConfig(max_epochs=10, warmup_epochs=2), steps_per_epoch=5)
-    assert factor(0) == pytest.approx(0.1) and factor(9) == pytest.approx(1.0)
-    assert factor(10) == pytest.approx(1.0) and factor(30) == pytest.approx(0.5)
-    assert factor(50) == pytest.approx(0.0) and factor(20) > factor(40)
+def test_the_model_kept_is_the_one_with_the_best_validation_roc_auc(ceiling):
+    out, result = ceiling
+    best = max(result.history, key=lambda row: (row["val_roc_auc"], -row["val_loss"], -row["epoch"]))
+    assert best_epoch(result.history, "val_roc_auc") == best["epoch"]
+    assert json.loads((out / "model" / "config.json").read_text())["epoch"] == best["epoch"]
+    # early stopping: training ends `patience` epochs after the best one, or at its last epoch
+    assert result.epochs_completed == min(4, best["epoch"] + 1)
 
 
-def test_the_validation_split_is_stratified_and_disjoint():
-    labels = np.repeat([0, 1], [30, 50])
-    train, valid = validation_split(labels, 0.2, seed=3)
-    assert len(set(train) & set(valid)) == 0 and len(train) + len(valid) == 80
-    assert (labels[valid] == 1).sum() == 10 and (labels[valid] == 0).sum() == 6
-
-
-def test_a_seed_gives_the_same_classifier():
-    images, labels = _labelled()
-    one = frii_probability(train_classifier(images, labels, TINY, seed=1, progress=False)[0], images)
-    two = frii_probability(train_classifier(images, labels, TINY, seed=1, progress=False)[0], images)
-    assert np.array_equal(one, two) and ((one >= 0) & (one <= 1)).all()
+def test_the_best_roc_auc_breaks_ties_on_the_lower_loss_then_the_earlier_epoch():
+    history = [
+        {"epoch": 1, "val_loss": 0.6, "val_roc_auc": 0.9},
+        {"epoch": 2, "val_loss": 0.5, "val_roc_auc": 0.9},
+        {"epoch": 3, "val_loss": 0.5, "val_roc_auc": 0.9},
+        {"epoch": 4, "val_loss": 0.1, "val_roc_auc": float("nan")},
+    ]
+    assert best_epoch(history, "val_roc_auc") == 2
+    assert best_epoch(history, "val_loss") == 4
 
 
 def test_bad_supervised_options_are_one_line_errors(tmp_path, capsys):
     assert main(["train", "supervised", "--train", "mbc:test", "--out", str(tmp_path / "a")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --train") and "mbc:train" in err and len(err.splitlines()) == 1
-    assert main(["train", "supervised", "--set", "max_epochs=0", "--out", str(tmp_path / "b")]) == 2
-    assert "max_epochs" in capsys.readouterr().err
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    assert main(["train", "supervised", "--set", "train.epochs=0", "--out", str(tmp_path / "b")]) == 2
+    assert "epochs" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "train",
+                "supervised",
+                "--set",
+                "stem=torchvision",
+                "--set",
+                "init=pretrained",
+                "--out",
+                str(tmp_path / "c"),
+            ]
+        )
+        == 2
+    )
+    assert "stem" in capsys.readouterr().err
+    assert not any((tmp_path / name).exists() for name in "abc")

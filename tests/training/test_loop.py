@@ -18,8 +18,8 @@ from radiolatent.models.vdvae import build_vdvae
 from radiolatent.training import (
     StepOutput,
     autocast,
-    learning_rate,
     make_optimizer,
+    scheduled_lr,
     train,
     train_vdvae,
     weight_checksum,
@@ -152,7 +152,7 @@ class _ToyRecipe:
         return StepOutput(loss, {"loss": loss.detach(), "label_mean": labels.mean()})
 
     def learning_rate(self, step, plateau, total_steps):
-        return learning_rate(self.cfg, step, plateau)
+        return scheduled_lr(self.cfg, "plateau", step, plateau, total_steps)
 
     def after_update(self, model, step, total_steps):
         pass

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from radiolatent.api.tables import folder_options
-from radiolatent.config import DEFAULT_POOL, PoolConfig
+from radiolatent.config import DEFAULT_POOL, DEFAULT_PREDICT, PoolConfig, PredictConfig
 
 if TYPE_CHECKING:
     from radiolatent.config.finetune import Init
@@ -74,12 +74,15 @@ def predict_images(
     pixel_scale: float | None = None,
     keep_partial: bool = False,
     pool_config: PoolConfig | None = None,
+    config: PredictConfig = DEFAULT_PREDICT,
 ) -> pd.DataFrame:
     """Classes straight from images (`radiolatent predict --model --data`): `model` is a
     fine-tuned classifier (the shipped `finetuned-mbc`, or a `finetune` run folder), `data`
     comma-separated dataset specs. The columns are `predict`'s: `p_<class>` (the 8
     orientations' mean, temperature-calibrated), `prediction`, `agreement` (the share of
-    orientations that agree), `in_domain`, `out_of_domain`, `nearest_train`.
+    orientations that agree), `in_domain`, `out_of_domain`, `nearest_train`. `config`: the
+    in-domain neighbours and threshold (`preset("predict", "default")`, as `predict
+    --config/--set` builds it).
 
     >>> import radiolatent as rl
     >>> found = rl.predict_images("finetuned-mbc", "fits=folder@tests/data/first_fits", survey="FIRST")
@@ -91,5 +94,5 @@ def predict_images(
     from radiolatent.training.runs import labelled_dataset
 
     options = pool_config or folder_options(survey, catalogue, pixel_scale, keep_partial)
-    predictor = ImagePredictor(model_path(str(model)))
+    predictor = ImagePredictor(model_path(str(model)), config=config)
     return predictor.predict(labelled_dataset(data, options))

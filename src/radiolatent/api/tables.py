@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 #: what a `codes` argument may be: a codes table, or the parquet file that holds one.
 Codes = pd.DataFrame | str | Path
+#: `embed`'s settings unless told otherwise: on the CPU (`embed --config default` runs on
+#: a GPU when there is one).
+DEFAULT_EMBED = EmbedConfig()
 
 
 def codes_table(codes: Codes) -> pd.DataFrame:
@@ -100,16 +103,17 @@ def embed(
     data: str | list[str],
     *,
     model: str | Path | None = None,
-    single_view: bool = False,
+    single_view: bool | None = None,
     survey: str | None = None,
     catalogue: str | Path | None = None,
     pixel_scale: float | None = None,
     keep_partial: bool = False,
-    batch_size: int = EmbedConfig.batch_size,
-    device: EmbedDevice = "cpu",
-    precision: EmbedPrecision = EmbedConfig.precision,
+    batch_size: int | None = None,
+    device: EmbedDevice | None = None,
+    precision: EmbedPrecision | None = None,
     progress: bool = True,
     pool_config: PoolConfig | None = None,
+    config: EmbedConfig = DEFAULT_EMBED,
 ) -> pd.DataFrame:
     """A codes table: every image of `data` (comma-separated specs or a list, as `embed
     --data`) encoded by `model` (default the shipped VDVAE; any name of `model_names()` or a run
@@ -117,7 +121,10 @@ def embed(
     "auto" runs the SSL backbones in bfloat16 where the CPU has it natively (default fp32). `device`
     "cuda" runs the encoder on a GPU. `pool_config` (every pool and folder setting, as
     `embed`'s options build it) replaces `survey`, `catalogue`, `pixel_scale` and
-    `keep_partial` when given.
+    `keep_partial` when given. `config`: every encoding setting (`EmbedConfig`; `embed
+    --config/--set` builds one); `batch_size`, `device`, `precision` and `single_view`
+    (its `dihedral_average`, reversed), when given, replace its (by default 64 images per
+    pass on the CPU in fp32, 8 orientations averaged).
 
     >>> import radiolatent as rl
     >>> codes = rl.embed("fits=folder@tests/data/first_fits", survey="FIRST", progress=False)
@@ -127,7 +134,13 @@ def embed(
     from radiolatent.embedding import embed as embed_specs
 
     specs = [s.strip() for s in (data.split(",") if isinstance(data, str) else data) if s.strip()]
-    config = EmbedConfig(batch_size=batch_size, dihedral_average=not single_view, device=device, precision=precision)
+    given: dict[str, Any] = {
+        "batch_size": batch_size,
+        "device": device,
+        "precision": precision,
+        "dihedral_average": None if single_view is None else not single_view,
+    }
+    config = dataclasses.replace(config, **{name: value for name, value in given.items() if value is not None})
     pool = pool_config or folder_options(survey, catalogue, pixel_scale, keep_partial)
     return embed_specs(None if model is None else str(model), specs, config, pool, progress=progress)
 

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from radiolatent.api.tables import Codes, codes_table
-from radiolatent.config import DEFAULT_CLASSIFY, DEFAULT_PREDICT, DEFAULT_SEARCH, ClassifierName
+from radiolatent.config import (
+    DEFAULT_CLASSIFY,
+    DEFAULT_PREDICT,
+    DEFAULT_SEARCH,
+    ClassifierName,
+    ClassifyConfig,
+    PredictConfig,
+    SearchConfig,
+)
 
 if TYPE_CHECKING:
     from radiolatent.downstream.classify_result import ClassificationResult
@@ -22,16 +30,20 @@ def classify(
     test: str,
     *,
     test_codes: Codes | None = None,
-    seeds: int = len(DEFAULT_CLASSIFY.seeds),
-    classifiers: tuple[ClassifierName, ...] = DEFAULT_CLASSIFY.classifiers,
-    standardise: bool = DEFAULT_CLASSIFY.standardise,
+    seeds: int | None = None,
+    classifiers: tuple[ClassifierName, ...] | None = None,
+    standardise: bool | None = None,
     binary_only: bool = False,
     block: str = "z",
+    config: ClassifyConfig = DEFAULT_CLASSIFY,
 ) -> ClassificationResult:
     """[A]'s Table 2 on a codes table: the six classifiers trained on the `train` rows and
-    scored on the `test` rows (of `test_codes` when given), mean and sd over `seeds`.
+    scored on the `test` rows (of `test_codes` when given), mean and sd over the seeds.
     `.table` is the tidy result, `.best()` the best classifier's row, `.to_markdown()`
-    the table with the paper's numbers beside it.
+    the table with the paper's numbers beside it. `config` holds every classifier setting
+    (`preset("classify", "default")`, as `classify --config/--set` builds it); `seeds`
+    (a count: seeds 0..seeds-1), `classifiers` and `standardise`, when given, replace its
+    (by default seeds 0, 1, 2, all six, unscaled).
 
     >>> import radiolatent as rl
     >>> codes = rl.embed("mbc", single_view=True, progress=False)
@@ -50,11 +62,12 @@ def classify(
         train,
         test_table,
         test,
-        seeds=list(range(seeds)),
-        classifiers=list(classifiers),
-        standardise=standardise,
+        seeds=list(config.seeds if seeds is None else range(seeds)),
+        classifiers=list(config.classifiers if classifiers is None else classifiers),
+        standardise=config.standardise if standardise is None else standardise,
         block=block,
         binary_only=binary_only,
+        config=config,
     )
 
 
@@ -67,17 +80,20 @@ def predict(
     classifier: ClassifierName | None = None,
     classifiers: tuple[ClassifierName, ...] = DEFAULT_CLASSIFY.classifiers,
     standardise: bool = DEFAULT_CLASSIFY.standardise,
-    seed: int = DEFAULT_PREDICT.seed,
+    seed: int | None = None,
     labels: str | Path | None = None,
     block: str = "z",
+    config: PredictConfig = DEFAULT_PREDICT,
 ) -> pd.DataFrame:
     """Classes for rows without labels (`radiolatent predict`): one row per `rows` row with
     `p_<class>` (calibrated), `prediction`, `agreement`, `in_domain`, `out_of_domain` and
     `nearest_train`, learned from the labelled `train` rows (of `train_codes` when given).
     The classifier is the best of `classifiers` by cross-validation within those rows,
     unless `classifier` names one. `labels`: a label store (the explorer's JSON lines)
-    whose scores become the classes of the training rows it names. `write_catalogue` saves
-    the result as CSV, FITS or VOTable.
+    whose scores become the classes of the training rows it names. `config`: the folds,
+    neighbours and in-domain threshold (`preset("predict", "default")`, as `predict
+    --config/--set` builds it); `seed`, when given, replaces its (default 0).
+    `write_catalogue` saves the result as CSV, FITS or VOTable.
 
     >>> import radiolatent as rl
     >>> data = "mbc:train,fits=folder@tests/data/first_fits"
@@ -104,7 +120,7 @@ def predict(
         classifier=classifier,
         block=block,
         standardise=standardise,
-        config=dataclasses.replace(DEFAULT_PREDICT, seed=seed),
+        config=config if seed is None else dataclasses.replace(config, seed=seed),
         classify_config=dataclasses.replace(DEFAULT_CLASSIFY, classifiers=tuple(classifiers)),
     )
 
@@ -114,18 +130,22 @@ def search(
     query: str | Path,
     rows: str = "pool",
     *,
-    k: int = DEFAULT_SEARCH.k,
-    metric: str = DEFAULT_SEARCH.metric,
+    k: int | None = None,
+    metric: str | None = None,
     exclude_self: bool = False,
     model: str | Path | None = None,
-    pixel_scale: float = DEFAULT_SEARCH.query_pixel_scale,
+    pixel_scale: float | None = None,
     codes_path: str | Path | None = None,
+    config: SearchConfig = DEFAULT_SEARCH,
 ) -> pd.DataFrame:
     """The `k` codes of `rows` most like a query: the id of a row of `codes`, or an image
     file (FITS, PNG, JPEG, .npy), embedded by the model that made the codes. A query with a
     sky position gets its source's other observations first (`same_position`). The index
     is cached beside `codes_path`, by default `codes` itself when it is a path.
-    `.attrs["query_image"]` holds an image-file query's 64x64 model input.
+    `.attrs["query_image"]` holds an image-file query's 64x64 model input. `config`: the
+    search settings (`preset("search", "default")`, as `search --config/--set` builds
+    it); `k`, `metric` and `pixel_scale` (its `query_pixel_scale`), when given, replace its
+    (by default 8, whitened-cosine and 1.8"/px).
 
     >>> import radiolatent as rl
     >>> codes = rl.embed("vlass=folder@tests/data/vlass_epochs", survey="VLASS", progress=False)
@@ -140,12 +160,13 @@ def search(
         codes_table(codes),
         str(query),
         rows,
-        k=k,
-        metric=metric,
+        k=config.k if k is None else k,
+        metric=config.metric if metric is None else metric,
         exclude_self=exclude_self,
         codes_path=source,
         model=None if model is None else str(model),
-        pixel_scale=pixel_scale,
+        pixel_scale=config.query_pixel_scale if pixel_scale is None else pixel_scale,
+        config=config,
     )
     result.attrs["query_image"] = query_image  # an image-file query's model input, for pictures
     return result
@@ -155,13 +176,17 @@ def duplicates(
     codes: Codes,
     rows: str = "pool",
     *,
-    metric: str = DEFAULT_SEARCH.metric,
+    metric: str | None = None,
     threshold: float | None = None,
     margin: float | None = None,
-    by_position: bool = DEFAULT_SEARCH.duplicates_by_position,
+    by_position: bool | None = None,
+    config: SearchConfig = DEFAULT_SEARCH,
 ) -> pd.DataFrame:
     """Pairs of `rows` that show one object twice (`radiolatent duplicates`): near-identical
-    codes ([B]), and rows within 30" on the sky unless `by_position` is False.
+    codes ([B]), and rows within 30" on the sky unless `by_position` is False. `config`:
+    the thresholds, margin and radius (`preset("search", "default")`, as `duplicates
+    --config/--set` builds it); `metric`, `threshold`, `margin` and `by_position`, when
+    given, replace its (by default whitened-cosine, 0.8 with a margin of 0.1, by position).
 
     >>> import radiolatent as rl
     >>> codes = rl.embed("vlass=folder@tests/data/vlass_epochs", survey="VLASS", progress=False)
@@ -172,7 +197,13 @@ def duplicates(
     from radiolatent.downstream.duplicates import find_duplicates
 
     return find_duplicates(
-        codes_table(codes), rows, threshold=threshold, metric=metric, margin=margin, by_position=by_position
+        codes_table(codes),
+        rows,
+        threshold=threshold,
+        config=config,
+        metric=config.metric if metric is None else metric,
+        margin=margin,
+        by_position=config.duplicates_by_position if by_position is None else by_position,
     )
 
 

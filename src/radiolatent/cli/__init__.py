@@ -12,7 +12,7 @@ import warnings
 
 from radiolatent.cli import outputs
 from radiolatent.core import __version__
-from radiolatent.core.errors import SETTINGS, InputError, SettingError
+from radiolatent.core.errors import InputError, SettingError, flag, flags_in
 from radiolatent.core.fileio import write_failure
 
 #: command-group modules, in the order their commands appear in --help.
@@ -51,17 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def flag(setting: str | None) -> str:
-    """The command-line flag of a library setting's name: `labels` -> `--labels`, the
-    named config with its overrides -> `--config/--set` (docs/cli.md)."""
-    if setting == SETTINGS:
-        return "--config/--set"
-    return f"--{(setting or '').replace('_', '-')}"
-
-
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings reach a user as one line, "warning: <file>: <problem>", not as source code."""
-    print(f"warning: {message}", file=file or sys.stderr)
+    """Warnings reach a user as one line, "warning: <file>: <problem>", not as source code,
+    with the settings they name written as flags."""
+    print(f"warning: {flags_in(str(message))}", file=file or sys.stderr)
+
+
+class _FlagsFormatter(logging.Formatter):
+    """-v's lines: the library's message, with the settings it names written as flags."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return flags_in(super().format(record))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,10 +74,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return outputs.run_claimed(args)
         except SettingError as exc:
-            print(f"error: {flag(exc.source)}: {exc.problem}", file=sys.stderr)
+            print(f"error: {flag(exc.source)}: {exc.spelled(flag)}", file=sys.stderr)
             return 2
         except InputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            where = f"{exc.source}: " if exc.source else ""
+            print(f"error: {where}{exc.spelled(flag)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
@@ -98,7 +99,7 @@ def _verbose(on: bool):
         yield
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(_FlagsFormatter("%(message)s"))
     library = logging.getLogger("radiolatent")
     level = library.level
     library.addHandler(handler)

@@ -5,7 +5,6 @@ downstream.anomaly, downstream.oracles and downstream.recall."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -48,8 +47,12 @@ def _register_label(sub) -> None:
         metavar="DIR",
         help="folder for the PNG of each source shown",
     )
+    _add_active_settings(p)
     p.add_argument(
-        "--budget", type=argtypes.positive_int, default=DEFAULT_ACTIVE.budget, help="labels to collect in all"
+        "--budget",
+        type=argtypes.positive_int,
+        default=None,
+        help=f"labels to collect in all (default {DEFAULT_ACTIVE.budget})",
     )
     p.add_argument("--by", default="person", help="name stored with each label (default person)")
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
@@ -89,7 +92,13 @@ def _register_benchmark(sub) -> None:
         metavar="LABEL_NAME",
         help=f"label_name of the interesting class (default {_STUDY.anomaly_interesting})",
     )
-    p.add_argument("--budget", type=argtypes.positive_int, default=DEFAULT_ACTIVE.budget)
+    _add_active_settings(p)
+    p.add_argument(
+        "--budget",
+        type=argtypes.positive_int,
+        default=None,
+        help=f"labels the active learner asks for (default {DEFAULT_ACTIVE.budget})",
+    )
     p.add_argument(
         "--oracle",
         default="binary",
@@ -118,6 +127,15 @@ def _register_benchmark(sub) -> None:
     p.set_defaults(handler=cmd_anomaly_benchmark)
 
 
+def _add_active_settings(p: argparse.ArgumentParser) -> None:
+    argtypes.add_settings_arguments(p, "active", "default", "the active learner's settings ([C]'s)", "ei_tradeoff=0.1")
+
+
+def _active_config(args: argparse.Namespace):
+    """--config/--set with --budget, which wins over --set budget=..."""
+    return argtypes.settings(args, "active", given={"budget": args.budget})
+
+
 def _rows(args):
     from radiolatent.data.codes import code_matrix, read_codes, select
 
@@ -130,13 +148,13 @@ def cmd_anomaly_label(args: argparse.Namespace) -> int:
     from radiolatent.downstream.active import run_session
     from radiolatent.downstream.oracles import TerminalOracle
 
+    config = _active_config(args)
     rows, X = _rows(args)
     store = LabelStore(args.labels)
     store.check_writable()
-    config = dataclasses.replace(DEFAULT_ACTIVE, budget=args.budget)
     done = len(known_labels(store, rows["id"]))
-    print(f"{len(rows)} sources in {args.in_spec}; {done} already labelled in {args.labels}; budget {args.budget}")
-    oracle = TerminalOracle(rows, inputs.load_images_for(rows), Path(args.thumbs), store, args.budget, done)
+    print(f"{len(rows)} sources in {args.in_spec}; {done} already labelled in {args.labels}; budget {config.budget}")
+    oracle = TerminalOracle(rows, inputs.load_images_for(rows), Path(args.thumbs), store, config.budget, done)
     oracle.name = args.by  # stored with each label
     result = run_session(X, rows["id"], store, oracle, config, seed=args.seed)
     state = "budget reached" if result.finished else "stopped; rerun the same command to resume"
@@ -177,9 +195,9 @@ def cmd_anomaly_benchmark(args: argparse.Namespace) -> int:
     from radiolatent.downstream.density import density_config
     from radiolatent.downstream.recall import benchmark_rows
 
+    config = _active_config(args)
     rows, X = _rows(args)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    config = dataclasses.replace(DEFAULT_ACTIVE, budget=args.budget)
     curves, table, written = benchmark_rows(
         rows,
         args.interesting,

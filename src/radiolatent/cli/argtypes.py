@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, ClassifierName
-from radiolatent.core.errors import InputError
+from radiolatent.core.errors import SETTINGS, InputError, SettingError
 from radiolatent.core.fileio import check_output
 
 
@@ -159,13 +159,17 @@ def classifier_list(text: str) -> list[ClassifierName]:
     return [cast(ClassifierName, name) for name in names]
 
 
-def add_classifier_arguments(p: argparse.ArgumentParser, classifiers_help: str) -> None:
-    """--classifiers, --standardise and --block, shared by the commands that fit [A]'s classifiers."""
-    p.add_argument("--classifiers", default=",".join(CLASSIFIER_NAMES), help=classifiers_help)
+def add_classifier_arguments(p: argparse.ArgumentParser, classifiers_help: str, from_settings: bool = False) -> None:
+    """--classifiers, --standardise and --block, shared by the commands that fit [A]'s
+    classifiers. `from_settings`: the first two set fields of the command's ClassifyConfig
+    (`settings`), so they default to None (the config's value unless given)."""
+    p.add_argument(
+        "--classifiers", default=None if from_settings else ",".join(CLASSIFIER_NAMES), help=classifiers_help
+    )
     p.add_argument(
         "--standardise",
         action=argparse.BooleanOptionalAction,
-        default=DEFAULT_CLASSIFY.standardise,
+        default=None if from_settings else DEFAULT_CLASSIFY.standardise,
         help="StandardScaler fitted on the training rows (default off, as in [A]; on for tiny-magnitude features)",
     )
     p.add_argument("--block", default="z", help="code block to use (default z; e.g. l3 for l3_000..)")
@@ -176,9 +180,12 @@ def options(args: argparse.Namespace, *names: str) -> dict:
     return {name: getattr(args, name) for name in names}
 
 
-def add_settings_arguments(p: argparse.ArgumentParser, kind: str, default: str, what: str) -> None:
+def add_settings_arguments(
+    p: argparse.ArgumentParser, kind: str, default: str, what: str, example: str = "seeds=3"
+) -> None:
     """--config NAME (a preset of `kind`) and --set NAME=VALUE (repeatable): every command
-    that has settings takes both (docs/cli.md); `settings(args, kind)` reads them."""
+    that has settings takes both (docs/cli.md); `settings(args, kind)` reads them.
+    `example`: a NAME=VALUE of `kind` for --set's help."""
     from radiolatent.config import PRESETS
 
     names = ", ".join(sorted(PRESETS[kind]))
@@ -188,15 +195,45 @@ def add_settings_arguments(p: argparse.ArgumentParser, kind: str, default: str, 
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="change one setting of the config, e.g. --set seeds=3 (repeatable; docs/defaults.md lists them)",
+        help=f"change one setting of the config, e.g. --set {example} (repeatable; docs/defaults.md lists them)",
     )
 
 
-def settings(args: argparse.Namespace, kind: str) -> Any:
-    """The settings of `--config NAME --set NAME=VALUE ...` (a SettingError if either is bad)."""
+def settings(args: argparse.Namespace, kind: str, given: Mapping[str, Any] | None = None) -> Any:
+    """The settings of `--config NAME --set NAME=VALUE ...`, then `given`: the command's own
+    flags for single settings ({field: the flag's value}), each applied unless None (a
+    flag's default), so a flag given wins over --set. Every setting is checked: a bad
+    --config or --set is a SettingError naming them, a flag's value the settings refuse a
+    SettingError naming that setting."""
     from radiolatent.config import configured
 
-    return configured(kind, args.config, args.set)
+    try:
+        config = configured(kind, args.config, args.set)
+    except SettingError:
+        raise
+    except InputError as exc:  # a value out of range: the config's check names the setting
+        raise SettingError(SETTINGS, str(exc)) from None
+    for name, value in (given or {}).items():
+        if value is not None:
+            config = _with_setting(config, name, value)
+    return config
+
+
+def _with_setting(config: Any, name: str, value: Any) -> Any:
+    """`config` with one field replaced, checked; a refusal is a SettingError naming it."""
+    import dataclasses
+
+    from radiolatent.config import check_config
+
+    try:
+        return check_config(dataclasses.replace(config, **{name: value}))
+    except InputError as exc:
+        raise SettingError(name, exc.problem) from None
+
+
+def was_set(args: argparse.Namespace, name: str) -> bool:
+    """Whether `--set NAME=...` names the setting `name`."""
+    return any(item.partition("=")[0].strip() == name for item in args.set)
 
 
 class _Deprecated(argparse.Action):

@@ -32,13 +32,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="take the --test rows from this codes table instead (made by the same model, "
         "e.g. your own folder's codes); one per --codes, in the same order",
     )
+    argtypes.add_settings_arguments(p, "classify", "default", "the classifiers' settings ([A]'s)", "knn_neighbors=5")
     p.add_argument(
         "--seeds",
         type=argtypes.positive_int,
-        default=len(DEFAULT_CLASSIFY.seeds),
-        help=f"number of seeds 0..N-1 (default {len(DEFAULT_CLASSIFY.seeds)})",
+        default=None,
+        help=f"number of seeds 0..N-1 (default {len(DEFAULT_CLASSIFY.seeds)}; wins over --set seeds=...)",
     )
-    argtypes.add_classifier_arguments(p, f"comma-separated subset of {','.join(CLASSIFIER_NAMES)}")
+    argtypes.add_classifier_arguments(
+        p, f"comma-separated subset of {','.join(CLASSIFIER_NAMES)} (default all six)", from_settings=True
+    )
     p.add_argument(
         "--binary-only", action="store_true", help="drop rows labelled other than FRI/FRII instead of failing"
     )
@@ -51,9 +54,15 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from radiolatent import api
     from radiolatent.downstream.classify import compare
 
-    if args.seeds < 1:
-        raise InputError("--seeds", "need at least one seed")
-    names = argtypes.classifier_list(args.classifiers)
+    config = argtypes.settings(
+        args,
+        "classify",
+        given={
+            "seeds": None if args.seeds is None else tuple(range(args.seeds)),
+            "classifiers": None if args.classifiers is None else tuple(argtypes.classifier_list(args.classifiers)),
+            "standardise": args.standardise,
+        },
+    )
     test_paths = args.test_codes or args.codes
     if len(test_paths) != len(args.codes):
         raise InputError("--test-codes", f"give one per --codes ({len(args.codes)}), got {len(test_paths)}")
@@ -65,11 +74,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
                 args.train,
                 args.test,
                 test_codes=None if test_path == path else test_path,
-                seeds=args.seeds,
-                classifiers=tuple(names),
-                standardise=args.standardise,
                 block=args.block,
                 binary_only=args.binary_only,
+                config=config,
             )
         )
     if args.json:

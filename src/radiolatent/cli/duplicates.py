@@ -14,10 +14,13 @@ from radiolatent.core.fileio import write_csv
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("duplicates", help="pairs of near-identical codes and their sky separation ([B])")
     add_rows_arguments(p, "pool", "set to check")
+    argtypes.add_settings_arguments(
+        p, "search", "default", "the duplicate rule's and search settings", "duplicate_separation_arcsec=10"
+    )
     p.add_argument(
         "--metric",
         choices=DUPLICATE_METRICS,
-        default=DEFAULT_SEARCH.metric,
+        default=None,
         help=f"whitened-cosine or cosine (raw: [B]'s every pair >= 0.99); default {DEFAULT_SEARCH.metric}",
     )
     p.add_argument(
@@ -37,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--by-position",
         action=argparse.BooleanOptionalAction,
-        default=DEFAULT_SEARCH.duplicates_by_position,
+        default=None,
         help=f'also report every pair within {DEFAULT_SEARCH.duplicate_separation_arcsec:g}" on the sky '
         "(one source observed twice), whatever the codes (default on; --no-by-position: codes alone, as [B])",
     )
@@ -51,8 +54,9 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     from radiolatent import api
     from radiolatent.downstream.duplicates import DUPLICATE_KINDS, rule_text
 
-    chosen = argtypes.options(args, "threshold", "metric", "margin", "by_position")
-    pairs = api.duplicates(args.codes, args.in_spec, **chosen)
+    given = {"metric": args.metric, "duplicates_by_position": args.by_position}
+    config = argtypes.settings(args, "search", given=given)
+    pairs = api.duplicates(args.codes, args.in_spec, config=config, **argtypes.options(args, "threshold", "margin"))
     path = write_csv(pairs, Path(args.out))
     kinds = pairs["kind"].value_counts()
     counts = ", ".join(f"{int(kinds.get(kind, 0))} {kind}" for kind in DUPLICATE_KINDS)

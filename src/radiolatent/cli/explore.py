@@ -16,12 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "explore", help="a local web page: UMAP map, click-to-search, outliers, labels and retraining"
     )
     p.add_argument("--codes", required=True, metavar="PATH", help="codes table (parquet)")
-    p.add_argument(
-        "--port", type=argtypes.port, default=DEFAULT_EXPLORE.port, help=f"port (default {DEFAULT_EXPLORE.port})"
-    )
+    argtypes.add_settings_arguments(p, "explore", "default", "the explorer's settings", "umap_neighbors=30")
+    p.add_argument("--port", type=argtypes.port, default=None, help=f"port (default {DEFAULT_EXPLORE.port})")
     p.add_argument(
         "--host",
-        default=DEFAULT_EXPLORE.host,
+        default=None,
         help=f"address to bind (default {DEFAULT_EXPLORE.host}; others need --allow-remote)",
     )
     p.add_argument(
@@ -62,8 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_explore(args: argparse.Namespace) -> int:
     from radiolatent.explore.server import LOOPBACK_NAMES, bind, check_host, create_app, default_labels_path, serve
 
-    check_host(args.host, args.allow_remote)
-    sock = bind(args.host, args.port)  # before loading: a port in use fails at once
+    config = argtypes.settings(args, "explore", given={"host": args.host, "port": args.port})
+    check_host(config.host, args.allow_remote)
+    sock = bind(config.host, config.port)  # before loading: a port in use fails at once
     labels = Path(args.labels) if args.labels else default_labels_path(args.codes)
     print(f"opening {args.codes} (labels: {labels})")
     app = create_app(
@@ -71,11 +71,12 @@ def cmd_explore(args: argparse.Namespace) -> int:
         labels,
         density_dir=args.density,
         model=args.model,
+        config=config,
         allowed_hosts=None if args.allow_remote else LOOPBACK_NAMES,
         preload_images=True,
         predictions=args.predictions,
     )
-    address = f"http://{_url_host(args.host)}:{args.port}/"
+    address = f"http://{_url_host(config.host)}:{config.port}/"
     print(f"radiolatent explorer at {address}  (Ctrl+C to stop)", flush=True)
     if not args.no_browser:
         # after a moment, so the server is listening when the browser asks

@@ -17,6 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "importance", help="random-forest importance of each component for angular size ([A] Fig. 7)"
     )
     add_rows_arguments(p, "pool", "rows to use")
+    argtypes.add_settings_arguments(
+        p, "importance", "default", "the forest's settings (min_trees=1 is [A]'s)", "min_trees=1"
+    )
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument(
         "-o",
@@ -38,12 +41,14 @@ def cmd_importance(args: argparse.Namespace) -> int:
     from radiolatent.downstream.importance import feature_importance, las_source_of, plot_importance
     from radiolatent.downstream.maps import pca_variance, plot_pca_variance
 
+    config = argtypes.settings(args, "importance")
     _, rows = argtypes.codes_rows(args)
     codes = code_matrix(rows)
-    table = feature_importance(codes, rows["las_arcsec"].to_numpy(dtype=float), seed=args.seed)
+    table = feature_importance(codes, rows["las_arcsec"].to_numpy(dtype=float), seed=args.seed, config=config)
     out = Path(args.out)
     source = las_source_of(rows)
-    plot_importance(table, out, las_source=source, title=f"Importance for angular size, {args.in_spec}")
+    title = f"Importance for angular size, {args.in_spec}"
+    plot_importance(table, out, las_source=source, title=title, config=config)
     csv_path = write_csv(table, out.with_suffix(".csv"))
     pca = pca_variance(codes)
     pca_path = plot_pca_variance(pca, out.with_name(f"{out.stem}_pca.png"), title=f"PCA of {args.in_spec} codes")

@@ -16,6 +16,7 @@ MAP_CHOICES = ("tsne", "umap", "both")
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("map", help="t-SNE ([A]) / UMAP ([C]) map of the codes coloured by a column")
     add_rows_arguments(p, "pool", "rows to map")
+    argtypes.add_settings_arguments(p, "map", "default", "the maps' settings", "tsne_perplexity=50")
     p.add_argument("--method", choices=MAP_CHOICES, default="tsne", help="tsne, umap or both (default tsne)")
     p.add_argument("--colour", default="las_arcsec", metavar="COLUMN", help="column to colour by (default las_arcsec)")
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
@@ -44,12 +45,14 @@ def cmd_map(args: argparse.Namespace) -> int:
     from radiolatent.data.codes import code_matrix
     from radiolatent.downstream.maps import embed_2d, plot_map
 
+    config = argtypes.settings(args, "map")
     _, rows = argtypes.codes_rows(args)
     if args.colour not in rows.columns:
         raise InputError(args.codes, f"no column '{args.colour}' to colour by")
     methods = ("tsne", "umap") if args.method == "both" else (args.method,)
     for method, path in zip(methods, _map_paths(args), strict=True):
-        xy = embed_2d(code_matrix(rows), method, seed=args.seed)
-        plot_map(xy, rows[args.colour].to_numpy(), path, f"{method} of {args.in_spec} ({len(rows)} rows)", args.colour)
+        xy = embed_2d(code_matrix(rows), method, seed=args.seed, config=config)
+        title = f"{method} of {args.in_spec} ({len(rows)} rows)"
+        plot_map(xy, rows[args.colour].to_numpy(), path, title, args.colour, config=config)
         print(f"wrote {path}")
     return 0

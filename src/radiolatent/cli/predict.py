@@ -62,8 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     argtypes.add_classifier_arguments(
         p, f"the classifiers to choose from and that vote for `agreement` (default {','.join(CLASSIFIER_NAMES)})"
     )
+    argtypes.add_settings_arguments(p, "predict", "default", "the cross-validation and in-domain settings", "folds=3")
     p.add_argument(
-        "--seed", type=argtypes.non_negative_int, default=DEFAULT_PREDICT.seed, help="validation folds' and fits' seed"
+        "--seed",
+        type=argtypes.non_negative_int,
+        default=None,
+        help=f"validation folds' and fits' seed (default {DEFAULT_PREDICT.seed})",
     )
     p.add_argument(
         "--out",
@@ -87,9 +91,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise InputError("--codes/--train", "give both (predict from codes), or --model and --data (from images)")
     if args.data is not None:
         raise InputError("--data", "is for --model (a fine-tuned classifier); with --codes choose rows by --in")
-    chosen = argtypes.options(args, "train_codes", "classifier", "standardise", "seed", "labels", "block")
+    config = argtypes.settings(args, "predict", given={"seed": args.seed})
+    chosen = argtypes.options(args, "train_codes", "classifier", "standardise", "labels", "block")
     classifiers = tuple(argtypes.classifier_list(args.classifiers))
-    predictions = api.predict(args.codes, args.train, args.in_spec, classifiers=classifiers, **chosen)
+    predictions = api.predict(args.codes, args.train, args.in_spec, classifiers=classifiers, config=config, **chosen)
     for line in summary_lines(predictions):
         print(line)
     print(f"wrote {api.write_catalogue(predictions, out)}: {len(predictions)} rows")
@@ -107,7 +112,8 @@ def _predict_images(args: argparse.Namespace, out: Path) -> int:
         raise InputError(
             "--model", "predicts from images: drop --codes and --train (they are for predicting from codes)"
         )
-    predictions = api.predict_images(args.model, args.data, pool_config=pool_config(args))
+    config = argtypes.settings(args, "predict", given={"seed": args.seed})
+    predictions = api.predict_images(args.model, args.data, pool_config=pool_config(args), config=config)
     for line in image_summary_lines(predictions):
         print(line)
     print(f"wrote {api.write_catalogue(predictions, out)}: {len(predictions)} rows")

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--retrain-ceiling",
         action="store_true",
         help="also train the supervised ceiling (ResNet-18 on the labels; --seeds seeds x MBC, NVSS, "
-        "about half an hour on 2 cores) instead of showing the shipped table",
+        "about a minute each on 2 cores) instead of showing the shipped table",
     )
     p.add_argument(
         "--seeds",

@@ -29,18 +29,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--pixel-scale",
         type=argtypes.positive_float,
-        default=DEFAULT_SEARCH.query_pixel_scale,
+        default=None,
         help="arcsec/pixel of an image-file query without a FITS WCS "
         f"(default {DEFAULT_SEARCH.query_pixel_scale}, FIRST)",
     )
     p.add_argument("--in", dest="in_spec", default="pool", metavar="SPEC", help="set to search (default pool)")
-    p.add_argument(
-        "-k", type=argtypes.positive_int, default=DEFAULT_SEARCH.k, help=f"matches to show (default {DEFAULT_SEARCH.k})"
-    )
+    argtypes.add_settings_arguments(p, "search", "default", "the search settings", "k=20")
+    p.add_argument("-k", type=argtypes.positive_int, default=None, help=f"matches to show (default {DEFAULT_SEARCH.k})")
     p.add_argument(
         "--metric",
         choices=SEARCH_METRICS,
-        default=DEFAULT_SEARCH.metric,
+        default=None,
         help="whitened-cosine (cosine after whitening on the searched set), cosine (raw, [A]) "
         f"or euclidean-pca ([C]); default {DEFAULT_SEARCH.metric}",
     )
@@ -60,14 +59,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     from radiolatent.data.codes import read_codes
     from radiolatent.downstream.search import search_picture
 
+    given = {"k": args.k, "metric": args.metric, "query_pixel_scale": args.pixel_scale}
+    config = argtypes.settings(args, "search", given=given)
     table = read_codes(args.codes)  # read once: the search and its picture
-    chosen = argtypes.options(args, "k", "metric", "exclude_self", "model", "pixel_scale")
-    result = api.search(table, args.query, args.in_spec, codes_path=args.codes, **chosen)
+    chosen = argtypes.options(args, "exclude_self", "model")
+    result = api.search(table, args.query, args.in_spec, codes_path=args.codes, config=config, **chosen)
     query_image = result.attrs.pop("query_image", None)
     out = Path(args.out)
     csv_path = write_csv(result, out.with_suffix(".csv"))
     print(result.to_string(index=False))
     print(f"wrote {csv_path}")
-    search_picture(table, result, args.query, out, query_image=query_image, metric=args.metric, in_spec=args.in_spec)
+    search_picture(table, result, args.query, out, query_image=query_image, metric=config.metric, in_spec=args.in_spec)
     print(f"wrote {out}")
     return 0

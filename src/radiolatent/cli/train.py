@@ -130,15 +130,9 @@ def _register_supervised(sub) -> None:
         "--out",
         type=argtypes.output_dir,
         required=True,
-        help="folder: supervised.csv (one row per set and seed) and each classifier's weights",
+        help="folder: supervised.csv (one row per set and seed) and each classifier's run folder",
     )
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a setting, e.g. max_epochs=10 or patience=3 (repeatable)",
-    )
+    argtypes.add_settings_arguments(p, "finetune", "ceiling", "the fine-tuning settings it trains with")
     p.set_defaults(handler=cmd_train_supervised)
 
 
@@ -275,14 +269,11 @@ def cmd_train_finetune(args: argparse.Namespace) -> int:
 
 
 def cmd_train_supervised(args: argparse.Namespace) -> int:
-    from radiolatent.config import override, settings_checked
-    from radiolatent.config.supervised import SupervisedConfig
     from radiolatent.studies.supervised import RESULTS_CSV, run_ceiling, summary
 
-    with settings_checked():
-        cfg = override(SupervisedConfig(), list(args.set))
+    run = argtypes.settings(args, "finetune")
     specs = [s.strip() for s in args.train.split(",") if s.strip()]
-    rows = run_ceiling(specs, args.seeds, cfg, out_dir=args.out, first_seed=args.first_seed)
+    rows = run_ceiling(specs, args.seeds, run, out_dir=args.out, first_seed=args.first_seed)
     print(summary(rows).to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"wrote {args.out}/{RESULTS_CSV}")
     return 0

@@ -53,6 +53,10 @@ class EmbedConfig(Settings):
     #: encoder's codes stay within ~1 % of fp32's (the SSL backbones; the VDVAE's z0 moves
     #: more and stays fp32: docs/defaults.md). Floors and GPUs stay fp32.
     precision: EmbedPrecision = "fp32"
+    #: `embed` also computes the explorer's map of a table of at least this many rows as it
+    #: writes it (cached beside it, where `explore` reads it), so the explorer's first start
+    #: does not wait for UMAP (docs/explore.md); 0: never.
+    explorer_map_rows: int = 20_000
 
 
 # ---------------------------------------------------------------------------

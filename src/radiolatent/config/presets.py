@@ -1,8 +1,9 @@
 """The named run presets of the VDVAE and the SSL methods: tiny (tests), cpu (the default)
 and paper for each, and for the SSL methods [B]'s and [C]'s settings (`train byol --config
-b-paper|c-mirabest`) and the cut study's default (`cut`); and `PRESETS`, every named
-preset of every kind (the others are built beside their settings), which `preset(kind,
-name)` looks up."""
+b-paper|c-mirabest`) and the cut study's default (`cut`); the one preset, `default`, of each
+command whose settings have no other (`classify --config default`, ...); and `PRESETS`, every
+named preset of every kind (the others are built beside their settings), which
+`preset(kind, name)` looks up."""
 
 from __future__ import annotations
 
@@ -11,10 +12,27 @@ from typing import Any, Literal, overload
 
 from radiolatent.config.core import check_presets, override, settings_checked
 from radiolatent.config.distil import DISTIL_CONFIGS, DistilRunConfig
-from radiolatent.config.downstream import CLUSTER_CONFIGS, DENSITY_CONFIGS, ClusterConfig, DensityConfig
+from radiolatent.config.downstream import (
+    CLUSTER_CONFIGS,
+    DEFAULT_ACTIVE,
+    DEFAULT_CLASSIFY,
+    DEFAULT_IMPORTANCE,
+    DEFAULT_MAP,
+    DEFAULT_PREDICT,
+    DEFAULT_SEARCH,
+    DENSITY_CONFIGS,
+    ActiveLearningConfig,
+    ClassifyConfig,
+    ClusterConfig,
+    DensityConfig,
+    ImportanceConfig,
+    MapConfig,
+    PredictConfig,
+    SearchConfig,
+)
 from radiolatent.config.finetune import FINETUNE_CONFIGS, FinetuneRunConfig
-from radiolatent.config.models import SSL_METHODS, SSLModelConfig, SSLViewConfig, VDVAEConfig
-from radiolatent.config.study import REPRODUCE_CONFIGS, ReproduceConfig
+from radiolatent.config.models import SSL_METHODS, EmbedConfig, SSLModelConfig, SSLViewConfig, VDVAEConfig
+from radiolatent.config.study import DEFAULT_EXPLORE, REPRODUCE_CONFIGS, ExploreConfig, ReproduceConfig
 from radiolatent.config.training import SSLRunConfig, SSLTrainConfig, TrainConfig, VDVAERunConfig
 
 
@@ -187,6 +205,23 @@ VDVAE_CONFIGS = _vdvae_configs()
 SSL_CONFIGS: dict[str, dict[str, SSLRunConfig]] = {method: _ssl_configs(method) for method in SSL_METHODS}
 check_presets(*VDVAE_CONFIGS.values(), *(run for runs in SSL_CONFIGS.values() for run in runs.values()))
 
+#: `embed --config default`: the command's settings. As EmbedConfig() (the Python API's),
+#: but on this process's GPU when CUDA is present (`embed --device auto`, its default).
+EMBED_DEFAULT = EmbedConfig(device="auto")
+check_presets(EMBED_DEFAULT)
+
+#: the kinds of settings whose one preset is its command's defaults (`--config default`).
+_DEFAULT_ONLY: dict[str, Any] = {
+    "classify": DEFAULT_CLASSIFY,
+    "predict": DEFAULT_PREDICT,
+    "search": DEFAULT_SEARCH,
+    "map": DEFAULT_MAP,
+    "importance": DEFAULT_IMPORTANCE,
+    "active": DEFAULT_ACTIVE,
+    "explore": DEFAULT_EXPLORE,
+    "embed": EMBED_DEFAULT,
+}
+
 #: every named preset, by the kind of settings it holds: `preset(kind, name)` looks one up.
 PRESETS: dict[str, Mapping[str, Any]] = {
     "vdvae": VDVAE_CONFIGS,
@@ -196,6 +231,7 @@ PRESETS: dict[str, Mapping[str, Any]] = {
     "density": DENSITY_CONFIGS,
     "cluster": CLUSTER_CONFIGS,
     "reproduce": REPRODUCE_CONFIGS,
+    **{kind: {"default": settings} for kind, settings in _DEFAULT_ONLY.items()},
 }
 
 
@@ -214,9 +250,27 @@ def preset(kind: Literal["cluster"], name: str) -> ClusterConfig: ...
 @overload
 def preset(kind: Literal["reproduce"], name: str) -> ReproduceConfig: ...
 @overload
+def preset(kind: Literal["classify"], name: str) -> ClassifyConfig: ...
+@overload
+def preset(kind: Literal["predict"], name: str) -> PredictConfig: ...
+@overload
+def preset(kind: Literal["search"], name: str) -> SearchConfig: ...
+@overload
+def preset(kind: Literal["map"], name: str) -> MapConfig: ...
+@overload
+def preset(kind: Literal["importance"], name: str) -> ImportanceConfig: ...
+@overload
+def preset(kind: Literal["active"], name: str) -> ActiveLearningConfig: ...
+@overload
+def preset(kind: Literal["explore"], name: str) -> ExploreConfig: ...
+@overload
+def preset(kind: Literal["embed"], name: str) -> EmbedConfig: ...
+@overload
 def preset(kind: str, name: str) -> Any: ...
 def preset(kind: str, name: str) -> Any:
-    """The named settings of `kind` (a model to train, 'density', 'cluster', 'reproduce'):
+    """The named settings of `kind` (a model to train, 'density', 'cluster', 'reproduce', or
+    a command's own: 'classify', 'predict', 'search', 'map', 'importance', 'active',
+    'explore', 'embed', each with one preset, 'default'):
     the one lookup behind every command's `--config NAME`. KeyError names the choices."""
     if kind not in PRESETS:
         raise KeyError(f"unknown kind of settings {kind!r}; choose from {sorted(PRESETS)}")

@@ -70,7 +70,7 @@ class ReproduceConfig(Settings):
     #: the supervised ceiling's rows in the summary (the shipped table, or trained now)
     ceiling: bool = True
     #: train the ceiling now (`--retrain-ceiling`: `seeds` seeds x MBC, NVSS at the shipped
-    #: table's settings, config.supervised.CEILING_CONFIG) instead of showing the shipped
+    #: table's settings, the `ceiling` fine-tuning preset) instead of showing the shipped
     #: table. Not part of `--retrain`, which retrains the encoders the study compares: the
     #: ceiling is a reference line, like the papers' numbers, and training it would take
     #: `--retrain` past its 90 minutes (docs/reproduce.md).

@@ -25,6 +25,10 @@ LRSchedule = Literal["cosine", "constant", "plateau"]
 DDPBackend = Literal["gloo", "nccl", "mpi"]
 Device = Literal["cpu", "cuda"]
 Precision = Literal["auto", "bf16", "fp32"]
+#: what early stopping and the exported model go by: the lowest validation loss, or the
+#: highest validation ROC-AUC (a classifier's; ties go to the lower loss, then the earlier epoch).
+Monitor = Literal["val_loss", "val_roc_auc"]
+MONITORS: tuple[Monitor, ...] = get_args(Monitor)
 
 VDVAE_OPTIMIZERS: tuple[VDVAEOptimizer, ...] = get_args(VDVAEOptimizer)
 SSL_OPTIMIZERS: tuple[SSLOptimizer, ...] = get_args(SSLOptimizer)
@@ -82,6 +86,8 @@ class LoopConfig(Settings):
     #: early stopping: end the run after this many epochs without a lower validation loss,
     #: and export the model of the best epoch (0: run every epoch, export the last).
     patience: int = 0
+    #: what "best" means for `patience` and the exported model.
+    monitor: Monitor = "val_loss"
     #: "gloo" on CPU; "nccl" is used automatically when training on CUDA.
     backend: DDPBackend = "gloo"
     #: "cpu" or "cuda" (this process's GPU, cuda:LOCAL_RANK under torchrun); `train
@@ -205,6 +211,7 @@ def _loop_problems(t: LoopConfig) -> list[str]:
     p.need(0 < t.valid_fraction < 1, "valid_fraction", "must lie in (0, 1)", t.valid_fraction)
     p.need(t.valid_max >= 1, "valid_max", "must be at least 1", t.valid_max)
     p.need(t.patience >= 0, "patience", "must be >= 0 (0: no early stopping)", t.patience)
+    p.need(t.monitor in MONITORS, "monitor", f"must be one of {', '.join(MONITORS)}", t.monitor)
     p.need(t.passes >= 1, "passes", "must be at least 1", t.passes)
     p.need(1 <= t.threads <= MAX_THREADS, "threads", f"must be 1..{MAX_THREADS}", t.threads)
     return p

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from radiolatent.core.errors import InputError, SettingError
+from radiolatent.core.errors import SettingError
 
 #: what torchrun sets (and `spawn` sets) for every process it starts.
 LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
@@ -72,8 +72,8 @@ def device(name: str = "auto", local_rank: int | None = None) -> torch.device:
         raise SettingError("device", f"{name} was asked for, but this machine has no usable CUDA device")
     chosen = torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
     if chosen.index >= torch.cuda.device_count():
-        raise InputError(
-            "--device",
+        raise SettingError(
+            "device",
             f"{chosen} does not exist: this machine has {torch.cuda.device_count()} "
             "GPU(s); start at most that many processes per machine",
         )

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 
 class InputError(ValueError):
-    """Bad input: names the file (or object) and the problem in one line."""
+    """Bad input: names the file (or object) and the problem in one line.
 
-    def __init__(self, source: str | Path | None, problem: str):
+    A problem that tells the user which setting to change names it as `{name}` and lists
+    it in `settings`: the Python API shows it as the argument's name (`resume`), the
+    command line as the flag that sets it (`--resume`; `spelled`)."""
+
+    def __init__(self, source: str | Path | None, problem: str, settings: tuple[str, ...] = ()):
         self.source = str(source) if source is not None else None
-        self.problem = problem
-        super().__init__(f"{self.source}: {problem}" if self.source else problem)
+        self.settings = settings
+        self.template = problem
+        self.problem = self.spelled(lambda name: f"`{name}`")
+        super().__init__(f"{self.source}: {self.problem}" if self.source else self.problem)
+
+    def spelled(self, name_of: Callable[[str], str]) -> str:
+        """The problem with each setting it names written by `name_of` (its flag, its argument)."""
+        text = self.template
+        for name in self.settings:  # not str.format: file names in the text may hold braces
+            text = text.replace("{" + name + "}", name_of(name))
+        return text
 
 
 #: the source of a SettingError about a named config and its NAME=VALUE overrides.
@@ -22,3 +37,22 @@ class SettingError(InputError):
     """A bad setting: `source` is its name in the library ('encoder', 'labels'; `SETTINGS`
     for a named config with its overrides). The command line shows it as the flag that
     sets it (`--encoder`, `--config/--set`); the Python API as the argument's name."""
+
+
+def flag(setting: str | None) -> str:
+    """The command-line flag of a library setting's name: `labels` -> `--labels`, the
+    named config with its overrides -> `--config/--set` (docs/cli.md). The CLI, and the
+    explorer it starts, spell settings this way."""
+    if setting == SETTINGS:
+        return "--config/--set"
+    return f"--{(setting or '').replace('_', '-')}"
+
+
+#: a setting named in a library warning or log line: `name` (a lower-case identifier in backticks).
+_NAMED_SETTING = re.compile(r"`([a-z][a-z0-9_]*)`")
+
+
+def flags_in(text: str) -> str:
+    """A library warning or log line as the command line shows it: each `setting` named in
+    backticks written as its flag (`keep_partial` -> --keep-partial)."""
+    return _NAMED_SETTING.sub(lambda match: flag(match.group(1)), text)

@@ -219,14 +219,16 @@ def _check_not_foreign(out: Output, command: str) -> None:
             raise InputError(
                 out.path,
                 f"folder is not empty ({shown}) and was not written by `radiolatent {command}`; "
-                "choose a new folder or pass --overwrite to write into it",
+                "choose a new folder or pass {overwrite} to write into it",
+                ("overwrite",),
             )
         return
     if out.path.exists() and not is_own_file(out.path, out.form):
         raise InputError(
             out.path,
             f"exists and is not a {out.form.upper()} written by radiolatent; "
-            "choose another name or pass --overwrite to replace it",
+            "choose another name or pass {overwrite} to replace it",
+            ("overwrite",),
         )
 
 

@@ -109,7 +109,7 @@ def _survey(
     if partial is not None and not config.keep_partial:
         raise PartialCutout(file, partial)
     if partial is not None:
-        log.info("kept %s (--keep-partial): %s", file, partial)
+        log.info("kept %s (`keep_partial`): %s", file, partial)
     return Cutout(cut.image, ra, dec, cut.pixel_scale_arcsec, plane.shape, *beam)
 
 

@@ -66,7 +66,8 @@ def pixel_scales(
         raise InputError(
             source,
             "pixel scale must be finite and positive for every image "
-            "(give one for files that carry none: --pixel-scale)",
+            "(give one for files that carry none: {pixel_scale})",
+            ("pixel_scale",),
         )
     return scales
 

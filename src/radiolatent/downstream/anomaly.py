@@ -74,7 +74,7 @@ def rank_rows(
         if density_model is None:
             from radiolatent.downstream.density import DensityModel
 
-            log(f"fitting a '{density_config.name}' MAF on the {len(X)} rows (give --density-model to reuse one)")
+            log(f"fitting a '{density_config.name}' MAF on the {len(X)} rows (a fitted density model can be reused)")
             density_model = DensityModel(density_config).fit(X, seed=seed, progress=True)
         score = -density_model.score_samples(X)
     elif method == "random":

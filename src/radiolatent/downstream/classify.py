@@ -194,8 +194,8 @@ def _binary_rows(rows: pd.DataFrame, spec: str, source: str, binary_only: bool) 
         other = sorted(rows.loc[~keep, "label"].unique().tolist())
         raise InputError(
             source,
-            f"'{spec}' has {n_other} rows with labels {other} (not FRI/FRII); "
-            "filter them (binary_only=True, --binary-only)",
+            f"'{spec}' has {n_other} rows with labels {other} (not FRI/FRII); filter them with {{binary_only}}",
+            ("binary_only",),
         )
     return rows[keep], n_other
 

@@ -110,6 +110,7 @@ class CodeIndex:
             "nprobe": int(config.nprobe),
             "search_dim": int(dim),
             "faiss_version": faiss.__version__,
+            "built_with": built_with(config),
         }
         if metric == "whitened-cosine":
             info["whiten_shrink"] = float(config.whiten_shrink)
@@ -142,6 +143,7 @@ class CodeIndex:
             and self.info.get("n") == len(codes)
             and self.info.get("d") == codes.shape[1]
             and self.info.get("codes_hash") == codes_hash(codes)
+            and self.info.get("built_with") == built_with(config)
         )
 
     def save(self, path: str | Path) -> Path:
@@ -217,6 +219,13 @@ def sidecar_path(path: str | Path) -> Path:
     """The JSON file describing a saved index."""
     path = Path(path)
     return path.with_name(path.name + ".json")
+
+
+def built_with(config: SearchConfig) -> dict[str, float]:
+    """The settings an index is built with (`nprobe` is applied at search time): an index
+    built with others is rebuilt, not reused."""
+    names = ("exact_threshold", "nlist_per_sqrt_n", "train_points_per_list", "pca_variance", "seed")
+    return {name: float(getattr(config, name)) for name in names}
 
 
 def _prepare(codes: np.ndarray, metric: str, config: SearchConfig):

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from radiolatent.config import DEFAULT_DENSITY, DensityConfig, dataclass_from_dict
 from radiolatent.core.errors import InputError
+from radiolatent.training.parts import split_indices
 
 #: files of a saved model: the JSON that names the tensors file, and that file's stem.
 MODEL_JSON = "density.json"
@@ -69,15 +70,6 @@ def fixed_threads(n: int):
             yield
     finally:
         torch.set_num_threads(old)
-
-
-def split_rows(n: int, valid_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train rows, held-out rows): a seeded shuffle, at least one row in each."""
-    if n < 2:
-        raise InputError("codes", f"need at least 2 rows to hold some out, got {n}")
-    n_valid = min(n - 1, max(1, round(n * valid_fraction)))
-    order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[n_valid:]), np.sort(order[:n_valid])
 
 
 def check_codes(X, source: str = "codes", features: int | None = None) -> np.ndarray:
@@ -127,7 +119,9 @@ class DensityModel:
         """Fit on the rows of X (N, D); holds out `valid_fraction` of them for early stopping."""
         X = check_codes(X)
         cfg = self.config
-        train_rows, valid_rows = split_rows(len(X), cfg.valid_fraction, seed)
+        if len(X) < 2:
+            raise InputError("codes", f"need at least 2 rows to hold some out, got {len(X)}")
+        train_rows, valid_rows = split_indices(len(X), round(len(X) * cfg.valid_fraction), seed)
         with fixed_threads(cfg.threads):
             self.mean, self.matrix = standardiser(X[train_rows], cfg)
             train = torch.from_numpy(self._standardise(X[train_rows])).to(self.device)

@@ -46,18 +46,18 @@ def images_reconstruction_grid(model: str | Path, images: np.ndarray, out: str |
 
 def held_out_pool(model: str | Path, pool_config: PoolConfig = DEFAULT_POOL) -> np.ndarray:
     """The pool images a VDVAE was not trained on: the validation split its training drew
-    (training.split_indices with the run config and seed stored in the model's config.json)
+    (training.validation_split with the run config and seed stored in the model's config.json)
     from the pool it was trained on (`pool_config`: the default pool for the shipped model)."""
     import json
 
     from radiolatent.data.pools import build_pool
-    from radiolatent.training import split_indices
+    from radiolatent.training import validation_split
     from radiolatent.training.runs import run_config
 
     meta = json.loads((Path(model) / "config.json").read_text())
     run = run_config("vdvae", meta.get("run_config", "cpu"))
     pool = build_pool(pool_config)
-    _, valid = split_indices(len(pool.images), run.train, int(meta.get("seed", 0)))
+    _, valid = validation_split(len(pool.images), run.train, int(meta.get("seed", 0)))
     return np.asarray(pool.images)[valid]
 
 

@@ -152,7 +152,7 @@ def check_query(query: str, table: pd.DataFrame, codes_path: str | Path) -> None
     if Path(query).is_file() or (table["id"].astype(str) == query).any():
         return
     if Path(query).exists():
-        raise InputError(query, "is a folder; --query takes an image file or an id")
+        raise InputError(query, "is a folder; {query} takes an image file or an id", ("query",))
     looks_like_path = "/" in query or "\\" in query or query.lower().endswith(QUERY_FILE_SUFFIXES)
     if looks_like_path:
         raise InputError(query, f"no such image file (nor an id in {codes_path})")
@@ -169,11 +169,13 @@ def search_table(
     codes_path: str | Path | None = None,
     model: str | None = None,
     pixel_scale: float = 1.8,
+    config: SearchConfig = DEFAULT_SEARCH,
 ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """`similar` for a query that is a row id of `table` or an image file (FITS/PNG/JPEG/.npy,
     embedded by the table's own encoder or `model`, at `pixel_scale` arcsec/pixel when it
-    carries none). The index is cached beside `codes_path` when given. Returns the results
-    and the image-file query's model input (None for an id)."""
+    carries none). The index is cached beside `codes_path` when given. `config`: the index
+    and observation settings (`k`, `metric` and `pixel_scale` are given apart). Returns the
+    results and the image-file query's model input (None for an id)."""
     from radiolatent.data.image_file import read_cutout
     from radiolatent.embedding import embed_cutout, encoder_for_table, table_embed_config
 
@@ -188,12 +190,15 @@ def search_table(
     else:
         position = row_position(query, table)
     cache = index_path(codes_path, in_spec, metric) if codes_path is not None else None
-    deeper = k + (DEFAULT_SEARCH.observation_depth if position is not None else 0)
-    result = similar(table, vector, in_spec, k=deeper, metric=metric, exclude_self=exclude_self, index_path=cache)
+    deeper = k + (config.observation_depth if position is not None else 0)
+    result = similar(
+        table, vector, in_spec, k=deeper, metric=metric, exclude_self=exclude_self, index_path=cache, config=config
+    )
     if position is None:
         return result, query_image
     exclude_id = query if exclude_self and query_image is None else None
-    return with_other_observations(result, table, in_spec, position, k, metric, exclude_id), query_image
+    others = with_other_observations(result, table, in_spec, position, k, metric, exclude_id, config)
+    return others, query_image
 
 
 def row_position(query: str, table: pd.DataFrame) -> tuple[float, float] | None:

@@ -161,7 +161,7 @@ def encoder_for_table(table: pd.DataFrame, model: str | None, config: EmbedConfi
         return get_encoder(None, config)
     if made_by in shipped_models():
         return get_encoder(made_by, config)
-    raise InputError(made_by, "to embed a new image, name this table's model with --model PATH")
+    raise InputError(made_by, "to embed a new image, name this table's model with {model}", ("model",))
 
 
 def checked_encoder_for_table(table: pd.DataFrame, model: str | Path, config: EmbedConfig) -> Encoder:

@@ -42,14 +42,14 @@ class EstimateClock:
 
 def time_estimate(n_images: int, views: int, views_per_s: float, name: str) -> str:
     """How long embedding `n_images` takes at a measured rate, e.g. "embedding 95,895 images
-    x 8 views with vdvae-cpu: about 53 min at 240 views/s; --single-view takes about 7 min"."""
+    x 8 views with vdvae-cpu: about 53 min at 240 views/s; single-view codes take about 7 min"."""
     plural = "views" if views > 1 else "view"
     text = (
         f"embedding {n_images:,d} images x {views} {plural} with {name or 'this encoder'}: "
         f"about {_duration(n_images * views / views_per_s)} at {views_per_s:,.0f} {'views' if views > 1 else 'img'}/s"
     )
     if views > 1:
-        text += f"; --single-view takes about {_duration(n_images / views_per_s)}"
+        text += f"; single-view codes take about {_duration(n_images / views_per_s)}"
     return text
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from radiolatent.core.errors import InputError
+from radiolatent.core.errors import InputError, SettingError
 
 #: Host header values accepted when serving on loopback only.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
@@ -31,10 +31,11 @@ def is_loopback(host: str) -> bool:
 def check_host(host: str, allow_remote: bool) -> None:
     """Refuse to serve other machines unless the user asked for it explicitly."""
     if not allow_remote and not is_loopback(host):
-        raise InputError(
-            "--host",
+        raise SettingError(
+            "host",
             f"'{host}' is not a loopback address; the explorer serves this machine only "
-            "unless you add --allow-remote (anyone who can reach the port can label sources)",
+            "unless you add {allow_remote} (anyone who can reach the port can label sources)",
+            ("allow_remote",),
         )
 
 

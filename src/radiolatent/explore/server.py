@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from radiolatent.config import DEFAULT_ACTIVE, DEFAULT_EXPLORE, SEARCH_METRICS, ActiveLearningConfig, ExploreConfig
-from radiolatent.core.errors import InputError
+from radiolatent.core.errors import InputError, flag
 from radiolatent.data.labels import LabelStore
 from radiolatent.explore.learning import RANKINGS, Learning
 from radiolatent.explore.network import LOOPBACK_NAMES, BodyLimit, same_origin_writes
@@ -170,7 +170,9 @@ def create_app(
 
 
 async def input_error(request: Request, exc: InputError):
-    return JSONResponse({"detail": str(exc)}, status_code=400)
+    """400 with the one-line problem, settings spelled as the flags the explorer was started with."""
+    where = f"{exc.source}: " if exc.source else ""
+    return JSONResponse({"detail": where + exc.spelled(flag)}, status_code=400)
 
 
 async def validation_error(request: Request, exc: RequestValidationError):
@@ -375,7 +377,7 @@ def embed_upload(state: AppState, file: UploadFile, pixel_scale: float) -> tuple
                 raise  # not about the file (e.g. no encoder for this table)
             # the reader's message may quote our temporary path: show the person's file name
             shown = Path(file.filename or "upload").name
-            raise HTTPException(400, f"{shown}: {exc.problem.replace(str(path), shown)}") from None
+            raise HTTPException(400, f"{shown}: {exc.spelled(flag).replace(str(path), shown)}") from None
 
 
 # ---------------------------------------------------------------------------

@@ -153,28 +153,8 @@ class Explorer:
     # ------------------------------------------------------------------ map
 
     def _map(self) -> np.ndarray:
-        """[C]'s UMAP of the codes, from the cache when these exact codes were mapped before
-        (computed once per table; above `umap_fit_rows` rows, fitted on a sample of them)."""
-        cached = map_cache_file(self.cache_dir, self.codes, self.config)
-        if cached.is_file():
-            xy = np.load(cached, allow_pickle=False)
-            if xy.shape == (len(self.codes), 2):
-                return xy
-        sample = (
-            f", fitted on {self.config.umap_fit_rows} of them" if len(self.codes) > self.config.umap_fit_rows else ""
-        )
-        self.log(f"computing the UMAP map of {len(self.codes)} codes{sample} (once; cached in {self.cache_dir})")
-        xy = umap_map(self.codes, self.config)
-        self._save_quietly(cached, lambda tmp: np.save(tmp, xy, allow_pickle=False))
-        return xy
-
-    def _save_quietly(self, path: Path, write) -> None:
-        """Write a cache file; a read-only folder only costs recomputing next time."""
-        try:
-            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                write(fh)
-        except OSError as exc:
-            self.log(f"note: could not cache {path.name} ({exc.strerror}); it will be recomputed next time")
+        """[C]'s UMAP of the codes (`cached_map`)."""
+        return cached_map(self.codes, self.cache_dir, self.config, self.log)
 
     def metadata_colours(self) -> dict[str, dict]:
         """Metadata columns that can colour the map, worked out once (the table never changes)."""
@@ -291,6 +271,39 @@ def map_cache_file(cache_dir: Path, codes: np.ndarray, config: ExploreConfig) ->
         params["fit_rows"] = config.umap_fit_rows
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
     return Path(cache_dir) / f"umap-{codes_key(codes)}-{digest}.npy"
+
+
+def cached_map(codes: np.ndarray, cache_dir: Path, config: ExploreConfig = DEFAULT_EXPLORE, log=None) -> np.ndarray:
+    """[C]'s UMAP of the codes, from the cache when these exact codes were mapped before,
+    else computed (above `umap_fit_rows` rows, fitted on a sample of them) and cached."""
+    log = log or (lambda message: print(message, file=sys.stderr))
+    cached = map_cache_file(cache_dir, codes, config)
+    if cached.is_file():
+        xy = np.load(cached, allow_pickle=False)
+        if xy.shape == (len(codes), 2):
+            return xy
+    sample = f", fitted on {config.umap_fit_rows} of them" if len(codes) > config.umap_fit_rows else ""
+    log(f"computing the UMAP map of {len(codes)} codes{sample} (once; cached in {cache_dir})")
+    xy = umap_map(codes, config)
+    try:  # a read-only folder only costs recomputing next time
+        with atomic_path(cached) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, xy, allow_pickle=False)
+    except OSError as exc:
+        log(f"note: could not cache {cached.name} ({exc.strerror}); it will be recomputed next time")
+    return xy
+
+
+def prepare_map(codes_path: str | Path, min_rows: int, log=None) -> bool:
+    """Compute and cache the explorer's map of the codes table at `codes_path` now (as
+    `embed` writes a table of at least `min_rows` rows; 0: never), so that the explorer's
+    first start reads it. True if the table has a cached map afterwards."""
+    import pyarrow.parquet as pq
+
+    if min_rows <= 0 or pq.read_metadata(codes_path).num_rows < min_rows:
+        return False
+    table = load_table(codes_path)  # the rows the explorer shows: one per id
+    cached_map(code_matrix(table), cache_folder(Path(codes_path)), DEFAULT_EXPLORE, log)
+    return True
 
 
 def umap_map(codes: np.ndarray, config: ExploreConfig) -> np.ndarray:

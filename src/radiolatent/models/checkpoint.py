@@ -183,7 +183,9 @@ def check_run_folder(path: str | Path, resume: bool, overwrite: bool) -> Path:
     if entries:
         shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
         raise InputError(
-            path, f"run folder is not empty ({shown}); pass --resume to continue it or --overwrite to replace it"
+            path,
+            f"run folder is not empty ({shown}); pass {{resume}} to continue it or {{overwrite}} to replace it",
+            ("resume", "overwrite"),
         )
     return path
 

@@ -41,10 +41,10 @@ def ceiling_rows(retrain: bool = False, seeds: int = 3, progress: bool = True) -
     then the run's own columns): the shipped table, or trained now with `retrain`."""
     if not retrain:
         return shipped_rows()
-    from radiolatent.config.supervised import CEILING_CONFIG, SUPERVISED_SETS
-    from radiolatent.studies.supervised import run_ceiling
+    from radiolatent.config.supervised import SUPERVISED_SETS
+    from radiolatent.studies.supervised import ceiling_run, run_ceiling
 
-    return run_ceiling(list(SUPERVISED_SETS), seeds, CEILING_CONFIG, progress=progress)
+    return run_ceiling(list(SUPERVISED_SETS), seeds, ceiling_run(), progress=progress)
 
 
 def summary_rows(rows: pd.DataFrame) -> list[dict]:

@@ -127,7 +127,7 @@ def study_stages(cfg: ReproduceConfig, retrain: bool = False) -> tuple[list[Stag
     for encoder in cfg.encoders:
         source = model_source(encoder, retrain)
         if source is None:
-            notes.append(f"{encoder}: no shipped checkpoint in {WEIGHTS_DIR}; run with --retrain to train it")
+            notes.append(f"{encoder}: no shipped checkpoint in {WEIGHTS_DIR}; retrain to train it")
             continue
         encoders.append(encoder)
         if source.stage:
@@ -162,7 +162,7 @@ def study_stages(cfg: ReproduceConfig, retrain: bool = False) -> tuple[list[Stag
 
 def _supervised_stage(cfg: ReproduceConfig) -> Stage:
     """The supervised ceiling (ceiling.py): the shipped table, or trained now with
-    `retrain_ceiling` (`seeds` seeds x MBC, NVSS: about half an hour on two cores)."""
+    `retrain_ceiling` (`seeds` seeds x MBC, NVSS: about a minute each on two cores)."""
     shipped = hashlib.sha256(shipped_table_text().encode()).hexdigest()[:16] if has_shipped_table() else ""
     retrain = cfg.retrain_ceiling
     params = {"retrain": retrain, "seeds": cfg.seeds if retrain else None, "table": shipped}

@@ -104,10 +104,11 @@ def train(
     images = _check_images(images, recipe.image_size)
     out_dir = Path(out_dir)
     if world_size > 1 and distributed.launched():
-        raise InputError(
-            "--world-size",
-            "torchrun already started the processes; leave --world-size at 1 "
+        raise SettingError(
+            "world_size",
+            "torchrun already started the processes; leave {world_size} at 1 "
             "and set their number with torchrun --nproc-per-node",
+            ("world_size",),
         )
     check_resume(out_dir, recipe, seed, resume)
     out_dir.mkdir(parents=True, exist_ok=True)

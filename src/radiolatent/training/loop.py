@@ -36,8 +36,8 @@ from radiolatent.training.parts import (
     UpdateGuard,
     autocast,
     resolved_precision,
-    split_indices,
     to_tensor,
+    validation_split,
     weight_checksum,
 )
 from radiolatent.training.recipes import Batch, Recipe
@@ -121,7 +121,7 @@ def train_process(
             print(note, flush=True)
     if world > 1:
         _check_same_start(out_dir, state)
-    train_idx, valid_idx = split_indices(len(images), cfg, seed, getattr(recipe, "strata", None))
+    train_idx, valid_idx = validation_split(len(images), cfg, seed, getattr(recipe, "strata", None))
     # before metrics.csv is started: a batch larger than the data must leave nothing behind
     total_steps = cfg.epochs * _steps_per_epoch(len(train_idx) * cfg.passes, cfg.batch_size, world)
     log = MetricsLog(out_dir / METRICS_CSV, recipe.columns(model))
@@ -135,8 +135,8 @@ def train_process(
     eval_model = ema.model if ema is not None else model
     last = cfg.epochs if stop_after is None else min(cfg.epochs, stop_after)
     for epoch in range(state.epoch + 1, last + 1):
-        if cfg.patience > 0 and state.epoch - _best_epoch(state.history) >= cfg.patience:
-            break  # early stopping: `patience` epochs without a lower validation loss
+        if cfg.patience > 0 and state.epoch - best_epoch(state.history, cfg.monitor) >= cfg.patience:
+            break  # early stopping: `patience` epochs without a better validation value
         row = _train_epoch(rank, run, images, train_idx, seed, epoch, progress)
         if world > 1:
             _sync_buffers(model)
@@ -147,17 +147,22 @@ def train_process(
         state.history.append(row)
         if rank == 0:
             # with early stopping the exported model is the best epoch's; else the last one's
-            _save_epoch(out_dir, run, seed, export=cfg.patience == 0 or _best_epoch(state.history) == epoch)
+            _save_epoch(out_dir, run, seed, export=cfg.patience == 0 or best_epoch(state.history, cfg.monitor) == epoch)
             log.append(row)
         if world > 1:
             dist.barrier()
     return _finish(rank, world, out_dir, model, state, guard, valid_idx)
 
 
-def _best_epoch(history: list[dict[str, Any]]) -> int:
-    """The epoch of the lowest finite validation loss (the first, on ties); 0 if none."""
-    finite = [row for row in history if math.isfinite(row["val_loss"])]
-    return int(min(finite, key=lambda row: row["val_loss"])["epoch"]) if finite else 0
+def best_epoch(history: list[dict[str, Any]], monitor: str = "val_loss") -> int:
+    """The best epoch by `monitor` (LoopConfig.monitor): the lowest finite validation loss,
+    or the highest validation ROC-AUC (ties: the lower loss); the first on ties; 0 if none."""
+    finite = [row for row in history if math.isfinite(row["val_loss"]) and math.isfinite(row.get(monitor, math.nan))]
+    if not finite:
+        return 0
+    if monitor == "val_loss":
+        return int(min(finite, key=lambda row: (row["val_loss"], row["epoch"]))["epoch"])
+    return int(min(finite, key=lambda row: (-row[monitor], row["val_loss"], row["epoch"]))["epoch"])
 
 
 def _check_same_start(out_dir: Path, state: _State) -> None:
@@ -170,7 +175,8 @@ def _check_same_start(out_dir: Path, state: _State) -> None:
         raise InputError(
             out_dir,
             f"the processes found different checkpoints (epochs {epochs} by rank): "
-            "put --out on storage that every machine sees",
+            "put {out} on storage that every machine sees",
+            ("out",),
         )
 
 

@@ -2,9 +2,18 @@
 
 `EMA` (a moving average of the weights), `UpdateGuard` (skip NaN/Inf or outlying updates
 with an adaptive threshold), `Plateau` (ReduceLROnPlateau as a JSON-able state),
-`MetricsLog` (the per-epoch CSV), the plateau `learning_rate`, `random_flips_and_turns` (flips and
-90-degree rotations), `make_optimizer`, the seeded `split_indices`, `weight_checksum`, and
-the precision helpers (`resolved_precision`, `autocast`).
+`MetricsLog` (the per-epoch CSV), `scheduled_lr` (the one schedule: warm-up x cosine,
+plateau or constant), `random_flips_and_turns` (flips and 90-degree rotations),
+`make_optimizer`, `split_indices` (the one train / held-out split) and the loop's
+`validation_split`, `weight_checksum`, and the precision helpers (`resolved_precision`,
+`autocast`).
+
+Why `Plateau` and `EMA` are not torch's: the loop sets every parameter group's lr before
+each step from warm-up x schedule (and, fine-tuning, a frozen encoder's 0), where torch's
+`ReduceLROnPlateau` writes the optimiser's lr itself and would undo the warm-up; the
+plateau's state is three numbers kept in the checkpoint's JSON. torch's `AveragedModel`
+would need the same custom decay ramp as an `avg_fn` and keeps a step counter of its own
+that a resumed run would have to restore beside ours.
 """
 
 from __future__ import annotations
@@ -129,20 +138,14 @@ class Plateau:
         self.bad_epochs = int(state["bad_epochs"])
 
 
-def learning_rate(cfg: LoopConfig, step: int, plateau: Plateau) -> float:
-    """Base lr x plateau scale x linear warm-up, floored at min_lr."""
-    warm = min(1.0, (step + 1) / cfg.lr_warmup_steps) if cfg.lr_warmup_steps > 0 else 1.0
-    return max(cfg.min_lr, cfg.lr * plateau.scale * warm)
-
-
 def scheduled_lr(cfg: LoopConfig, schedule: str, step: int, plateau: Plateau, total_steps: int) -> float:
-    """Base lr x linear warm-up x the schedule: "cosine" (to 0 at `total_steps`),
-    "plateau" (the plateau's scale) or "constant"; floored at min_lr."""
+    """The one learning-rate schedule: base lr x linear warm-up x "cosine" (to 0 at
+    `total_steps`), "plateau" (the plateau's scale) or "constant"; floored at min_lr."""
     warm = min(1.0, (step + 1) / cfg.lr_warmup_steps) if cfg.lr_warmup_steps > 0 else 1.0
-    if schedule == "cosine":
-        scale = 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total_steps))))
-    else:
-        scale = plateau.scale if schedule == "plateau" else 1.0
+    if schedule == "plateau":
+        # multiplied in the order the shipped VDVAE's run used: the same lr to the last bit
+        return max(cfg.min_lr, cfg.lr * plateau.scale * warm)
+    scale = 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total_steps)))) if schedule == "cosine" else 1.0
     return max(cfg.min_lr, cfg.lr * warm * scale)
 
 
@@ -212,25 +215,37 @@ def make_optimizer(cfg: LoopConfig, params: Params) -> torch.optim.Optimizer:
 
 
 def valid_count(n: int, cfg: LoopConfig) -> int:
-    """How many of `n` images `split_indices` keeps for validation."""
+    """How many of `n` images `validation_split` keeps for validation."""
     return min(cfg.valid_max, max(1, round(n * cfg.valid_fraction)))
 
 
 def split_indices(
-    n: int, cfg: LoopConfig, seed: int, strata: np.ndarray | None = None
+    n: int, n_valid: int, seed: int | list[int], strata: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded train / validation split (at least one image in each); with `strata` (a
-    class per image) stratified, so each class keeps its share on both sides."""
-    n_valid = valid_count(n, cfg)
-    if n - n_valid < 1:
-        raise ValueError(f"need at least 2 images to train with a validation set, got {n}")
+    """The one train / held-out split: (train, held-out) indices of `n` rows, sorted, with
+    `n_valid` held out (kept within 1..n-1). `seed` is numpy seed material (an int or a
+    list of ints) for the permutation; with `strata` (a class per row) the split is
+    stratified, each class keeping its share on both sides (scikit-learn's, seeded by
+    the first number of `seed`)."""
+    if n < 2:
+        raise ValueError(f"need at least 2 rows to hold some out, got {n}")
+    n_valid = min(n - 1, max(1, n_valid))
     if strata is not None:
         from sklearn.model_selection import train_test_split
 
-        train, valid = train_test_split(np.arange(n), test_size=n_valid, stratify=strata, random_state=seed % 2**32)
+        first = seed[0] if isinstance(seed, list) else seed
+        train, valid = train_test_split(np.arange(n), test_size=n_valid, stratify=strata, random_state=first % 2**32)
         return np.sort(train), np.sort(valid)
-    order = np.random.default_rng([seed, 0xDA7A]).permutation(n)
+    order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[n_valid:]), np.sort(order[:n_valid])
+
+
+def validation_split(
+    n: int, cfg: LoopConfig, seed: int, strata: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The training loop's split of `n` pool images for a run's `seed` (`split_indices`
+    with `valid_count` held out); the shipped models' validation images are these."""
+    return split_indices(n, valid_count(n, cfg), [seed, 0xDA7A], strata)
 
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -17,7 +17,7 @@ from radiolatent.models.checkpoint import load_model
 from radiolatent.models.classifier import Classifier, VDVAEBottomUp
 from radiolatent.models.shipped import SHIPPED_MODEL
 from radiolatent.training.finetune import finetune, fit_temperature, labelled_images, with_enough_steps
-from radiolatent.training.parts import split_indices
+from radiolatent.training.parts import validation_split
 
 torch.set_num_threads(1)
 
@@ -58,7 +58,7 @@ def test_a_stratified_subset_of_n_labels_keeps_both_classes_in_proportion(mbc, l
     assert len(labelled.labels) == 48 and labelled.classes == ["FRI", "FRII"]
     share = np.mean(labelled.labels)
     assert abs(share - np.mean(mbc.meta["label"] == 1)) < 0.05
-    train, valid = split_indices(48, _run().train, 0, labelled.labels)
+    train, valid = validation_split(48, _run().train, 0, labelled.labels)
     assert len(set(train) | set(valid)) == 48 and 0 < labelled.labels[valid].mean() < 1
 
 

@@ -48,7 +48,7 @@ SKIPPED_KEY = "skipped"
 #: why files were skipped, in the one warning line: (error type, what the files are).
 _SKIP_KINDS = (
     (NotBrightness, "are not sky brightness (BUNIT)"),
-    (PartialCutout, "are partial cutouts (--keep-partial keeps them)"),
+    (PartialCutout, "are partial cutouts (`keep_partial` keeps them)"),
     (InputError, "are not readable images"),
 )
 

@@ -7,11 +7,13 @@ have no preferred orientation) and minimises class-balanced cross-entropy. The h
 for `freeze_epochs` (the encoder's lr is 0, so a fresh head cannot wreck the encoder with
 its first large gradients); the encoder then learns at `encoder_lr_factor` of the head's
 lr. The validation split is stratified by class; the loop keeps the epoch of the lowest
-validation loss and stops `patience` epochs after it (`LoopConfig.patience`).
+validation loss (or, with `train.monitor=val_roc_auc`, the highest ROC-AUC) and stops
+`patience` epochs after it (`LoopConfig.patience`).
 `training.finetune.finish` then fits the temperature and keeps the domain features."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from torch import nn
 
 from radiolatent.config import SSLModelConfig, VDVAEConfig, dataclass_from_dict
 from radiolatent.config.finetune import ENCODER_KINDS, ClassifierConfig, EncoderKind, FinetuneRunConfig
+from radiolatent.core.errors import SettingError
 from radiolatent.data.ssl_views import random_view
 from radiolatent.models.checkpoint import (
     CLASSIFIER_KIND,
@@ -32,6 +35,7 @@ from radiolatent.models.checkpoint import (
     save_model,
 )
 from radiolatent.models.classifier import Classifier, VDVAEBottomUp, build_encoder
+from radiolatent.models.shipped import model_path
 from radiolatent.models.vdvae import VDVAE
 from radiolatent.training.parts import EMA, Plateau, make_optimizer, random_flips_and_turns, scheduled_lr, to_tensor
 from radiolatent.training.recipes import Batch, StepOutput
@@ -48,7 +52,7 @@ class FinetuneRecipe:
 
     def __init__(self, run: FinetuneRunConfig, labels: np.ndarray, classes: list[str]) -> None:
         self.run, self.cfg = run, run.train
-        self.encoder_dir = model_dir(run.encoder)
+        self.encoder_dir = model_dir(model_path(run.encoder))  # a folder or a shipped name
         kind = encoder_kind(self.encoder_dir)
         saved = read_json(self.encoder_dir / MODEL_JSON)
         self.encoder_kind = kind
@@ -62,7 +66,7 @@ class FinetuneRecipe:
             head_hidden=run.head_hidden,
             dropout=run.dropout,
             classes=tuple(self.classes),
-            **_encoder_config(kind, saved.get("config", {})),
+            **_encoder_config(kind, saved.get("config", {}), run.stem),
         )
         self._encoder_meta = {"model": self.encoder_dir.name, "sha256": saved.get("sha256"), "init": run.init}
 
@@ -186,8 +190,14 @@ def _classifier(model: torch.nn.Module) -> Classifier:
     return model
 
 
-def _encoder_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
-    """The ClassifierConfig field that holds the encoder's architecture, from its saved config."""
+def _encoder_config(kind: str, config: dict[str, Any], stem: str) -> dict[str, Any]:
+    """The ClassifierConfig field that holds the encoder's architecture, from its saved
+    config; with `stem` "torchvision", an SSL ResNet's stem made torchvision's."""
     if kind == "vdvae":
+        if stem != "encoder":
+            raise SettingError("stem", f"{stem} is for an SSL encoder's ResNet; this encoder is a VDVAE")
         return {"vdvae": dataclass_from_dict(VDVAEConfig, config)}
-    return {"ssl": dataclass_from_dict(SSLModelConfig, config)}
+    ssl = dataclass_from_dict(SSLModelConfig, config)
+    if stem == "torchvision":
+        ssl = dataclasses.replace(ssl, stem_stride=2, stem_max_pool=True)
+    return {"ssl": ssl}

@@ -14,7 +14,7 @@ from torch.nn.parallel import DistributedDataParallel
 from radiolatent.config import TrainConfig, VDVAERunConfig
 from radiolatent.models.checkpoint import save_model
 from radiolatent.models.vdvae import VDVAE, build_vdvae
-from radiolatent.training.parts import EMA, Plateau, learning_rate, make_optimizer, random_flips_and_turns, to_tensor
+from radiolatent.training.parts import EMA, Plateau, make_optimizer, random_flips_and_turns, scheduled_lr, to_tensor
 from radiolatent.training.recipes import Batch, StepOutput
 
 #: the step statistics besides the KL of each layer (`kl_<layer name>`), in logged order.
@@ -99,7 +99,7 @@ class VDVAERecipe:
         return StepOutput(objective, {name: value.detach() for name, value in stats.items()})
 
     def learning_rate(self, step: int, plateau: Plateau, total_steps: int) -> float:
-        return learning_rate(self.cfg, step, plateau)
+        return scheduled_lr(self.cfg, "plateau", step, plateau, total_steps)
 
     def after_update(self, model: torch.nn.Module, step: int, total_steps: int) -> None:
         """Nothing beyond the optimiser and EMA steps."""
