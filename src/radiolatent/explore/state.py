@@ -297,7 +297,7 @@ def prepare_map(codes_path: str | Path, min_rows: int, log=None) -> bool:
     """Compute and cache the explorer's map of the codes table at `codes_path` now (as
     `embed` writes a table of at least `min_rows` rows; 0: never), so that the explorer's
     first start reads it. True if the table has a cached map afterwards."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
     if min_rows <= 0 or pq.read_metadata(codes_path).num_rows < min_rows:
         return False
