@@ -19,8 +19,11 @@ Timed in one run, interleaved, best of --rounds, so the ratios hold on a shared 
 largest) and the smallest cosine.
 
 Views/s of a command = 8 x images / its wall time. Also the fraction of the CPU's peak each
-reaches: the forward's FLOPs per view (torch's FlopCounterMode) x views/s, against
-2 cores x the cores' fp32 or bf16 peak (--peak-fp32 and --peak-bf16, GFLOP/s per core).
+reaches: the forward's FLOPs per view (torch's FlopCounterMode) x views/s, against the
+cores' peak as a large matrix product measures it in the same run (fp32, and bf16 where the
+encoder ran in bf16: oneDNN's AMX kernels on this CPU), the practical ceiling of any
+convolution here. `--fixed-cost SPEC` also times the whole command on a small set (e.g.
+mbc:test): the start-up, reading and writing that no encoder speed removes.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import torchvision
 from radiolatent.config import EmbedConfig
 from radiolatent.data.inputs import model_input
 from radiolatent.embedding import get_encoder
+from radiolatent.embedding.views import native_bf16
 
 
 def naive_resnet18() -> torch.nn.Module:
@@ -58,6 +62,16 @@ def naive_views_per_s(views: int, batch: int = 64) -> float:
         for _ in range(views // batch):
             model(x)
     return (views // batch) * batch / (time.perf_counter() - started)
+
+
+def gemm_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 8) -> float:
+    """The cores' measured peak: GFLOP/s of an n x n matrix product on torch's threads."""
+    a, b = torch.rand(n, n, dtype=dtype), torch.rand(n, n, dtype=dtype)
+    a @ b  # warm-up
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * n**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
 def flops_per_view(model: torch.nn.Module) -> float:
@@ -95,8 +109,7 @@ def main() -> None:
     parser.add_argument("--data", default="mbc")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--naive-views", type=int, default=4096)
-    parser.add_argument("--peak-fp32", type=float, default=None, help="GFLOP/s per core in fp32 (AVX-512: 2 FMA units)")
-    parser.add_argument("--peak-bf16", type=float, default=None, help="GFLOP/s per core in bf16")
+    parser.add_argument("--fixed-cost", metavar="SPEC", help="also time the command on this small set")
     parser.add_argument("--compare-codes", action="store_true")
     args = parser.parse_args()
     if args.compare_codes:
@@ -109,6 +122,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         for _ in range(args.rounds):
             best["naive"] = max(best.get("naive", 0.0), naive_views_per_s(args.naive_views))
+            for dtype in (torch.float32, torch.bfloat16):
+                best[dtype] = max(best.get(dtype, 0.0), gemm_gflops(dtype))
+            if args.fixed_cost:
+                seconds = command_seconds("simclr-cpu", args.fixed_cost, "auto", Path(work) / "small.parquet")
+                best["fixed"] = min(best.get("fixed", float("inf")), seconds)
             for model, precision in runs:
                 seconds = command_seconds(model, args.data, precision, Path(work) / "codes.parquet")
                 best[(model, precision)] = max(best.get((model, precision), 0.0), views / seconds)
@@ -117,16 +135,26 @@ def main() -> None:
     print(f"{args.data}: {images} images, {views} views; torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"naive fp32 torchvision ResNet-18: {best['naive']:.1f} views/s, {resnet_flops / 1e9:.3f} GFLOP a view")
     print(f"simclr-cpu's backbone: {shipped_flops / 1e9:.3f} GFLOP a view")
+    peak = {"fp32": best[torch.float32], "bf16": best[torch.bfloat16]}
+    print(f"the cores' peak (2048^2 matrix product): fp32 {peak['fp32']:.0f}, bf16 {peak['bf16']:.0f} GFLOP/s")
+    naive_gflops = best["naive"] * resnet_flops / 1e9
+    print(f"naive: {naive_gflops:.0f} GFLOP/s, {naive_gflops / peak['fp32']:.0%} of the fp32 peak")
+    bf16_here = native_bf16()
     for model, precision in runs:
         rate = best[(model, precision)]
         line = f"embed --model {model} --precision {precision}: {rate:.1f} views/s, {rate / best['naive']:.2f}x naive"
         if model == "simclr-cpu":
             gflops = rate * shipped_flops / 1e9
-            line += f", {gflops:.1f} GFLOP/s"
-            peak = args.peak_bf16 if precision in ("auto", "bf16") else args.peak_fp32
-            if peak:
-                line += f" ({gflops / (2 * peak):.1%} of 2 cores' peak)"
+            arithmetic = "bf16" if precision == "bf16" or (precision == "auto" and bf16_here) else "fp32"
+            line += f", {gflops:.0f} GFLOP/s, {gflops / peak[arithmetic]:.0%} of the {arithmetic} peak"
         print(line)
+    if "fixed" in best:
+        small = 8 * len(model_input(args.fixed_cost))
+        print(
+            f"embed --model simclr-cpu --data {args.fixed_cost} ({small} views): {best['fixed']:.1f} s; "
+            f"with that start-up alone, {views} views take at least {best['fixed']:.1f} s: "
+            f"at most {views / best['fixed']:.0f} views/s, {views / best['fixed'] / best['naive']:.2f}x naive"
+        )
 
 
 if __name__ == "__main__":

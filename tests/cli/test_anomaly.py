@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from downstream_fixtures import planted, table_for
 
+from radiolatent.cli import main
 from radiolatent.data.codes import write_codes
 from radiolatent.data.labels import LabelStore
 from radiolatent.downstream.active import initial_batch
@@ -211,3 +212,17 @@ def test_cli_benchmark_with_a_graded_rule_oracle_says_so(tmp_path, capsys):
     assert {r["score"] for r in LabelStore(tmp_path / "b" / "labels-seed0.jsonl").records()} <= {1.0, 5.0}
     assert main([*argv[:-4], "--oracle", "column:nope", "--out", str(tmp_path / "c")]) == 2
     assert "no column 'nope'" in capsys.readouterr().err
+
+
+def test_cli_rank_takes_the_active_learners_settings(tmp_path):
+    """`anomaly rank --set iforest_estimators=N` ranks with that forest; a bad name is one line."""
+    x, interesting = planted(200)
+    codes = str(tmp_path / "codes.parquet")
+    write_codes(table_for(x, interesting), codes)
+    rank = ["anomaly", "rank", "--codes", codes, "--method", "iforest"]
+    assert main([*rank, "--out", str(tmp_path / "a.csv")]) == 0
+    assert main([*rank, "--set", "iforest_estimators=5", "--out", str(tmp_path / "b.csv")]) == 0
+    default, small = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert set(default["id"]) == set(small["id"]) and not np.allclose(default["score"], small["score"])
+    assert main([*rank, "--set", "nosuch=1", "--out", str(tmp_path / "c.csv")]) == 2
+    assert not (tmp_path / "c.csv").exists()

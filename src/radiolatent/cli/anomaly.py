@@ -70,6 +70,7 @@ def _register_rank(sub) -> None:
     )
     p.add_argument("--labels", default="labels.jsonl", metavar="PATH", help="label file for --method active")
     add_density_arguments(p, "for --method density: a `density fit` folder (default: fit one on these rows)")
+    _add_active_settings(p)
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.add_argument(
         "--out",
@@ -177,6 +178,7 @@ def cmd_anomaly_rank(args: argparse.Namespace) -> int:
         density_config=density_config(args.density_config),
         seed=args.seed,
         in_spec=args.in_spec,
+        config=argtypes.settings(args, "active"),
     )
     path = write_csv(ranked, args.out)
     print(ranked.head(10).to_string(index=False))

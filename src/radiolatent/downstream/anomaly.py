@@ -58,18 +58,20 @@ def rank_rows(
     seed: int = 0,
     in_spec: str = "rows",
     log: Callable[[str], None] = print,
+    config: ActiveLearningConfig = DEFAULT_ACTIVE,
 ) -> pd.DataFrame:
     """Codes-table rows ranked from most to least interesting by `method` (RANK_METHODS):
     active (a GP on the labels in `labels`), iforest, density (least likely first under
-    `density_model`, else under a MAF of `density_config` fitted here) or random."""
+    `density_model`, else under a MAF of `density_config` fitted here) or random;
+    `config` holds the GP's and the isolation forest's settings."""
     from radiolatent.data.codes import code_matrix
 
     X = code_matrix(rows)
     extra: dict = {}
     if method == "active":
-        score, extra = _active_scores(X, rows["id"], labels, seed, in_spec)
+        score, extra = _active_scores(X, rows["id"], labels, seed, in_spec, config)
     elif method == "iforest":
-        score = isolation_forest_scores(X, seed=seed)
+        score = isolation_forest_scores(X, seed=seed, config=config)
     elif method == "density":
         if density_model is None:
             from radiolatent.downstream.density import DensityModel
@@ -84,11 +86,13 @@ def rank_rows(
     return ranked_frame(rows, score, extra)
 
 
-def _active_scores(X: np.ndarray, ids, labels, seed: int, in_spec: str) -> tuple[np.ndarray, dict]:
+def _active_scores(
+    X: np.ndarray, ids, labels, seed: int, in_spec: str, config: ActiveLearningConfig
+) -> tuple[np.ndarray, dict]:
     known = known_labels(LabelStore(labels), ids)
     if not known:
         raise InputError(labels, f"no labels for rows of {in_spec}; run `anomaly label` first")
-    learner = ActiveLearner(DEFAULT_ACTIVE, seed=seed).fit(X, list(known), list(known.values()))
+    learner = ActiveLearner(config, seed=seed).fit(X, list(known), list(known.values()))
     mean, std = learner.predict(X)
     given = np.full(len(X), np.nan)
     given[list(known)] = list(known.values())
