@@ -9,7 +9,8 @@ a user's commands do:
 
 1. `prepare_map` (what `embed` adds after writing the table): the UMAP fit on
    `umap_fit_rows` rows, numba compiling included, and every other row placed;
-2. the explorer's first start after that: the app built, `/api/map` served;
+2. the explorer's first start after that, as `explore` starts it (images loading in the
+   background): the app built, `/api/map` served;
 3. with --without, the explorer's first start on a copy of the table without that map (as
    before: it computes the map itself).
 
@@ -39,7 +40,7 @@ import sys, time
 t = time.perf_counter()
 from fastapi.testclient import TestClient
 from radiolatent.explore.server import create_app
-app = create_app(sys.argv[1], log=lambda message: None)
+app = create_app(sys.argv[1], preload_images=True, log=lambda message: None)  # as `explore` starts it
 body = TestClient(app, base_url="http://127.0.0.1").get("/api/map")
 assert body.status_code == 200, body.text
 print(time.perf_counter() - t)

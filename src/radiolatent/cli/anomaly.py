@@ -47,13 +47,7 @@ def _register_label(sub) -> None:
         metavar="DIR",
         help="folder for the PNG of each source shown",
     )
-    _add_active_settings(p)
-    p.add_argument(
-        "--budget",
-        type=argtypes.positive_int,
-        default=None,
-        help=f"labels to collect in all (default {DEFAULT_ACTIVE.budget})",
-    )
+    _add_active_settings(p, budget="labels to collect in all")
     p.add_argument("--by", default="person", help="name stored with each label (default person)")
     p.add_argument("--seed", type=argtypes.non_negative_int, default=0)
     p.set_defaults(handler=cmd_anomaly_label)
@@ -93,13 +87,7 @@ def _register_benchmark(sub) -> None:
         metavar="LABEL_NAME",
         help=f"label_name of the interesting class (default {_STUDY.anomaly_interesting})",
     )
-    _add_active_settings(p)
-    p.add_argument(
-        "--budget",
-        type=argtypes.positive_int,
-        default=None,
-        help=f"labels the active learner asks for (default {DEFAULT_ACTIVE.budget})",
-    )
+    _add_active_settings(p, budget="labels the active learner asks for")
     p.add_argument(
         "--oracle",
         default="binary",
@@ -128,8 +116,13 @@ def _register_benchmark(sub) -> None:
     p.set_defaults(handler=cmd_anomaly_benchmark)
 
 
-def _add_active_settings(p: argparse.ArgumentParser) -> None:
+def _add_active_settings(p: argparse.ArgumentParser, budget: str = "") -> None:
+    """--config/--set of the active learner; with `budget` (its help), also --budget."""
     argtypes.add_settings_arguments(p, "active", "default", "the active learner's settings ([C]'s)", "ei_tradeoff=0.1")
+    if budget:
+        p.add_argument(
+            "--budget", type=argtypes.positive_int, default=None, help=f"{budget} (default {DEFAULT_ACTIVE.budget})"
+        )
 
 
 def _active_config(args: argparse.Namespace):

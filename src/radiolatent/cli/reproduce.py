@@ -35,7 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="seeds for every multi-seed result (default 2; 3 adds about half of Table 2's ~7 minutes)",
     )
-    argtypes.add_settings_arguments(p, "reproduce", "full", "full (the study) or quick (two encoders, one seed)")
+    argtypes.add_settings_arguments(
+        p,
+        "reproduce",
+        "full",
+        "full (the study), fast (full with the SSL encoders in bf16 where the CPU has it) "
+        "or quick (two encoders, one seed)",
+    )
     argtypes.add_deprecated(p, "--profile", "--config", "config")
     # every stage runs on this pool: the shipped one, or e.g. --add rgz-dr1@/data/rgz108k
     add_pool_arguments(p)

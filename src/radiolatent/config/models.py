@@ -47,11 +47,11 @@ class EmbedConfig(Settings):
     #: radio sources have no preferred orientation, so their codes should not either.
     #: Floors and models get the same treatment; False gives the paper's single pass.
     dihedral_average: bool = True
-    #: the learned encoders' arithmetic on the CPU: "fp32" (the default until the study's
-    #: Table 2 is shown unchanged with bf16), "bf16" (bfloat16 autocast: oneDNN's AMX and
-    #: AVX512-BF16 kernels), or "auto": bf16 where the CPU computes it natively and the
-    #: encoder's codes stay within ~1 % of fp32's (the SSL backbones; the VDVAE's z0 moves
-    #: more and stays fp32: docs/defaults.md). Floors and GPUs stay fp32.
+    #: the learned encoders' arithmetic on the CPU: "fp32" (the default: bf16 moved some of
+    #: the study's Table 2 cells beyond noise: docs/defaults.md), "bf16" (bfloat16
+    #: autocast: oneDNN's AMX and AVX512-BF16 kernels), or "auto": bf16 where the CPU
+    #: computes it natively and the encoder's codes stay within ~1 % of fp32's (the SSL
+    #: backbones; the VDVAE's z0 moves more and stays fp32). Floors and GPUs stay fp32.
     precision: EmbedPrecision = "fp32"
     #: `embed` also computes the explorer's map of a table of at least this many rows as it
     #: writes it (cached beside it, where `explore` reads it), so the explorer's first start

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from radiolatent.config import DEFAULT_ACTIVE
-from radiolatent.core.errors import InputError
+from radiolatent.core.errors import InputError, SettingError
 
 #: the oracle spec forms `oracle_for` reads, for help texts.
 ORACLE_FORMS = "binary, column:NAME[:LOW:HIGH] or rule:[COLUMN:]VALUE=SCORE,...[,*=SCORE]"
@@ -92,7 +92,7 @@ def rule_scores(values, rule: dict[str, float], default: float = DEFAULT_ACTIVE.
     return text.map(rule).fillna(default).to_numpy(dtype=np.float64)
 
 
-def parse_rule(text: str, source: str = "--oracle") -> tuple[str, dict[str, float], float]:
+def parse_rule(text: str, source: str = "oracle") -> tuple[str, dict[str, float], float]:
     """`[COLUMN:]VALUE=SCORE,...[,*=SCORE]` -> (column, {value: score}, default score)."""
     column = "label_name"
     head, _, _ = text.partition("=")
@@ -107,7 +107,7 @@ def parse_rule(text: str, source: str = "--oracle") -> tuple[str, dict[str, floa
         except ValueError:
             number = float("nan")
         if not sep or not value or not DEFAULT_ACTIVE.min_score <= number <= DEFAULT_ACTIVE.max_score:
-            raise InputError(
+            raise SettingError(
                 source,
                 f"rule part {part!r} is not VALUE=SCORE with a score "
                 f"{DEFAULT_ACTIVE.min_score:g}..{DEFAULT_ACTIVE.max_score:g}",
@@ -117,11 +117,11 @@ def parse_rule(text: str, source: str = "--oracle") -> tuple[str, dict[str, floa
         else:
             rule[value] = number
     if not rule:
-        raise InputError(source, "the rule gives no value a score, e.g. rule:Bent=5,FRI=2")
+        raise SettingError(source, "the rule gives no value a score, e.g. rule:Bent=5,FRI=2")
     return column, rule, default
 
 
-def oracle_for(rows: pd.DataFrame, spec: str, interesting, source: str = "--oracle") -> ScoreOracle:
+def oracle_for(rows: pd.DataFrame, spec: str, interesting, source: str = "oracle") -> ScoreOracle:
     """The benchmark oracle named by `spec` (see ORACLE_FORMS) for codes-table rows;
     `interesting` marks the class the binary oracle scores highest."""
     kind, _, rest = spec.partition(":")
@@ -135,18 +135,18 @@ def oracle_for(rows: pd.DataFrame, spec: str, interesting, source: str = "--orac
         scores = rule_scores(rows[column].to_numpy(), rule, default)
         given = ", ".join(f"{value}={score:g}" for value, score in rule.items())
         return ScoreOracle(scores, "graded-rule", f"graded by rule on {column}: {given}, else {default:g}")
-    raise InputError(source, f"unknown oracle {spec!r}; use {ORACLE_FORMS}")
+    raise SettingError(source, f"unknown oracle {spec!r}; use {ORACLE_FORMS}")
 
 
 def _column_oracle(rows: pd.DataFrame, text: str, source: str) -> ScoreOracle:
     column, *bounds = text.split(":")
     _check_column(rows, column, source)
     if len(bounds) not in (0, 2):
-        raise InputError(source, f"column oracle takes column:NAME or column:NAME:LOW:HIGH, got {text!r}")
+        raise SettingError(source, f"column oracle takes column:NAME or column:NAME:LOW:HIGH, got {text!r}")
     try:
         low_value, high_value = (float(b) for b in bounds) if bounds else (None, None)
     except ValueError:
-        raise InputError(source, f"LOW and HIGH must be numbers, got {bounds}") from None
+        raise SettingError(source, f"LOW and HIGH must be numbers, got {bounds}") from None
     scores = graded_scores(rows[column].to_numpy(), low_value, high_value, source=f"column {column}")
     span = "its range" if not bounds else f"{low_value:g} -> 0 .. {high_value:g} -> 5"
     return ScoreOracle(scores, "graded-column", f"graded 0-5 from column {column} ({span})")
@@ -154,7 +154,7 @@ def _column_oracle(rows: pd.DataFrame, text: str, source: str) -> ScoreOracle:
 
 def _check_column(rows: pd.DataFrame, column: str, source: str) -> None:
     if column not in rows.columns:
-        raise InputError(source, f"no column {column!r} in the rows (columns: {', '.join(map(str, rows.columns))})")
+        raise SettingError(source, f"no column {column!r} in the rows (columns: {', '.join(map(str, rows.columns))})")
 
 
 class TerminalOracle:
