@@ -7,7 +7,8 @@ repeat) and new ids, each row showing its pool image. UMAP's cost depends on the
 the code length, not on where the codes came from. Each step runs in its own process, as
 a user's commands do:
 
-1. `prepare_map` (what `embed` adds after writing the table): the UMAP fit on
+1. `prepare_map` (what `embed` adds after writing the table; reading the table back is
+   timed too, which `embed` does not need): the UMAP fit on
    `umap_fit_rows` rows, numba compiling included, and every other row placed;
 2. the explorer's first start after that, as `explore` starts it (images loading in the
    background): the app built, `/api/map` served;
@@ -29,9 +30,10 @@ from pathlib import Path
 
 PREPARE = """
 import sys, time
+from radiolatent.data.codes import read_codes
 from radiolatent.explore.state import prepare_map
 t = time.perf_counter()
-prepare_map(sys.argv[1], 1, log=lambda message: None)
+prepare_map(sys.argv[1], read_codes(sys.argv[1]), 1, log=lambda message: None)
 print(time.perf_counter() - t)
 """
 

@@ -12,7 +12,7 @@ import warnings
 
 from radiolatent.cli import outputs
 from radiolatent.core import __version__
-from radiolatent.core.errors import InputError, SettingError, flag, flags_in
+from radiolatent.core.errors import InputError, flag, flags_in
 from radiolatent.core.fileio import write_failure
 
 #: command-group modules, in the order their commands appear in --help.
@@ -73,12 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     with _verbose(getattr(args, "verbose", False)):
         try:
             return outputs.run_claimed(args)
-        except SettingError as exc:
-            print(f"error: {flag(exc.source)}: {exc.spelled(flag)}", file=sys.stderr)
-            return 2
-        except InputError as exc:
-            where = f"{exc.source}: " if exc.source else ""
-            print(f"error: {where}{exc.spelled(flag)}", file=sys.stderr)
+        except InputError as exc:  # a SettingError names the flag that sets it
+            print(f"error: {exc.line(flag)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, ClassifierName
-from radiolatent.core.errors import SETTINGS, InputError, SettingError
+from radiolatent.core.errors import InputError, SettingError
 from radiolatent.core.fileio import check_output
 
 
@@ -207,12 +207,7 @@ def settings(args: argparse.Namespace, kind: str, given: Mapping[str, Any] | Non
     SettingError naming that setting."""
     from radiolatent.config import configured
 
-    try:
-        config = configured(kind, args.config, args.set)
-    except SettingError:
-        raise
-    except InputError as exc:  # a value out of range: the config's check names the setting
-        raise SettingError(SETTINGS, str(exc)) from None
+    config = configured(kind, args.config, args.set)
     for name, value in (given or {}).items():
         if value is not None:
             config = _with_setting(config, name, value)

@@ -90,6 +90,6 @@ def cmd_embed(args: argparse.Namespace) -> int:
         if where.main:
             path = write_codes(table, args.out)
             print(f"wrote {path}: {len(table)} rows, sets " + ", ".join(table["set"].unique()))
-            if prepare_map(path, config.explorer_map_rows, log=print):
+            if prepare_map(path, table, config.explorer_map_rows, log=print):
                 print(f"wrote the explorer's map beside it ({cache_folder(path).name}/)")
     return 0

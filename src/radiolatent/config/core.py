@@ -263,7 +263,9 @@ def settings_checked() -> Iterator[None]:
     becomes a SettingError naming the settings (`--config/--set` on the command line)."""
     try:
         yield
-    except InputError:
+    except SettingError:
         raise
+    except InputError as exc:  # a value a setting's own check refuses
+        raise SettingError(SETTINGS, str(exc)) from None
     except (KeyError, ValueError) as exc:
         raise SettingError(SETTINGS, str(exc).strip("'\"")) from None

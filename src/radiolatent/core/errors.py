@@ -28,6 +28,12 @@ class InputError(ValueError):
             text = text.replace("{" + name + "}", name_of(name))
         return text
 
+    def line(self, name_of: Callable[[str], str]) -> str:
+        """The error in one line, "source: problem", its settings written by `name_of`
+        (`flag` on the command line and in the explorer)."""
+        problem = self.spelled(name_of)
+        return f"{self.source}: {problem}" if self.source else problem
+
 
 #: the source of a SettingError about a named config and its NAME=VALUE overrides.
 SETTINGS = "settings"
@@ -37,6 +43,10 @@ class SettingError(InputError):
     """A bad setting: `source` is its name in the library ('encoder', 'labels'; `SETTINGS`
     for a named config with its overrides). The command line shows it as the flag that
     sets it (`--encoder`, `--config/--set`); the Python API as the argument's name."""
+
+    def line(self, name_of: Callable[[str], str]) -> str:
+        """The error in one line, the setting it is about written by `name_of` too."""
+        return f"{name_of(self.source or '')}: {self.spelled(name_of)}"
 
 
 def flag(setting: str | None) -> str:

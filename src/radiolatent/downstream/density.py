@@ -119,9 +119,7 @@ class DensityModel:
         """Fit on the rows of X (N, D); holds out `valid_fraction` of them for early stopping."""
         X = check_codes(X)
         cfg = self.config
-        if len(X) < 2:
-            raise InputError("codes", f"need at least 2 rows to hold some out, got {len(X)}")
-        train_rows, valid_rows = split_indices(len(X), round(len(X) * cfg.valid_fraction), seed)
+        train_rows, valid_rows = split_indices(len(X), round(len(X) * cfg.valid_fraction), seed, source="codes")
         with fixed_threads(cfg.threads):
             self.mean, self.matrix = standardiser(X[train_rows], cfg)
             train = torch.from_numpy(self._standardise(X[train_rows])).to(self.device)

@@ -171,8 +171,7 @@ def create_app(
 
 async def input_error(request: Request, exc: InputError):
     """400 with the one-line problem, settings spelled as the flags the explorer was started with."""
-    where = f"{exc.source}: " if exc.source else ""
-    return JSONResponse({"detail": where + exc.spelled(flag)}, status_code=400)
+    return JSONResponse({"detail": exc.line(flag)}, status_code=400)
 
 
 async def validation_error(request: Request, exc: RequestValidationError):

@@ -45,11 +45,15 @@ def cache_folder(codes_path: Path) -> Path:
 
 def load_table(codes_path: str | Path) -> pd.DataFrame:
     """The codes table with one row per id (the first), indexed 0..N-1."""
-    table = read_codes(codes_path)
-    table = table[~table["id"].astype(str).duplicated(keep="first")].reset_index(drop=True)
+    table = one_row_per_id(read_codes(codes_path))
     table["id"] = table["id"].astype(str)
     table.attrs["source"] = str(codes_path)
     return table
+
+
+def one_row_per_id(table: pd.DataFrame) -> pd.DataFrame:
+    """The first row of each id, indexed 0..N-1: the rows the explorer shows."""
+    return table[~table["id"].astype(str).duplicated(keep="first")].reset_index(drop=True)
 
 
 #: columns of a predictions catalogue (`radiolatent predict`) that can colour the map.
@@ -293,16 +297,13 @@ def cached_map(codes: np.ndarray, cache_dir: Path, config: ExploreConfig = DEFAU
     return xy
 
 
-def prepare_map(codes_path: str | Path, min_rows: int, log=None) -> bool:
-    """Compute and cache the explorer's map of the codes table at `codes_path` now (as
-    `embed` writes a table of at least `min_rows` rows; 0: never), so that the explorer's
-    first start reads it. True if the table has a cached map afterwards."""
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
-    if min_rows <= 0 or pq.read_metadata(codes_path).num_rows < min_rows:
+def prepare_map(codes_path: str | Path, table: pd.DataFrame, min_rows: int, log=None) -> bool:
+    """Compute and cache the explorer's map of `table`, just written to `codes_path`, now
+    (as `embed` does for a table of at least `min_rows` rows; 0: never), so that the
+    explorer's first start reads it. True if the table has a cached map afterwards."""
+    if min_rows <= 0 or len(table) < min_rows:
         return False
-    table = load_table(codes_path)  # the rows the explorer shows: one per id
-    cached_map(code_matrix(table), cache_folder(Path(codes_path)), DEFAULT_EXPLORE, log)
+    cached_map(code_matrix(one_row_per_id(table)), cache_folder(Path(codes_path)), DEFAULT_EXPLORE, log)
     return True
 
 

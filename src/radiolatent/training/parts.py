@@ -220,15 +220,15 @@ def valid_count(n: int, cfg: LoopConfig) -> int:
 
 
 def split_indices(
-    n: int, n_valid: int, seed: int | list[int], strata: np.ndarray | None = None
+    n: int, n_valid: int, seed: int | list[int], strata: np.ndarray | None = None, source: str = "rows"
 ) -> tuple[np.ndarray, np.ndarray]:
     """The one train / held-out split: (train, held-out) indices of `n` rows, sorted, with
     `n_valid` held out (kept within 1..n-1). `seed` is numpy seed material (an int or a
     list of ints) for the permutation; with `strata` (a class per row) the split is
     stratified, each class keeping its share on both sides (scikit-learn's, seeded by
-    the first number of `seed`)."""
+    the first number of `seed`). Fewer than 2 rows is an InputError naming `source`."""
     if n < 2:
-        raise ValueError(f"need at least 2 rows to hold some out, got {n}")
+        raise InputError(source, f"need at least 2 rows to hold some out, got {n}")
     n_valid = min(n - 1, max(1, n_valid))
     if strata is not None:
         from sklearn.model_selection import train_test_split
