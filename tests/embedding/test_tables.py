@@ -113,3 +113,35 @@ def test_repeated_images_are_encoded_once_with_the_same_code(pool_images):
     np.testing.assert_allclose(codes_b, direct, rtol=1e-3, atol=1e-4)  # batch make-up moves last bits
     np.testing.assert_array_equal(codes_b[0], codes_b[3])
     np.testing.assert_array_equal(codes_b[:2], codes_a[3:5])
+
+
+def test_single_pass_codes_after_eight_view_ones_are_not_computed_again(monkeypatch, tmp_path):
+    """An 8-view table keeps its images' upright codes; a single-pass table of the same
+    sets and more then encodes only the new images, with the codes it would have computed."""
+    import radiolatent.embedding.tables as tables
+
+    real = tables.get_encoder(None, EmbedConfig())
+    runs = []
+
+    class Counting:
+        name = real.name
+
+        def encode(self, images):
+            return self.encode_views(images).mean
+
+        def encode_views(self, images, views=1, progress=False):
+            runs.append((len(images), views))
+            return real.encode_views(images, views, progress)
+
+    monkeypatch.setattr(tables, "get_encoder", lambda *args, **kwargs: Counting())
+    single, sets = EmbedConfig(dihedral_average=False), ["mbc:test", "frdeep-n:test"]
+    upright = {}
+    tables.embed(None, sets[:1], EmbedConfig(), progress=False, upright=upright)
+    tables.save_codes_by_image(upright, tmp_path / "upright.npz")
+    kept = tables.load_codes_by_image(tmp_path / "upright.npz")
+    assert kept.keys() == upright.keys() and all(np.array_equal(kept[k], upright[k]) for k in kept)
+    reused = tables.embed(None, sets, single, progress=False, upright=kept)
+    assert runs == [(104, 8), (len(reused) - 104, 1)]
+    fresh = tables.embed(None, sets, single, progress=False)
+    assert np.array_equal(code_matrix(reused), code_matrix(fresh))
+    pd.testing.assert_frame_equal(reused, fresh)

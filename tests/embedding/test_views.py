@@ -21,8 +21,8 @@ def test_orientation_averaged_codes_ignore_rotation_and_flips(pool_images):
     assert not np.allclose(encode_images(encoder, turned, EmbedConfig(dihedral_average=False)), single, atol=1e-3)
 
 
-def test_eight_views_in_one_batch_are_the_mean_of_each_view():
-    """The VDVAE encoder runs a batch's 8 orientations as one batch: the same codes as
+def test_eight_view_codes_are_the_mean_of_each_view():
+    """The VDVAE encoder runs a batch in each of its 8 orientations: the same codes as
     encoding each orientation on its own and averaging, and no orientation matters."""
     from radiolatent.embedding import dihedral_views, encode_images, get_encoder
 
@@ -35,6 +35,19 @@ def test_eight_views_in_one_batch_are_the_mean_of_each_view():
     turned = np.ascontiguousarray(np.rot90(images, 3, axes=(1, 2))[:, ::-1])
     np.testing.assert_allclose(encode_images(encoder, turned, fp32), codes, rtol=1e-5, atol=1e-5)
     assert np.array_equal(codes, encode_images(encoder, images, fp32)), "deterministic"
+
+
+@pytest.mark.parametrize("model", [None, "simclr-cpu"], ids=["vdvae", "simclr"])
+def test_the_upright_view_of_eight_is_the_single_pass_code_to_the_bit(model):
+    """Averaging over orientations yields each image's single-pass code on the way, the
+    same numbers a single-pass run gives, so a study needs no second pass for them."""
+    from radiolatent.embedding import encode_orientations
+
+    encoder = get_encoder(model, EmbedConfig())
+    images = np.asarray(model_input("mbc:test").images[:100])  # 2 or 4 batches, the last short
+    codes = encode_orientations(encoder, images, EmbedConfig())
+    np.testing.assert_array_equal(codes.upright, encoder.encode(images))
+    assert not np.allclose(codes.upright, codes.mean, atol=1e-3)
 
 
 @pytest.mark.parametrize("model", [None, "simclr-cpu"], ids=["vdvae", "simclr"])

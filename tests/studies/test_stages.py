@@ -32,7 +32,8 @@ def test_without_distillation_one_pass_of_the_vae_is_used():
     cfg = dataclasses.replace(ReproduceConfig(), distilled_single_pass=False)
     stages, _ = study_stages(cfg, retrain=True)
     assert "train-vdvae-distil" not in {s.name for s in stages}
-    assert _stage(stages, "embed-vdvae-single").needs == ("pool", "train-vdvae")
+    # the VAE's own weights: its +d8 stage's upright codes are these
+    assert _stage(stages, "embed-vdvae-single").needs == ("pool", "train-vdvae", "embed-vdvae")
 
 
 def test_a_stage_name_is_its_typed_id_and_reads_back():
@@ -51,3 +52,11 @@ def test_a_stage_name_is_its_typed_id_and_reads_back():
     assert StageId.parse("train-vdvae-distil") == StageId("train", "vdvae", distil=True)
     assert StageId.parse("table2-pixels-pca-single") == StageId("table2", "pixels-pca", single=True)
     assert StageId.parse("maps-encoders") is None and StageId.parse("pool") is None
+
+
+def test_a_single_pass_stage_reads_the_upright_codes_of_its_eight_view_stage():
+    """The same weights: embed-simclr-single needs embed-simclr (its upright codes); the
+    VDVAE's single-pass codes come from another encoder and do not."""
+    stages, _ = study_stages(ReproduceConfig())
+    assert _stage(stages, "embed-simclr-single").needs == ("pool", "embed-simclr")
+    assert "embed-vdvae" not in _stage(stages, "embed-vdvae-single").needs

@@ -22,11 +22,18 @@ def dihedral_views(images: np.ndarray) -> list[np.ndarray]:
 
 
 def each_view(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """fn's outputs for the 8 flips and quarter turns of a batch x (N, 1, H, W), as one
-    batch through fn: (8, N, ...), in DIHEDRAL_ORDER."""
-    stacked = torch.cat([torch.rot90(x.flip(3) if flip else x, k, dims=(2, 3)) for flip, k in DIHEDRAL_ORDER])
-    out = fn(stacked)
-    return out.reshape(len(DIHEDRAL_ORDER), len(x), *out.shape[1:])
+    """fn's outputs for the 8 flips and quarter turns of a batch x (N, 1, H, W): (8, N, ...),
+    in DIHEDRAL_ORDER. Each orientation goes through fn as its own batch of N, so the
+    upright one's outputs are fn(x)'s to the bit: an image's single-pass code comes free
+    with its 8-view average."""
+    return torch.stack([fn(_oriented(x, flip, k)) for flip, k in DIHEDRAL_ORDER])
+
+
+def _oriented(x: torch.Tensor, flip: bool, k: int) -> torch.Tensor:
+    """x flipped (width axis) then turned k quarter turns; upright, x itself."""
+    if not (flip or k):
+        return x
+    return torch.rot90(x.flip(3) if flip else x, k, dims=(2, 3))
 
 
 def view_mean(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, views: int) -> torch.Tensor:

@@ -3,9 +3,10 @@
 - `floors`: the no-learning floors `pixels-pca` and `random-conv`;
 - `encoders`: encoders by name (floors, trained runs, shipped checkpoints: `models.shipped`) and the one
   that made a given table;
-- `views`: batches, and the average over an image's 8 flips and quarter turns;
+- `views`: batches, and the average over an image's 8 flips and quarter turns (with the
+  upright view's own codes, the single-pass ones, on the way);
 - `progress`: the time estimate printed before a long run;
-- `tables`: `embed`, the codes table of every spec's rows.
+- `tables`: `embed`, the codes table of every spec's rows, each image encoded once.
 """
 
 from radiolatent.data.orientations import DIHEDRAL_ORDER, dihedral_views
@@ -22,8 +23,26 @@ from radiolatent.embedding.encoders import (
 )
 from radiolatent.embedding.floors import FLOORS, PixelsPCA, RandomConv
 from radiolatent.embedding.progress import time_estimate
-from radiolatent.embedding.tables import embed, embed_cutout, embed_file, encode_once, model_id
-from radiolatent.embedding.views import DIHEDRAL_SUFFIX, VIEW_CHUNK, Encoder, batched, encode_images
+from radiolatent.embedding.tables import (
+    embed,
+    embed_cutout,
+    embed_file,
+    encode_once,
+    image_key,
+    load_codes_by_image,
+    model_id,
+    save_codes_by_image,
+)
+from radiolatent.embedding.views import (
+    DIHEDRAL_SUFFIX,
+    VIEW_CHUNK,
+    Encoder,
+    ViewCodes,
+    batched,
+    batched_views,
+    encode_images,
+    encode_orientations,
+)
 
 __all__ = [
     "DIHEDRAL_ORDER",
@@ -36,7 +55,9 @@ __all__ = [
     "RandomConv",
     "SSLEncoder",
     "VDVAEEncoder",
+    "ViewCodes",
     "batched",
+    "batched_views",
     "checked_encoder_for_table",
     "dihedral_views",
     "embed",
@@ -44,10 +65,14 @@ __all__ = [
     "embed_file",
     "encode_images",
     "encode_once",
+    "encode_orientations",
     "encoder_for_table",
     "get_encoder",
+    "image_key",
+    "load_codes_by_image",
     "load_encoder",
     "model_id",
+    "save_codes_by_image",
     "table_embed_config",
     "table_model",
     "time_estimate",

@@ -14,7 +14,7 @@ from radiolatent.config import DEFAULT_POOL, EmbedConfig, PoolConfig
 from radiolatent.core.errors import InputError
 from radiolatent.data.inputs import model_input
 from radiolatent.embedding.floors import FLOORS, PixelsPCA, RandomConv
-from radiolatent.embedding.views import DIHEDRAL_SUFFIX, Encoder, batched, embed_precision
+from radiolatent.embedding.views import DIHEDRAL_SUFFIX, Encoder, ViewCodes, batched_views, embed_precision
 from radiolatent.models.shipped import SHIPPED_MODEL, model_path, shipped_models
 from radiolatent.models.vdvae.z0 import z0_encoder
 
@@ -86,11 +86,11 @@ class VDVAEEncoder:
         self.z0 = z0_encoder(self.model).to(memory_format=torch.channels_last)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        return self.encode_views(images)
+        return self.encode_views(images).mean
 
-    def encode_views(self, images: np.ndarray, views: int = 1, progress: bool = False) -> np.ndarray:
-        """Codes of images, averaged over their 8 orientations with views=8."""
-        return batched(
+    def encode_views(self, images: np.ndarray, views: int = 1, progress: bool = False) -> ViewCodes:
+        """Codes of images, averaged over their 8 orientations with views=8 (`batched_views`)."""
+        return batched_views(
             self.z0, images, self.batch_size, progress, self.device, views, self.name, self.workers, self.precision
         )
 
@@ -121,11 +121,11 @@ class SSLEncoder:
         return cls(model, name, config.batch_size, where, config.threads, embed_precision(config.precision, where))
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        return self.encode_views(images)
+        return self.encode_views(images).mean
 
-    def encode_views(self, images: np.ndarray, views: int = 1, progress: bool = False) -> np.ndarray:
-        """Codes of images, averaged over their 8 orientations with views=8."""
-        return batched(
+    def encode_views(self, images: np.ndarray, views: int = 1, progress: bool = False) -> ViewCodes:
+        """Codes of images, averaged over their 8 orientations with views=8 (`batched_views`)."""
+        return batched_views(
             self.model, images, self.batch_size, progress, self.device, views, self.name, self.workers, self.precision
         )
 

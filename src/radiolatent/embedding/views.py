@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -14,10 +14,19 @@ from tqdm.auto import tqdm
 
 from radiolatent.config import DIHEDRAL_SUFFIX as DIHEDRAL_SUFFIX  # re-exported: embedding's name for it
 from radiolatent.config import EmbedConfig
-from radiolatent.data.orientations import DIHEDRAL_ORDER, dihedral_views, view_mean
+from radiolatent.data.orientations import DIHEDRAL_ORDER, dihedral_views, each_view
 from radiolatent.data.preprocess import to_unit_float
 from radiolatent.embedding.progress import EstimateClock
 from radiolatent.training.parts import autocast
+
+
+class ViewCodes(NamedTuple):
+    """Codes of images averaged over their orientations (`mean`), and their upright view's
+    own codes (`upright`): the single-pass codes, computed on the way (`each_view`). With
+    one view the two are the same array."""
+
+    mean: np.ndarray
+    upright: np.ndarray
 
 
 class Encoder(Protocol):
@@ -50,7 +59,12 @@ def native_bf16() -> bool:
 VIEW_CHUNK = 4096
 
 
-def batched(
+def batched(fn, images: np.ndarray, batch_size: int, *args, **kwargs) -> np.ndarray:
+    """`batched_views`' averaged codes (with one view, simply fn's outputs)."""
+    return batched_views(fn, images, batch_size, *args, **kwargs).mean
+
+
+def batched_views(
     fn,
     images: np.ndarray,
     batch_size: int,
@@ -60,46 +74,55 @@ def batched(
     name: str = "",
     workers: int = 1,
     precision: str = "fp32",
-) -> np.ndarray:
+) -> ViewCodes:
     """Apply a torch function to uint8 images in batches, as float inputs in [0, 1], on
     `device` (default the CPU). Under torchrun the batches are shared out (batch b to rank
     b mod world size) and every process gets all outputs in order: each batch holds the
     same images as in one process, so the codes are the same numbers.
 
-    views=8: each batch's 8 flips and quarter turns (`dihedral_views` order) go through
-    `fn` as one batch and their outputs are averaged; `batch_size` counts views, so a
-    batch holds batch_size // 8 images and 8 views cost 8 single views, not more.
+    views=8: each batch of `batch_size` images goes through `fn` once in each of its 8
+    flips and quarter turns (`each_view`) and the outputs are averaged; the upright
+    pass is the batch's single-pass run, so `upright` equals views=1's codes to the bit.
     `progress`: a bar over images and, for a long run, a time estimate after the first
     batches (`time_estimate`), printed above the bar. `workers` > 1 (CPU only): that many
     batches run at once, each on one OpenMP thread (`one_thread_per_batch`). `precision`
     "bf16" runs `fn` under bfloat16 autocast (the outputs are float32 either way)."""
     from radiolatent.core import distributed
 
+    if views not in (1, len(DIHEDRAL_ORDER)):
+        raise ValueError(f"views must be 1 or {len(DIHEDRAL_ORDER)}, got {views}")
     device = device or torch.device("cpu")
     where = distributed.place() if distributed.active() else distributed.Place()
-    per_batch = max(1, batch_size // views)
+    per_batch = max(1, batch_size)
     starts = list(range(0, len(images), per_batch))
-    out: list[np.ndarray | None] = [None] * len(starts)
+    out: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(starts)
     mine = range(where.rank, len(starts), where.world)
     shown = progress and where.main
     n_mine = sum(min(per_batch, len(images) - starts[i]) for i in mine)
     clock = EstimateClock(n_mine, views, name) if shown else None
 
-    def run(i: int) -> np.ndarray:
+    def run(i: int) -> tuple[np.ndarray, np.ndarray]:
         x = _unit_batch(images[starts[i] : starts[i] + per_batch], device)[:, None]
         # thread-local: set here, in the thread that runs fn
         with torch.inference_mode(), autocast(device, precision):
-            return (fn(x) if views == 1 else view_mean(fn, x, views)).float().cpu().numpy()
+            if views == 1:
+                codes = fn(x).float().cpu().numpy()
+                return codes, codes
+            outputs = each_view(fn, x).float()
+            return outputs.mean(0).cpu().numpy(), outputs[0].cpu().numpy()
 
     bar = tqdm(total=n_mine, unit="img", desc=name or "embedding", disable=not shown, leave=False)
     with bar, one_thread_per_batch(workers if device.type == "cpu" else 1) as run_all:
         for i, codes in zip(mine, run_all(run, mine)):
             out[i] = codes
-            bar.update(len(codes))
+            bar.update(len(codes[0]))
             if clock is not None:
-                clock.batch_done(len(codes))
-    every: list[np.ndarray] = distributed.gather_rows(out, len(starts))
-    return np.concatenate(every) if every else np.zeros((0, 0), np.float32)
+                clock.batch_done(len(codes[0]))
+    every: list[tuple[np.ndarray, np.ndarray]] = distributed.gather_rows(out, len(starts))
+    if not every:
+        return ViewCodes(np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32))
+    mean = np.concatenate([codes[0] for codes in every])
+    return ViewCodes(mean, np.concatenate([codes[1] for codes in every]) if views > 1 else mean)
 
 
 @contextmanager
@@ -133,19 +156,26 @@ def _unit_batch(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def encode_images(encoder: Encoder, images: np.ndarray, config: EmbedConfig, progress: bool = False) -> np.ndarray:
-    """Codes of (N, 64, 64) uint8 images, averaged over their 8 orientations if configured.
+    """Codes of (N, 64, 64) uint8 images, averaged over their 8 orientations if configured."""
+    return encode_orientations(encoder, images, config, progress).mean
 
-    Torch encoders (`encode_views`) put each batch's 8 views through the model as one
-    batch; others encode the views of a chunk of images in turn."""
+
+def encode_orientations(encoder: Encoder, images: np.ndarray, config: EmbedConfig, progress: bool = False) -> ViewCodes:
+    """`encode_images`' codes and, averaged over orientations, the upright view's own.
+
+    Torch encoders (`encode_views`) run each batch in its 8 orientations (`batched_views`);
+    others encode the views of a chunk of images in turn."""
     views = len(DIHEDRAL_ORDER) if config.dihedral_average else 1
     if hasattr(encoder, "encode_views"):
         return encoder.encode_views(images, views, progress)
-    if views == 1:
-        return encoder.encode(images)
-    chunks = []
+    if views == 1 or not len(images):
+        codes = encoder.encode(images)
+        return ViewCodes(codes, codes)
+    means, uprights = [], []
     with tqdm(total=len(images), unit="img", desc=encoder.name, disable=not progress, leave=False) as bar:
         for start in range(0, len(images), VIEW_CHUNK):
-            chunk = images[start : start + VIEW_CHUNK]
-            chunks.append(np.mean([encoder.encode(view) for view in dihedral_views(chunk)], axis=0).astype(np.float32))
-            bar.update(len(chunk))
-    return np.concatenate(chunks) if chunks else encoder.encode(images)
+            each = [encoder.encode(view) for view in dihedral_views(images[start : start + VIEW_CHUNK])]
+            means.append(np.mean(each, axis=0).astype(np.float32))
+            uprights.append(each[0])
+            bar.update(len(each[0]))
+    return ViewCodes(np.concatenate(means), np.concatenate(uprights))

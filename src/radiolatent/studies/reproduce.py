@@ -50,6 +50,7 @@ from radiolatent.studies.pipeline import Pipeline, Stage, StageContext
 from radiolatent.studies.stages import (
     CODES,
     EMBED_VDVAE,
+    UPRIGHT,
     codes_of,
     single_pass_stage,
     stage_anomaly,
@@ -194,25 +195,31 @@ def _encoder_stages(cfg: ReproduceConfig, encoder: str, source: ModelSource, sin
         ),
     ]
     if not cfg.single_view:
+        # the same weights: the +d8 stage's upright views are these codes' sets, to the bit
+        upright = embed if single_source == source else None
         single = _embed_stage(
-            cfg, encoder, single_source, single=True, name=str(StageId("embed", encoder, single=True))
+            cfg, encoder, single_source, single=True, name=str(StageId("embed", encoder, single=True)), upright=upright
         )
         table2_single = str(StageId("table2", encoder, single=True))
         stages += [single, Stage(table2_single, partial(stage_table2, cfg=cfg), (single.name,), table2)]
     return stages
 
 
-def _embed_stage(cfg: ReproduceConfig, encoder: str, source: ModelSource, single: bool, name: str = "") -> Stage:
+def _embed_stage(
+    cfg: ReproduceConfig, encoder: str, source: ModelSource, single: bool, name: str = "", upright: str | None = None
+) -> Stage:
     """Codes of `cfg.sets`, single pass or +d8. The study's main VDVAE codes add the sets its
     pictures, density and anomaly stages use; single-pass codes of a learned encoder add the
-    pool, for its t-SNE map (single pass, as [A] Fig. 6)."""
+    pool, for its t-SNE map (single pass, as [A] Fig. 6). A +d8 stage also keeps its images'
+    upright views' codes (UPRIGHT); a single-pass stage reads those of the +d8 stage
+    `upright` of the same weights instead of computing them again."""
     name = name or str(StageId("embed", encoder))
     sets = list(cfg.sets)
     if name == EMBED_VDVAE:
         sets = list(dict.fromkeys((*sets, *cfg.vdvae_extra_sets, cfg.anomaly_set)))
     if encoder in LEARNED and single:
         sets = list(dict.fromkeys((*sets, "pool")))
-    needs = (POOL, *source.needs)
+    needs = (POOL, *source.needs, *((upright,) if upright else ()))
     weights = fingerprint(source.folder) if source.folder else source.key()
     embed_config = EmbedConfig(dihedral_average=not single, precision=cfg.embed_precision)
     params = {
@@ -222,7 +229,8 @@ def _embed_stage(cfg: ReproduceConfig, encoder: str, source: ModelSource, single
         "embed": config_hash(embed_config),
         "version": __version__,
     }
-    return Stage(name, partial(stage_embed, source=source, sets=sets, config=embed_config, cfg=cfg), needs, params)
+    run = partial(stage_embed, source=source, sets=sets, config=embed_config, cfg=cfg, upright=upright)
+    return Stage(name, run, needs, params)
 
 
 def _vdvae_stages(cfg: ReproduceConfig, retrain: bool) -> list[Stage]:
@@ -321,14 +329,22 @@ def stage_distil(ctx: StageContext, teacher: str, cfg: ReproduceConfig) -> dict:
 
 
 def stage_embed(
-    ctx: StageContext, source: ModelSource, sets: list[str], config: EmbedConfig, cfg: ReproduceConfig
+    ctx: StageContext,
+    source: ModelSource,
+    sets: list[str],
+    config: EmbedConfig,
+    cfg: ReproduceConfig,
+    upright: str | None = None,
 ) -> dict:
     from radiolatent.data.codes import write_codes
-    from radiolatent.embedding import embed
+    from radiolatent.embedding import embed, load_codes_by_image, save_codes_by_image
 
     model = str(ctx.path(str(source.stage), "model")) if source.stage else (source.floor or str(source.folder))
-    table = embed(model, sets, config, cfg.pool)
+    known = load_codes_by_image(ctx.path(upright, UPRIGHT)) if upright else {}
+    table = embed(model, sets, config, cfg.pool, upright=known)
     write_codes(table, ctx.folder / CODES)
+    if config.dihedral_average:
+        save_codes_by_image(known, ctx.folder / UPRIGHT)
     return {
         "model": str(table["model"].iloc[0]),
         "rows": {s: int(n) for s, n in table["set"].value_counts().items()},

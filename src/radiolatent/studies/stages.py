@@ -17,6 +17,8 @@ from radiolatent.studies.ids import StageId
 from radiolatent.studies.pipeline import StageContext
 
 CODES = "codes.parquet"
+#: a +d8 embedding stage's single-pass codes of its images' upright views, by image (`embed(upright=)`)
+UPRIGHT = "upright.npz"
 #: the study's main VDVAE codes, which its pictures, maps, search, density and anomaly use
 EMBED_VDVAE = str(StageId("embed", "vdvae"))
 
