@@ -81,6 +81,16 @@ def test_las_rejects_bad_input():
         estimate_las(np.zeros((1, 64, 64), np.uint8), 0.0, LASConfig())
 
 
+def test_sizes_from_worker_processes_are_those_of_one_process():
+    shape = (NATIVE, NATIVE)
+    doubles = [gaussian(shape, (74.5, 74.5 - g), 2, 200) + gaussian(shape, (74.5, 74.5 + g), 2, 200) for g in range(8)]
+    images = np.stack([noisy(double, seed) for seed, double in enumerate(doubles)])
+    alone = estimate_las(images, FIRST, dataclasses.replace(LASConfig(), jobs=1))
+    shared = estimate_las(images, FIRST, dataclasses.replace(LASConfig(), jobs=2, parallel_from=2))
+    np.testing.assert_array_equal(shared, alone)
+    assert len(np.unique(alone)) > 4
+
+
 def test_validate_ranks_growing_doubles_and_plots(tmp_path):
     shape = (NATIVE, NATIVE)
     gaps = np.array([10, 20, 30, 40, 50])

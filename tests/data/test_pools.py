@@ -219,6 +219,18 @@ def test_shipped_sources_keep_their_cache_key():
     assert pool_dir(DEFAULT_POOL).name == config_hash(DEFAULT_POOL)
 
 
+def test_worker_counts_leave_the_cache_key_alone():
+    """How many processes estimate sizes changes no image or row, so not the key; a
+    setting that changes the pool does."""
+    from radiolatent.data.pools import pool_dir
+
+    las = DEFAULT_POOL.las
+    fewer = dataclasses.replace(DEFAULT_POOL, las=dataclasses.replace(las, jobs=1, parallel_from=10))
+    assert pool_dir(fewer) == pool_dir(DEFAULT_POOL)
+    other = dataclasses.replace(DEFAULT_POOL, las=dataclasses.replace(las, k_sigma=4.0))
+    assert pool_dir(other) != pool_dir(DEFAULT_POOL)
+
+
 def _leftovers(cache) -> list:
     pools = cache / "pools"
     return sorted(p.name for p in pools.rglob("*") if p.name.endswith((".part", ".old")) or "raw" in p.name)

@@ -37,11 +37,28 @@ class Settings:
             _raise_problems(self, literal_problems(self))
 
 
+#: field metadata of a setting that changes how fast a result comes, never the result
+#: (a count of worker processes): `config_hash` leaves it out, so changing it reuses caches.
+SPEED_ONLY = types.MappingProxyType({"speed_only": True})
+
+
 def config_hash(*objs: Any) -> str:
-    """Short stable hash of dataclass configs (and plain values), for cache keys."""
-    payload = [dataclasses.asdict(o) if dataclasses.is_dataclass(o) and not isinstance(o, type) else o for o in objs]
-    text = json.dumps(payload, sort_keys=True, default=str)
+    """Short stable hash of dataclass configs (and plain values), for cache keys; fields
+    marked SPEED_ONLY are left out."""
+    text = json.dumps([_hashed(o) for o in objs], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _hashed(value: Any) -> Any:
+    """`dataclasses.asdict`, recursively, without SPEED_ONLY fields."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return {f.name: _hashed(getattr(value, f.name)) for f in fields if not f.metadata.get("speed_only")}
+    if isinstance(value, (list, tuple)):
+        return [_hashed(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _hashed(v) for k, v in value.items()}
+    return value
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from radiolatent.config.core import CHECKS, Settings, _Problems, check_presets
+from radiolatent.config.core import CHECKS, SPEED_ONLY, Settings, _Problems, check_presets
 
 # ---------------------------------------------------------------------------
 # Data: the metadata contract and dataset names. Facts about the shipped datasets (MD5s,
@@ -208,6 +208,10 @@ class LASConfig(Settings):
     #: companion_pair_angle degrees apart, seen from the centre), as the lobes of a double are.
     companion_pairs: bool = True
     companion_pair_angle: float = 120.0
+    #: worker processes for a set of at least `parallel_from` images (each image's size is
+    #: its own: the sizes do not depend on it, and a pool's cache key leaves it out).
+    jobs: int = field(default=2, metadata=SPEED_ONLY)
+    parallel_from: int = field(default=1000, metadata=SPEED_ONLY)
 
 
 @dataclass(frozen=True)
@@ -269,6 +273,16 @@ def _survey_image_problems(c: SurveyImageConfig) -> list[str]:
 
 
 CHECKS[SurveyImageConfig] = _survey_image_problems
+
+
+def _las_problems(c: LASConfig) -> list[str]:
+    p = _Problems()
+    p.need(c.jobs >= 1, "jobs", "must be at least 1", c.jobs)
+    p.need(c.parallel_from >= 1, "parallel_from", "must be at least 1", c.parallel_from)
+    return p
+
+
+CHECKS[LASConfig] = _las_problems
 
 DEFAULT_POOL = PoolConfig()
 

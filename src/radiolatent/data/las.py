@@ -166,6 +166,19 @@ def estimate_las(
     scales = pixel_scales(pixel_scale_arcsec, len(images), source)
     if scales is None:
         raise InputError(source, "the LAS estimator needs a pixel scale")
+    jobs = config.jobs if len(images) >= config.parallel_from else 1
+    if jobs == 1:
+        return _sizes(images, scales, config)
+    from joblib import delayed
+
+    from radiolatent.core.workers import parallel
+
+    parts = np.array_split(np.arange(len(images)), jobs)
+    sizes = parallel(jobs)(delayed(_sizes)(np.asarray(images[part]), scales[part], config) for part in parts)
+    return np.concatenate(sizes)
+
+
+def _sizes(images: np.ndarray, scales: np.ndarray, config: LASConfig) -> np.ndarray:
     out = np.zeros(len(images), dtype=float)
     for i in range(len(images)):
         out[i] = mask_extent_pixels(central_mask(images[i], config)) * scales[i]

@@ -95,8 +95,10 @@ def stage_maps(ctx: StageContext, cfg: ReproduceConfig) -> dict:
     shown = np.arange(len(rows))
     if cfg.map_max_rows is not None and len(rows) > cfg.map_max_rows:
         shown = np.sort(np.random.default_rng(cfg.seed).choice(len(rows), cfg.map_max_rows, replace=False))
-    # t-SNE and UMAP are mostly single-threaded: one worker each
-    maps = parallel(len(cfg.map_methods))(delayed(embed_2d)(X[shown], m, seed=cfg.seed) for m in cfg.map_methods)
+    # t-SNE and UMAP are mostly single-threaded: one worker each, and the importance forest
+    # runs on the first one free (UMAP compiles for ~14 s in every new process)
+    jobs = [delayed(embed_2d)(X[shown], m, seed=cfg.seed) for m in cfg.map_methods]
+    *maps, importance = parallel(len(cfg.map_methods))([*jobs, delayed(feature_importance)(X, las, seed=cfg.seed)])
     for method, xy in zip(cfg.map_methods, maps):
         plot_map(
             xy,
@@ -107,7 +109,6 @@ def stage_maps(ctx: StageContext, cfg: ReproduceConfig) -> dict:
         )
     pca = pca_variance(X)
     plot_pca_variance(pca, ctx.folder / "pca_variance.png", title="PCA of the pool's VDVAE codes")
-    importance = feature_importance(X, las, seed=cfg.seed)
     plot_importance(
         importance,
         ctx.folder / "importance.png",
