@@ -239,3 +239,17 @@ def test_config_hash_follows_the_values():
     assert config_hash(TrainConfig()) == config_hash(TrainConfig())
     assert config_hash(TrainConfig()) != config_hash(TrainConfig(epochs=3))
     assert config_hash(TrainConfig(), "a") != config_hash(TrainConfig(), "b")
+
+
+def test_given_values_replace_settings_and_a_refused_one_names_its_field():
+    """`with_given` is how an argument or flag given beside a config wins over it: None
+    leaves the configured value, and a value the settings refuse is a SettingError
+    naming that field (the CLI shows it as the flag)."""
+    from radiolatent.config import DEFAULT_SEARCH, with_given
+    from radiolatent.core.errors import SettingError
+
+    config = with_given(DEFAULT_SEARCH, {"k": 20, "metric": None})
+    assert config.k == 20 and config.metric == DEFAULT_SEARCH.metric
+    with pytest.raises(SettingError) as refused:
+        with_given(DEFAULT_SEARCH, {"k": 5, "metric": "nearest"})
+    assert refused.value.source == "metric" and "nearest" in refused.value.problem

@@ -140,6 +140,7 @@ def test_single_pass_codes_after_eight_view_ones_are_not_computed_again(monkeypa
     tables.save_codes_by_image(upright, tmp_path / "upright.npz")
     kept = tables.load_codes_by_image(tmp_path / "upright.npz")
     assert kept.keys() == upright.keys() and all(np.array_equal(kept[k], upright[k]) for k in kept)
+    assert tables.load_codes_by_image(tables.save_codes_by_image({}, tmp_path / "none.npz")) == {}
     reused = tables.embed(None, sets, single, progress=False, upright=kept)
     assert runs == [(104, 8), (len(reused) - 104, 1)]
     fresh = tables.embed(None, sets, single, progress=False)

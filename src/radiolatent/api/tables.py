@@ -16,6 +16,7 @@ from radiolatent.config import (
     EmbedPrecision,
     FolderConfig,
     PoolConfig,
+    with_given,
 )
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ def embed(
         "precision": precision,
         "dihedral_average": None if single_view is None else not single_view,
     }
-    config = dataclasses.replace(config, **{name: value for name, value in given.items() if value is not None})
+    config = with_given(config, given)
     pool = pool_config or folder_options(survey, catalogue, pixel_scale, keep_partial)
     return embed_specs(None if model is None else str(model), specs, config, pool, progress=progress)
 

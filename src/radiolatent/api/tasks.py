@@ -18,6 +18,7 @@ from radiolatent.config import (
     ClassifyConfig,
     PredictConfig,
     SearchConfig,
+    with_given,
 )
 
 if TYPE_CHECKING:
@@ -55,6 +56,12 @@ def classify(
     """
     from radiolatent.downstream.classify import classify_tables
 
+    given = {
+        "seeds": None if seeds is None else tuple(range(seeds)),
+        "classifiers": None if classifiers is None else tuple(classifiers),
+        "standardise": standardise,
+    }
+    config = with_given(config, given)
     table = codes_table(codes)
     test_table = table if test_codes is None else codes_table(test_codes)
     return classify_tables(
@@ -62,9 +69,9 @@ def classify(
         train,
         test_table,
         test,
-        seeds=list(config.seeds if seeds is None else range(seeds)),
-        classifiers=list(config.classifiers if classifiers is None else classifiers),
-        standardise=config.standardise if standardise is None else standardise,
+        seeds=list(config.seeds),
+        classifiers=list(config.classifiers),
+        standardise=config.standardise,
         block=block,
         binary_only=binary_only,
         config=config,
@@ -120,7 +127,7 @@ def predict(
         classifier=classifier,
         block=block,
         standardise=standardise,
-        config=config if seed is None else dataclasses.replace(config, seed=seed),
+        config=with_given(config, {"seed": seed}),
         classify_config=dataclasses.replace(DEFAULT_CLASSIFY, classifiers=tuple(classifiers)),
     )
 
@@ -155,17 +162,18 @@ def search(
     """
     from radiolatent.downstream.search import search_table
 
+    config = with_given(config, {"k": k, "metric": metric, "query_pixel_scale": pixel_scale})
     source = codes_path if codes_path is not None else codes if isinstance(codes, (str, Path)) else None
     result, query_image = search_table(
         codes_table(codes),
         str(query),
         rows,
-        k=config.k if k is None else k,
-        metric=config.metric if metric is None else metric,
+        k=config.k,
+        metric=config.metric,
         exclude_self=exclude_self,
         codes_path=source,
         model=None if model is None else str(model),
-        pixel_scale=config.query_pixel_scale if pixel_scale is None else pixel_scale,
+        pixel_scale=config.query_pixel_scale,
         config=config,
     )
     result.attrs["query_image"] = query_image  # an image-file query's model input, for pictures
@@ -196,14 +204,15 @@ def duplicates(
     """
     from radiolatent.downstream.duplicates import find_duplicates
 
+    config = with_given(config, {"metric": metric, "duplicates_by_position": by_position})
     return find_duplicates(
         codes_table(codes),
         rows,
         threshold=threshold,
         config=config,
-        metric=config.metric if metric is None else metric,
+        metric=config.metric,
         margin=margin,
-        by_position=config.duplicates_by_position if by_position is None else by_position,
+        by_position=config.duplicates_by_position,
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_CLASSIFY, ClassifierName
-from radiolatent.core.errors import InputError, SettingError
+from radiolatent.core.errors import InputError
 from radiolatent.core.fileio import check_output
 
 
@@ -205,25 +205,9 @@ def settings(args: argparse.Namespace, kind: str, given: Mapping[str, Any] | Non
     flag's default), so a flag given wins over --set. Every setting is checked: a bad
     --config or --set is a SettingError naming them, a flag's value the settings refuse a
     SettingError naming that setting."""
-    from radiolatent.config import configured
+    from radiolatent.config import configured, with_given
 
-    config = configured(kind, args.config, args.set)
-    for name, value in (given or {}).items():
-        if value is not None:
-            config = _with_setting(config, name, value)
-    return config
-
-
-def _with_setting(config: Any, name: str, value: Any) -> Any:
-    """`config` with one field replaced, checked; a refusal is a SettingError naming it."""
-    import dataclasses
-
-    from radiolatent.config import check_config
-
-    try:
-        return check_config(dataclasses.replace(config, **{name: value}))
-    except InputError as exc:
-        raise SettingError(name, exc.problem) from None
+    return with_given(configured(kind, args.config, args.set), given or {})
 
 
 def was_set(args: argparse.Namespace, name: str) -> bool:

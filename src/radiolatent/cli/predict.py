@@ -10,7 +10,7 @@ from pathlib import Path
 from radiolatent.cli import argtypes
 from radiolatent.cli.argtypes import add_rows_arguments
 from radiolatent.cli.data import add_folder_arguments, pool_config
-from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_PREDICT
+from radiolatent.config import CLASSIFIER_NAMES, DEFAULT_PREDICT, PredictConfig
 from radiolatent.core.errors import InputError
 from radiolatent.data.catalogue import FORMATS
 
@@ -85,13 +85,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.name.lower().endswith(tuple(FORMATS)):
         raise InputError(out, f"unknown catalogue format (use a file ending in {', '.join(FORMATS)})")
+    config = argtypes.settings(args, "predict", given={"seed": args.seed})
     if args.model is not None:
-        return _predict_images(args, out)
+        return _predict_images(args, out, config)
     if args.codes is None or args.train is None:
         raise InputError("--codes/--train", "give both (predict from codes), or --model and --data (from images)")
     if args.data is not None:
         raise InputError("--data", "is for --model (a fine-tuned classifier); with --codes choose rows by --in")
-    config = argtypes.settings(args, "predict", given={"seed": args.seed})
     chosen = argtypes.options(args, "train_codes", "classifier", "standardise", "labels", "block")
     classifiers = tuple(argtypes.classifier_list(args.classifiers))
     predictions = api.predict(args.codes, args.train, args.in_spec, classifiers=classifiers, config=config, **chosen)
@@ -101,7 +101,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_images(args: argparse.Namespace, out: Path) -> int:
+def _predict_images(args: argparse.Namespace, out: Path, config: PredictConfig) -> int:
     """`predict --model M --data SPECS`: a fine-tuned classifier on images."""
     from radiolatent import api
     from radiolatent.downstream.image_predict import image_summary_lines
@@ -112,7 +112,6 @@ def _predict_images(args: argparse.Namespace, out: Path) -> int:
         raise InputError(
             "--model", "predicts from images: drop --codes and --train (they are for predicting from codes)"
         )
-    config = argtypes.settings(args, "predict", given={"seed": args.seed})
     predictions = api.predict_images(args.model, args.data, pool_config=pool_config(args), config=config)
     for line in image_summary_lines(predictions):
         print(line)

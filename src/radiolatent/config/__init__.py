@@ -21,6 +21,7 @@ from radiolatent.config.core import (
     literal_problems,
     override,
     settings_checked,
+    with_given,
 )
 from radiolatent.config.data import (
     ARCHIVES,
@@ -216,4 +217,5 @@ __all__ = [
     "override",
     "preset",
     "settings_checked",
+    "with_given",
 ]

@@ -17,7 +17,7 @@ import json
 import math
 import types
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, TypeVar
 
 from radiolatent.core.errors import SETTINGS, InputError, SettingError
@@ -272,6 +272,19 @@ def check_presets(*presets: Any) -> None:
     """Check named presets and defaults at import, so a bad one fails on `import radiolatent.config`."""
     for preset in presets:
         check_config(preset)
+
+
+def with_given(config: T, values: Mapping[str, Any]) -> T:
+    """`config` with each of `values` ({field: value}) that is not None in its field's
+    place, each checked: a value the settings refuse is a SettingError naming its field.
+    None leaves the field as configured (an argument or a flag that was not given)."""
+    for name, value in values.items():
+        if value is not None:
+            try:
+                config = check_config(dataclasses.replace(config, **{name: value}))  # type: ignore[type-var]
+            except InputError as exc:
+                raise SettingError(name, exc.problem) from None
+    return config
 
 
 @contextlib.contextmanager

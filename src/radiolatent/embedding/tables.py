@@ -95,9 +95,13 @@ def embed(
     return pd.concat(tables, ignore_index=True)
 
 
+#: the length of an `image_key`.
+KEY_BYTES = 16
+
+
 def image_key(image: np.ndarray) -> bytes:
     """An image's bytes digest: the key of its codes in `encode_once`'s maps."""
-    return hashlib.blake2b(image.tobytes(), digest_size=16).digest()
+    return hashlib.blake2b(image.tobytes(), digest_size=KEY_BYTES).digest()
 
 
 def encode_once(
@@ -126,7 +130,7 @@ def save_codes_by_image(codes: dict[bytes, np.ndarray], path: str | Path) -> Pat
     """Write codes keyed by `image_key` (an `embed(upright=...)` map) as .npz, atomically."""
     from radiolatent.core.fileio import atomic_path
 
-    keys = np.frombuffer(b"".join(codes), np.uint8).reshape(len(codes), -1)
+    keys = np.frombuffer(b"".join(codes), np.uint8).reshape(len(codes), KEY_BYTES)
     values = np.stack(list(codes.values())) if codes else np.zeros((0, 0), np.float32)
     with atomic_path(path) as tmp, open(tmp, "wb") as file:
         np.savez(file, keys=keys, codes=values)
